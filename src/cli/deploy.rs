@@ -1,0 +1,245 @@
+//! `vmlab deploy`: validate everything, then deploy with live per-node progress.
+//!
+//! Progress reads well in both places it lands: on a terminal, one animated line per node; in
+//! a CI log (stderr not a terminal), one plain timestamped line per stage change.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::DeployArgs;
+use super::output;
+use crate::engine::deploy::{deploy, running_state};
+use crate::engine::events::{BootStage, Event, EventSink};
+use crate::engine::{EngineError, destroy, paths, preflight, qemu};
+use crate::plan::{self, Accel, PlanOptions};
+use crate::spec::{self, SpecErrors};
+
+pub async fn run(args: DeployArgs) -> Result<i32, EngineError> {
+    let home = paths::user_home();
+    let lab = spec::load(&args.specs, home.as_deref())?;
+    let lab_dir = paths::lab_dir(&lab.name);
+    let qemu_bin = qemu::qemu_binary();
+
+    if args.dry_run {
+        let accel = args.accel.wanted().unwrap_or(Accel::Tcg);
+        let plan = plan::build(
+            &lab,
+            &PlanOptions {
+                lab_dir,
+                accel,
+                qemu: qemu_bin,
+            },
+        )
+        .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
+        if args.accel.wanted().is_none() {
+            println!("# accelerator: decided at deploy by probing KVM; shown here for TCG");
+        }
+        print!("{}", output::plan_text(&plan));
+        return Ok(0);
+    }
+
+    // A lab that is up is left as it is, unless --force.
+    if let Some(state) = running_state(&lab_dir) {
+        if !args.force {
+            println!(
+                "lab {} is already running ({} nodes); nothing changed (use --force to redeploy)",
+                state.name,
+                state.nodes.len()
+            );
+            return Ok(0);
+        }
+    }
+    if lab_dir.exists() {
+        if !args.force {
+            return Err(EngineError::LabState(format!(
+                "lab {} has a leftover directory {} but is not running; run `vmlab destroy --lab {}` \
+                 first, or deploy with --force",
+                lab.name,
+                lab_dir.display(),
+                lab.name
+            )));
+        }
+        eprintln!("removing the existing lab {} (--force)", lab.name);
+        destroy::destroy(&lab_dir, true).await?;
+    }
+
+    qemu::require_programs(&qemu_bin)?;
+    let scratch = paths::vmlab_home().join("tmp");
+    let (accel, warning) = qemu::choose_accel(&qemu_bin, args.accel.wanted(), &scratch).await;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    let plan = plan::build(
+        &lab,
+        &PlanOptions {
+            lab_dir: lab_dir.clone(),
+            accel,
+            qemu: qemu_bin,
+        },
+    )
+    .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
+    let problems = preflight::check(&plan, &lab);
+    if !problems.is_empty() {
+        return Err(EngineError::Invalid(problems));
+    }
+
+    let (sink, rx) = EventSink::channel();
+    let names: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();
+    let printer = tokio::spawn(print_progress(rx, names));
+    let result = tokio::select! {
+        r = deploy(&plan, &sink) => r,
+        _ = tokio::signal::ctrl_c() => Err(EngineError::Interrupted),
+    };
+    drop(sink);
+    let _ = printer.await;
+
+    match result {
+        Ok(state) => {
+            print!("{}", output::deployed_text(&state));
+            Ok(0)
+        }
+        Err(e) => {
+            let keep = args.keep_on_failure && matches!(e, EngineError::BootFailed(_));
+            if keep {
+                eprintln!(
+                    "leaving the lab running (--keep-on-failure); `vmlab destroy --lab {}` removes it",
+                    plan.name
+                );
+            } else {
+                eprintln!("stopping what was started...");
+                if let Err(d) = destroy::destroy(&plan.lab_dir, true).await {
+                    eprintln!("warning: cleanup failed: {d}");
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Prints engine events until the stream ends.
+async fn print_progress(mut rx: UnboundedReceiver<Event>, nodes: Vec<String>) {
+    let width = nodes.iter().map(String::len).max().unwrap_or(4);
+    if std::io::stderr().is_terminal() {
+        progress_bars(&mut rx, &nodes, width).await;
+    } else {
+        plain_lines(&mut rx, width).await;
+    }
+}
+
+async fn plain_lines(rx: &mut UnboundedReceiver<Event>, width: usize) {
+    let t0 = Instant::now();
+    while let Some(e) = rx.recv().await {
+        let line = match e {
+            Event::NodeStage {
+                node,
+                stage,
+                elapsed,
+            } => {
+                format!(
+                    "[{:>6.1}s] {node:<width$}  {}",
+                    elapsed.as_secs_f64(),
+                    stage.label()
+                )
+            }
+            Event::NodeFailed {
+                node,
+                reason,
+                elapsed,
+            } => {
+                format!(
+                    "[{:>6.1}s] {node:<width$}  FAILED: {reason}",
+                    elapsed.as_secs_f64()
+                )
+            }
+            Event::Step(s) => format!("[{:>6.1}s] {s}", t0.elapsed().as_secs_f64()),
+            Event::Warning(w) => format!("warning: {w}"),
+        };
+        eprintln!("{line}");
+    }
+}
+
+async fn progress_bars(rx: &mut UnboundedReceiver<Event>, nodes: &[String], width: usize) {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{spinner:.cyan} {prefix:<W$} {wide_msg}"
+            .replace("W", &width.to_string())
+            .as_str(),
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let done_style = ProgressStyle::with_template(
+        "  {prefix:<W$} {wide_msg}"
+            .replace("W", &width.to_string())
+            .as_str(),
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+    for n in nodes {
+        let pb = multi.add(ProgressBar::new_spinner());
+        pb.set_style(style.clone());
+        pb.set_prefix(n.clone());
+        pb.set_message("waiting");
+        pb.enable_steady_tick(Duration::from_millis(120));
+        bars.insert(n.clone(), pb);
+    }
+    let order = [
+        BootStage::Launched,
+        BootStage::Booting,
+        BootStage::ConsolePrompt,
+        BootStage::SshBanner,
+        BootStage::Ready,
+    ];
+    while let Some(e) = rx.recv().await {
+        match e {
+            Event::NodeStage {
+                node,
+                stage,
+                elapsed,
+            } => {
+                if let Some(pb) = bars.get(&node) {
+                    let trail: Vec<&str> = order
+                        .iter()
+                        .filter(|s| **s <= stage)
+                        .map(|s| s.label())
+                        .collect();
+                    pb.set_message(format!(
+                        "{:>5.1}s  {}",
+                        elapsed.as_secs_f64(),
+                        trail.join(" → ")
+                    ));
+                    if stage == BootStage::Ready {
+                        pb.set_style(done_style.clone());
+                        pb.finish();
+                    }
+                }
+            }
+            Event::NodeFailed {
+                node,
+                reason,
+                elapsed,
+            } => {
+                if let Some(pb) = bars.get(&node) {
+                    pb.set_style(done_style.clone());
+                    pb.finish_with_message(format!(
+                        "{:>5.1}s  FAILED: {reason}",
+                        elapsed.as_secs_f64()
+                    ));
+                }
+            }
+            Event::Step(s) => {
+                let _ = multi.println(s);
+            }
+            Event::Warning(w) => {
+                let _ = multi.println(format!("warning: {w}"));
+            }
+        }
+    }
+    for pb in bars.values() {
+        if !pb.is_finished() {
+            pb.abandon();
+        }
+    }
+}

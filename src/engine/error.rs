@@ -1,0 +1,100 @@
+//! Engine errors, each kind mapped to the exit code the CLI returns.
+
+use std::path::PathBuf;
+
+use crate::spec::SpecErrors;
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The spec (or the machine it would run on) has problems; nothing was started.
+    #[error("{0}")]
+    Invalid(SpecErrors),
+    /// No lab matches, or several do and none was named.
+    #[error("{0}")]
+    LabNotFound(String),
+    /// The lab is in a state the command cannot work with.
+    #[error("{0}")]
+    LabState(String),
+    /// A node does not exist in the lab.
+    #[error("lab {lab} has no node {node:?} (nodes: {known})")]
+    NoSuchNode {
+        lab: String,
+        node: String,
+        known: String,
+    },
+    /// One or more nodes failed to launch or boot.
+    #[error("{}", boot_failures(.0))]
+    BootFailed(Vec<NodeFailure>),
+    /// A required program is missing.
+    #[error("{program} not found: {fix}")]
+    MissingProgram { program: String, fix: String },
+    /// The user interrupted the operation.
+    #[error("interrupted")]
+    Interrupted,
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A node that did not come up, with what its console said last.
+#[derive(Debug, Clone)]
+pub struct NodeFailure {
+    pub node: String,
+    pub reason: String,
+    pub console_log: PathBuf,
+    pub console_tail: Vec<String>,
+}
+
+fn boot_failures(f: &[NodeFailure]) -> String {
+    let mut s = format!(
+        "{} node{} did not come up:",
+        f.len(),
+        if f.len() == 1 { "" } else { "s" }
+    );
+    for n in f {
+        s.push_str(&format!("\n  {}: {}", n.node, n.reason));
+        if !n.console_tail.is_empty() {
+            s.push_str(&format!(
+                "\n    last console lines ({}):",
+                n.console_log.display()
+            ));
+            for l in &n.console_tail {
+                s.push_str(&format!("\n    | {l}"));
+            }
+        }
+    }
+    s
+}
+
+impl EngineError {
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        EngineError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Invalid(_) => 2,
+            EngineError::LabNotFound(_) | EngineError::NoSuchNode { .. } => 3,
+            EngineError::LabState(_) => 3,
+            EngineError::BootFailed(_) => 4,
+            EngineError::MissingProgram { .. } => 5,
+            EngineError::Interrupted => 130,
+            EngineError::Io { .. } => 1,
+        }
+    }
+}
+
+impl From<SpecErrors> for EngineError {
+    fn from(e: SpecErrors) -> Self {
+        EngineError::Invalid(e)
+    }
+}

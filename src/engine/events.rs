@@ -1,0 +1,80 @@
+//! Typed events the engine publishes while it works: the one stream that both the headless
+//! deploy progress and the TUI consume.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// How far a node's boot has got, in order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootStage {
+    /// QEMU is running (its pidfile is written).
+    Launched,
+    /// The guest has printed something on its serial console.
+    Booting,
+    /// The console shows a login or shell prompt.
+    ConsolePrompt,
+    /// The forwarded SSH port answered with an `SSH-2.0-` banner.
+    SshBanner,
+    /// The node is usable.
+    Ready,
+}
+
+impl BootStage {
+    pub fn label(self) -> &'static str {
+        match self {
+            BootStage::Launched => "launched",
+            BootStage::Booting => "booting",
+            BootStage::ConsolePrompt => "console prompt",
+            BootStage::SshBanner => "ssh banner",
+            BootStage::Ready => "ready",
+        }
+    }
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A node reached a boot stage, `elapsed` after its launch began.
+    NodeStage {
+        node: String,
+        stage: BootStage,
+        elapsed: Duration,
+    },
+    /// A node failed to launch or boot.
+    NodeFailed {
+        node: String,
+        reason: String,
+        elapsed: Duration,
+    },
+    /// A lab-wide step (creating disks, launching, patching profiles).
+    Step(String),
+    /// Something the user should know but that does not stop the work.
+    Warning(String),
+}
+
+/// Where the engine sends events. Sending never blocks; a receiver that went away is fine.
+#[derive(Debug, Clone)]
+pub struct EventSink(Option<mpsc::UnboundedSender<Event>>);
+
+impl EventSink {
+    /// A sink and the receiving end of its stream.
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (EventSink(Some(tx)), rx)
+    }
+
+    /// A sink that drops everything.
+    pub fn none() -> Self {
+        EventSink(None)
+    }
+
+    pub fn send(&self, e: Event) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(e);
+        }
+    }
+}

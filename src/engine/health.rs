@@ -1,0 +1,224 @@
+//! Boot health: follows a node from launch to ready.
+//!
+//! Progress comes from two real signals: the serial console log QEMU writes (first output →
+//! booting; a login or shell prompt → console prompt) and the forwarded SSH port, probed until
+//! it sends an `SSH-2.0-` banner. An open port alone means nothing — QEMU's user networking
+//! accepts connections before the guest's SSH server exists.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use super::events::{BootStage, Event, EventSink};
+use super::process;
+
+/// What a finished watch found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BootOutcome {
+    Ready { elapsed: Duration },
+    Failed { reason: String, elapsed: Duration },
+}
+
+/// What one node's watch needs.
+pub struct Watch<'a> {
+    pub node: &'a str,
+    pub pid: i32,
+    pub pidfile: &'a Path,
+    pub console_log: &'a Path,
+    pub ssh_port: u16,
+    pub timeout: Duration,
+    /// When the launch began (elapsed times count from here).
+    pub started: Instant,
+    /// Console log bytes before this boot (logs are appended across restarts).
+    pub log_offset: u64,
+}
+
+/// Watches a node until it is ready, its QEMU dies, or its boot timeout passes.
+pub async fn watch_boot(w: Watch<'_>, events: &EventSink) -> BootOutcome {
+    let mut stage = BootStage::Launched;
+    let mut offset = w.log_offset;
+    let mut tail = String::new();
+    let mut next_ssh_probe = Instant::now();
+    let emit = |stage: BootStage| {
+        events.send(Event::NodeStage {
+            node: w.node.to_string(),
+            stage,
+            elapsed: w.started.elapsed(),
+        })
+    };
+    loop {
+        if !process::alive(w.pid) || !process::is_our_qemu(w.pid, w.pidfile) {
+            return BootOutcome::Failed {
+                reason: "QEMU exited during boot".into(),
+                elapsed: w.started.elapsed(),
+            };
+        }
+        if let Some(chunk) = read_new(w.console_log, &mut offset) {
+            if stage < BootStage::Booting {
+                stage = BootStage::Booting;
+                emit(stage);
+            }
+            tail.push_str(&chunk);
+            if tail.len() > 4096 {
+                let cut = tail.len() - 2048;
+                let cut = (cut..tail.len())
+                    .find(|i| tail.is_char_boundary(*i))
+                    .unwrap_or(0);
+                tail.drain(..cut);
+            }
+            if stage < BootStage::ConsolePrompt && shows_prompt(&tail) {
+                stage = BootStage::ConsolePrompt;
+                emit(stage);
+            }
+        }
+        if Instant::now() >= next_ssh_probe {
+            if ssh_banner(w.ssh_port, Duration::from_millis(1500)).await {
+                if stage < BootStage::Booting {
+                    // A guest that prints nothing on its console still booted.
+                    emit(BootStage::Booting);
+                }
+                emit(BootStage::SshBanner);
+                emit(BootStage::Ready);
+                return BootOutcome::Ready {
+                    elapsed: w.started.elapsed(),
+                };
+            }
+            next_ssh_probe = Instant::now() + Duration::from_millis(250);
+        }
+        if w.started.elapsed() > w.timeout {
+            return BootOutcome::Failed {
+                reason: format!(
+                    "no SSH banner within its boot timeout of {} s (last stage: {})",
+                    w.timeout.as_secs(),
+                    stage.label()
+                ),
+                elapsed: w.started.elapsed(),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Does 127.0.0.1:`port` send an SSH banner within `limit`?
+pub async fn ssh_banner(port: u16, limit: Duration) -> bool {
+    let probe = async {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut buf = [0u8; 8];
+        let mut got = 0;
+        while got < buf.len() {
+            let n = s.read(&mut buf[got..]).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            got += n;
+        }
+        Some(&buf == b"SSH-2.0-")
+    };
+    matches!(tokio::time::timeout(limit, probe).await, Ok(Some(true)))
+}
+
+/// New bytes of a growing file since `offset` (lossy UTF-8).
+fn read_new(path: &Path, offset: &mut u64) -> Option<String> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    if len <= *offset {
+        return None;
+    }
+    f.seek(SeekFrom::Start(*offset)).ok()?;
+    let mut buf = Vec::with_capacity((len - *offset) as usize);
+    f.take(len - *offset).read_to_end(&mut buf).ok()?;
+    *offset += buf.len() as u64;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Does the console's last line look like a login or shell prompt?
+pub fn shows_prompt(console: &str) -> bool {
+    let clean = strip_ansi(console);
+    let last = clean
+        .rsplit(['\n', '\r'])
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim_end();
+    last.ends_with("login:")
+        || last.ends_with("Password:")
+        || ((last.ends_with('#') || last.ends_with('$') || last.ends_with('>')) && last.len() < 80)
+}
+
+/// Removes ANSI escape sequences and other control characters (keeps newlines).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    // CSI: parameters then one final byte in @..~
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    // OSC: until BEL or ESC \
+                    for c in chars.by_ref() {
+                        if c == '\x07' || c == '\\' {
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    chars.next();
+                }
+            }
+        } else if c == '\n' || c == '\t' || !c.is_control() {
+            out.push(c);
+        } else if c == '\r' {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The last `n` non-empty lines of a console log, cleaned for printing.
+pub fn console_tail(path: &Path, n: usize) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let start = bytes.len().saturating_sub(16 * 1024);
+    let text = strip_ansi(&String::from_utf8_lossy(&bytes[start..]));
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts_are_recognised() {
+        assert!(shows_prompt(
+            "Debian GNU/Linux 12 sonic ttyS0\n\nsonic login: "
+        ));
+        assert!(shows_prompt("Enter 'help'\r\n\r\nvmlab:/# \x1b[6n"));
+        assert!(shows_prompt("admin@sonic:~$ "));
+        assert!(!shows_prompt("[    1.234] Freeing unused kernel memory\n"));
+        assert!(!shows_prompt(""));
+    }
+
+    #[test]
+    fn ansi_is_stripped() {
+        assert_eq!(
+            strip_ansi("\x1b[1;31mred\x1b[0m\r\nx\x1b]0;t\x07y"),
+            "red\n\nxy"
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! Profile patching (HLD §6): after deploy, each `profiles/<node>.json` gets `mgmt_ip`,
+//! `ssh_port` and `console_port` so newtron and other tools can connect.
+//!
+//! Only those keys change: every other field, the key order and the file's indentation stay as
+//! they were, and the file is replaced atomically (through a symlink, if it is one).
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::fsutil::atomic_write;
+
+/// The values vmlab owns in a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfilePatch {
+    pub mgmt_ip: String,
+    pub ssh_port: u16,
+    pub console_port: u16,
+}
+
+/// Applies `patch` to the profile text; `None` when nothing would change.
+pub fn patched_text(text: &str, patch: &ProfilePatch) -> Result<Option<String>, String> {
+    let mut doc: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
+    let before = doc.clone();
+    doc.insert("mgmt_ip".into(), Value::from(patch.mgmt_ip.clone()));
+    doc.insert("ssh_port".into(), Value::from(patch.ssh_port));
+    doc.insert("console_port".into(), Value::from(patch.console_port));
+    if doc == before {
+        return Ok(None);
+    }
+    let indent = detect_indent(text);
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    doc.serialize(&mut ser).map_err(|e| e.to_string())?;
+    let mut s = String::from_utf8(out).map_err(|e| e.to_string())?;
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    Ok(Some(s))
+}
+
+/// Patches the profile file in place.
+pub fn patch_file(path: &Path, patch: &ProfilePatch) -> Result<bool, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    match patched_text(&text, patch)? {
+        None => Ok(false),
+        Some(new) => atomic_write(path, new.as_bytes())
+            .map(|_| true)
+            .map_err(|e| format!("cannot write: {e}")),
+    }
+}
+
+/// The indentation of the first indented line (two spaces if none).
+fn detect_indent(text: &str) -> String {
+    text.lines()
+        .find_map(|l| {
+            let ws: String = l.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+            (!ws.is_empty() && ws.len() < l.len()).then_some(ws)
+        })
+        .unwrap_or_else(|| "  ".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch() -> ProfilePatch {
+        ProfilePatch {
+            mgmt_ip: "127.0.0.1".into(),
+            ssh_port: 40000,
+            console_port: 30000,
+        }
+    }
+
+    #[test]
+    fn keeps_order_fields_and_indent() {
+        let text = "{\n    \"zeta\": 1,\n    \"mgmt_ip\": \"PLACEHOLDER\",\n    \"platform\": \"vs\",\n    \"nested\": {\"b\": 1, \"a\": 2}\n}\n";
+        let out = patched_text(text, &patch()).unwrap().unwrap();
+        insta::assert_snapshot!(out, @r#"
+        {
+            "zeta": 1,
+            "mgmt_ip": "127.0.0.1",
+            "platform": "vs",
+            "nested": {
+                "b": 1,
+                "a": 2
+            },
+            "ssh_port": 40000,
+            "console_port": 30000
+        }
+        "#);
+    }
+
+    #[test]
+    fn unchanged_profile_is_not_rewritten() {
+        let text = "{\"mgmt_ip\": \"127.0.0.1\", \"ssh_port\": 40000, \"console_port\": 30000}";
+        assert_eq!(patched_text(text, &patch()).unwrap(), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! Running QEMU: finding the programs, probing KVM for real, creating overlays, and launching a
+//! node with its link listeners inherited as file descriptors.
+
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use super::error::EngineError;
+use crate::plan::{Accel, NodePlan};
+
+/// The x86-64 system emulator (`$VMLAB_QEMU` overrides).
+pub fn qemu_binary() -> String {
+    std::env::var("VMLAB_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".to_string())
+}
+
+/// Finds `program` on PATH (or as given, if it has a slash).
+pub fn which(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Fails with install advice when QEMU or qemu-img is missing.
+pub fn require_programs(qemu: &str) -> Result<(), EngineError> {
+    for (prog, pkg) in [(qemu, "qemu-system-x86"), ("qemu-img", "qemu-utils")] {
+        if which(prog).is_none() {
+            return Err(EngineError::MissingProgram {
+                program: prog.to_string(),
+                fix: format!(
+                    "install it (Debian/Ubuntu: apt-get install {pkg}; note that on Debian 12 \
+                     qemu-system-x86 and qemu-utils must come from the same release)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A 512-byte boot sector that enters protected mode, returns to real mode, calls the BIOS and
+/// writes "PR" to the debug console: the transitions a bootloader makes. Source: probe.S.
+const KVM_PROBE_SECTOR: &[u8] = include_bytes!("../../assets/kvm-probe/probe.bin");
+
+/// Runs a throwaway QEMU under KVM with the CPU model labs would use and checks it executes
+/// guest code. `Err` says why KVM cannot be used.
+pub async fn probe_kvm(qemu: &str, scratch: &Path) -> Result<(), String> {
+    let dev = Path::new("/dev/kvm");
+    if !dev.exists() {
+        return Err("/dev/kvm does not exist".into());
+    }
+    if nix::unistd::access(
+        dev,
+        nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+    )
+    .is_err()
+    {
+        return Err(
+            "/dev/kvm is not readable and writable by this user (join the kvm group)".into(),
+        );
+    }
+    std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+    let disk = scratch.join(format!("kvm-probe-{}.img", std::process::id()));
+    let out = scratch.join(format!("kvm-probe-{}.out", std::process::id()));
+    std::fs::write(&disk, KVM_PROBE_SECTOR).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&out);
+    let result = async {
+        let mut child = Command::new(qemu)
+            .args([
+                "-accel",
+                "kvm",
+                "-cpu",
+                "host",
+                "-machine",
+                "pc",
+                "-nodefaults",
+            ])
+            .args(["-display", "none", "-m", "16", "-no-reboot"])
+            .arg("-drive")
+            .arg(format!(
+                "file={},format=raw,if=ide,readonly=on",
+                disk.display()
+            ))
+            .arg("-debugcon")
+            .arg(format!("file:{}", out.display()))
+            .args(["-global", "isa-debugcon.iobase=0x402"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run {qemu}: {e}"))?;
+        let start = Instant::now();
+        loop {
+            if std::fs::read(&out).is_ok_and(|b| b.ends_with(b"PR")) {
+                return Ok(());
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use tokio::io::AsyncReadExt;
+                    let _ = e.read_to_string(&mut err).await;
+                }
+                let line = err
+                    .lines()
+                    .find(|l| l.contains("error") || l.contains("failed"))
+                    .or_else(|| err.lines().last())
+                    .unwrap_or("QEMU exited")
+                    .to_string();
+                return Err(line);
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(
+                    "a test guest under KVM did not run its first instructions within 10 s".into(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    .await;
+    let _ = std::fs::remove_file(&disk);
+    let _ = std::fs::remove_file(&out);
+    result
+}
+
+/// Chooses the accelerator: `Kvm`/`Tcg` as asked, or probe when `None` (auto). The string is a
+/// warning to show when KVM was wanted but is not usable.
+pub async fn choose_accel(
+    qemu: &str,
+    wanted: Option<Accel>,
+    scratch: &Path,
+) -> (Accel, Option<String>) {
+    match wanted {
+        Some(a) => (a, None),
+        None => match probe_kvm(qemu, scratch).await {
+            Ok(()) => (Accel::Kvm, None),
+            Err(why) => (
+                Accel::Tcg,
+                Some(format!(
+                    "KVM is not usable ({why}); running under TCG software emulation, which is \
+                     several times slower"
+                )),
+            ),
+        },
+    }
+}
+
+/// The format of a disk image, from `qemu-img info`.
+pub async fn image_format(image: &Path) -> Result<String, String> {
+    let out = Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(image)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    v.get("format")
+        .and_then(|f| f.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| "qemu-img did not name the image format".into())
+}
+
+/// Creates `overlay` as a qcow2 copy-on-write layer on `image`.
+pub async fn create_overlay(image: &Path, format: &str, overlay: &Path) -> Result<(), String> {
+    let out = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", format, "-b"])
+        .arg(image)
+        .arg(overlay)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Starts a node's QEMU (which daemonizes) and returns its pid from the pidfile.
+///
+/// `fds` pairs each planned fd number with the listening socket vmlab bound for it; the child
+/// gets each socket at exactly that number, and nothing else of ours.
+pub async fn launch(node: &NodePlan, fds: &[(i32, RawFd)]) -> Result<i32, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&node.paths.qemu_log)
+        .map_err(|e| format!("cannot open {}: {e}", node.paths.qemu_log.display()))?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&node.paths.pidfile);
+    let mut cmd = Command::new(&node.argv[0]);
+    cmd.args(&node.argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2));
+    let pairs: Vec<(i32, RawFd)> = fds.to_vec();
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (fcntl, dup2) on integers captured by value.
+    unsafe {
+        cmd.pre_exec(move || {
+            use nix::libc;
+            // Move every source out of the way first, so a source sitting on another pair's
+            // target number is not clobbered; the temporaries close on exec.
+            let mut tmp = [0 as RawFd; 64];
+            for (k, (_, src)) in pairs.iter().enumerate().take(64) {
+                let t = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 256);
+                if t < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                tmp[k] = t;
+            }
+            for (k, (dst, _)) in pairs.iter().enumerate().take(64) {
+                // dup2 leaves the new descriptor without FD_CLOEXEC: QEMU inherits it.
+                if libc::dup2(tmp[k], *dst) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let status = cmd
+        .status()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", node.argv[0]))?;
+    let messages = std::fs::read_to_string(&node.paths.qemu_log).unwrap_or_default();
+    if !status.success() {
+        let msg: Vec<&str> = messages
+            .lines()
+            .filter(|l| !l.contains("has no peer"))
+            .collect();
+        return Err(format!(
+            "QEMU refused to start ({status}): {}",
+            if msg.is_empty() {
+                "no message".to_string()
+            } else {
+                msg.join(" / ")
+            }
+        ));
+    }
+    // The daemonizing parent exits once the pidfile is written.
+    for _ in 0..100 {
+        if let Some(pid) = super::process::read_pidfile(&node.paths.pidfile) {
+            return Ok(pid);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!(
+        "QEMU started but wrote no pidfile at {}",
+        node.paths.pidfile.display()
+    ))
+}

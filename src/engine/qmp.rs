@@ -1,0 +1,60 @@
+//! A minimal QMP client: connect to a VM's monitor socket, negotiate, run one command.
+//!
+//! vmlab needs only a handful of commands (`quit`, `query-status`, later `stop`/`cont` and
+//! snapshots), so a few lines of line-delimited JSON beat a generated client.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+/// Runs `command` on the QMP socket at `path` and returns its `return` value.
+pub async fn execute(path: &Path, command: &str, limit: Duration) -> std::io::Result<Value> {
+    tokio::time::timeout(limit, execute_inner(path, command))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "QMP did not answer"))?
+}
+
+async fn execute_inner(path: &Path, command: &str) -> std::io::Result<Value> {
+    let stream = UnixStream::connect(path).await?;
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r).lines();
+    // Greeting.
+    next_reply(&mut lines).await?;
+    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n").await?;
+    next_reply(&mut lines).await?;
+    let msg = json!({ "execute": command }).to_string() + "\n";
+    w.write_all(msg.as_bytes()).await?;
+    match next_reply(&mut lines).await {
+        Ok(v) => Ok(v.get("return").cloned().unwrap_or(Value::Null)),
+        // `quit` may close the socket before QEMU answers.
+        Err(e) if command == "quit" && e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Ok(Value::Null)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The next line that is not an asynchronous event.
+async fn next_reply(
+    lines: &mut tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+) -> std::io::Result<Value> {
+    loop {
+        let Some(line) = lines.next_line().await? else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "QMP closed",
+            ));
+        };
+        let v: Value = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+        if v.get("event").is_some() {
+            continue;
+        }
+        if let Some(err) = v.get("error") {
+            return Err(std::io::Error::other(format!("QMP error: {err}")));
+        }
+        return Ok(v);
+    }
+}

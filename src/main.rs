@@ -1,0 +1,9 @@
+//! The `vmlab` binary: a thin shell over the library's CLI.
+
+fn main() {
+    // ssh runs this binary as its askpass helper to get a lab password without a prompt.
+    if vmlab::engine::ssh::askpass_main() {
+        return;
+    }
+    std::process::exit(vmlab::cli::main());
+}

@@ -1,0 +1,129 @@
+//! A node's QEMU command line, built purely from its plan.
+//!
+//! The VM is daemonized with `-display none`, its serial console served on TCP (one client at a
+//! time) with a log of all guest output, QMP on a unix socket, and a pidfile whose path names
+//! the lab directory: that path is how vmlab later proves a pid is its own QEMU.
+
+use crate::plan::nics::{NicPlan, NicRole};
+use crate::plan::{Accel, InheritedListener, NodePaths};
+use crate::spec::Node;
+
+/// Inputs for one command line.
+pub struct QemuInput<'a> {
+    pub qemu: &'a str,
+    pub lab: &'a str,
+    pub node: &'a Node,
+    pub accel: Accel,
+    pub ssh_port: u16,
+    pub console_port: u16,
+    pub nics: &'a [NicPlan],
+    pub listeners: &'a [InheritedListener],
+    pub link_ports: &'a [u16],
+    pub paths: &'a NodePaths,
+}
+
+/// The netdev id of link `index` (the same on both ends).
+pub fn link_netdev_id(index: usize) -> String {
+    format!("link{index}")
+}
+
+/// Builds the argv, program first.
+pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
+    let node = i.node;
+    let mut a: Vec<String> = Vec::with_capacity(40 + 4 * i.nics.len());
+    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+    push(&[i.qemu]);
+    push(&[
+        "-name",
+        &format!(
+            "guest={}:{},process=vmlab-{}",
+            opt(i.lab),
+            opt(&node.name),
+            opt(&node.name)
+        ),
+    ]);
+    let (accel, cpu) = match i.accel {
+        Accel::Kvm => ("kvm", "host"),
+        Accel::Tcg => ("tcg", "qemu64"),
+    };
+    push(&["-machine", &format!("pc,accel={accel}")]);
+    let cpu = match &node.cpu_features {
+        Some(f) => format!("{cpu},{f}"),
+        None => cpu.to_string(),
+    };
+    push(&["-cpu", &cpu]);
+    push(&["-m", &node.memory_mb.to_string()]);
+    push(&["-smp", &node.cpus.to_string()]);
+    push(&["-nodefaults", "-no-user-config", "-display", "none"]);
+    push(&["-pidfile", &path(&i.paths.pidfile), "-daemonize"]);
+    push(&[
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", path(&i.paths.qmp)),
+    ]);
+    push(&[
+        "-chardev",
+        &format!(
+            "socket,id=console,host=127.0.0.1,port={},server=on,wait=off,telnet=off,logfile={},logappend=on",
+            i.console_port,
+            path(&i.paths.console_log)
+        ),
+    ]);
+    push(&["-serial", "chardev:console"]);
+    push(&[
+        "-drive",
+        &format!(
+            "if=none,id=disk0,file={},format=qcow2",
+            path(&i.paths.overlay)
+        ),
+    ]);
+    push(&["-device", "virtio-blk-pci,drive=disk0,addr=0x5,bootindex=1"]);
+    for nic in i.nics {
+        let device = |netdev: Option<&str>| {
+            let mut d = format!("{},id=nic{},mac={}", node.nic_driver, nic.index, nic.mac);
+            if let Some(n) = netdev {
+                d.push_str(&format!(",netdev={n}"));
+            }
+            d.push_str(&format!(",addr={:#04x}", nic.pci_slot));
+            d
+        };
+        match &nic.role {
+            NicRole::Management => {
+                push(&[
+                    "-netdev",
+                    &format!("user,id=mgmt,hostfwd=tcp:127.0.0.1:{}-:22", i.ssh_port),
+                ]);
+                push(&["-device", &device(Some("mgmt"))]);
+            }
+            NicRole::Link { link, listens, .. } => {
+                let id = link_netdev_id(*link);
+                let netdev = if *listens {
+                    let fd = i
+                        .listeners
+                        .iter()
+                        .find(|l| l.link == *link)
+                        .map(|l| l.fd)
+                        .unwrap_or(-1);
+                    format!("stream,id={id},server=on,addr.type=fd,addr.str={fd}")
+                } else {
+                    format!(
+                        "stream,id={id},server=off,addr.type=inet,addr.host=127.0.0.1,addr.port={}",
+                        i.link_ports[*link]
+                    )
+                };
+                push(&["-netdev", &netdev]);
+                push(&["-device", &device(Some(&id))]);
+            }
+            NicRole::Unconnected => push(&["-device", &device(None)]),
+        }
+    }
+    a
+}
+
+/// QEMU option values double their commas.
+fn opt(s: &str) -> String {
+    s.replace(',', ",,")
+}
+
+fn path(p: &std::path::Path) -> String {
+    opt(&p.to_string_lossy())
+}

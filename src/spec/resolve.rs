@@ -1,0 +1,740 @@
+//! Spec text → [`Lab`], purely: JSON parsing, validation and HLD §4 resolution.
+//!
+//! VM settings resolve profile → platform → built-in default (first non-empty wins); credentials
+//! resolve profile `ssh_user`/`ssh_pass` → platform `vm_credentials`. Every problem is collected
+//! (not just the first) so one run of `vmlab deploy` shows the user all of them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::error::{SpecError, SpecErrors};
+use super::ifmap::InterfaceMap;
+use super::model::{Credentials, Endpoint, Lab, LabSettings, Link, Node};
+use super::source::{SpecSources, SpecText};
+
+/// Built-in defaults (HLD §4).
+pub const DEFAULT_MEMORY_MB: u64 = 4096;
+pub const DEFAULT_CPUS: u32 = 2;
+pub const DEFAULT_NIC_DRIVER: &str = "e1000";
+pub const DEFAULT_BOOT_TIMEOUT_SECS: u64 = 180;
+/// The highest data NIC index a VM can have: NICs sit one per PCI slot, 0x08..=0x1f.
+pub const MAX_NIC_INDEX: u32 = 23;
+
+/// Resolves the spec. `home` expands a leading `~` in image paths.
+pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors> {
+    let mut errs = SpecErrors::default();
+    let topo_path = src.topology.path.clone();
+    let topology = parse_object(&src.topology, &mut errs);
+    let platforms_doc = src
+        .platforms
+        .as_ref()
+        .and_then(|t| parse_object(t, &mut errs));
+    let mut profiles: HashMap<&str, (PathBuf, Option<Map<String, Value>>)> = HashMap::new();
+    for (name, text) in &src.profiles {
+        let parsed = parse_object(text, &mut errs);
+        profiles.insert(name.as_str(), (text.path.clone(), parsed));
+    }
+    let Some(topology) = topology else {
+        return Err(errs);
+    };
+
+    let name = match topology.get("name") {
+        None | Some(Value::Null) => src
+            .dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("lab")
+            .to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            errs.push(SpecError::new(
+                &topo_path,
+                "name",
+                format!("must be a string, not {}", type_name(other)),
+                "write the lab name as a string",
+            ));
+            String::new()
+        }
+    };
+    if !name.is_empty() && !is_safe_name(&name) {
+        errs.push(SpecError::new(
+            &topo_path,
+            "name",
+            format!("lab name {name:?} is not safe as a directory name"),
+            "use letters, digits, '.', '_' and '-' only, starting with a letter or digit",
+        ));
+    }
+
+    let settings = resolve_settings(&topology, &topo_path, &mut errs);
+
+    let platforms: Option<&Map<String, Value>> = match &platforms_doc {
+        Some(doc) => match doc.get("platforms") {
+            Some(Value::Object(m)) => Some(m),
+            _ => {
+                let path = src
+                    .platforms
+                    .as_ref()
+                    .map(|t| t.path.clone())
+                    .unwrap_or_default();
+                errs.push(SpecError::new(
+                    path,
+                    "platforms",
+                    "missing or not an object",
+                    "put the platform definitions under a top-level \"platforms\" object",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let platforms_path = src
+        .platforms
+        .as_ref()
+        .map(|t| t.path.clone())
+        .unwrap_or_else(|| src.dir.join("platforms.json"));
+
+    let mut nodes = Vec::new();
+    match topology.get("devices") {
+        Some(Value::Object(devices)) if !devices.is_empty() => {
+            for (index, (dev, body)) in devices.iter().enumerate() {
+                let field = format!("devices.{dev}");
+                if !is_safe_name(dev) {
+                    errs.push(SpecError::new(
+                        &topo_path,
+                        &field,
+                        format!("device name {dev:?} is not safe as a file name"),
+                        "use letters, digits, '.', '_' and '-' only, starting with a letter or \
+                         digit, at most 64 characters",
+                    ));
+                    continue;
+                }
+                let ctx = NodeCtx {
+                    dev,
+                    index,
+                    topo_device: body.as_object(),
+                    profile: profiles.get(dev.as_str()),
+                    platforms,
+                    platforms_path: &platforms_path,
+                    spec_dir: &src.dir,
+                    home,
+                };
+                if let Some(node) = resolve_node(&ctx, &mut errs) {
+                    nodes.push(node);
+                }
+            }
+        }
+        _ => errs.push(SpecError::new(
+            &topo_path,
+            "devices",
+            "missing, empty or not an object",
+            "list the lab's devices under \"devices\": {\"name\": {...}}",
+        )),
+    }
+
+    let known: Vec<&str> = match topology.get("devices") {
+        Some(Value::Object(d)) => d.keys().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let links = resolve_links(&topology, &topo_path, &known, &nodes, &mut errs);
+
+    if errs.is_empty() {
+        Ok(Lab {
+            name,
+            spec_dir: src.dir.clone(),
+            settings,
+            nodes,
+            links,
+        })
+    } else {
+        Err(errs)
+    }
+}
+
+/// Parses a file that must hold a JSON object; syntax errors name line and column.
+fn parse_object(text: &SpecText, errs: &mut SpecErrors) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(&text.text) {
+        Ok(Value::Object(m)) => Some(m),
+        Ok(other) => {
+            errs.push(SpecError::new(
+                &text.path,
+                "",
+                format!("the file holds {}, not a JSON object", type_name(&other)),
+                "make the top level an object: { ... }",
+            ));
+            None
+        }
+        Err(e) => {
+            let what = e.to_string();
+            // serde_json appends " at line L column C"; keep only the reason.
+            let reason = what.split(" at line ").next().unwrap_or(&what).to_string();
+            errs.push(SpecError::new(
+                &text.path,
+                format!("line {}, column {}", e.line(), e.column()),
+                format!("malformed JSON: {reason}"),
+                "fix the JSON syntax there",
+            ));
+            None
+        }
+    }
+}
+
+fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecErrors) -> LabSettings {
+    let mut s = LabSettings::default();
+    // newtron's own spec directories name this section "newtlab".
+    let (key, section) = match (topo.get("vmlab"), topo.get("newtlab")) {
+        (Some(v), _) => ("vmlab", v),
+        (None, Some(v)) => ("newtlab", v),
+        (None, None) => return s,
+    };
+    let Some(section) = section.as_object() else {
+        errs.push(SpecError::new(
+            path,
+            key,
+            "must be an object",
+            "write the settings as {\"link_port_base\": 20000, ...}",
+        ));
+        return s;
+    };
+    for (field, slot) in [
+        ("link_port_base", &mut s.link_port_base),
+        ("console_port_base", &mut s.console_port_base),
+        ("ssh_port_base", &mut s.ssh_port_base),
+    ] {
+        match section.get(field) {
+            None | Some(Value::Null) => {}
+            Some(v) => match v.as_u64() {
+                Some(p) if (1..=65535).contains(&p) => *slot = p as u32,
+                _ => errs.push(SpecError::new(
+                    path,
+                    format!("{key}.{field}"),
+                    format!("must be a port number from 1 to 65535, not {v}"),
+                    "pick a free range, for example 20000",
+                )),
+            },
+        }
+    }
+    match section.get("hosts") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            for (name, addr) in h {
+                match addr.as_str() {
+                    Some(a) => s.hosts.push((name.clone(), a.to_string())),
+                    None => errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts.{name}"),
+                        "must be an address string",
+                        "write the host's IP address, for example \"192.168.1.10\"",
+                    )),
+                }
+            }
+        }
+        Some(_) => errs.push(SpecError::new(
+            path,
+            format!("{key}.hosts"),
+            "must be an object of host name → address",
+            "write {\"server-a\": \"192.168.1.10\"}",
+        )),
+    }
+    s
+}
+
+struct NodeCtx<'a> {
+    dev: &'a str,
+    index: usize,
+    topo_device: Option<&'a Map<String, Value>>,
+    profile: Option<&'a (PathBuf, Option<Map<String, Value>>)>,
+    platforms: Option<&'a Map<String, Value>>,
+    platforms_path: &'a Path,
+    spec_dir: &'a Path,
+    home: Option<&'a Path>,
+}
+
+/// Where a resolved value came from, so errors name the right file and field.
+struct Found<'a> {
+    value: &'a Value,
+    file: &'a Path,
+    field: String,
+}
+
+fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
+    let default_profile_path = c.spec_dir.join("profiles").join(format!("{}.json", c.dev));
+    let Some((profile_path, profile)) = c.profile else {
+        errs.push(SpecError::new(
+            &default_profile_path,
+            "",
+            format!("device {} has no profile", c.dev),
+            format!(
+                "create profiles/{}.json with at least {{\"platform\": \"<name from platforms.json>\"}}",
+                c.dev
+            ),
+        ));
+        return None;
+    };
+    // A profile with a syntax error was reported already.
+    let profile = profile.as_ref()?;
+
+    // Platform name: profile, else the topology device entry.
+    let platform_name = match (
+        profile.get("platform"),
+        c.topo_device.and_then(|d| d.get("platform")),
+    ) {
+        (Some(Value::String(p)), _) if !p.is_empty() => p.clone(),
+        (_, Some(Value::String(p))) if !p.is_empty() => p.clone(),
+        _ => {
+            errs.push(SpecError::new(
+                profile_path,
+                "platform",
+                format!("device {} has no platform", c.dev),
+                "set \"platform\" to a name defined in platforms.json",
+            ));
+            return None;
+        }
+    };
+    let platform = match c.platforms {
+        None => {
+            errs.push(SpecError::new(
+                c.platforms_path,
+                "platforms",
+                format!(
+                    "device {} uses platform {platform_name:?} but there are no platforms",
+                    c.dev
+                ),
+                "create platforms.json with a \"platforms\" object defining it",
+            ));
+            return None;
+        }
+        Some(p) => match p.get(&platform_name) {
+            Some(Value::Object(def)) => def,
+            Some(_) => {
+                errs.push(SpecError::new(
+                    c.platforms_path,
+                    format!("platforms.{platform_name}"),
+                    "must be an object",
+                    "define the platform as {\"vm_image\": ..., ...}",
+                ));
+                return None;
+            }
+            None => {
+                let known: Vec<&str> = p.keys().map(String::as_str).collect();
+                errs.push(SpecError::new(
+                    profile_path,
+                    "platform",
+                    format!("unknown platform {platform_name:?}"),
+                    format!("use one of: {}", known.join(", ")),
+                ));
+                return None;
+            }
+        },
+    };
+    let pfield = |f: &str| format!("platforms.{platform_name}.{f}");
+
+    // First non-empty wins: profile, then platform.
+    let lookup = |key: &str| -> Option<Found<'_>> {
+        if let Some(v) = profile.get(key).filter(|v| !is_empty(v)) {
+            return Some(Found {
+                value: v,
+                file: profile_path,
+                field: key.to_string(),
+            });
+        }
+        platform.get(key).filter(|v| !is_empty(v)).map(|v| Found {
+            value: v,
+            file: c.platforms_path,
+            field: pfield(key),
+        })
+    };
+    let before = errs.len();
+
+    let image =
+        match lookup("vm_image") {
+            Some(f) => match f.value.as_str() {
+                Some(s) => Some((
+                    expand_path(s, c.spec_dir, c.home),
+                    (f.file.to_path_buf(), f.field.clone()),
+                )),
+                None => {
+                    errs.push(type_error(
+                        &f,
+                        "a path string",
+                        "\"~/.vmlab/images/sonic-vs.qcow2\"",
+                    ));
+                    None
+                }
+            },
+            None => {
+                errs.push(SpecError::new(
+                c.platforms_path,
+                pfield("vm_image"),
+                format!("device {} has no disk image (platform {platform_name:?})", c.dev),
+                format!(
+                    "set vm_image in platforms.json for {platform_name}, or in profiles/{}.json",
+                    c.dev
+                ),
+            ));
+                None
+            }
+        };
+    let memory_mb = uint_field(
+        lookup("vm_memory"),
+        DEFAULT_MEMORY_MB,
+        64,
+        u64::from(u32::MAX),
+        errs,
+    );
+    let cpus = uint_field(lookup("vm_cpus"), u64::from(DEFAULT_CPUS), 1, 255, errs) as u32;
+    let boot_timeout_secs = uint_field(
+        lookup("vm_boot_timeout"),
+        DEFAULT_BOOT_TIMEOUT_SECS,
+        1,
+        86_400,
+        errs,
+    );
+    let nic_driver = match lookup("vm_nic_driver") {
+        None => DEFAULT_NIC_DRIVER.to_string(),
+        Some(f) => match f.value.as_str() {
+            Some(s) if is_token(s, "") => s.to_string(),
+            _ => {
+                errs.push(type_error(
+                    &f,
+                    "a QEMU NIC model name",
+                    "\"e1000\" or \"virtio-net-pci\"",
+                ));
+                String::new()
+            }
+        },
+    };
+    let cpu_features = match lookup("vm_cpu_features") {
+        None => None,
+        Some(f) => match f.value.as_str() {
+            Some(s) if is_token(s, "+,=") => Some(s.to_string()),
+            _ => {
+                errs.push(type_error(&f, "QEMU CPU feature flags", "\"+sse4.2\""));
+                None
+            }
+        },
+    };
+    let interface_map = match lookup("vm_interface_map") {
+        None => InterfaceMap::Stride4,
+        Some(f) => {
+            let custom_found = lookup("vm_interface_map_custom");
+            let custom = custom_found.as_ref().and_then(|cf| cf.value.as_object());
+            match f.value.as_str().map(|k| InterfaceMap::parse(k, custom)) {
+                Some(Ok(m)) => m,
+                Some(Err(why)) => {
+                    errs.push(SpecError::new(
+                        f.file,
+                        &f.field,
+                        why,
+                        "use \"sequential\", \"stride-4\", or \"custom\" with vm_interface_map_custom",
+                    ));
+                    InterfaceMap::Stride4
+                }
+                None => {
+                    errs.push(type_error(&f, "a map name", "\"stride-4\""));
+                    InterfaceMap::Stride4
+                }
+            }
+        }
+    };
+    let credentials = resolve_credentials(
+        profile,
+        platform,
+        errs,
+        profile_path,
+        c.platforms_path,
+        &platform_name,
+    );
+    let host = match profile.get("vm_host").filter(|v| !is_empty(v)) {
+        None => None,
+        Some(Value::String(h)) => Some(h.clone()),
+        Some(_) => {
+            errs.push(SpecError::new(
+                profile_path,
+                "vm_host",
+                "must be a host name string",
+                "name a host from the vmlab.hosts map",
+            ));
+            None
+        }
+    };
+
+    if errs.len() != before {
+        return None;
+    }
+    let (image, image_from) = image?;
+    Some(Node {
+        name: c.dev.to_string(),
+        index: c.index,
+        platform: platform_name,
+        image,
+        image_from,
+        memory_mb,
+        cpus,
+        nic_driver,
+        interface_map,
+        cpu_features,
+        credentials,
+        boot_timeout_secs,
+        host,
+        profile: profile_path.clone(),
+    })
+}
+
+fn resolve_credentials(
+    profile: &Map<String, Value>,
+    platform: &Map<String, Value>,
+    errs: &mut SpecErrors,
+    profile_path: &Path,
+    platforms_path: &Path,
+    platform_name: &str,
+) -> Option<Credentials> {
+    let pc = platform.get("vm_credentials").and_then(Value::as_object);
+    if platform
+        .get("vm_credentials")
+        .is_some_and(|v| !is_empty(v) && !v.is_object())
+    {
+        errs.push(SpecError::new(
+            platforms_path,
+            format!("platforms.{platform_name}.vm_credentials"),
+            "must be an object",
+            "write {\"user\": \"admin\", \"pass\": \"...\"}",
+        ));
+    }
+    let pick = |profile_key: &str, platform_key: &str| -> Option<String> {
+        profile
+            .get(profile_key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .or_else(|| {
+                pc.and_then(|m| m.get(platform_key))
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            })
+            .map(str::to_string)
+    };
+    for key in ["ssh_user", "ssh_pass"] {
+        if profile
+            .get(key)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            errs.push(SpecError::new(
+                profile_path,
+                key,
+                "must be a string",
+                "quote the value",
+            ));
+        }
+    }
+    match (pick("ssh_user", "user"), pick("ssh_pass", "pass")) {
+        (Some(user), Some(pass)) => Some(Credentials { user, pass }),
+        _ => None,
+    }
+}
+
+fn resolve_links(
+    topo: &Map<String, Value>,
+    path: &Path,
+    known: &[&str],
+    nodes: &[Node],
+    errs: &mut SpecErrors,
+) -> Vec<Link> {
+    let mut links = Vec::new();
+    let list = match topo.get("links") {
+        None | Some(Value::Null) => return links,
+        Some(Value::Array(l)) => l,
+        Some(_) => {
+            errs.push(SpecError::new(
+                path,
+                "links",
+                "must be an array",
+                "write [{\"a\": \"dev:Ethernet0\", \"z\": \"dev:Ethernet0\"}, ...]",
+            ));
+            return links;
+        }
+    };
+    // (node, iface) → the field that first used it; (node, nic) → the field that placed it.
+    let mut used: HashMap<(String, String), String> = HashMap::new();
+    let mut nics: HashMap<(String, u32), String> = HashMap::new();
+    for (i, l) in list.iter().enumerate() {
+        let mut ends = Vec::with_capacity(2);
+        for side in ["a", "z"] {
+            let field = format!("links[{i}].{side}");
+            let Some(s) = l.get(side).and_then(Value::as_str) else {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    "missing or not a string",
+                    "write \"device:Interface\", for example \"leaf1:Ethernet0\"",
+                ));
+                continue;
+            };
+            let Some((dev, iface)) = s
+                .split_once(':')
+                .filter(|(d, i)| !d.is_empty() && !i.is_empty())
+            else {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("{s:?} is not device:interface"),
+                    "write \"device:Interface\", for example \"leaf1:Ethernet0\"",
+                ));
+                continue;
+            };
+            if !known.contains(&dev) {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("unknown device {dev:?}"),
+                    format!("use a device from \"devices\" ({})", known.join(", ")),
+                ));
+                continue;
+            }
+            let key = (dev.to_string(), iface.to_string());
+            if let Some(first) = used.get(&key) {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("interface {s} is already on {first}"),
+                    "give each interface at most one link",
+                ));
+                continue;
+            }
+            used.insert(key, field.clone());
+            // The node may have failed to resolve (already reported): skip NIC placement.
+            let Some(node) = nodes.iter().find(|n| n.name == dev) else {
+                continue;
+            };
+            let nic = match node.interface_map.nic_for(iface) {
+                Ok(n) => n,
+                Err(why) => {
+                    errs.push(SpecError::new(
+                        path,
+                        &field,
+                        format!("{why} (device {dev}, platform {})", node.platform),
+                        "use an interface name the platform's vm_interface_map can place",
+                    ));
+                    continue;
+                }
+            };
+            if nic > MAX_NIC_INDEX {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!(
+                        "{s} needs data NIC {nic}, but a VM has at most {MAX_NIC_INDEX} data NICs"
+                    ),
+                    "use a lower-numbered interface",
+                ));
+                continue;
+            }
+            if let Some(first) = nics.get(&(dev.to_string(), nic)) {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("{s} maps to NIC {nic}, which {first} already uses"),
+                    "fix vm_interface_map_custom so each interface has its own NIC",
+                ));
+                continue;
+            }
+            nics.insert((dev.to_string(), nic), field.clone());
+            ends.push(Endpoint {
+                node: dev.to_string(),
+                iface: iface.to_string(),
+                nic,
+            });
+        }
+        if let (Some(z), Some(a), true) = (ends.pop(), ends.pop(), ends.is_empty()) {
+            links.push(Link { index: i, a, z });
+        }
+    }
+    links
+}
+
+fn uint_field(
+    found: Option<Found<'_>>,
+    default: u64,
+    min: u64,
+    max: u64,
+    errs: &mut SpecErrors,
+) -> u64 {
+    match found {
+        None => default,
+        Some(f) => match f.value.as_u64() {
+            Some(n) if (min..=max).contains(&n) => n,
+            _ => {
+                errs.push(SpecError::new(
+                    f.file,
+                    &f.field,
+                    format!(
+                        "must be a whole number from {min} to {max}, not {}",
+                        f.value
+                    ),
+                    "write a plain number without quotes",
+                ));
+                default
+            }
+        },
+    }
+}
+
+fn type_error(f: &Found<'_>, want: &str, example: &str) -> SpecError {
+    SpecError::new(
+        f.file,
+        &f.field,
+        format!("must be {want}, not {}", f.value),
+        format!("write for example {example}"),
+    )
+}
+
+/// Empty values do not count in "first non-empty wins".
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_u64() == Some(0),
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Bool(_) => false,
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Names become file names, QEMU `-name` values and state keys.
+pub fn is_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A value that goes into a QEMU option list must not smuggle in other options.
+fn is_token(s: &str, extra: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c) || extra.contains(c))
+}
+
+/// `~/x` → `$HOME/x`; relative paths resolve against the spec directory.
+pub fn expand_path(s: &str, spec_dir: &Path, home: Option<&Path>) -> PathBuf {
+    let p = match (s.strip_prefix("~/"), home) {
+        (Some(rest), Some(h)) => h.join(rest),
+        _ if s == "~" => home
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(s)),
+        _ => PathBuf::from(s),
+    };
+    if p.is_absolute() { p } else { spec_dir.join(p) }
+}
