@@ -26,9 +26,8 @@ for tool in busybox dropbear dropbearkey grub-mkrescue xorriso cpio qemu-img ope
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/usr/bin/$tool" ] \
     || { echo "build-image: '$tool' is missing: run scripts/setup (or .ci/run) to install it" >&2; exit 1; }
 done
-busybox=$(command -v busybox || echo /bin/busybox)
-file "$busybox" 2>/dev/null | grep -q 'statically linked' || [ -x /bin/busybox ] \
-  || { echo "build-image: need busybox-static" >&2; exit 1; }
+busybox=/bin/busybox
+[ -x "$busybox" ] || { echo "build-image: need busybox-static (/bin/busybox)" >&2; exit 1; }
 dropbear=$(command -v dropbear || echo /usr/sbin/dropbear)
 dropbearkey=$(command -v dropbearkey || echo /usr/bin/dropbearkey)
 

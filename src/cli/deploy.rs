@@ -43,15 +43,13 @@ pub async fn run(args: DeployArgs) -> Result<i32, EngineError> {
     }
 
     // A lab that is up is left as it is, unless --force.
-    if let Some(state) = running_state(&lab_dir) {
-        if !args.force {
-            println!(
-                "lab {} is already running ({} nodes); nothing changed (use --force to redeploy)",
-                state.name,
-                state.nodes.len()
-            );
-            return Ok(0);
-        }
+    if let Some(state) = running_state(&lab_dir).filter(|_| !args.force) {
+        println!(
+            "lab {} is already running ({} nodes); nothing changed (use --force to redeploy)",
+            state.name,
+            state.nodes.len()
+        );
+        return Ok(0);
     }
     if lab_dir.exists() {
         if !args.force {

@@ -16,7 +16,7 @@ pub use error::{SpecError, SpecErrors};
 pub use ifmap::InterfaceMap;
 pub use model::{Credentials, Endpoint, Lab, LabSettings, Link, Node};
 pub use resolve::resolve;
-pub use source::{SpecSources, read_spec_dir};
+pub use source::{SpecSources, SpecText, read_spec_dir};
 
 /// Reads and resolves a spec directory in one step.
 pub fn load(dir: &std::path::Path, home: Option<&std::path::Path>) -> Result<Lab, SpecErrors> {

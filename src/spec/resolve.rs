@@ -31,7 +31,7 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
         .platforms
         .as_ref()
         .and_then(|t| parse_object(t, &mut errs));
-    let mut profiles: HashMap<&str, (PathBuf, Option<Map<String, Value>>)> = HashMap::new();
+    let mut profiles: HashMap<&str, ParsedProfile> = HashMap::new();
     for (name, text) in &src.profiles {
         let parsed = parse_object(text, &mut errs);
         profiles.insert(name.as_str(), (text.path.clone(), parsed));
@@ -240,11 +240,14 @@ fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecError
     s
 }
 
+/// A profile's path and its content (`None` when it failed to parse, already reported).
+type ParsedProfile = (PathBuf, Option<Map<String, Value>>);
+
 struct NodeCtx<'a> {
     dev: &'a str,
     index: usize,
     topo_device: Option<&'a Map<String, Value>>,
-    profile: Option<&'a (PathBuf, Option<Map<String, Value>>)>,
+    profile: Option<&'a ParsedProfile>,
     platforms: Option<&'a Map<String, Value>>,
     platforms_path: &'a Path,
     spec_dir: &'a Path,

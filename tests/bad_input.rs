@@ -1,0 +1,227 @@
+//! Bad input is refused before anything starts: the error names the file, the field and the
+//! fix, the exit code is non-zero, no lab directory appears and the profiles stay byte-identical.
+
+mod common;
+
+use common::*;
+
+const TOPOLOGY: &str = r#"{
+  "name": "bad",
+  "devices": { "r1": {}, "r2": {} },
+  "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet0" } ],
+  "vmlab": { "link_port_base": 23100, "console_port_base": 33100, "ssh_port_base": 43100 }
+}
+"#;
+
+/// A lab whose image exists (an empty qcow2 is enough: nothing boots in these tests).
+fn good_lab() -> TestLab {
+    let lab = TestLab::new("bad");
+    let image = lab.root.path().join("img.qcow2");
+    let ok = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&image)
+        .arg("16M")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "qemu-img is needed for these tests (run .ci/run or scripts/setup)"
+    );
+    lab.write("platforms.json", &tiny_platforms(&image, 60));
+    lab.write("topology.json", TOPOLOGY);
+    lab.write(
+        "profiles/r1.json",
+        "{\n  \"platform\": \"tiny-stride\",\n  \"mgmt_ip\": \"PLACEHOLDER\"\n}\n",
+    );
+    lab.write(
+        "profiles/r2.json",
+        "{\"platform\": \"tiny-seq\", \"site\": \"s\"}",
+    );
+    lab
+}
+
+/// Deploys, expects a refusal mentioning every `needle`, and checks nothing changed.
+fn refused(lab: &TestLab, needles: &[&str]) -> String {
+    let before: Vec<String> = ["profiles/r1.json", "profiles/r2.json"]
+        .iter()
+        .map(|p| std::fs::read_to_string(lab.specs().join(p)).unwrap_or_default())
+        .collect();
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        lab.specs().to_str().unwrap(),
+        "--accel",
+        "tcg",
+    ]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "deploy accepted bad input:\n{err}");
+    assert_eq!(o.status.code(), Some(2), "bad input exits 2:\n{err}");
+    for n in needles {
+        assert!(err.contains(n), "error does not mention {n:?}:\n{err}");
+    }
+    assert!(!lab.home().join("labs").exists(), "something was deployed");
+    assert!(lab.qemus().is_empty());
+    let after: Vec<String> = ["profiles/r1.json", "profiles/r2.json"]
+        .iter()
+        .map(|p| std::fs::read_to_string(lab.specs().join(p)).unwrap_or_default())
+        .collect();
+    assert_eq!(before, after, "profiles changed");
+    err
+}
+
+#[test]
+fn the_good_lab_passes_a_dry_run() {
+    let lab = good_lab();
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("qemu-system-x86_64 -name"), "{out}");
+    assert!(out.contains("addr.type=fd,addr.str=3"), "{out}");
+    assert!(
+        !lab.home().join("labs").exists(),
+        "dry run started something"
+    );
+}
+
+#[test]
+fn malformed_json_names_file_line_and_column() {
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        "{\n  \"devices\": {\n    \"r1\": {},\n  }\n}\n",
+    );
+    refused(
+        &lab,
+        &["topology.json", "line 4, column 3", "malformed JSON"],
+    );
+}
+
+#[test]
+fn link_to_an_unknown_device() {
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace("r2:Ethernet0", "r9:Ethernet0"),
+    );
+    refused(
+        &lab,
+        &["topology.json", "links[0].z", "unknown device \"r9\""],
+    );
+}
+
+#[test]
+fn an_interface_on_two_links() {
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace(
+            r#"{ "a": "r1:Ethernet0", "z": "r2:Ethernet0" }"#,
+            r#"{ "a": "r1:Ethernet0", "z": "r2:Ethernet0" }, { "a": "r1:Ethernet0", "z": "r2:Ethernet1" }"#,
+        ),
+    );
+    refused(
+        &lab,
+        &["links[1].a", "r1:Ethernet0 is already on links[0].a"],
+    );
+}
+
+#[test]
+fn unknown_platform() {
+    let lab = good_lab();
+    lab.write("profiles/r1.json", "{\"platform\": \"sonic-nope\"}");
+    refused(
+        &lab,
+        &[
+            "profiles/r1.json",
+            "platform",
+            "unknown platform \"sonic-nope\"",
+            "tiny-stride",
+        ],
+    );
+}
+
+#[test]
+fn missing_image() {
+    let lab = good_lab();
+    lab.write(
+        "profiles/r2.json",
+        "{\"platform\": \"tiny-seq\", \"vm_image\": \"images/none.qcow2\"}",
+    );
+    refused(
+        &lab,
+        &[
+            "profiles/r2.json",
+            "vm_image",
+            "none.qcow2 (node r2) does not exist",
+        ],
+    );
+}
+
+#[test]
+fn an_interface_the_map_cannot_place() {
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace("r1:Ethernet0", "r1:Ethernet2"),
+    );
+    refused(&lab, &["links[0].a", "Ethernet2", "stride-4"]);
+}
+
+#[test]
+fn ports_past_65535() {
+    let lab = good_lab();
+    lab.write("topology.json", &TOPOLOGY.replace("43100", "65535"));
+    refused(&lab, &["vmlab.ssh_port_base", "past 65535"]);
+}
+
+#[test]
+fn a_port_already_in_use() {
+    let lab = good_lab();
+    let _held = std::net::TcpListener::bind("127.0.0.1:33101").unwrap();
+    refused(
+        &lab,
+        &[
+            "topology.json",
+            "vmlab.console_port_base",
+            "port 33101 (console of r2) is already in use",
+        ],
+    );
+}
+
+#[test]
+fn a_device_name_unsafe_as_a_file_name() {
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace("\"r2\": {}", "\"../r2\": {}"),
+    );
+    refused(&lab, &["devices.../r2", "not safe as a file name"]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &TOPOLOGY
+            .replace("r2:Ethernet0", "r9:Ethernet0")
+            .replace("43100", "70000"),
+    );
+    lab.write("profiles/r1.json", "{\"platform\": \"sonic-nope\"}");
+    let err = refused(
+        &lab,
+        &["unknown device", "unknown platform", "ssh_port_base"],
+    );
+    assert!(err.contains("3 problems"), "{err}");
+}
+
+#[test]
+fn commands_without_a_lab_list_what_exists() {
+    let lab = TestLab::new("none");
+    let o = lab.vmlab(&["status"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("no lab is deployed"), "{}", stderr(&o));
+    let o = lab.vmlab(&["ssh", "--lab", "ghost", "r1"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("lab \"ghost\" is not deployed"));
+}

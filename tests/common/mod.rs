@@ -1,0 +1,212 @@
+//! Shared helpers for vmlab's integration tests: spec directories in temp dirs, the real
+//! binary with a private VMLAB_HOME, the tiny guest image, and a lock so VM labs run one at a
+//! time on a 2-core machine.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Path of the vmlab binary under test.
+pub fn vmlab_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vmlab")
+}
+
+/// A spec directory and a private VMLAB_HOME, both removed on drop (after the lab is
+/// destroyed and any stray QEMU of this home killed).
+pub struct TestLab {
+    pub root: tempfile::TempDir,
+    pub name: String,
+}
+
+impl TestLab {
+    pub fn new(name: &str) -> Self {
+        // Short paths: QEMU's unix sockets must fit in 107 bytes.
+        let root = tempfile::Builder::new()
+            .prefix("vl")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        std::fs::create_dir_all(root.path().join("specs/profiles")).expect("mkdir");
+        std::fs::create_dir_all(root.path().join("home")).expect("mkdir");
+        TestLab {
+            root,
+            name: name.to_string(),
+        }
+    }
+
+    pub fn specs(&self) -> PathBuf {
+        self.root.path().join("specs")
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    pub fn lab_dir(&self) -> PathBuf {
+        self.home().join("labs").join(&self.name)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.specs().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write spec file");
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.specs().join(rel)).expect("read spec file")
+    }
+
+    /// Runs vmlab with this lab's VMLAB_HOME, stdin closed.
+    pub fn vmlab(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run vmlab")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(vmlab_bin());
+        c.args(args)
+            .env("VMLAB_HOME", self.home())
+            .env_remove("VMLAB_ACCEL")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// QEMU processes whose command line lies under this test's home.
+    pub fn qemus(&self) -> Vec<i32> {
+        let home = self.home().to_string_lossy().into_owned();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                continue;
+            };
+            let cmd = String::from_utf8_lossy(&raw);
+            if cmd.starts_with("qemu-system") && cmd.contains(&home) {
+                out.push(pid);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        let _ = self.vmlab(&["destroy", "--force", "--lab", &self.name]);
+        for pid in self.qemus() {
+            // Only processes whose command line names this test's private home.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Fails loudly (never skips) when QEMU is missing.
+pub fn require_qemu() {
+    for prog in ["qemu-system-x86_64", "qemu-img"] {
+        let ok = Command::new(prog)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "{prog} is not installed: VM tests need QEMU (run .ci/run or scripts/setup)"
+        );
+    }
+}
+
+/// The tiny guest image, built once per checkout by assets/guest/build-image.sh
+/// (`VMLAB_TEST_IMAGE` names a prebuilt one).
+pub fn guest_image() -> PathBuf {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("VMLAB_TEST_IMAGE") {
+                let p = PathBuf::from(p);
+                assert!(
+                    p.is_file(),
+                    "VMLAB_TEST_IMAGE={} does not exist",
+                    p.display()
+                );
+                return p;
+            }
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let out = root.join("target/vmlab-guest/tiny.qcow2");
+            let _lock = FileLock::acquire("vmlab-guest-build");
+            if !out.is_file() {
+                let status = Command::new("bash")
+                    .arg(root.join("assets/guest/build-image.sh"))
+                    .arg(&out)
+                    .status()
+                    .expect("run build-image.sh");
+                assert!(status.success(), "building the tiny guest image failed");
+            }
+            out
+        })
+        .clone()
+}
+
+/// An exclusive lock shared by every test process on the machine.
+pub struct FileLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+
+impl FileLock {
+    pub fn acquire(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{name}.lock"));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .expect("open lock file");
+        let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .expect("flock");
+        FileLock(lock)
+    }
+}
+
+/// Held while a test runs VMs: labs boot one at a time.
+pub fn vm_lock() -> FileLock {
+    FileLock::acquire("vmlab-vm-tests")
+}
+
+/// platforms.json for the tiny guest, with one platform per interface map.
+pub fn tiny_platforms(image: &Path, boot_timeout: u64) -> String {
+    let img = image.display();
+    format!(
+        r#"{{
+  "platforms": {{
+    "tiny-stride": {{
+      "description": "tiny guest, SONiC VS style names",
+      "vm_image": "{img}", "vm_memory": 256, "vm_cpus": 1,
+      "vm_nic_driver": "virtio-net-pci", "vm_interface_map": "stride-4",
+      "vm_credentials": {{ "user": "admin", "pass": "YourPaSsWoRd" }},
+      "vm_boot_timeout": {boot_timeout}
+    }},
+    "tiny-seq": {{
+      "description": "tiny guest, VPP style names",
+      "vm_image": "{img}", "vm_memory": 256, "vm_cpus": 1,
+      "vm_nic_driver": "virtio-net-pci", "vm_interface_map": "sequential",
+      "vm_credentials": {{ "user": "admin", "pass": "YourPaSsWoRd" }},
+      "vm_boot_timeout": {boot_timeout}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// Is 127.0.0.1:port free?
+pub fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}

@@ -1,0 +1,278 @@
+//! Pure logic, no VMs: spec resolution order, interface maps, ports and the QEMU command
+//! lines a plan holds (snapshots: a change to what vmlab would run shows up in review).
+
+use std::path::{Path, PathBuf};
+
+use vmlab::plan::{self, Accel, NicRole, PlanOptions};
+use vmlab::spec::source::SpecText;
+use vmlab::spec::{self, InterfaceMap, SpecSources};
+
+fn text(dir: &str, rel: &str, t: &str) -> SpecText {
+    SpecText {
+        path: Path::new(dir).join(rel),
+        text: t.to_string(),
+    }
+}
+
+fn sources(topology: &str, platforms: &str, profiles: &[(&str, &str)]) -> SpecSources {
+    let dir = "/specs/lab";
+    SpecSources {
+        dir: PathBuf::from(dir),
+        topology: text(dir, "topology.json", topology),
+        platforms: Some(text(dir, "platforms.json", platforms)),
+        profiles: profiles
+            .iter()
+            .map(|(n, t)| (n.to_string(), text(dir, &format!("profiles/{n}.json"), t)))
+            .collect(),
+    }
+}
+
+const PLATFORMS: &str = r#"{ "platforms": {
+  "sonic-vs": { "vm_image": "~/.vmlab/images/sonic-vs.qcow2", "vm_memory": 4096, "vm_cpus": 2,
+                "vm_nic_driver": "e1000", "vm_interface_map": "stride-4",
+                "vm_credentials": { "user": "admin", "pass": "YourPaSsWoRd" }, "vm_boot_timeout": 180,
+                "hwsku": "Force10-S6000", "port_count": 32 },
+  "sonic-vpp": { "vm_image": "images/vpp.qcow2", "vm_cpus": 4, "vm_nic_driver": "virtio-net-pci",
+                 "vm_interface_map": "sequential", "vm_cpu_features": "+sse4.2",
+                 "vm_credentials": { "user": "admin", "pass": "vpp" } },
+  "vendor": { "vm_image": "/img/v.qcow2", "vm_interface_map": "custom",
+              "vm_interface_map_custom": { "Ethernet0": 1, "Ethernet8": 4 } }
+} }"#;
+
+const TOPOLOGY: &str = r#"{
+  "version": "1.0",
+  "devices": {
+    "spine1": { "interfaces": { "Ethernet0": { "link": "leaf1:Ethernet0", "service": "fabric-underlay" } } },
+    "leaf1": {},
+    "edge": {}
+  },
+  "links": [
+    { "a": "spine1:Ethernet0", "z": "leaf1:Ethernet0" },
+    { "a": "spine1:Ethernet8", "z": "leaf1:Ethernet2" },
+    { "a": "edge:Ethernet8", "z": "spine1:Ethernet12" }
+  ],
+  "newtlab": { "link_port_base": 20100, "console_port_base": 30100, "ssh_port_base": 40100,
+               "hosts": { "server-a": "192.168.1.10" } },
+  "network_extra": { "kept": true }
+}"#;
+
+fn lab() -> spec::Lab {
+    let src = sources(
+        TOPOLOGY,
+        PLATFORMS,
+        &[
+            (
+                "spine1",
+                r#"{"platform": "sonic-vs", "vm_memory": 8192, "ssh_pass": "override", "mgmt_ip": "x"}"#,
+            ),
+            (
+                "leaf1",
+                r#"{"platform": "sonic-vpp", "vm_memory": 0, "vm_host": "server-a"}"#,
+            ),
+            ("edge", r#"{"platform": "vendor"}"#),
+        ],
+    );
+    spec::resolve(&src, Some(Path::new("/home/u"))).expect("valid spec")
+}
+
+#[test]
+fn resolution_follows_profile_then_platform_then_defaults() {
+    let lab = lab();
+    assert_eq!(lab.name, "lab", "no topology name: the spec dir's name");
+    assert_eq!(
+        lab.settings.link_port_base, 20100,
+        "newtlab section accepted"
+    );
+    let spine = &lab.nodes[0];
+    assert_eq!(spine.memory_mb, 8192, "profile wins");
+    assert_eq!(spine.cpus, 2);
+    assert_eq!(
+        spine.image,
+        PathBuf::from("/home/u/.vmlab/images/sonic-vs.qcow2"),
+        "~ expands"
+    );
+    let creds = spine.credentials.clone().unwrap();
+    assert_eq!(
+        (creds.user.as_str(), creds.pass.as_str()),
+        ("admin", "override")
+    );
+    let leaf = &lab.nodes[1];
+    assert_eq!(
+        leaf.memory_mb, 4096,
+        "an empty profile value falls through to the built-in default"
+    );
+    assert_eq!(leaf.cpus, 4, "platform wins over built-in");
+    assert_eq!(
+        leaf.image,
+        PathBuf::from("/specs/lab/images/vpp.qcow2"),
+        "relative to the spec dir"
+    );
+    assert_eq!(leaf.cpu_features.as_deref(), Some("+sse4.2"));
+    assert_eq!(leaf.host.as_deref(), Some("server-a"));
+    let edge = &lab.nodes[2];
+    assert_eq!(edge.nic_driver, "e1000", "built-in default");
+    assert_eq!(edge.boot_timeout_secs, 180);
+    assert!(edge.credentials.is_none());
+    assert!(matches!(edge.interface_map, InterfaceMap::Custom(_)));
+}
+
+#[test]
+fn nics_fill_gaps_and_follow_each_map() {
+    let lab = lab();
+    let plan = plan::build(&lab, &opts()).unwrap();
+    let roles = |n: &str| -> Vec<String> {
+        plan.node(n)
+            .unwrap()
+            .nics
+            .iter()
+            .map(|nic| match &nic.role {
+                NicRole::Management => "mgmt".to_string(),
+                NicRole::Link { iface, .. } => iface.clone(),
+                NicRole::Unconnected => "-".to_string(),
+            })
+            .collect()
+    };
+    // stride-4: Ethernet0 → 1, Ethernet8 → 3, Ethernet12 → 4; NIC 2 fills the gap.
+    assert_eq!(
+        roles("spine1"),
+        ["mgmt", "Ethernet0", "-", "Ethernet8", "Ethernet12"]
+    );
+    // sequential: Ethernet0 → 1, Ethernet2 → 3.
+    assert_eq!(roles("leaf1"), ["mgmt", "Ethernet0", "-", "Ethernet2"]);
+    // custom: Ethernet8 → 4.
+    assert_eq!(roles("edge"), ["mgmt", "-", "-", "-", "Ethernet8"]);
+    let spine = plan.node("spine1").unwrap();
+    let slots: Vec<u32> = spine.nics.iter().map(|n| n.pci_slot).collect();
+    assert_eq!(
+        slots,
+        [8, 9, 10, 11, 12],
+        "increasing PCI addresses in NIC order"
+    );
+}
+
+#[test]
+fn ports_follow_node_and_link_order() {
+    let plan = plan::build(&lab(), &opts()).unwrap();
+    let ports: Vec<(String, u16, u16)> = plan
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.ssh_port, n.console_port))
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            ("spine1".into(), 40100, 30100),
+            ("leaf1".into(), 40101, 30101),
+            ("edge".into(), 40102, 30102)
+        ]
+    );
+    let links: Vec<u16> = plan.links.iter().map(|l| l.port).collect();
+    assert_eq!(links, [20100, 20101, 20102]);
+    // The a end listens on an inherited fd; edge is a of link 2, so it listens there.
+    let edge = plan.node("edge").unwrap();
+    assert_eq!(edge.listeners.len(), 1);
+    assert_eq!(
+        (
+            edge.listeners[0].link,
+            edge.listeners[0].fd,
+            edge.listeners[0].port
+        ),
+        (2, 3, 20102)
+    );
+}
+
+#[test]
+fn overlapping_port_ranges_are_refused() {
+    let topo = TOPOLOGY.replace(
+        "\"console_port_base\": 30100",
+        "\"console_port_base\": 20101",
+    );
+    let src = sources(
+        &topo,
+        PLATFORMS,
+        &[
+            ("spine1", r#"{"platform": "sonic-vs"}"#),
+            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
+            ("edge", r#"{"platform": "vendor"}"#),
+        ],
+    );
+    let lab = spec::resolve(&src, None).unwrap();
+    let errs = plan::build(&lab, &opts()).unwrap_err();
+    let msg = errs
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(msg.contains("port 20101 would serve both"), "{msg}");
+}
+
+fn opts() -> PlanOptions {
+    PlanOptions {
+        lab_dir: PathBuf::from("/home/u/.vmlab/labs/lab"),
+        accel: Accel::Tcg,
+        qemu: "qemu-system-x86_64".into(),
+    }
+}
+
+#[test]
+fn qemu_command_lines_snapshot() {
+    let plan = plan::build(&lab(), &opts()).unwrap();
+    // One option and its value per line.
+    let render = |argv: &[String]| {
+        let mut out = argv[0].clone();
+        for a in &argv[1..] {
+            out.push_str(if a.starts_with('-') { " \\\n  " } else { " " });
+            out.push_str(a);
+        }
+        out
+    };
+    let lines: Vec<String> = plan.nodes.iter().map(|n| render(&n.argv)).collect();
+    insta::assert_snapshot!(lines.join("\n\n"));
+}
+
+#[test]
+fn kvm_uses_the_host_cpu_with_platform_features() {
+    let mut o = opts();
+    o.accel = Accel::Kvm;
+    let plan = plan::build(&lab(), &o).unwrap();
+    let leaf = plan.node("leaf1").unwrap();
+    let i = leaf.argv.iter().position(|a| a == "-cpu").unwrap();
+    assert_eq!(leaf.argv[i + 1], "host,+sse4.2");
+    assert!(leaf.argv.contains(&"pc,accel=kvm".to_string()));
+}
+
+#[test]
+fn custom_map_refuses_nic_collisions() {
+    let platforms = PLATFORMS.replace(r#""Ethernet8": 4"#, r#""Ethernet8": 1"#);
+    let topo = r#"{ "devices": { "edge": {}, "x": {} }, "links": [
+        { "a": "edge:Ethernet0", "z": "x:Ethernet0" }, { "a": "edge:Ethernet8", "z": "x:Ethernet4" } ] }"#;
+    let src = sources(
+        topo,
+        &platforms,
+        &[
+            ("edge", r#"{"platform": "vendor"}"#),
+            ("x", r#"{"platform": "sonic-vs"}"#),
+        ],
+    );
+    let errs = spec::resolve(&src, None).unwrap_err();
+    assert!(
+        errs.to_string()
+            .contains("maps to NIC 1, which links[0].a already uses"),
+        "{errs}"
+    );
+}
+
+#[test]
+fn missing_profile_and_platform_are_named() {
+    let topo = r#"{ "devices": { "a": {}, "b": {} } }"#;
+    let src = sources(topo, PLATFORMS, &[("a", r#"{"site": "x"}"#)]);
+    let errs = spec::resolve(&src, None).unwrap_err().to_string();
+    assert!(
+        errs.contains("profiles/a.json: platform: device a has no platform"),
+        "{errs}"
+    );
+    assert!(
+        errs.contains("profiles/b.json: device b has no profile"),
+        "{errs}"
+    );
+}

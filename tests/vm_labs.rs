@@ -1,0 +1,332 @@
+//! Real labs of real QEMU guests (the tiny image built from Debian packages), under TCG where
+//! KVM does not work: deploy, traffic over every link, profiles, status, ssh, console, destroy.
+//! Labs run one at a time (a machine-wide lock) with their own ports and VMLAB_HOME.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Configures `ip/30` on the guest NIC `eth<nic>` of `node` through `vmlab ssh`.
+fn set_ip(lab: &TestLab, node: &str, nic: u32, ip: &str) {
+    let o = lab.vmlab(&[
+        "ssh",
+        "--lab",
+        &lab.name,
+        node,
+        "--",
+        &format!("ip addr add {ip}/30 dev eth{nic} && ip link set eth{nic} up"),
+    ]);
+    assert!(
+        o.status.success(),
+        "configuring eth{nic} on {node}: {}",
+        stderr(&o)
+    );
+}
+
+/// Pings from `node` and returns whether replies came back.
+fn ping(lab: &TestLab, node: &str, ip: &str) -> bool {
+    let o = lab.vmlab(&[
+        "ssh",
+        "--lab",
+        &lab.name,
+        node,
+        "--",
+        &format!("ping -c 3 -W 3 {ip}"),
+    ]);
+    o.status.success() && stdout(&o).contains(" 0% packet loss")
+}
+
+/// Every node of the lab is stopped, its directory gone and its ports free.
+fn assert_destroyed(lab: &TestLab, ports: &[u16]) {
+    let o = lab.vmlab(&["destroy", "--lab", &lab.name]);
+    assert!(o.status.success(), "destroy: {}", stderr(&o));
+    assert!(
+        lab.qemus().is_empty(),
+        "QEMU left running: {:?}",
+        lab.qemus()
+    );
+    assert!(!lab.lab_dir().exists(), "lab dir left behind");
+    for p in ports {
+        assert!(port_free(*p), "port {p} still bound after destroy");
+    }
+}
+
+#[test]
+fn two_node_lab_end_to_end() {
+    require_qemu();
+    let image = guest_image();
+    let _vm = vm_lock();
+    let lab = TestLab::new("duo");
+    lab.write("platforms.json", &tiny_platforms(&image, 120));
+    lab.write(
+        "topology.json",
+        r#"{
+  "version": "1.0",
+  "name": "duo",
+  "devices": {
+    "r1": { "interfaces": { "Ethernet0": { "link": "r2:Ethernet4", "ip": "10.1.0.0/31" } } },
+    "r2": { "interfaces": { "Ethernet4": { "link": "r1:Ethernet0", "ip": "10.1.0.1/31" } } }
+  },
+  "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet4" } ],
+  "vmlab": { "link_port_base": 22100, "console_port_base": 32100, "ssh_port_base": 42100 }
+}
+"#,
+    );
+    let r1_profile = "{\n    \"mgmt_ip\": \"PLACEHOLDER\",\n    \"loopback_ip\": \"10.0.0.1\",\n    \"platform\": \"tiny-stride\",\n    \"site\": \"lab-site\"\n}\n";
+    lab.write("profiles/r1.json", r1_profile);
+    lab.write(
+        "profiles/r2.json",
+        "{\"platform\": \"tiny-stride\", \"ssh_user\": \"admin\", \"extra\": [1, 2]}",
+    );
+
+    let specs = lab.specs();
+    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
+    assert!(
+        o.status.success(),
+        "deploy failed:\n{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let progress = stderr(&o);
+    for stage in ["launched", "booting", "ssh banner", "ready"] {
+        assert!(
+            progress.contains(&format!("r1  {stage}")),
+            "no '{stage}' progress for r1:\n{progress}"
+        );
+    }
+
+    // Profiles: vmlab's three fields set, everything else kept in order.
+    let p1 = lab.read("profiles/r1.json");
+    assert_eq!(
+        p1,
+        "{\n    \"mgmt_ip\": \"127.0.0.1\",\n    \"loopback_ip\": \"10.0.0.1\",\n    \"platform\": \"tiny-stride\",\n    \"site\": \"lab-site\",\n    \"ssh_port\": 42100,\n    \"console_port\": 32100\n}\n"
+    );
+    let p2: Value = serde_json::from_str(&lab.read("profiles/r2.json")).unwrap();
+    let keys: Vec<&str> = p2.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "platform",
+            "ssh_user",
+            "extra",
+            "mgmt_ip",
+            "ssh_port",
+            "console_port"
+        ]
+    );
+    assert_eq!(p2["extra"], serde_json::json!([1, 2]));
+    assert_eq!(p2["ssh_port"], 42101);
+
+    // status --json reflects reality.
+    let o = lab.vmlab(&["status", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let st: Value = serde_json::from_str(&stdout(&o)).expect("status JSON");
+    assert_eq!(st["name"], "duo");
+    let nodes = st["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    for (n, (ssh, con)) in nodes.iter().zip([(42100, 32100), (42101, 32101)]) {
+        assert_eq!(n["status"], "running", "{n}");
+        assert!(n["pid"].as_i64().unwrap() > 1);
+        assert_eq!(n["ssh_port"], ssh);
+        assert_eq!(n["console_port"], con);
+    }
+    assert_eq!(st["links"][0]["state"], "up");
+    assert_eq!(st["links"][0]["port"], 22100);
+
+    // Traffic over the link: r1's Ethernet0 is eth1 (stride-4), r2's Ethernet4 is eth2 with
+    // eth1 present but unconnected.
+    set_ip(&lab, "r1", 1, "10.77.0.1");
+    set_ip(&lab, "r2", 2, "10.77.0.2");
+    assert!(
+        ping(&lab, "r2", "10.77.0.1"),
+        "no ping over r1:Ethernet0 -- r2:Ethernet4"
+    );
+
+    // ssh passes the remote exit status through.
+    let o = lab.vmlab(&["ssh", "r1", "--", "exit 3"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+
+    // The console answers.
+    let mut c = lab.command(&["console", "r2"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"echo console-$((6*7))\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("console-42"),
+        "console said: {}",
+        stdout(&out)
+    );
+
+    // Deploying again changes nothing.
+    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("already running"), "{}", stdout(&o));
+
+    // A dead VM is shown dead.
+    let pid = nodes[1]["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let st: Value = serde_json::from_str(&stdout(&lab.vmlab(&["status", "--json"]))).unwrap();
+    assert_eq!(st["nodes"][1]["status"], "dead");
+    assert_eq!(st["links"][0]["state"], "down");
+
+    assert_destroyed(&lab, &[22100, 32100, 32101, 42100, 42101]);
+}
+
+#[test]
+fn spine_leaf_mixing_maps_with_a_gap() {
+    require_qemu();
+    let image = guest_image();
+    let _vm = vm_lock();
+    let lab = TestLab::new("fabric");
+    lab.write("platforms.json", &tiny_platforms(&image, 240));
+    // spine1 uses Ethernet0 and Ethernet8 (stride-4: eth1, eth3; eth2 is the gap).
+    lab.write(
+        "topology.json",
+        r#"{
+  "name": "fabric",
+  "devices": { "spine1": {}, "spine2": {}, "leaf1": {}, "leaf2": {} },
+  "links": [
+    { "a": "spine1:Ethernet0", "z": "leaf1:Ethernet0" },
+    { "a": "spine1:Ethernet8", "z": "leaf2:Ethernet0" },
+    { "a": "spine2:Ethernet0", "z": "leaf1:Ethernet1" },
+    { "a": "spine2:Ethernet4", "z": "leaf2:Ethernet1" }
+  ],
+  "newtlab": { "link_port_base": 22200, "console_port_base": 32200, "ssh_port_base": 42200 }
+}
+"#,
+    );
+    for (n, p) in [
+        ("spine1", "tiny-stride"),
+        ("spine2", "tiny-stride"),
+        ("leaf1", "tiny-seq"),
+        ("leaf2", "tiny-seq"),
+    ] {
+        lab.write(
+            &format!("profiles/{n}.json"),
+            &format!("{{\"platform\": \"{p}\"}}\n"),
+        );
+    }
+    let specs = lab.specs();
+    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
+    assert!(
+        o.status.success(),
+        "deploy failed:\n{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+
+    // (a node, a nic, z node, z nic) as the maps predict.
+    let links = [
+        ("spine1", 1, "leaf1", 1),
+        ("spine1", 3, "leaf2", 1),
+        ("spine2", 1, "leaf1", 2),
+        ("spine2", 2, "leaf2", 2),
+    ];
+    for (i, (a, an, z, zn)) in links.iter().enumerate() {
+        let net = format!("10.88.{i}");
+        set_ip(&lab, a, *an, &format!("{net}.1"));
+        set_ip(&lab, z, *zn, &format!("{net}.2"));
+        assert!(
+            ping(&lab, z, &format!("{net}.1")),
+            "no ping over link {i}: {a}:eth{an} -- {z}:eth{zn}"
+        );
+    }
+    // The gap NIC exists in the guest (eth2 on spine1) so Ethernet8 kept its position.
+    let o = lab.vmlab(&["ssh", "spine1", "--", "ls /sys/class/net"]);
+    let ifs = stdout(&o);
+    for nic in ["eth0", "eth1", "eth2", "eth3"] {
+        assert!(ifs.contains(nic), "spine1 lacks {nic}: {ifs}");
+    }
+    let st: Value = serde_json::from_str(&stdout(&lab.vmlab(&["status", "--json"]))).unwrap();
+    assert!(
+        st["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["state"] == "up"),
+        "{st}"
+    );
+
+    let mut ports = vec![22200, 22201, 22202, 22203];
+    ports.extend((0..4).flat_map(|i| [32200 + i, 42200 + i]));
+    assert_destroyed(&lab, &ports);
+}
+
+#[test]
+fn boot_timeout_names_the_node_and_cleans_up() {
+    require_qemu();
+    let image = guest_image();
+    let _vm = vm_lock();
+    let lab = TestLab::new("specs"); // no topology name: the spec dir names the lab
+    lab.write("platforms.json", &tiny_platforms(&image, 2));
+    lab.write(
+        "topology.json",
+        r#"{ "devices": { "lonely": {} }, "vmlab": { "link_port_base": 22300, "console_port_base": 32300, "ssh_port_base": 42300 } }"#,
+    );
+    let profile = "{\"platform\": \"tiny-seq\"}";
+    lab.write("profiles/lonely.json", profile);
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("lonely: no SSH banner within its boot timeout of 2 s"),
+        "{err}"
+    );
+    assert!(err.contains("last console lines"), "no console tail: {err}");
+    assert!(lab.qemus().is_empty());
+    assert!(!lab.lab_dir().exists());
+    assert_eq!(
+        lab.read("profiles/lonely.json"),
+        profile,
+        "profile touched by a failed deploy"
+    );
+    assert!(port_free(32300) && port_free(42300));
+}
+
+#[test]
+fn interrupt_during_deploy_stops_what_it_started() {
+    require_qemu();
+    let image = guest_image();
+    let _vm = vm_lock();
+    let lab = TestLab::new("cut");
+    lab.write("platforms.json", &tiny_platforms(&image, 120));
+    lab.write(
+        "topology.json",
+        r#"{ "name": "cut", "devices": { "a": {}, "b": {} }, "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
+             "vmlab": { "link_port_base": 22400, "console_port_base": 32400, "ssh_port_base": 42400 } }"#,
+    );
+    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
+    lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
+    let mut child = lab
+        .command(&["deploy", "-S", lab.specs().to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both VMs run, then press Ctrl-C.
+    let t0 = std::time::Instant::now();
+    while lab.qemus().len() < 2 {
+        assert!(t0.elapsed().as_secs() < 30, "VMs never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(lab.qemus().is_empty(), "QEMU left running after Ctrl-C");
+    assert!(!lab.lab_dir().exists());
+}
