@@ -2,7 +2,8 @@
 
 fn main() {
     // ssh runs this binary as its askpass helper to get a lab password without a prompt.
-    if vmlab::engine::ssh::askpass_main() {
+    if let Some(secret) = vmlab::engine::ssh::askpass_secret() {
+        println!("{secret}");
         return;
     }
     std::process::exit(vmlab::cli::main());

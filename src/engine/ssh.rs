@@ -3,7 +3,7 @@
 //! command line.
 //!
 //! The password reaches ssh through `SSH_ASKPASS`: the vmlab binary itself is the helper
-//! ([`askpass_main`]), reading the secret from its environment, which only this user can see.
+//! ([`askpass_secret`]), reading the secret from its environment, which only this user can see.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,15 +16,12 @@ pub const ASKPASS_ENV: &str = "VMLAB_ASKPASS";
 /// Environment variable that carries the password to the helper.
 pub const SECRET_ENV: &str = "VMLAB_ASKPASS_SECRET";
 
-/// If this process was started by ssh as its askpass helper, prints the password and returns
-/// true: the caller exits at once.
-pub fn askpass_main() -> bool {
+/// If this process was started by ssh as its askpass helper, the password it must print.
+pub fn askpass_secret() -> Option<String> {
     if std::env::var_os(ASKPASS_ENV).is_none_or(|v| v != "1") {
-        return false;
+        return None;
     }
-    let secret = std::env::var(SECRET_ENV).unwrap_or_default();
-    println!("{secret}");
-    true
+    Some(std::env::var(SECRET_ENV).unwrap_or_default())
 }
 
 /// The ssh command for `node`; `remote` is the command to run (empty: interactive shell).

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Deploy speed: `vmlab deploy` of a 4-node spine-leaf lab to all-ready, against launching the
+# same QEMU command lines by hand (listeners first, as one must without vmlab's inherited
+# sockets) and waiting for every SSH banner. Prints both times per round and the ratio.
+#
+#   benches/deploy_vs_manual.sh [ROUNDS]     (needs scripts/setup; builds the release binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+cargo build --release -q
+vmlab=$PWD/target/release/vmlab
+image=$PWD/target/vmlab-guest/tiny.qcow2
+[ -f "$image" ] || bash assets/guest/build-image.sh "$image"
+
+work=$(mktemp -d /tmp/vbench.XXXX)
+trap 'VMLAB_HOME=$work/home "$vmlab" destroy --force --lab bench >/dev/null 2>&1 || true; pkill -f "$work/manual" || true; rm -rf "$work"' EXIT
+specs=$work/specs
+mkdir -p "$specs/profiles"
+cat > "$specs/platforms.json" <<JSON
+{"platforms": {
+  "stride": {"vm_image": "$image", "vm_memory": 256, "vm_cpus": 1, "vm_nic_driver": "virtio-net-pci",
+             "vm_interface_map": "stride-4", "vm_credentials": {"user": "admin", "pass": "YourPaSsWoRd"}, "vm_boot_timeout": 300},
+  "seq": {"vm_image": "$image", "vm_memory": 256, "vm_cpus": 1, "vm_nic_driver": "virtio-net-pci",
+          "vm_interface_map": "sequential", "vm_credentials": {"user": "admin", "pass": "YourPaSsWoRd"}, "vm_boot_timeout": 300}
+}}
+JSON
+cat > "$specs/topology.json" <<JSON
+{"name": "bench", "devices": {"spine1": {}, "spine2": {}, "leaf1": {}, "leaf2": {}},
+ "links": [{"a": "spine1:Ethernet0", "z": "leaf1:Ethernet0"}, {"a": "spine1:Ethernet8", "z": "leaf2:Ethernet0"},
+           {"a": "spine2:Ethernet0", "z": "leaf1:Ethernet1"}, {"a": "spine2:Ethernet4", "z": "leaf2:Ethernet1"}],
+ "vmlab": {"link_port_base": 24000, "console_port_base": 34000, "ssh_port_base": 44000}}
+JSON
+for n in spine1 spine2; do echo '{"platform": "stride"}' > "$specs/profiles/$n.json"; done
+for n in leaf1 leaf2; do echo '{"platform": "seq"}' > "$specs/profiles/$n.json"; done
+
+now() { date +%s.%N; }
+banner() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 8 <&3" 2>/dev/null; }
+
+manual_round() {
+  local dir=$work/manual
+  rm -rf "$dir"; mkdir -p "$dir"
+  # vmlab's own plan, with inherited listeners turned into ordinary listening sockets and the
+  # lab directory moved.
+  VMLAB_HOME=$work/plan "$vmlab" deploy -S "$specs" --dry-run --accel tcg \
+    | grep '^qemu-system' \
+    | sed "s#$work/plan/labs/bench#$dir#g" \
+    | perl -pe 's/id=link(\d+),server=on,addr\.type=fd,addr\.str=\d+/"id=link$1,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=".(24000+$1)/e' \
+    > "$dir/cmds"
+  mkdir -p "$dir/disks" "$dir/qemu" "$dir/logs"
+  local t0; t0=$(now)
+  for n in spine1 spine2 leaf1 leaf2; do
+    qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$dir/disks/$n.qcow2" &
+  done
+  wait
+  # Listeners (spines) first, then the connecting leaves.
+  while read -r line; do eval "$line" 2>/dev/null; done < "$dir/cmds"
+  for port in 44000 44001 44002 44003; do
+    until [ "$(banner $port)" = "SSH-2.0-" ]; do sleep 0.25; done
+  done
+  local t1; t1=$(now)
+  for f in "$dir"/qemu/*.pid; do kill "$(cat "$f")"; done
+  sleep 1
+  awk "BEGIN { print $t1 - $t0 }"
+}
+
+vmlab_round() {
+  local t0; t0=$(now)
+  VMLAB_HOME=$work/home "$vmlab" deploy -S "$specs" --accel tcg >/dev/null 2>&1
+  local t1; t1=$(now)
+  VMLAB_HOME=$work/home "$vmlab" destroy --lab bench >/dev/null
+  awk "BEGIN { print $t1 - $t0 }"
+}
+
+echo "round  manual_s  vmlab_s  ratio"
+for r in $(seq 1 "$rounds"); do
+  m=$(manual_round); v=$(vmlab_round)
+  printf '%5d  %8.2f  %7.2f  %5.3f\n' "$r" "$m" "$v" "$(awk "BEGIN { print $v / $m }")"
+done
