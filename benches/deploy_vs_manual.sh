@@ -44,7 +44,7 @@ manual_round() {
   VMLAB_HOME=$work/plan "$vmlab" deploy -S "$specs" --dry-run --accel tcg \
     | grep '^qemu-system' \
     | sed "s#$work/plan/labs/bench#$dir#g" \
-    | perl -pe 's/id=link(\d+),server=on,addr\.type=fd,addr\.str=\d+/"id=link$1,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=".(24000+$1)/e' \
+    | perl -pe 's/id=link(\d+),server=on,addr\.type=fd,addr\.str=\d+/"id=link$1,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=".(24000+$1)/ge' \
     > "$dir/cmds"
   mkdir -p "$dir/disks" "$dir/qemu" "$dir/logs"
   local t0; t0=$(now)

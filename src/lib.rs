@@ -5,6 +5,7 @@
 //! - [`plan`]: lab → [`plan::LabPlan`] — ports, NICs, MACs, QEMU command lines (pure);
 //! - [`engine`]: every side effect — disks, processes, sockets, state, health, profiles;
 //! - [`term`]: terminal plumbing — raw-mode console attachment;
+//! - [`tui`]: the interactive dashboard — draws state, sends commands to the engine;
 //! - [`cli`]: argument parsing and output; the binary is a thin shell over it.
 
 pub mod cli;
@@ -12,3 +13,4 @@ pub mod engine;
 pub mod plan;
 pub mod spec;
 pub mod term;
+pub mod tui;

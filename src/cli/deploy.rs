@@ -12,9 +12,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::DeployArgs;
 use super::output;
-use crate::engine::deploy::{deploy, running_state};
+use crate::engine::deploy::{Prepared, deploy, prepare};
 use crate::engine::events::{BootStage, Event, EventSink};
-use crate::engine::{EngineError, destroy, paths, preflight, qemu};
+use crate::engine::{EngineError, destroy, paths, qemu};
 use crate::plan::{self, Accel, PlanOptions};
 use crate::spec::{self, SpecErrors};
 
@@ -42,48 +42,17 @@ pub async fn run(args: DeployArgs) -> Result<i32, EngineError> {
         return Ok(0);
     }
 
-    // A lab that is up is left as it is, unless --force.
-    if let Some(state) = running_state(&lab_dir).filter(|_| !args.force) {
-        println!(
-            "lab {} is already running ({} nodes); nothing changed (use --force to redeploy)",
-            state.name,
-            state.nodes.len()
-        );
-        return Ok(0);
-    }
-    if lab_dir.exists() {
-        if !args.force {
-            return Err(EngineError::LabState(format!(
-                "lab {} has a leftover directory {} but is not running; run `vmlab destroy --lab {}` \
-                 first, or deploy with --force",
-                lab.name,
-                lab_dir.display(),
-                lab.name
-            )));
+    let plan = match prepare(&lab, args.accel.wanted(), args.force, &|m| eprintln!("{m}")).await? {
+        Prepared::AlreadyRunning(state) => {
+            println!(
+                "lab {} is already running ({} nodes); nothing changed (use --force to redeploy)",
+                state.name,
+                state.nodes.len()
+            );
+            return Ok(0);
         }
-        eprintln!("removing the existing lab {} (--force)", lab.name);
-        destroy::destroy(&lab_dir, true).await?;
-    }
-
-    qemu::require_programs(&qemu_bin)?;
-    let scratch = paths::vmlab_home().join("tmp");
-    let (accel, warning) = qemu::choose_accel(&qemu_bin, args.accel.wanted(), &scratch).await;
-    if let Some(w) = warning {
-        eprintln!("warning: {w}");
-    }
-    let plan = plan::build(
-        &lab,
-        &PlanOptions {
-            lab_dir: lab_dir.clone(),
-            accel,
-            qemu: qemu_bin,
-        },
-    )
-    .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
-    let problems = preflight::check(&plan, &lab);
-    if !problems.is_empty() {
-        return Err(EngineError::Invalid(problems));
-    }
+        Prepared::Ready(plan) => plan,
+    };
 
     let (sink, rx) = EventSink::channel();
     let names: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();

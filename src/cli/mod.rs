@@ -97,6 +97,14 @@ pub enum Command {
         /// Node name
         node: String,
     },
+    /// Interactive dashboard with console and SSH tabs (deploys the lab first with -S)
+    Tui {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Accelerator, when the TUI deploys the lab
+        #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
+        accel: AccelArg,
+    },
     /// List deployed labs
     Labs,
 }
@@ -226,6 +234,13 @@ async fn run(cli: Cli) -> Result<i32, EngineError> {
                 .await
                 .map_err(|e| EngineError::io("console", e))?;
             Ok(0)
+        }
+        Command::Tui { lab, accel } => {
+            crate::tui::run(crate::tui::TuiOptions {
+                selector: lab.selector(),
+                accel: accel.wanted(),
+            })
+            .await
         }
         Command::Labs => {
             let names = labs::list();

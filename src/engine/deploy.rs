@@ -6,7 +6,7 @@
 //! listening, so the whole lab launches concurrently with no ordering.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,7 +21,9 @@ use super::process;
 use super::profiles::{ProfilePatch, patch_file};
 use super::qemu;
 use super::state::{LabState, NodeStatus, now_rfc3339};
-use crate::plan::LabPlan;
+use super::{paths, preflight};
+use crate::plan::{self, Accel, LabPlan, PlanOptions};
+use crate::spec::{Lab, SpecErrors};
 
 /// Is a lab deployed in `lab_dir` with at least one of its QEMUs alive?
 pub fn running_state(lab_dir: &Path) -> Option<LabState> {
@@ -31,6 +33,64 @@ pub fn running_state(lab_dir: &Path) -> Option<LabState> {
             .is_some_and(|pid| process::alive(pid) && process::is_our_qemu(pid, &n.pidfile))
     });
     any_alive.then_some(state)
+}
+
+/// What [`prepare`] found.
+#[derive(Debug)]
+pub enum Prepared {
+    /// The lab runs already (and no redeploy was asked for): nothing to do.
+    AlreadyRunning(LabState),
+    /// Everything checked; this plan is ready to deploy.
+    Ready(Box<LabPlan>),
+}
+
+/// Everything before a deploy: a running lab is left alone unless `force`; leftovers are
+/// refused, or removed with `force`; QEMU is found, the accelerator chosen (probing KVM when
+/// `accel` is `None`), the plan built and the machine checked. `notice` hears warnings.
+pub async fn prepare(
+    lab: &Lab,
+    accel: Option<Accel>,
+    force: bool,
+    notice: &(dyn Fn(&str) + Sync),
+) -> Result<Prepared, EngineError> {
+    let lab_dir = paths::lab_dir(&lab.name);
+    if let Some(state) = running_state(&lab_dir).filter(|_| !force) {
+        return Ok(Prepared::AlreadyRunning(state));
+    }
+    if lab_dir.exists() {
+        if !force {
+            return Err(EngineError::LabState(format!(
+                "lab {} has a leftover directory {} but is not running; run `vmlab destroy --lab {}` \
+                 first, or deploy with --force",
+                lab.name,
+                lab_dir.display(),
+                lab.name
+            )));
+        }
+        notice(&format!("removing the existing lab {} (--force)", lab.name));
+        super::destroy::destroy(&lab_dir, true).await?;
+    }
+    let qemu_bin = qemu::qemu_binary();
+    qemu::require_programs(&qemu_bin)?;
+    let scratch = paths::vmlab_home().join("tmp");
+    let (accel, warning) = qemu::choose_accel(&qemu_bin, accel, &scratch).await;
+    if let Some(w) = warning {
+        notice(&format!("warning: {w}"));
+    }
+    let plan = plan::build(
+        lab,
+        &PlanOptions {
+            lab_dir,
+            accel,
+            qemu: qemu_bin,
+        },
+    )
+    .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
+    let problems = preflight::check(&plan, lab);
+    if !problems.is_empty() {
+        return Err(EngineError::Invalid(problems));
+    }
+    Ok(Prepared::Ready(Box::new(plan)))
 }
 
 /// Runs the plan. On error the caller decides whether to tear down what was started (the lab
@@ -50,16 +110,15 @@ pub async fn deploy(plan: &LabPlan, events: &EventSink) -> Result<LabState, Engi
     // Bind every link's listening end now, before any QEMU exists.
     let mut listeners: HashMap<usize, TcpListener> = HashMap::new();
     for l in &plan.links {
-        let sock =
-            TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, l.port)).map_err(|e| {
-                EngineError::io(
-                    format!(
-                        "cannot listen on port {} for link {} -- {}",
-                        l.port, l.a, l.z
-                    ),
-                    e,
-                )
-            })?;
+        let sock = qemu::bind_link_listener(l.port).map_err(|e| {
+            EngineError::io(
+                format!(
+                    "cannot listen on port {} for link {} -- {}",
+                    l.port, l.a, l.z
+                ),
+                e,
+            )
+        })?;
         listeners.insert(l.index, sock);
     }
 
@@ -75,7 +134,7 @@ pub async fn deploy(plan: &LabPlan, events: &EventSink) -> Result<LabState, Engi
             .iter()
             .filter_map(|l| listeners.get(&l.link).map(|s| (l.fd, s.as_raw_fd())))
             .collect();
-        async move { (node, qemu::launch(node, &fds).await) }
+        async move { (node, qemu::launch(&qemu::Launch::of(node, &fds)).await) }
     });
     let results = futures::future::join_all(launches).await;
     // Each listening QEMU holds its own copy now.
@@ -134,6 +193,7 @@ pub async fn deploy(plan: &LabPlan, events: &EventSink) -> Result<LabState, Engi
         let rec = state.nodes.get_mut(&node.name);
         match outcome {
             BootOutcome::Ready { elapsed } => {
+                super::boottimes::record(&node.platform, plan.accel, elapsed);
                 if let Some(rec) = rec {
                     rec.status = NodeStatus::Running;
                     rec.stage = Some(BootStage::Ready);

@@ -73,7 +73,7 @@ pub async fn destroy(lab_dir: &Path, force: bool) -> Result<DestroyReport, Engin
             });
         }
     }
-    let stops = targets.iter().map(stop);
+    let stops = targets.iter().map(|t| stop_qemu(t.pid, &t.pidfile, &t.qmp));
     let results = futures::future::join_all(stops).await;
     let mut survivors = Vec::new();
     for (t, ok) in targets.iter().zip(results) {
@@ -97,15 +97,16 @@ pub async fn destroy(lab_dir: &Path, force: bool) -> Result<DestroyReport, Engin
     Ok(report)
 }
 
-/// QMP quit → SIGTERM → SIGKILL, each given time to work. True once the process is gone.
-async fn stop(t: &Target) -> bool {
-    if !process::is_our_qemu(t.pid, &t.pidfile) {
-        return !process::alive(t.pid);
+/// QMP quit → SIGTERM → SIGKILL, each given time to work, and only while `pid` is still the
+/// QEMU writing `pidfile`. True once the process is gone.
+pub async fn stop_qemu(pid: i32, pidfile: &Path, qmp_socket: &Path) -> bool {
+    if !process::is_our_qemu(pid, pidfile) {
+        return !process::alive(pid);
     }
-    if qmp::execute(&t.qmp, "quit", Duration::from_secs(2))
+    if qmp::execute(qmp_socket, "quit", Duration::from_secs(2))
         .await
         .is_ok()
-        && process::wait_gone(t.pid, Duration::from_secs(5)).await
+        && process::wait_gone(pid, Duration::from_secs(5)).await
     {
         return true;
     }
@@ -113,13 +114,13 @@ async fn stop(t: &Target) -> bool {
         (Signal::SIGTERM, Duration::from_secs(3)),
         (Signal::SIGKILL, Duration::from_secs(3)),
     ] {
-        if !process::alive(t.pid) {
+        if !process::alive(pid) {
             return true;
         }
-        process::signal_if_ours(t.pid, &t.pidfile, sig);
-        if process::wait_gone(t.pid, grace).await {
+        process::signal_if_ours(pid, pidfile, sig);
+        if process::wait_gone(pid, grace).await {
             return true;
         }
     }
-    !process::alive(t.pid)
+    !process::alive(pid)
 }

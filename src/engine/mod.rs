@@ -7,6 +7,7 @@
 //! and links are objects of their own ([`state::LinkState`]), so stopping and starting single
 //! nodes, snapshots and multi-host labs extend it rather than rewrite it.
 
+pub mod boottimes;
 pub mod deploy;
 pub mod destroy;
 pub mod error;
@@ -14,6 +15,8 @@ pub mod events;
 pub mod fsutil;
 pub mod health;
 pub mod labs;
+pub mod lifecycle;
+pub mod monitor;
 pub mod netstat;
 pub mod paths;
 pub mod preflight;

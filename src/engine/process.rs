@@ -106,8 +106,7 @@ pub fn uptime(pid: i32) -> Option<Duration> {
     let rest = stat.rsplit_once(')')?.1;
     // Field 22 (starttime) is the 20th after the command name.
     let start_ticks: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
-    let ticks = u64::try_from(ticks).ok().filter(|t| *t > 0)?;
+    let ticks = clock_ticks_per_sec()?;
     let up: f64 = std::fs::read_to_string("/proc/uptime")
         .ok()?
         .split_whitespace()
@@ -116,6 +115,29 @@ pub fn uptime(pid: i32) -> Option<Duration> {
         .ok()?;
     let started = start_ticks as f64 / ticks as f64;
     Some(Duration::from_secs_f64((up - started).max(0.0)))
+}
+
+/// Clock ticks per second, the unit of `/proc/<pid>/stat` times.
+pub fn clock_ticks_per_sec() -> Option<u64> {
+    let t = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    u64::try_from(t).ok().filter(|t| *t > 0)
+}
+
+/// CPU time used so far (clock ticks, user + system) and resident memory (bytes).
+pub fn usage(pid: i32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15: the 12th and 13th after the command name.
+    let cpu = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // rss (field 24, in pages) is the 22nd after the command name.
+    let pages: u64 = f.get(21)?.parse().ok()?;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| u64::try_from(p).ok())
+        .unwrap_or(4096);
+    Some((cpu, pages * page))
 }
 
 #[cfg(test)]
@@ -151,5 +173,7 @@ mod tests {
         assert!(alive(me));
         assert!(!is_our_qemu(me, Path::new("/tmp/x.pid")));
         assert!(uptime(me).is_some());
+        let (_, rss) = usage(me).expect("usage of this process");
+        assert!(rss > 1024 * 1024, "rss {rss}");
     }
 }

@@ -188,20 +188,55 @@ pub async fn create_overlay(image: &Path, format: &str, overlay: &Path) -> Resul
     }
 }
 
-/// Starts a node's QEMU (which daemonizes) and returns its pid from the pidfile.
+/// What starting one QEMU needs.
+pub struct Launch<'a> {
+    /// The command line, program first (from the plan).
+    pub argv: &'a [String],
+    /// The pidfile that command line names.
+    pub pidfile: &'a Path,
+    /// Where QEMU's own messages go.
+    pub qemu_log: &'a Path,
+    /// Each planned fd number with the listening socket vmlab bound for it.
+    pub fds: &'a [(i32, RawFd)],
+}
+
+impl<'a> Launch<'a> {
+    pub fn of(node: &'a NodePlan, fds: &'a [(i32, RawFd)]) -> Self {
+        Launch {
+            argv: &node.argv,
+            pidfile: &node.paths.pidfile,
+            qemu_log: &node.paths.qemu_log,
+            fds,
+        }
+    }
+}
+
+/// Binds a link's listening socket on 127.0.0.1.
+pub fn bind_link_listener(port: u16) -> std::io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        port,
+    ))
+}
+
+/// Starts a QEMU (which daemonizes) and returns its pid from the pidfile.
 ///
-/// `fds` pairs each planned fd number with the listening socket vmlab bound for it; the child
-/// gets each socket at exactly that number, and nothing else of ours.
-pub async fn launch(node: &NodePlan, fds: &[(i32, RawFd)]) -> Result<i32, String> {
+/// The child gets each socket of `fds` at exactly its planned number, and nothing else of ours.
+pub async fn launch(l: &Launch<'_>) -> Result<i32, String> {
+    let (argv, fds) = (l.argv, l.fds);
+    let Some(program) = argv.first() else {
+        return Err("empty QEMU command line".into());
+    };
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&node.paths.qemu_log)
-        .map_err(|e| format!("cannot open {}: {e}", node.paths.qemu_log.display()))?;
+        .open(l.qemu_log)
+        .map_err(|e| format!("cannot open {}: {e}", l.qemu_log.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_file(&node.paths.pidfile);
-    let mut cmd = Command::new(&node.argv[0]);
-    cmd.args(&node.argv[1..])
+    let _ = std::fs::remove_file(l.pidfile);
+    let before = std::fs::metadata(l.qemu_log).map(|m| m.len()).unwrap_or(0);
+    let mut cmd = Command::new(program);
+    cmd.args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2));
@@ -233,8 +268,10 @@ pub async fn launch(node: &NodePlan, fds: &[(i32, RawFd)]) -> Result<i32, String
     let status = cmd
         .status()
         .await
-        .map_err(|e| format!("cannot run {}: {e}", node.argv[0]))?;
-    let messages = std::fs::read_to_string(&node.paths.qemu_log).unwrap_or_default();
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let messages = std::fs::read(l.qemu_log)
+        .map(|b| String::from_utf8_lossy(&b[(before as usize).min(b.len())..]).into_owned())
+        .unwrap_or_default();
     if !status.success() {
         let msg: Vec<&str> = messages
             .lines()
@@ -251,13 +288,13 @@ pub async fn launch(node: &NodePlan, fds: &[(i32, RawFd)]) -> Result<i32, String
     }
     // The daemonizing parent exits once the pidfile is written.
     for _ in 0..100 {
-        if let Some(pid) = super::process::read_pidfile(&node.paths.pidfile) {
+        if let Some(pid) = super::process::read_pidfile(l.pidfile) {
             return Ok(pid);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Err(format!(
         "QEMU started but wrote no pidfile at {}",
-        node.paths.pidfile.display()
+        l.pidfile.display()
     ))
 }

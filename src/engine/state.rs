@@ -72,6 +72,26 @@ pub struct NodeState {
     pub pidfile: PathBuf,
     pub qmp: PathBuf,
     pub console_log: PathBuf,
+    /// QEMU's launch messages.
+    #[serde(default)]
+    pub qemu_log: PathBuf,
+    /// Seconds the node may take to become ready.
+    #[serde(default)]
+    pub boot_timeout_secs: u64,
+    /// The QEMU command line, so the node can be started again without the spec.
+    #[serde(default)]
+    pub argv: Vec<String>,
+    /// Link sockets vmlab binds and hands to this QEMU at each start.
+    #[serde(default)]
+    pub listeners: Vec<ListenerRecord>,
+}
+
+/// A listening link socket a node's QEMU inherits at a fixed fd number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerRecord {
+    pub link: usize,
+    pub port: u16,
+    pub fd: i32,
 }
 
 /// One link's record.
@@ -142,6 +162,18 @@ impl LabState {
                     pidfile: n.paths.pidfile.clone(),
                     qmp: n.paths.qmp.clone(),
                     console_log: n.paths.console_log.clone(),
+                    qemu_log: n.paths.qemu_log.clone(),
+                    boot_timeout_secs: n.boot_timeout_secs,
+                    argv: n.argv.clone(),
+                    listeners: n
+                        .listeners
+                        .iter()
+                        .map(|l| ListenerRecord {
+                            link: l.link,
+                            port: l.port,
+                            fd: l.fd,
+                        })
+                        .collect(),
                 },
             );
         }
@@ -188,6 +220,27 @@ impl LabState {
                     .unwrap_or_default()
             ))
         })
+    }
+
+    /// Reads, changes and writes the state under an exclusive lock, so concurrent updates
+    /// (two nodes started at once from a TUI) do not lose each other's changes.
+    pub fn update(
+        lab_dir: &Path,
+        change: impl FnOnce(&mut LabState),
+    ) -> Result<LabState, EngineError> {
+        let lock_path = lab_dir.join(".state.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| EngineError::io(format!("cannot open {}", lock_path.display()), e))?;
+        let _lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| EngineError::io("cannot lock the lab state", e.into()))?;
+        let mut state = LabState::load(lab_dir)?;
+        change(&mut state);
+        state.save()?;
+        Ok(state)
     }
 
     /// Writes `state.json` atomically, readable by the user only.

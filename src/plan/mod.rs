@@ -11,7 +11,9 @@ pub mod qemu;
 
 use std::path::{Path, PathBuf};
 
-use crate::spec::{Credentials, Endpoint, Lab, SpecError};
+use std::collections::HashMap;
+
+use crate::spec::{Credentials, Endpoint, Lab, Link, SpecError};
 
 pub use nics::{Mac, NicPlan, NicRole};
 pub use ports::{PortRole, PortUse};
@@ -144,11 +146,27 @@ impl LabPlan {
 /// naming topology.json's port settings.
 pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
     let ports = ports::allocate(lab)?;
+    // Links by the nodes they touch, so planning stays linear in the lab's size.
+    let index: HashMap<&str, usize> = lab
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let mut touching: Vec<Vec<&Link>> = vec![Vec::new(); lab.nodes.len()];
+    for l in &lab.links {
+        for end in [&l.a, &l.z] {
+            if let Some(i) = index.get(end.node.as_str())
+                && touching[*i].last().is_none_or(|last| last.index != l.index)
+            {
+                touching[*i].push(l);
+            }
+        }
+    }
     let mut nodes = Vec::with_capacity(lab.nodes.len());
-    for node in &lab.nodes {
-        let nics = nics::plan_nics(lab, node);
-        let listeners = lab
-            .links
+    for (node, links) in lab.nodes.iter().zip(&touching) {
+        let nics = nics::plan_nics(&lab.name, node, links);
+        let listeners = links
             .iter()
             .filter(|l| l.a.node == node.name)
             .enumerate()

@@ -5,7 +5,7 @@
 //! is wired. NIC k sits alone in PCI slot `0x08 + k` (guest NIC order = PCI order), and gets a
 //! deterministic, locally administered MAC that is unique per lab, node and NIC.
 
-use crate::spec::{Lab, Node};
+use crate::spec::{Link, Node};
 
 /// First PCI slot used for NICs; NIC k is in slot `FIRST_NIC_SLOT + k`.
 pub const FIRST_NIC_SLOT: u32 = 0x08;
@@ -75,10 +75,10 @@ pub struct NicPlan {
     pub role: NicRole,
 }
 
-/// The NICs of `node`, index order.
-pub fn plan_nics(lab: &Lab, node: &Node) -> Vec<NicPlan> {
+/// The NICs of `node`, index order. `links` are the links with an end on `node`.
+pub fn plan_nics(lab_name: &str, node: &Node, links: &[&Link]) -> Vec<NicPlan> {
     let mut roles: Vec<NicRole> = vec![NicRole::Management];
-    for l in &lab.links {
+    for l in links {
         for (me, peer, listens) in [(&l.a, &l.z, true), (&l.z, &l.a, false)] {
             if me.node != node.name {
                 continue;
@@ -100,7 +100,7 @@ pub fn plan_nics(lab: &Lab, node: &Node) -> Vec<NicPlan> {
         .enumerate()
         .map(|(k, role)| NicPlan {
             index: k as u32,
-            mac: mac_for(&lab.name, node.index, k as u32),
+            mac: mac_for(lab_name, node.index, k as u32),
             pci_slot: FIRST_NIC_SLOT + k as u32,
             role,
         })

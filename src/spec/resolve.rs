@@ -560,6 +560,8 @@ fn resolve_links(
     // (node, iface) → the field that first used it; (node, nic) → the field that placed it.
     let mut used: HashMap<(String, String), String> = HashMap::new();
     let mut nics: HashMap<(String, u32), String> = HashMap::new();
+    let by_name: HashMap<&str, &Node> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let known_set: std::collections::HashSet<&str> = known.iter().copied().collect();
     for (i, l) in list.iter().enumerate() {
         let mut ends = Vec::with_capacity(2);
         for side in ["a", "z"] {
@@ -585,7 +587,7 @@ fn resolve_links(
                 ));
                 continue;
             };
-            if !known.contains(&dev) {
+            if !known_set.contains(dev) {
                 errs.push(SpecError::new(
                     path,
                     &field,
@@ -606,7 +608,7 @@ fn resolve_links(
             }
             used.insert(key, field.clone());
             // The node may have failed to resolve (already reported): skip NIC placement.
-            let Some(node) = nodes.iter().find(|n| n.name == dev) else {
+            let Some(node) = by_name.get(dev) else {
                 continue;
             };
             let nic = match node.interface_map.nic_for(iface) {

@@ -1,5 +1,9 @@
-//! The terminal layer: attaching the user's terminal to a VM's serial console.
+//! The terminal layer: attaching the user's terminal to a VM's serial console ([`console`]),
 //!
-//! (The TUI's embedded terminals — vt100 emulation and ptys — will live here too.)
+//! and the TUI's embedded terminals: key encoding ([`keys`]), vt100 emulation ([`screen`])
+//! and the byte streams behind tabs ([`session`]).
 
 pub mod console;
+pub mod keys;
+pub mod screen;
+pub mod session;

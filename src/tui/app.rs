@@ -1,0 +1,602 @@
+//! The TUI's state and its reactions to input and engine news. No I/O happens here: input
+//! becomes [`Action`]s that the run loop carries out, and news only changes state.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
+    MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
+
+use super::layout::Areas;
+use crate::engine::events::{BootStage, Event as EngineEvent};
+use crate::engine::monitor::Observation;
+use crate::term::keys::{Modes, key_bytes, paste_bytes};
+use crate::term::screen::Emulator;
+use crate::term::session::{SessionEvent, SessionId};
+
+/// What a tab is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TabKind {
+    Console,
+    Ssh,
+}
+
+impl TabKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            TabKind::Console => "console",
+            TabKind::Ssh => "ssh",
+        }
+    }
+}
+
+/// A tab's connection state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TabState {
+    Connecting,
+    Connected,
+    Closed(String),
+}
+
+/// One terminal tab.
+#[derive(Debug)]
+pub struct Tab {
+    pub session: SessionId,
+    pub node: String,
+    pub kind: TabKind,
+    pub state: TabState,
+    /// A note about the connection (for example: the console is held by another client).
+    pub notice: Option<String>,
+    pub emu: Emulator,
+}
+
+/// Ctrl-]: the byte 0x1d, which crossterm may report as Ctrl-] or Ctrl-5.
+pub fn is_detach(k: &KeyEvent) -> bool {
+    k.modifiers.contains(KeyModifiers::CONTROL)
+        && matches!(k.code, KeyCode::Char(']') | KeyCode::Char('5'))
+}
+
+/// What has keyboard focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Dashboard,
+    Tab(usize),
+}
+
+/// A modal layer over everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    ConfirmDestroy,
+}
+
+/// Something for the run loop to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open (or reopen, for `Some(session)`) a tab's session.
+    Connect {
+        session: SessionId,
+        node: String,
+        kind: TabKind,
+        rows: u16,
+        cols: u16,
+    },
+    /// Drop a session.
+    Disconnect(SessionId),
+    /// Bytes for a session.
+    Send(SessionId, Vec<u8>),
+    /// Tell a session its pane's size.
+    Resize(SessionId, u16, u16),
+    Start(String),
+    Stop(String),
+    Restart(String),
+    Destroy,
+    Quit,
+}
+
+/// One line of the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub at: Duration,
+    pub text: String,
+    pub error: bool,
+}
+
+/// The whole UI state.
+#[derive(Debug)]
+pub struct App {
+    pub lab: String,
+    pub obs: Option<Observation>,
+    /// The last monitor error (state not readable yet, for example).
+    pub obs_error: Option<String>,
+    /// A deploy runs inside this TUI.
+    pub deploying: bool,
+    pub started: Instant,
+    pub selected: usize,
+    pub focus: Focus,
+    /// The tab `x` and `r` act on from the dashboard.
+    pub current_tab: usize,
+    pub tabs: Vec<Tab>,
+    pub log: VecDeque<LogLine>,
+    pub overlay: Overlay,
+    /// Boot stages the engine reported, newer than the last observation may know.
+    pub stages: HashMap<String, BootStage>,
+    /// Nodes with an action (start/stop/restart) in flight.
+    pub busy: HashMap<String, &'static str>,
+    pub quit: bool,
+    next_session: SessionId,
+    /// The size of the whole terminal at the last draw.
+    pub screen: Rect,
+}
+
+const LOG_LINES: usize = 500;
+
+impl App {
+    pub fn new(lab: &str, deploying: bool) -> Self {
+        App {
+            lab: lab.to_string(),
+            obs: None,
+            obs_error: None,
+            deploying,
+            started: Instant::now(),
+            selected: 0,
+            focus: Focus::Dashboard,
+            current_tab: 0,
+            tabs: Vec::new(),
+            log: VecDeque::new(),
+            overlay: Overlay::None,
+            stages: HashMap::new(),
+            busy: HashMap::new(),
+            quit: false,
+            next_session: 1,
+            screen: Rect::new(0, 0, 80, 24),
+        }
+    }
+
+    /// Node names in topology order.
+    pub fn node_names(&self) -> Vec<String> {
+        self.obs
+            .as_ref()
+            .map(|o| o.status.nodes.iter().map(|n| n.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn selected_node(&self) -> Option<String> {
+        self.node_names().get(self.selected).cloned()
+    }
+
+    pub fn note(&mut self, text: impl Into<String>, error: bool) {
+        if self.log.len() >= LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine {
+            at: self.started.elapsed(),
+            text: text.into(),
+            error,
+        });
+    }
+
+    /// A fresh observation from the engine's monitor.
+    pub fn observe(&mut self, obs: Result<Observation, String>) {
+        match obs {
+            Ok(o) => {
+                for n in &o.status.nodes {
+                    if let Some(stage) = n.stage {
+                        self.stages.insert(n.name.clone(), stage);
+                    } else {
+                        self.stages.remove(&n.name);
+                    }
+                }
+                let count = o.status.nodes.len();
+                self.obs = Some(o);
+                self.obs_error = None;
+                if count > 0 && self.selected >= count {
+                    self.selected = count - 1;
+                }
+            }
+            Err(e) => self.obs_error = Some(e),
+        }
+    }
+
+    /// News from the engine (a deploy or a node action).
+    pub fn engine_event(&mut self, e: EngineEvent) {
+        match e {
+            EngineEvent::NodeStage {
+                node,
+                stage,
+                elapsed,
+            } => {
+                self.stages.insert(node.clone(), stage);
+                self.note(
+                    format!("{node}: {} ({:.1} s)", stage.label(), elapsed.as_secs_f64()),
+                    false,
+                );
+            }
+            EngineEvent::NodeFailed { node, reason, .. } => {
+                self.note(format!("{node}: FAILED: {reason}"), true);
+            }
+            EngineEvent::Step(s) => self.note(s, false),
+            EngineEvent::Warning(w) => self.note(format!("warning: {w}"), true),
+        }
+    }
+
+    /// Output or news from a tab's session; returns bytes to send back (terminal replies).
+    pub fn session_event(&mut self, id: SessionId, e: SessionEvent) -> Option<Vec<u8>> {
+        let tab = self.tabs.iter_mut().find(|t| t.session == id)?;
+        match e {
+            SessionEvent::Output(bytes) => {
+                tab.state = TabState::Connected;
+                let reply = tab.emu.process(&bytes);
+                return (!reply.is_empty()).then_some(reply);
+            }
+            SessionEvent::Notice(n) => tab.notice = Some(n),
+            SessionEvent::Closed(why) => {
+                tab.state = TabState::Closed(why.clone());
+                let label = format!("{} {} tab: {why}", tab.node, tab.kind.label());
+                self.note(label, false);
+            }
+        }
+        None
+    }
+
+    /// A session finished connecting (or failed to).
+    pub fn connected(&mut self, id: SessionId, result: Result<(), String>) {
+        if let Some(tab) = self.tabs.iter_mut().find(|t| t.session == id) {
+            match result {
+                Ok(()) => {
+                    if tab.state == TabState::Connecting {
+                        tab.state = TabState::Connected;
+                    }
+                }
+                Err(e) => tab.state = TabState::Closed(e),
+            }
+        }
+    }
+
+    /// The result of a node action.
+    pub fn action_done(&mut self, node: &str, what: &str, result: Result<(), String>) {
+        self.busy.remove(node);
+        match result {
+            Ok(()) => self.note(format!("{node}: {what} done"), false),
+            Err(e) => self.note(format!("{node}: {what} failed: {e}"), true),
+        }
+    }
+
+    /// Handles one terminal event.
+    pub fn input(&mut self, ev: TermEvent) -> Vec<Action> {
+        match ev {
+            TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.key(k),
+            TermEvent::Paste(text) => match self.focus {
+                Focus::Tab(i) => self.tab_bytes(i, |m| Some(paste_bytes(&text, m))),
+                Focus::Dashboard => Vec::new(),
+            },
+            TermEvent::Mouse(m) => self.mouse(m),
+            TermEvent::Resize(w, h) => {
+                self.screen = Rect::new(0, 0, w, h);
+                self.fit_panes()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Size every tab's emulator (and pty) to the pane it is drawn in.
+    pub fn fit_panes(&mut self) -> Vec<Action> {
+        let pane = Areas::of(self.screen).pane_inner();
+        let mut out = Vec::new();
+        for t in &mut self.tabs {
+            let before = t.emu.size();
+            t.emu.resize(pane.height, pane.width);
+            if t.emu.size() != before {
+                let (r, c) = t.emu.size();
+                out.push(Action::Resize(t.session, r, c));
+            }
+        }
+        out
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Vec<Action> {
+        match self.overlay {
+            Overlay::Help => {
+                self.overlay = Overlay::None;
+                return Vec::new();
+            }
+            Overlay::ConfirmDestroy => {
+                self.overlay = Overlay::None;
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.note("destroying the lab", false);
+                    return vec![Action::Destroy];
+                }
+                self.note("destroy cancelled", false);
+                return Vec::new();
+            }
+            Overlay::None => {}
+        }
+        match self.focus {
+            Focus::Tab(i) => self.tab_key(i, k),
+            Focus::Dashboard => self.dashboard_key(k),
+        }
+    }
+
+    fn tab_key(&mut self, i: usize, k: KeyEvent) -> Vec<Action> {
+        // Ctrl-] is the one key a tab keeps for itself (terminals report it as Ctrl-5 too).
+        if is_detach(&k) {
+            self.focus = Focus::Dashboard;
+            return Vec::new();
+        }
+        let Some(tab) = self.tabs.get_mut(i) else {
+            self.focus = Focus::Dashboard;
+            return Vec::new();
+        };
+        let page = i64::from(tab.emu.size().0.saturating_sub(1).max(1));
+        if k.modifiers.contains(KeyModifiers::SHIFT) {
+            match k.code {
+                KeyCode::PageUp => {
+                    tab.emu.scroll(page as isize);
+                    return Vec::new();
+                }
+                KeyCode::PageDown => {
+                    tab.emu.scroll(-page as isize);
+                    return Vec::new();
+                }
+                _ => {}
+            }
+        }
+        if let TabState::Closed(_) = tab.state {
+            return match k.code {
+                KeyCode::Char('r') => self.reconnect(i),
+                KeyCode::Char('x') => self.close_tab(i),
+                _ => Vec::new(),
+            };
+        }
+        self.tab_bytes(i, |m| key_bytes(k, m))
+    }
+
+    fn tab_bytes(&mut self, i: usize, make: impl FnOnce(Modes) -> Option<Vec<u8>>) -> Vec<Action> {
+        let Some(tab) = self.tabs.get_mut(i) else {
+            return Vec::new();
+        };
+        if !matches!(tab.state, TabState::Connected | TabState::Connecting) {
+            return Vec::new();
+        }
+        let Some(bytes) = make(Modes::of(tab.emu.screen())) else {
+            return Vec::new();
+        };
+        tab.emu.follow();
+        vec![Action::Send(tab.session, bytes)]
+    }
+
+    fn dashboard_key(&mut self, k: KeyEvent) -> Vec<Action> {
+        let n = self.node_names().len();
+        let alt = k.modifiers.contains(KeyModifiers::ALT);
+        match k.code {
+            KeyCode::Char('q') => {
+                self.quit = true;
+                vec![Action::Quit]
+            }
+            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.quit = true;
+                vec![Action::Quit]
+            }
+            KeyCode::Char('?') | KeyCode::F(1) => {
+                self.overlay = Overlay::Help;
+                Vec::new()
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                if n > 0 {
+                    self.selected = (self.selected + 1).min(n - 1);
+                }
+                Vec::new()
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.selected = self.selected.saturating_sub(1);
+                Vec::new()
+            }
+            KeyCode::Home | KeyCode::Char('g') => {
+                self.selected = 0;
+                Vec::new()
+            }
+            KeyCode::End | KeyCode::Char('G') => {
+                self.selected = n.saturating_sub(1);
+                Vec::new()
+            }
+            KeyCode::Enter | KeyCode::Char('c') => self.open_tab(TabKind::Console),
+            KeyCode::Char('s') => self.open_tab(TabKind::Ssh),
+            KeyCode::Char(d @ '1'..='9') => {
+                let i = (d as usize) - ('1' as usize);
+                if i < self.tabs.len() {
+                    self.focus = Focus::Tab(i);
+                    self.current_tab = i;
+                }
+                let _ = alt;
+                Vec::new()
+            }
+            KeyCode::Tab => {
+                if !self.tabs.is_empty() {
+                    let i = self.current_tab.min(self.tabs.len() - 1);
+                    self.focus = Focus::Tab(i);
+                }
+                Vec::new()
+            }
+            KeyCode::Char('x') if !self.tabs.is_empty() => {
+                self.close_tab(self.current_tab.min(self.tabs.len() - 1))
+            }
+            KeyCode::Char('r') if !self.tabs.is_empty() => {
+                self.reconnect(self.current_tab.min(self.tabs.len() - 1))
+            }
+            KeyCode::Char('u') => self.node_action("start", Action::Start),
+            KeyCode::Char('p') => self.node_action("stop", Action::Stop),
+            KeyCode::Char('R') => self.node_action("restart", Action::Restart),
+            KeyCode::Char('D') => {
+                self.overlay = Overlay::ConfirmDestroy;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn node_action(&mut self, what: &'static str, make: fn(String) -> Action) -> Vec<Action> {
+        let Some(node) = self.selected_node() else {
+            return Vec::new();
+        };
+        if self.deploying {
+            self.note(
+                format!("{node}: wait for the deploy to finish before you {what} nodes"),
+                true,
+            );
+            return Vec::new();
+        }
+        if let Some(doing) = self.busy.get(&node) {
+            self.note(format!("{node}: busy ({doing})"), true);
+            return Vec::new();
+        }
+        self.busy.insert(node.clone(), what);
+        self.note(format!("{node}: {what}..."), false);
+        vec![make(node)]
+    }
+
+    fn open_tab(&mut self, kind: TabKind) -> Vec<Action> {
+        let Some(node) = self.selected_node() else {
+            return Vec::new();
+        };
+        if let Some(i) = self
+            .tabs
+            .iter()
+            .position(|t| t.node == node && t.kind == kind)
+        {
+            self.focus = Focus::Tab(i);
+            self.current_tab = i;
+            if matches!(self.tabs[i].state, TabState::Closed(_)) {
+                return self.reconnect(i);
+            }
+            return Vec::new();
+        }
+        let session = self.next_session;
+        self.next_session += 1;
+        let pane = Areas::of(self.screen).pane_inner();
+        let emu = Emulator::new(pane.height, pane.width);
+        let (rows, cols) = emu.size();
+        self.tabs.push(Tab {
+            session,
+            node: node.clone(),
+            kind,
+            state: TabState::Connecting,
+            notice: None,
+            emu,
+        });
+        let i = self.tabs.len() - 1;
+        self.focus = Focus::Tab(i);
+        self.current_tab = i;
+        let mut out = vec![Action::Connect {
+            session,
+            node,
+            kind,
+            rows,
+            cols,
+        }];
+        // A new tab may change the layout of the others.
+        out.extend(self.fit_panes());
+        out
+    }
+
+    fn reconnect(&mut self, i: usize) -> Vec<Action> {
+        let session = self.next_session;
+        self.next_session += 1;
+        let Some(tab) = self.tabs.get_mut(i) else {
+            return Vec::new();
+        };
+        let old = tab.session;
+        tab.session = session;
+        tab.state = TabState::Connecting;
+        tab.notice = None;
+        let (rows, cols) = tab.emu.size();
+        tab.emu = Emulator::new(rows, cols);
+        self.focus = Focus::Tab(i);
+        self.current_tab = i;
+        vec![
+            Action::Disconnect(old),
+            Action::Connect {
+                session,
+                node: tab.node.clone(),
+                kind: tab.kind,
+                rows,
+                cols,
+            },
+        ]
+    }
+
+    fn close_tab(&mut self, i: usize) -> Vec<Action> {
+        if i >= self.tabs.len() {
+            return Vec::new();
+        }
+        let tab = self.tabs.remove(i);
+        self.focus = Focus::Dashboard;
+        self.current_tab = self.current_tab.min(self.tabs.len().saturating_sub(1));
+        let mut out = vec![Action::Disconnect(tab.session)];
+        out.extend(self.fit_panes());
+        out
+    }
+
+    fn mouse(&mut self, m: MouseEvent) -> Vec<Action> {
+        let areas = Areas::of(self.screen);
+        let at = Position::new(m.column, m.row);
+        match (self.focus, m.kind) {
+            (Focus::Tab(i), MouseEventKind::ScrollUp) => {
+                if let Some(t) = self.tabs.get_mut(i) {
+                    t.emu.scroll(3);
+                }
+                Vec::new()
+            }
+            (Focus::Tab(i), MouseEventKind::ScrollDown) => {
+                if let Some(t) = self.tabs.get_mut(i) {
+                    t.emu.scroll(-3);
+                }
+                Vec::new()
+            }
+            (_, MouseEventKind::Down(MouseButton::Left)) if areas.tab_bar.contains(at) => {
+                // Tab bar: "dashboard" first, then each tab, in the order drawn.
+                let titles = super::view::tab_titles(self);
+                let mut x = areas.tab_bar.x;
+                for (k, t) in titles.iter().enumerate() {
+                    let w = t.chars().count() as u16 + 3;
+                    if m.column < x + w {
+                        if k == 0 {
+                            self.focus = Focus::Dashboard;
+                        } else {
+                            self.focus = Focus::Tab(k - 1);
+                            self.current_tab = k - 1;
+                        }
+                        break;
+                    }
+                    x += w;
+                }
+                Vec::new()
+            }
+            (Focus::Dashboard, MouseEventKind::ScrollDown) => {
+                let n = self.node_names().len();
+                if n > 0 {
+                    self.selected = (self.selected + 1).min(n - 1);
+                }
+                Vec::new()
+            }
+            (Focus::Dashboard, MouseEventKind::ScrollUp) => {
+                self.selected = self.selected.saturating_sub(1);
+                Vec::new()
+            }
+            (Focus::Dashboard, MouseEventKind::Down(MouseButton::Left))
+                if areas.nodes.contains(at) =>
+            {
+                // Rows start below the border and the header line.
+                let row = m.row.saturating_sub(areas.nodes.y + 2) as usize;
+                if row < self.node_names().len() {
+                    self.selected = row;
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+}

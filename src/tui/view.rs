@@ -1,0 +1,425 @@
+//! Drawing: a pure function of the [`App`] state (and the clock) onto a ratatui frame.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use tui_term::widget::PseudoTerminal;
+
+use super::app::{App, Focus, Overlay, TabState};
+use super::layout::Areas;
+use crate::engine::events::BootStage;
+use crate::engine::state::{LinkState, NodeStatus};
+
+const ACCENT: Color = Color::Cyan;
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame, app: &App) {
+    let areas = Areas::of(f.area());
+    header(f, app, areas.header);
+    tab_bar(f, app, areas.tab_bar);
+    match app.focus {
+        Focus::Dashboard => {
+            nodes(f, app, areas.nodes);
+            links(f, app, areas.links);
+            log(f, app, areas.log);
+        }
+        Focus::Tab(i) => pane(f, app, i, areas.pane),
+    }
+    footer(f, app, areas.footer);
+    match app.overlay {
+        Overlay::None => {}
+        Overlay::Help => help(f, f.area()),
+        Overlay::ConfirmDestroy => confirm(f, app, f.area()),
+    }
+}
+
+fn header(f: &mut Frame, app: &App, area: Rect) {
+    let (ready, total, accel, age) = match &app.obs {
+        Some(o) => {
+            let ready = o
+                .status
+                .nodes
+                .iter()
+                .filter(|n| n.status == NodeStatus::Running)
+                .count();
+            let age = humantime::parse_rfc3339(&o.status.created)
+                .ok()
+                .and_then(|c| SystemTime::now().duration_since(c).ok());
+            (ready, o.status.nodes.len(), o.status.accel.to_string(), age)
+        }
+        None => (0, 0, "-".into(), None),
+    };
+    let mut spans = vec![
+        Span::styled(
+            " vmlab ",
+            Style::default()
+                .fg(Color::Black)
+                .bg(ACCENT)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!(" lab {} ", app.lab)),
+        Span::styled(
+            format!(" ready {ready}/{total} "),
+            Style::default().fg(if total > 0 && ready == total {
+                Color::Green
+            } else {
+                Color::Yellow
+            }),
+        ),
+        Span::raw(format!(" {accel} ")),
+        Span::raw(format!(
+            " up {} ",
+            age.map(clock).unwrap_or_else(|| "-".into())
+        )),
+    ];
+    if app.deploying {
+        spans.push(Span::styled(
+            " deploying ",
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let Some(e) = &app.obs_error {
+        spans.push(Span::styled(
+            format!(" {e} "),
+            Style::default().fg(Color::Red),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Tab bar titles: the dashboard, then each tab (mouse hit-testing uses the same strings).
+pub fn tab_titles(app: &App) -> Vec<String> {
+    let mut t = vec!["dashboard".to_string()];
+    for (i, tab) in app.tabs.iter().enumerate() {
+        let state = match &tab.state {
+            TabState::Connecting => "connecting",
+            TabState::Connected => "connected",
+            TabState::Closed(_) => "closed",
+        };
+        t.push(format!(
+            "{} {} {} ({state})",
+            i + 1,
+            tab.node,
+            tab.kind.label()
+        ));
+    }
+    t
+}
+
+fn tab_bar(f: &mut Frame, app: &App, area: Rect) {
+    let mut spans = Vec::new();
+    for (k, title) in tab_titles(app).into_iter().enumerate() {
+        let active = match app.focus {
+            Focus::Dashboard => k == 0,
+            Focus::Tab(i) => k == i + 1,
+        };
+        let closed = k > 0
+            && matches!(
+                app.tabs.get(k - 1).map(|t| &t.state),
+                Some(TabState::Closed(_))
+            );
+        let style = if active {
+            Style::default()
+                .fg(Color::Black)
+                .bg(ACCENT)
+                .add_modifier(Modifier::BOLD)
+        } else if closed {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(format!(" {title} "), style));
+        spans.push(Span::raw("│"));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A text gauge `width` cells wide.
+pub fn gauge(frac: f64, width: usize) -> String {
+    let frac = frac.clamp(0.0, 1.0);
+    let full = (frac * width as f64).round() as usize;
+    format!(
+        "{}{}",
+        "█".repeat(full),
+        "░".repeat(width - full.min(width))
+    )
+}
+
+fn nodes(f: &mut Frame, app: &App, area: Rect) {
+    let header = Row::new([
+        "NODE", "PLATFORM", "HOST", "STATE", "BOOT", "SSH", "CONSOLE", "CPU", "MEM",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD));
+    let mut rows = Vec::new();
+    if let Some(o) = &app.obs {
+        for n in &o.status.nodes {
+            let stage = app.stages.get(&n.name).copied().or(n.stage);
+            let (state, color) = match (app.busy.get(&n.name), n.status) {
+                (Some(doing), _) => (format!("{doing}…"), Color::Yellow),
+                (None, NodeStatus::Running) => ("running".into(), Color::Green),
+                (None, NodeStatus::Booting) => ("booting".into(), Color::Yellow),
+                (None, NodeStatus::Dead | NodeStatus::Failed) => {
+                    (n.status.label().into(), Color::Red)
+                }
+                (None, s) => (s.label().into(), Color::DarkGray),
+            };
+            let boot = match (n.status, stage) {
+                (NodeStatus::Running, _) | (_, Some(BootStage::Ready)) => {
+                    format!("{} ready", gauge(1.0, 10))
+                }
+                (NodeStatus::Booting, stage) => {
+                    let expected = o
+                        .expected_boot
+                        .get(&n.name)
+                        .copied()
+                        .unwrap_or(Duration::from_secs(180));
+                    let elapsed = n.uptime_secs.unwrap_or(0) as f64;
+                    let frac = (elapsed / expected.as_secs_f64().max(1.0)).min(0.99);
+                    format!(
+                        "{} {}",
+                        gauge(frac, 10),
+                        stage.map(|s| s.label()).unwrap_or("launching")
+                    )
+                }
+                _ => "-".into(),
+            };
+            let usage = o.usage.get(&n.name);
+            rows.push(Row::new(vec![
+                Cell::from(n.name.clone()),
+                Cell::from(n.platform.clone()),
+                Cell::from(n.host.clone()),
+                Cell::from(Span::styled(state, Style::default().fg(color))),
+                Cell::from(boot),
+                Cell::from(n.ssh_port.to_string()),
+                Cell::from(n.console_port.to_string()),
+                Cell::from(
+                    usage
+                        .map(|u| format!("{:.0}%", u.cpu_percent))
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::from(
+                    usage
+                        .map(|u| mib(u.rss_bytes))
+                        .unwrap_or_else(|| "-".into()),
+                ),
+            ]));
+        }
+    }
+    let widths = [
+        Constraint::Min(8),
+        Constraint::Min(8),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(26),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(8),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(" nodes "))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+        .column_spacing(1);
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+fn links(f: &mut Frame, app: &App, area: Rect) {
+    let header =
+        Row::new(["A", "Z", "PORT", "STATE"]).style(Style::default().add_modifier(Modifier::BOLD));
+    let rows: Vec<Row> = app
+        .obs
+        .as_ref()
+        .map(|o| {
+            o.status
+                .links
+                .iter()
+                .map(|l| {
+                    let color = match l.state {
+                        LinkState::Up => Color::Green,
+                        LinkState::Waiting => Color::Yellow,
+                        LinkState::Down => Color::Red,
+                    };
+                    Row::new(vec![
+                        Cell::from(l.a.clone()),
+                        Cell::from(l.z.clone()),
+                        Cell::from(l.port.to_string()),
+                        Cell::from(Span::styled(l.state.label(), Style::default().fg(color))),
+                    ])
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let widths = [
+        Constraint::Min(10),
+        Constraint::Min(10),
+        Constraint::Length(6),
+        Constraint::Length(8),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(" links "));
+    f.render_widget(table, area);
+}
+
+fn log(f: &mut Frame, app: &App, area: Rect) {
+    let visible = area.height.saturating_sub(2) as usize;
+    let lines: Vec<Line> = app
+        .log
+        .iter()
+        .skip(app.log.len().saturating_sub(visible))
+        .map(|l| {
+            let style = if l.error {
+                Style::default().fg(Color::Red)
+            } else {
+                Style::default()
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!("{:>6.1}s ", l.at.as_secs_f64()),
+                    Style::default().fg(Color::DarkGray),
+                ),
+                Span::styled(l.text.clone(), style),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" events ")),
+        area,
+    );
+}
+
+fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
+    let Some(tab) = app.tabs.get(i) else { return };
+    let mut title = format!(" {} {} ", tab.node, tab.kind.label());
+    match &tab.state {
+        TabState::Connecting => title.push_str("— connecting "),
+        TabState::Connected => {}
+        TabState::Closed(why) => {
+            title.push_str(&format!("— closed: {why} (r reconnects, x closes) "))
+        }
+    }
+    if tab.emu.scrolled_back() > 0 {
+        title.push_str(&format!(
+            "[scrolled back {} lines] ",
+            tab.emu.scrolled_back()
+        ));
+    }
+    let mut block = Block::default().borders(Borders::ALL).title(title);
+    if let Some(n) = &tab.notice {
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" {n} "),
+            Style::default().fg(Color::Yellow),
+        )));
+    }
+    let term = PseudoTerminal::new(tab.emu.screen()).block(block);
+    f.render_widget(term, area);
+}
+
+fn footer(f: &mut Frame, app: &App, area: Rect) {
+    let text = match app.focus {
+        Focus::Dashboard => {
+            " ↑↓/jk select · Enter console · s ssh · 1-9 tabs · u start · p stop · R restart · D destroy · ? help · q quit"
+        }
+        Focus::Tab(_) => {
+            " Ctrl-] dashboard · Shift-PgUp/PgDn or wheel scroll · every other key goes to the VM"
+        }
+    };
+    f.render_widget(
+        Paragraph::new(Span::styled(text, Style::default().fg(Color::DarkGray))),
+        area,
+    );
+}
+
+/// Every key, for the help overlay (and the README).
+pub const HELP: &[(&str, &str)] = &[
+    ("↑ ↓ / j k, mouse", "select a node"),
+    (
+        "Enter (or c)",
+        "open the selected node's serial console in a tab",
+    ),
+    ("s", "open an SSH session to the selected node in a tab"),
+    ("1-9, Alt-1..9, Tab", "switch to a tab (from the dashboard)"),
+    ("Ctrl-]", "back to the dashboard (the only key a tab keeps)"),
+    ("Shift-PgUp/PgDn, wheel", "scroll a tab's history"),
+    ("r", "reconnect the current (or closed) tab"),
+    ("x", "close the current (or closed) tab"),
+    ("u / p / R", "start / stop / restart the selected node"),
+    ("D", "destroy the lab (asks first)"),
+    ("?", "this help"),
+    ("q", "quit (the lab keeps running)"),
+];
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn help(f: &mut Frame, area: Rect) {
+    let r = centered(area, 72, HELP.len() as u16 + 4);
+    let lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" {k:<24}"),
+                    Style::default().fg(ACCENT).add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*v),
+            ])
+        })
+        .collect();
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys — any key closes "),
+        ),
+        r,
+    );
+}
+
+fn confirm(f: &mut Frame, app: &App, area: Rect) {
+    let r = centered(area, 60, 6);
+    f.render_widget(Clear, r);
+    let text = format!(
+        "Destroy lab {}? Every VM stops and its disk overlay is deleted.\n\n  y: destroy    any other key: cancel",
+        app.lab
+    );
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" destroy ")
+                .border_style(Style::default().fg(Color::Red)),
+        ),
+        r,
+    );
+}
+
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
+}
