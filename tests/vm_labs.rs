@@ -330,3 +330,47 @@ fn interrupt_during_deploy_stops_what_it_started() {
     assert!(lab.qemus().is_empty(), "QEMU left running after Ctrl-C");
     assert!(!lab.lab_dir().exists());
 }
+
+#[test]
+fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
+    require_qemu();
+    let image = guest_image();
+    let _vm = vm_lock();
+    let lab = TestLab::new("cycle");
+    lab.write("platforms.json", &tiny_platforms(&image, 120));
+    lab.write(
+        "topology.json",
+        r#"{ "name": "cycle", "devices": { "a": {}, "b": {} }, "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
+             "vmlab": { "link_port_base": 22600, "console_port_base": 32600, "ssh_port_base": 42600 } }"#,
+    );
+    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
+    lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // b is the link's connecting end: stopped, it shows stopped and the link down.
+    let o = lab.vmlab(&["stop", "b"]);
+    assert!(o.status.success(), "stop: {}", stderr(&o));
+    let st: Value = serde_json::from_str(&stdout(&lab.vmlab(&["status", "--json"]))).unwrap();
+    assert_eq!(st["nodes"][1]["status"], "stopped");
+    assert_eq!(st["nodes"][1]["pid"], Value::Null);
+    assert_eq!(st["links"][0]["state"], "down");
+    assert_eq!(lab.qemus().len(), 1);
+
+    let o = lab.vmlab(&["start", "b"]);
+    assert!(o.status.success(), "start: {}", stderr(&o));
+    assert!(stderr(&o).contains("b  ready"), "{}", stderr(&o));
+    let st: Value = serde_json::from_str(&stdout(&lab.vmlab(&["status", "--json"]))).unwrap();
+    assert_eq!(st["nodes"][1]["status"], "running");
+    assert_eq!(st["links"][0]["state"], "up");
+    set_ip(&lab, "a", 1, "10.66.0.1");
+    set_ip(&lab, "b", 1, "10.66.0.2");
+    assert!(ping(&lab, "b", "10.66.0.1"), "no traffic after b restarted");
+
+    // Starting a running node is refused; stopping twice is harmless.
+    let o = lab.vmlab(&["start", "a"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("already running"));
+
+    assert_destroyed(&lab, &[22600, 32600, 32601, 42600, 42601]);
+}

@@ -97,6 +97,24 @@ pub enum Command {
         /// Node name
         node: String,
     },
+    /// Stop a VM (its disk is kept)
+    Stop {
+        #[command(flatten)]
+        lab: LabArgs,
+        node: String,
+    },
+    /// Start a stopped VM and wait until it is ready
+    Start {
+        #[command(flatten)]
+        lab: LabArgs,
+        node: String,
+    },
+    /// Stop then start a VM
+    Restart {
+        #[command(flatten)]
+        lab: LabArgs,
+        node: String,
+    },
     /// Interactive dashboard with console and SSH tabs (deploys the lab first with -S)
     Tui {
         #[command(flatten)]
@@ -235,6 +253,9 @@ async fn run(cli: Cli) -> Result<i32, EngineError> {
                 .map_err(|e| EngineError::io("console", e))?;
             Ok(0)
         }
+        Command::Stop { lab, node } => node_action(&lab, &node, "stop").await,
+        Command::Start { lab, node } => node_action(&lab, &node, "start").await,
+        Command::Restart { lab, node } => node_action(&lab, &node, "restart").await,
         Command::Tui { lab, accel } => {
             crate::tui::run(crate::tui::TuiOptions {
                 selector: lab.selector(),
@@ -268,4 +289,41 @@ async fn run(cli: Cli) -> Result<i32, EngineError> {
             Ok(0)
         }
     }
+}
+
+/// `stop`, `start` and `restart` of one node, with boot progress on stderr.
+async fn node_action(lab: &LabArgs, node: &str, what: &str) -> Result<i32, EngineError> {
+    let (_, dir) = labs::find(&lab.selector(), false)?;
+    let (sink, mut rx) = crate::engine::EventSink::channel();
+    let printer = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            match e {
+                crate::engine::Event::NodeStage {
+                    node,
+                    stage,
+                    elapsed,
+                } => {
+                    eprintln!(
+                        "[{:>6.1}s] {node}  {}",
+                        elapsed.as_secs_f64(),
+                        stage.label()
+                    )
+                }
+                crate::engine::Event::NodeFailed { node, reason, .. } => {
+                    eprintln!("{node}: FAILED: {reason}")
+                }
+                crate::engine::Event::Step(s) => eprintln!("{s}"),
+                crate::engine::Event::Warning(w) => eprintln!("warning: {w}"),
+            }
+        }
+    });
+    use crate::engine::lifecycle;
+    let r = match what {
+        "stop" => lifecycle::stop_node(&dir, node, &sink).await,
+        "start" => lifecycle::start_node(&dir, node, &sink).await,
+        _ => lifecycle::restart_node(&dir, node, &sink).await,
+    };
+    drop(sink);
+    let _ = printer.await;
+    r.map(|_| 0)
 }

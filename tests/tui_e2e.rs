@@ -1,0 +1,164 @@
+//! The real `vmlab tui` binary in a real terminal (tmux), against a real 2-node lab: the
+//! dashboard lists both nodes; Enter opens the console where typed commands run; Ctrl-] and
+//! `s` open SSH; Ctrl-] and `q` exit 0 with the terminal left sane.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A private tmux server, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "tmux is not installed: the TUI end-to-end test needs it (run .ci/run or scripts/setup)"
+        );
+        Tmux {
+            socket: format!("vmlab-test-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Waits until the screen shows `needle`.
+    fn wait_for(&self, needle: &str, limit: Duration) -> String {
+        let t0 = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "screen never showed {needle:?}; it shows:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+#[test]
+fn tui_console_and_ssh_in_a_real_terminal() {
+    require_qemu();
+    let image = guest_image();
+    let _vm = vm_lock();
+    let lab = TestLab::new("tuilab");
+    lab.write("platforms.json", &tiny_platforms(&image, 120));
+    lab.write(
+        "topology.json",
+        r#"{ "name": "tuilab", "devices": { "r1": {}, "r2": {} },
+             "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet0" } ],
+             "vmlab": { "link_port_base": 22500, "console_port_base": 32500, "ssh_port_base": 42500 } }"#,
+    );
+    lab.write("profiles/r1.json", "{\"platform\": \"tiny-stride\"}");
+    lab.write("profiles/r2.json", "{\"platform\": \"tiny-seq\"}");
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
+    assert!(o.status.success(), "deploy: {}", stderr(&o));
+
+    let tmux = Tmux::new();
+    let script = format!(
+        "VMLAB_HOME='{}' '{}' tui --lab tuilab; echo \"EXIT=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
+        lab.home().display(),
+        vmlab_bin()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        &script,
+    ]);
+
+    let s = tmux.wait_for("ready 2/2", Duration::from_secs(20));
+    assert!(s.contains("r1") && s.contains("r2"), "{s}");
+    assert!(
+        s.contains("r1:Ethernet0") && s.contains("r2:Ethernet0"),
+        "links table: {s}"
+    );
+
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("r1 console (connected)", Duration::from_secs(10));
+    // Wake the shell, then type.
+    tmux.keys(&["Enter"]);
+    tmux.type_text("echo tui-$((6*7))");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("tui-42", Duration::from_secs(20));
+
+    tmux.keys(&["C-]"]);
+    tmux.wait_for("↑↓/jk select", Duration::from_secs(5));
+    tmux.keys(&["s"]);
+    tmux.wait_for("r1 ssh (connected)", Duration::from_secs(20));
+    tmux.wait_for("built-in shell", Duration::from_secs(30));
+    tmux.type_text("echo ssh-$((7*7))");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("ssh-49", Duration::from_secs(20));
+
+    tmux.keys(&["C-]"]);
+    tmux.wait_for("↑↓/jk select", Duration::from_secs(5));
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    assert!(s.contains("EXIT=0"), "tui exit: {s}");
+    let after = s
+        .lines()
+        .skip_while(|l| !l.starts_with("EXIT="))
+        .collect::<Vec<_>>();
+    assert!(
+        after.iter().any(|l| l.trim() == "icanon"),
+        "terminal not restored (stty): {s}"
+    );
+    assert!(
+        !after.iter().any(|l| l.trim() == "-icanon"),
+        "terminal left raw: {s}"
+    );
+
+    // The lab is still up after quitting the TUI.
+    let st = lab.vmlab(&["status", "--json"]);
+    assert!(stdout(&st).contains("\"running\""), "{}", stdout(&st));
+}

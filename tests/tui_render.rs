@@ -1,0 +1,314 @@
+//! What the TUI shows, drawn into ratatui's TestBackend and snapshotted: the dashboard during a
+//! boot, and console panes fed recorded byte streams (colours, cursor moves, wrapping, wide
+//! characters, a resize). Also the keys the dashboard understands.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use vmlab::engine::events::BootStage;
+use vmlab::engine::monitor::{Observation, Usage};
+use vmlab::engine::state::{LinkState, NodeStatus};
+use vmlab::engine::status::{LabStatus, LinkRow, NodeRow};
+use vmlab::plan::Accel;
+use vmlab::term::session::SessionEvent;
+use vmlab::tui::app::{Action, App, Focus, TabKind};
+use vmlab::tui::view;
+
+fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64>) -> NodeRow {
+    NodeRow {
+        name: name.into(),
+        platform: "sonic-vs".into(),
+        status,
+        stage,
+        pid: up.map(|_| 1000),
+        ssh_port: 40000,
+        console_port: 30000,
+        host: "localhost".into(),
+        uptime_secs: up,
+    }
+}
+
+fn observation() -> Observation {
+    let nodes = vec![
+        node(
+            "spine1",
+            NodeStatus::Running,
+            Some(BootStage::Ready),
+            Some(40),
+        ),
+        node(
+            "spine2",
+            NodeStatus::Booting,
+            Some(BootStage::ConsolePrompt),
+            Some(30),
+        ),
+        node(
+            "leaf1",
+            NodeStatus::Booting,
+            Some(BootStage::Booting),
+            Some(6),
+        ),
+        node("leaf2", NodeStatus::Dead, None, None),
+    ];
+    let usage = HashMap::from([
+        (
+            "spine1".to_string(),
+            Usage {
+                cpu_percent: 12.4,
+                rss_bytes: 300 << 20,
+            },
+        ),
+        (
+            "spine2".to_string(),
+            Usage {
+                cpu_percent: 97.0,
+                rss_bytes: 280 << 20,
+            },
+        ),
+        (
+            "leaf1".to_string(),
+            Usage {
+                cpu_percent: 99.0,
+                rss_bytes: 120 << 20,
+            },
+        ),
+    ]);
+    let expected = ["spine1", "spine2", "leaf1", "leaf2"]
+        .iter()
+        .map(|n| (n.to_string(), Duration::from_secs(60)))
+        .collect();
+    Observation {
+        status: LabStatus {
+            name: "fabric".into(),
+            lab_dir: PathBuf::from("/labs/fabric"),
+            spec_dir: PathBuf::from("/specs"),
+            accel: Accel::Tcg,
+            // Far in the future: the header's age shows "-" and the snapshot stays stable.
+            created: "2999-01-01T00:00:00Z".into(),
+            nodes,
+            links: vec![
+                LinkRow {
+                    a: "spine1:Ethernet0".into(),
+                    z: "leaf1:Ethernet0".into(),
+                    port: 20000,
+                    state: LinkState::Up,
+                },
+                LinkRow {
+                    a: "spine2:Ethernet0".into(),
+                    z: "leaf1:Ethernet1".into(),
+                    port: 20001,
+                    state: LinkState::Waiting,
+                },
+                LinkRow {
+                    a: "spine1:Ethernet4".into(),
+                    z: "leaf2:Ethernet0".into(),
+                    port: 20002,
+                    state: LinkState::Down,
+                },
+            ],
+        },
+        usage,
+        expected_boot: expected,
+        taken: Instant::now(),
+    }
+}
+
+fn render(app: &App, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::draw(f, app)).unwrap();
+    t.backend().buffer().clone()
+}
+
+/// The buffer as a terminal shows it: a wide character covers the cell after it.
+fn text(b: &Buffer) -> String {
+    let mut s = String::new();
+    for y in 0..b.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..b.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = b[(x, y)].symbol();
+            skip = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
+            line.push_str(sym);
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+fn app_with_lab() -> App {
+    let mut app = App::new("fabric", false);
+    app.screen = Rect::new(0, 0, 110, 30);
+    app.observe(Ok(observation()));
+    app
+}
+
+#[test]
+fn dashboard_during_boot() {
+    let mut app = app_with_lab();
+    app.note("spine1: ready (38.0 s)", false);
+    app.note("leaf2: FAILED: QEMU exited during boot", true);
+    let b = render(&app, 110, 30);
+    insta::assert_snapshot!(text(&b));
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut app = app_with_lab();
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Char('?'),
+        KeyModifiers::NONE,
+    )));
+    let t = text(&render(&app, 110, 30));
+    for (key, _) in view::HELP {
+        assert!(t.contains(key), "help lacks {key}:\n{t}");
+    }
+}
+
+#[test]
+fn dashboard_keys_select_open_and_switch() {
+    let mut app = app_with_lab();
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.input(key(KeyCode::Char('j')));
+    app.input(key(KeyCode::Down));
+    assert_eq!(app.selected, 2);
+    app.input(key(KeyCode::Char('k')));
+    assert_eq!(app.selected, 1);
+    let actions = app.input(key(KeyCode::Enter));
+    assert!(
+        matches!(&actions[0], Action::Connect { node, kind: TabKind::Console, .. } if node == "spine2")
+    );
+    assert_eq!(app.focus, Focus::Tab(0));
+    // Every key but Ctrl-] goes to the guest, byte-exact.
+    let sent = app.input(key(KeyCode::Char('q')));
+    assert_eq!(sent, vec![Action::Send(app.tabs[0].session, b"q".to_vec())]);
+    let sent = app.input(Event::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)));
+    assert_eq!(
+        sent,
+        vec![Action::Send(app.tabs[0].session, b"\x1b[A".to_vec())]
+    );
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Char(']'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(app.focus, Focus::Dashboard);
+    let actions = app.input(key(KeyCode::Char('s')));
+    assert!(matches!(
+        &actions[0],
+        Action::Connect {
+            kind: TabKind::Ssh,
+            ..
+        }
+    ));
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Char('5'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(
+        app.focus,
+        Focus::Dashboard,
+        "Ctrl-] reported as Ctrl-5 detaches too"
+    );
+    app.input(key(KeyCode::Char('1')));
+    assert_eq!(app.focus, Focus::Tab(0));
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Char(']'),
+        KeyModifiers::CONTROL,
+    )));
+    let closed = app.input(key(KeyCode::Char('x')));
+    assert!(matches!(closed[0], Action::Disconnect(_)));
+    assert_eq!(app.tabs.len(), 1);
+    // Destroy asks first.
+    assert!(app.input(key(KeyCode::Char('D'))).is_empty());
+    assert!(app.input(key(KeyCode::Char('n'))).is_empty());
+    app.input(key(KeyCode::Char('D')));
+    assert_eq!(app.input(key(KeyCode::Char('y'))), vec![Action::Destroy]);
+    assert_eq!(app.input(key(KeyCode::Char('q'))), vec![Action::Quit]);
+}
+
+/// Opens a console tab on the first node and feeds it `stream`.
+fn console_with(stream: &[u8], w: u16, h: u16) -> App {
+    let mut app = app_with_lab();
+    app.screen = Rect::new(0, 0, w, h);
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let id = app.tabs[0].session;
+    app.session_event(id, SessionEvent::Output(stream.to_vec()));
+    app
+}
+
+#[test]
+fn console_pane_colours_cursor_and_wrap() {
+    // A recorded boot tail: colours, bold, a cursor move, a long line that wraps, wide chars.
+    let mut stream = Vec::new();
+    stream.extend_from_slice(b"[  OK  ] \x1b[1;32mStarted\x1b[0m SONiC switch state service.\r\n");
+    stream.extend_from_slice(b"\x1b[31mred\x1b[0m \x1b[7minverse\x1b[0m \x1b[4munder\x1b[0m\r\n");
+    stream.extend_from_slice("wide: 网络 ok\r\n".as_bytes());
+    stream.extend_from_slice(&[b'x'; 70]);
+    stream.extend_from_slice(b"\r\nsonic login: \x1b[5;20Hmoved");
+    let app = console_with(&stream, 60, 14);
+    let b = render(&app, 60, 14);
+    insta::assert_snapshot!(text(&b));
+    // Colours and attributes reach the frame.
+    let find = |needle: &str| -> (u16, u16) {
+        for y in 0..b.area.height {
+            let row: String = (0..b.area.width)
+                .map(|x| b[(x, y)].symbol().to_string())
+                .collect();
+            if let Some(i) = row.find(needle) {
+                return ((row[..i].chars().count()) as u16, y);
+            }
+        }
+        panic!("{needle} not drawn");
+    };
+    let (x, y) = find("Started");
+    assert_eq!(b[(x, y)].fg, Color::Indexed(2));
+    assert!(b[(x, y)].modifier.contains(Modifier::BOLD));
+    let (x, y) = find("red");
+    assert_eq!(b[(x, y)].fg, Color::Indexed(1));
+    let (x, y) = find("inverse");
+    assert!(b[(x, y)].modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn console_pane_follows_a_terminal_resize() {
+    let mut app = console_with(b"prompt# ", 80, 20);
+    assert_eq!(
+        app.tabs[0].emu.size(),
+        (15, 78),
+        "20 rows less header, tab bar, footer and border"
+    );
+    let actions = app.input(Event::Resize(50, 12));
+    assert_eq!(app.tabs[0].emu.size(), (7, 48));
+    assert_eq!(actions, vec![Action::Resize(app.tabs[0].session, 7, 48)]);
+    // A pane squeezed to nothing does not panic the emulator.
+    app.input(Event::Resize(3, 3));
+    let id = app.tabs[0].session;
+    app.session_event(id, SessionEvent::Output(b"still alive\r\n".to_vec()));
+    let b = render(&app, 3, 3);
+    assert_eq!(b.area.width, 3);
+    app.input(Event::Resize(50, 12));
+    let t = text(&render(&app, 50, 12));
+    insta::assert_snapshot!(t);
+}
+
+#[test]
+fn console_answers_cursor_queries_through_the_session() {
+    let mut app = console_with(b"", 80, 20);
+    let id = app.tabs[0].session;
+    let reply = app.session_event(id, SessionEvent::Output(b"# \x1b[6n".to_vec()));
+    assert_eq!(reply, Some(b"\x1b[1;3R".to_vec()));
+}
