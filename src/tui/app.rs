@@ -185,10 +185,18 @@ impl App {
         match obs {
             Ok(o) => {
                 for n in &o.status.nodes {
-                    if let Some(stage) = n.stage {
-                        self.stages.insert(n.name.clone(), stage);
-                    } else {
-                        self.stages.remove(&n.name);
+                    match (n.status, n.stage) {
+                        // The engine's events may be ahead of what the state file says.
+                        (crate::engine::state::NodeStatus::Booting, Some(stage)) => {
+                            let known = self.stages.entry(n.name.clone()).or_insert(stage);
+                            *known = (*known).max(stage);
+                        }
+                        (_, Some(stage)) => {
+                            self.stages.insert(n.name.clone(), stage);
+                        }
+                        (_, None) => {
+                            self.stages.remove(&n.name);
+                        }
                     }
                 }
                 let count = o.status.nodes.len();

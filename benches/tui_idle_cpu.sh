@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Idle CPU of `vmlab tui` on a running 4-node lab: the TUI runs in tmux, is left alone for
+# 30 s, and its own CPU time (user + system, from /proc) is divided by the wall time.
+#
+#   benches/tui_idle_cpu.sh      (needs scripts/setup; builds the release binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+vmlab=$PWD/target/release/vmlab
+image=$PWD/target/vmlab-guest/tiny.qcow2
+[ -f "$image" ] || bash assets/guest/build-image.sh "$image"
+work=$(mktemp -d /tmp/vidle.XXXX)
+export VMLAB_HOME=$work/home
+trap 'tmux -L vidle kill-server 2>/dev/null || true; "$vmlab" destroy --force --lab demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+mkdir -p "$work/specs"
+cp -r assets/demo/. "$work/specs/"
+sed -i "s#~/.vmlab/images/vmlab-tiny.qcow2#$image#; s#\"vm_boot_timeout\": 180#\"vm_boot_timeout\": 300#" "$work/specs/platforms.json"
+sed -i 's/"link_port_base": 20000/"link_port_base": 25000/; s/"console_port_base": 30000/"console_port_base": 35000/; s/"ssh_port_base": 40000/"ssh_port_base": 45000/' "$work/specs/topology.json"
+"$vmlab" deploy -S "$work/specs" >/dev/null 2>&1
+tmux -L vidle new-session -d -s t -x 160 -y 45 "VMLAB_HOME=$VMLAB_HOME $vmlab tui --lab demo"
+sleep 5
+pid=$(pgrep -f "$vmlab tui --lab demo" | head -n 1)
+ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+t0=$(ticks); s0=$(date +%s.%N)
+sleep 30
+t1=$(ticks); s1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" -v s="$s0" -v e="$s1" -v hz="$hz" \
+  'BEGIN { printf "idle vmlab tui, 4-node lab: %.2f%% of one core over %.1f s (%d ticks)\n", (b - a) / hz / (e - s) * 100, e - s, b - a }'
