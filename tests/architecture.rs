@@ -82,3 +82,13 @@ fn the_engine_knows_no_ui() {
         }
     }
 }
+
+#[test]
+fn the_tui_does_no_io_of_its_own() {
+    for f in rust_files(&src().join("tui")) {
+        let c = code(&f);
+        for banned in ["std::fs", "std::process", "/proc", "crate::cli"] {
+            assert!(!c.contains(banned), "{} uses {banned}", f.display());
+        }
+    }
+}
