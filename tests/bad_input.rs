@@ -225,3 +225,27 @@ fn commands_without_a_lab_list_what_exists() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("lab \"ghost\" is not deployed"));
 }
+
+#[test]
+fn symlinked_spec_files_are_read() {
+    let lab = good_lab();
+    // Move the real files elsewhere and leave symlinks in the spec dir.
+    let real = lab.root.path().join("shared");
+    std::fs::create_dir_all(real.join("profiles")).unwrap();
+    for f in ["topology.json", "platforms.json", "profiles/r1.json"] {
+        std::fs::rename(lab.specs().join(f), real.join(f)).unwrap();
+        std::os::unix::fs::symlink(real.join(f), lab.specs().join(f)).unwrap();
+    }
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("# lab bad (2 nodes, 1 links)"), "{out}");
+    assert!(
+        lab.specs()
+            .join("profiles/r1.json")
+            .symlink_metadata()
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
