@@ -300,15 +300,7 @@ fn interrupt_during_deploy_stops_what_it_started() {
     require_qemu();
     let image = guest_image();
     let _vm = vm_lock();
-    let lab = TestLab::new("cut");
-    lab.write("platforms.json", &tiny_platforms(&image, 120));
-    lab.write(
-        "topology.json",
-        r#"{ "name": "cut", "devices": { "a": {}, "b": {} }, "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
-             "vmlab": { "link_port_base": 22400, "console_port_base": 32400, "ssh_port_base": 42400 } }"#,
-    );
-    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
-    lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
+    let lab = two_node_lab("cut", &image, 22400, 32400, 42400);
     let mut child = lab
         .command(&["deploy", "-S", lab.specs().to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
@@ -336,15 +328,7 @@ fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
     require_qemu();
     let image = guest_image();
     let _vm = vm_lock();
-    let lab = TestLab::new("cycle");
-    lab.write("platforms.json", &tiny_platforms(&image, 120));
-    lab.write(
-        "topology.json",
-        r#"{ "name": "cycle", "devices": { "a": {}, "b": {} }, "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
-             "vmlab": { "link_port_base": 22600, "console_port_base": 32600, "ssh_port_base": 42600 } }"#,
-    );
-    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
-    lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
+    let lab = two_node_lab("cycle", &image, 22600, 32600, 42600);
     let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 

@@ -240,14 +240,7 @@ async fn run(cli: Cli) -> Result<i32, EngineError> {
         Command::Console { lab, node } => {
             let (_, dir) = labs::find(&lab.selector(), false)?;
             let state = LabState::load(&dir)?;
-            let n = state
-                .nodes
-                .get(&node)
-                .ok_or_else(|| EngineError::NoSuchNode {
-                    lab: state.name.clone(),
-                    node: node.clone(),
-                    known: state.node_order.join(", "),
-                })?;
+            let n = state.node(&node)?;
             crate::term::console::attach(n.console_port, &node)
                 .await
                 .map_err(|e| EngineError::io("console", e))?;

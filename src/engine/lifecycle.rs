@@ -20,7 +20,7 @@ use super::{boottimes, destroy};
 /// Stops a node's QEMU (QMP quit, then signals); its disk overlay stays.
 pub async fn stop_node(lab_dir: &Path, node: &str, events: &EventSink) -> Result<(), EngineError> {
     let state = LabState::load(lab_dir)?;
-    let rec = node_record(&state, node)?;
+    let rec = state.node(node)?;
     if let Some(pid) = rec.pid
         && process::alive(pid)
         && process::is_our_qemu(pid, &rec.pidfile)
@@ -44,7 +44,7 @@ pub async fn stop_node(lab_dir: &Path, node: &str, events: &EventSink) -> Result
 /// Starts a stopped (or dead) node and watches it boot to ready.
 pub async fn start_node(lab_dir: &Path, node: &str, events: &EventSink) -> Result<(), EngineError> {
     let state = LabState::load(lab_dir)?;
-    let rec = node_record(&state, node)?.clone();
+    let rec = state.node(node)?.clone();
     if rec
         .pid
         .is_some_and(|pid| process::alive(pid) && process::is_our_qemu(pid, &rec.pidfile))
@@ -85,16 +85,7 @@ pub async fn start_node(lab_dir: &Path, node: &str, events: &EventSink) -> Resul
     let pid = match launched {
         Ok(pid) => pid,
         Err(reason) => {
-            LabState::update(lab_dir, |s| {
-                if let Some(r) = s.nodes.get_mut(node) {
-                    r.status = NodeStatus::Failed;
-                }
-            })?;
-            events.send(Event::NodeFailed {
-                node: node.into(),
-                reason: reason.clone(),
-                elapsed: started.elapsed(),
-            });
+            failed(lab_dir, node, &reason, started.elapsed(), events)?;
             return Err(EngineError::LabState(format!(
                 "{node} did not start: {reason}"
             )));
@@ -141,16 +132,7 @@ pub async fn start_node(lab_dir: &Path, node: &str, events: &EventSink) -> Resul
             Ok(())
         }
         BootOutcome::Failed { reason, elapsed } => {
-            LabState::update(lab_dir, |s| {
-                if let Some(r) = s.nodes.get_mut(node) {
-                    r.status = NodeStatus::Failed;
-                }
-            })?;
-            events.send(Event::NodeFailed {
-                node: node.into(),
-                reason: reason.clone(),
-                elapsed,
-            });
+            failed(lab_dir, node, &reason, elapsed, events)?;
             Err(EngineError::LabState(format!("{node}: {reason}")))
         }
     }
@@ -166,16 +148,23 @@ pub async fn restart_node(
     start_node(lab_dir, node, events).await
 }
 
-fn node_record<'a>(
-    state: &'a LabState,
+/// Marks a node failed and says so.
+fn failed(
+    lab_dir: &Path,
     node: &str,
-) -> Result<&'a super::state::NodeState, EngineError> {
-    state
-        .nodes
-        .get(node)
-        .ok_or_else(|| EngineError::NoSuchNode {
-            lab: state.name.clone(),
-            node: node.to_string(),
-            known: state.node_order.join(", "),
-        })
+    reason: &str,
+    elapsed: Duration,
+    events: &EventSink,
+) -> Result<(), EngineError> {
+    LabState::update(lab_dir, |s| {
+        if let Some(r) = s.nodes.get_mut(node) {
+            r.status = NodeStatus::Failed;
+        }
+    })?;
+    events.send(Event::NodeFailed {
+        node: node.into(),
+        reason: reason.to_string(),
+        elapsed,
+    });
+    Ok(())
 }

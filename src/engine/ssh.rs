@@ -31,14 +31,7 @@ pub fn ssh_command(
     remote: &[String],
     askpass: &Path,
 ) -> Result<Command, EngineError> {
-    let n = state
-        .nodes
-        .get(node)
-        .ok_or_else(|| EngineError::NoSuchNode {
-            lab: state.name.clone(),
-            node: node.to_string(),
-            known: state.node_order.join(", "),
-        })?;
+    let n = state.node(node)?;
     let (Some(user), Some(pass)) = (&n.ssh_user, &n.ssh_pass) else {
         return Err(EngineError::LabState(format!(
             "node {node} has no SSH credentials: set ssh_user and ssh_pass in its profile, or \

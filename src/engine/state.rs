@@ -198,6 +198,15 @@ impl LabState {
         }
     }
 
+    /// One node's record, or an error naming the lab's nodes.
+    pub fn node(&self, name: &str) -> Result<&NodeState, EngineError> {
+        self.nodes.get(name).ok_or_else(|| EngineError::NoSuchNode {
+            lab: self.name.clone(),
+            node: name.to_string(),
+            known: self.node_order.join(", "),
+        })
+    }
+
     /// Nodes in topology order.
     pub fn ordered_nodes(&self) -> impl Iterator<Item = (&String, &NodeState)> {
         self.node_order

@@ -210,3 +210,21 @@ pub fn tiny_platforms(image: &Path, boot_timeout: u64) -> String {
 pub fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
+
+/// A lab of two tiny guests `a` (sequential) and `b` (sequential) joined by one link
+/// a:Ethernet0 -- b:Ethernet0, with ports `link`, `console`, `console+1`, `ssh`, `ssh+1`.
+pub fn two_node_lab(name: &str, image: &Path, link: u16, console: u16, ssh: u16) -> TestLab {
+    let lab = TestLab::new(name);
+    lab.write("platforms.json", &tiny_platforms(image, 120));
+    lab.write(
+        "topology.json",
+        &format!(
+            r#"{{ "name": "{name}", "devices": {{ "a": {{}}, "b": {{}} }},
+                 "links": [ {{ "a": "a:Ethernet0", "z": "b:Ethernet0" }} ],
+                 "vmlab": {{ "link_port_base": {link}, "console_port_base": {console}, "ssh_port_base": {ssh} }} }}"#
+        ),
+    );
+    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
+    lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
+    lab
+}
