@@ -343,7 +343,7 @@ fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
 
     let o = lab.vmlab(&["start", "b"]);
     assert!(o.status.success(), "start: {}", stderr(&o));
-    assert!(stderr(&o).contains("b  ready"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("b: ready"), "{}", stderr(&o));
     let st: Value = serde_json::from_str(&stdout(&lab.vmlab(&["status", "--json"]))).unwrap();
     assert_eq!(st["nodes"][1]["status"], "running");
     assert_eq!(st["links"][0]["state"], "up");

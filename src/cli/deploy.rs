@@ -123,7 +123,7 @@ async fn plain_lines(rx: &mut UnboundedReceiver<Event>, width: usize) {
                 )
             }
             Event::Step(s) => format!("[{:>6.1}s] {s}", t0.elapsed().as_secs_f64()),
-            Event::Warning(w) => format!("warning: {w}"),
+            other => other.describe(),
         };
         eprintln!("{line}");
     }
@@ -199,8 +199,8 @@ async fn progress_bars(rx: &mut UnboundedReceiver<Event>, nodes: &[String], widt
             Event::Step(s) => {
                 let _ = multi.println(s);
             }
-            Event::Warning(w) => {
-                let _ = multi.println(format!("warning: {w}"));
+            other => {
+                let _ = multi.println(other.describe());
             }
         }
     }

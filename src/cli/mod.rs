@@ -290,24 +290,7 @@ async fn node_action(lab: &LabArgs, node: &str, what: &str) -> Result<i32, Engin
     let (sink, mut rx) = crate::engine::EventSink::channel();
     let printer = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
-            match e {
-                crate::engine::Event::NodeStage {
-                    node,
-                    stage,
-                    elapsed,
-                } => {
-                    eprintln!(
-                        "[{:>6.1}s] {node}  {}",
-                        elapsed.as_secs_f64(),
-                        stage.label()
-                    )
-                }
-                crate::engine::Event::NodeFailed { node, reason, .. } => {
-                    eprintln!("{node}: FAILED: {reason}")
-                }
-                crate::engine::Event::Step(s) => eprintln!("{s}"),
-                crate::engine::Event::Warning(w) => eprintln!("warning: {w}"),
-            }
+            eprintln!("{}", e.describe());
         }
     });
     use crate::engine::lifecycle;

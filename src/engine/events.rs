@@ -54,6 +54,37 @@ pub enum Event {
     Step(String),
     /// Something the user should know but that does not stop the work.
     Warning(String),
+    /// A node's observed status changed (for example: its QEMU died, so it is now dead).
+    NodeStatus {
+        node: String,
+        status: crate::engine::state::NodeStatus,
+    },
+    /// A link's observed state changed.
+    LinkState {
+        a: String,
+        z: String,
+        state: crate::engine::state::LinkState,
+    },
+}
+
+impl Event {
+    /// One line for a log.
+    pub fn describe(&self) -> String {
+        match self {
+            Event::NodeStage {
+                node,
+                stage,
+                elapsed,
+            } => {
+                format!("{node}: {} ({:.1} s)", stage.label(), elapsed.as_secs_f64())
+            }
+            Event::NodeFailed { node, reason, .. } => format!("{node}: FAILED: {reason}"),
+            Event::Step(s) => s.clone(),
+            Event::Warning(w) => format!("warning: {w}"),
+            Event::NodeStatus { node, status } => format!("{node} is {}", status.label()),
+            Event::LinkState { a, z, state } => format!("link {a} -- {z} is {}", state.label()),
+        }
+    }
 }
 
 /// Where the engine sends events. Sending never blocks; a receiver that went away is fine.

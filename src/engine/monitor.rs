@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::boottimes;
+use super::events::{Event, EventSink};
 use super::process;
 use super::status::{LabStatus, snapshot};
 
@@ -33,11 +34,17 @@ pub struct Observation {
     pub taken: Instant,
 }
 
-/// Starts watching `lab_dir`; observations arrive on the receiver until it is dropped.
-pub fn spawn(lab_dir: PathBuf, every: Duration) -> mpsc::Receiver<Result<Observation, String>> {
+/// Starts watching `lab_dir`; observations arrive on the receiver until it is dropped, and
+/// every change of a node's status or a link's state is also sent to `events`.
+pub fn spawn(
+    lab_dir: PathBuf,
+    every: Duration,
+    events: EventSink,
+) -> mpsc::Receiver<Result<Observation, String>> {
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
         let mut last: HashMap<i32, (u64, Instant)> = HashMap::new();
+        let mut previous: Option<LabStatus> = None;
         loop {
             let dir = lab_dir.clone();
             let prev = last.clone();
@@ -45,6 +52,12 @@ pub fn spawn(lab_dir: PathBuf, every: Duration) -> mpsc::Receiver<Result<Observa
             let msg = match r {
                 Ok(Ok((obs, ticks))) => {
                     last = ticks;
+                    if let Some(prev) = &previous {
+                        for e in changes(prev, &obs.status) {
+                            events.send(e);
+                        }
+                    }
+                    previous = Some(obs.status.clone());
                     Ok(obs)
                 }
                 Ok(Err(e)) => Err(e),
@@ -60,6 +73,39 @@ pub fn spawn(lab_dir: PathBuf, every: Duration) -> mpsc::Receiver<Result<Observa
 }
 
 type Ticks = HashMap<i32, (u64, Instant)>;
+
+/// Status and link-state changes between two looks at a lab.
+pub fn changes(before: &LabStatus, now: &LabStatus) -> Vec<Event> {
+    let mut out = Vec::new();
+    for n in &now.nodes {
+        let was = before
+            .nodes
+            .iter()
+            .find(|b| b.name == n.name)
+            .map(|b| b.status);
+        if was.is_some_and(|w| w != n.status) {
+            out.push(Event::NodeStatus {
+                node: n.name.clone(),
+                status: n.status,
+            });
+        }
+    }
+    for l in &now.links {
+        let was = before
+            .links
+            .iter()
+            .find(|b| b.a == l.a && b.z == l.z)
+            .map(|b| b.state);
+        if was.is_some_and(|w| w != l.state) {
+            out.push(Event::LinkState {
+                a: l.a.clone(),
+                z: l.z.clone(),
+                state: l.state,
+            });
+        }
+    }
+    out
+}
 
 fn observe(dir: &std::path::Path, prev: &Ticks) -> Result<(Observation, Ticks), String> {
     let status = snapshot(dir).map_err(|e| e.to_string())?;
@@ -113,4 +159,50 @@ fn observe(dir: &std::path::Path, prev: &Ticks) -> Result<(Observation, Ticks), 
         },
         ticks,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::state::{LinkState, NodeStatus};
+    use crate::engine::status::{LinkRow, NodeRow};
+
+    fn status(node: NodeStatus, link: LinkState) -> LabStatus {
+        LabStatus {
+            name: "l".into(),
+            lab_dir: PathBuf::from("/l"),
+            spec_dir: PathBuf::from("/s"),
+            accel: crate::plan::Accel::Tcg,
+            created: String::new(),
+            nodes: vec![NodeRow {
+                name: "r1".into(),
+                platform: "p".into(),
+                status: node,
+                stage: None,
+                pid: None,
+                ssh_port: 1,
+                console_port: 2,
+                host: "localhost".into(),
+                uptime_secs: None,
+            }],
+            links: vec![LinkRow {
+                a: "r1:Ethernet0".into(),
+                z: "r2:Ethernet0".into(),
+                port: 3,
+                state: link,
+            }],
+        }
+    }
+
+    #[test]
+    fn changes_name_what_changed_only() {
+        let a = status(NodeStatus::Running, LinkState::Up);
+        assert!(changes(&a, &a).is_empty());
+        let b = status(NodeStatus::Dead, LinkState::Down);
+        let lines: Vec<String> = changes(&a, &b).iter().map(Event::describe).collect();
+        assert_eq!(
+            lines,
+            ["r1 is dead", "link r1:Ethernet0 -- r2:Ethernet0 is down"]
+        );
+    }
 }

@@ -212,24 +212,11 @@ impl App {
 
     /// News from the engine (a deploy or a node action).
     pub fn engine_event(&mut self, e: EngineEvent) {
-        match e {
-            EngineEvent::NodeStage {
-                node,
-                stage,
-                elapsed,
-            } => {
-                self.stages.insert(node.clone(), stage);
-                self.note(
-                    format!("{node}: {} ({:.1} s)", stage.label(), elapsed.as_secs_f64()),
-                    false,
-                );
-            }
-            EngineEvent::NodeFailed { node, reason, .. } => {
-                self.note(format!("{node}: FAILED: {reason}"), true);
-            }
-            EngineEvent::Step(s) => self.note(s, false),
-            EngineEvent::Warning(w) => self.note(format!("warning: {w}"), true),
+        let error = matches!(e, EngineEvent::NodeFailed { .. } | EngineEvent::Warning(_));
+        if let EngineEvent::NodeStage { node, stage, .. } = &e {
+            self.stages.insert(node.clone(), *stage);
         }
+        self.note(e.describe(), error);
     }
 
     /// Output or news from a tab's session; returns bytes to send back (terminal replies).

@@ -132,7 +132,7 @@ async fn event_loop(
     let (done_tx, mut done_rx) = unbounded_channel::<Done>();
     let mut sessions: HashMap<SessionId, Session> = HashMap::new();
     let mut input = EventStream::new();
-    let mut monitor = monitor::spawn(lab_dir.clone(), Duration::from_secs(1));
+    let mut monitor = monitor::spawn(lab_dir.clone(), Duration::from_secs(1), engine_sink.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
 
     if let Some(plan) = deploy_plan {
