@@ -24,7 +24,8 @@ fn set_ip(lab: &TestLab, node: &str, nic: u32, ip: &str) {
     );
 }
 
-/// Pings from `node` and returns whether replies came back.
+/// Pings from `node` and returns whether replies came back (tolerating a lost first packet
+/// on a busy TCG host).
 fn ping(lab: &TestLab, node: &str, ip: &str) -> bool {
     let o = lab.vmlab(&[
         "ssh",
@@ -34,7 +35,8 @@ fn ping(lab: &TestLab, node: &str, ip: &str) -> bool {
         "--",
         &format!("ping -c 3 -W 3 {ip}"),
     ]);
-    o.status.success() && stdout(&o).contains(" 0% packet loss")
+    // busybox ping exits 0 once any reply came back.
+    o.status.success() && stdout(&o).contains("bytes from")
 }
 
 /// Every node of the lab is stopped, its directory gone and its ports free.
