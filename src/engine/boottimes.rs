@@ -30,22 +30,22 @@ fn load() -> Table {
         .unwrap_or_default()
 }
 
-/// The expected boot time of a platform, if vmlab has seen it boot.
-pub fn expected(platform: &str, accel: Accel) -> Option<Duration> {
-    load()
-        .get(&key(platform, accel))
-        .filter(|l| l.samples > 0)
-        .map(|l| Duration::from_secs_f64(l.mean_secs))
-}
+/// Every learned time, read once (a UI looks up many nodes per refresh).
+#[derive(Debug, Clone, Default)]
+pub struct BootTimes(Table);
 
-/// All learned times (for a UI that shows many nodes).
-pub fn all() -> BTreeMap<String, Learned> {
-    load()
-}
+impl BootTimes {
+    pub fn load() -> Self {
+        BootTimes(load())
+    }
 
-/// The key `all()` uses for a platform.
-pub fn table_key(platform: &str, accel: Accel) -> String {
-    key(platform, accel)
+    /// The expected boot time of a platform, if vmlab has seen it boot.
+    pub fn expected(&self, platform: &str, accel: Accel) -> Option<Duration> {
+        self.0
+            .get(&key(platform, accel))
+            .filter(|l| l.samples > 0)
+            .map(|l| Duration::from_secs_f64(l.mean_secs))
+    }
 }
 
 /// Records one boot; the average weighs the last 10 boots or so. Best effort: a failure to

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::boottimes;
+use super::boottimes::BootTimes;
 use super::events::{Event, EventSink};
+use super::netstat;
 use super::process;
-use super::status::{LabStatus, snapshot};
+use super::state::LabState;
+use super::status::{self, LabStatus};
 
 /// Resource use of one QEMU.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -108,28 +110,24 @@ pub fn changes(before: &LabStatus, now: &LabStatus) -> Vec<Event> {
 }
 
 fn observe(dir: &std::path::Path, prev: &Ticks) -> Result<(Observation, Ticks), String> {
-    let status = snapshot(dir).map_err(|e| e.to_string())?;
+    // One read of state.json serves both the status and the boot timeouts.
+    let state = LabState::load(dir).map_err(|e| e.to_string())?;
+    let status = status::observe(&state, &netstat::established_local_ports());
     let now = Instant::now();
     let hz = process::clock_ticks_per_sec().unwrap_or(100) as f64;
     let mut usage = HashMap::new();
     let mut ticks = HashMap::new();
-    let learned = boottimes::all();
+    let learned = BootTimes::load();
     let mut expected_boot = HashMap::new();
-    let timeouts = super::state::LabState::load(dir)
-        .map(|s| {
-            s.nodes
-                .iter()
-                .map(|(n, r)| (n.clone(), r.boot_timeout_secs))
-                .collect::<HashMap<_, _>>()
-        })
-        .unwrap_or_default();
     for n in &status.nodes {
-        let learned = learned
-            .get(&boottimes::table_key(&n.platform, status.accel))
-            .filter(|l| l.samples > 0)
-            .map(|l| Duration::from_secs_f64(l.mean_secs));
-        let fallback = Duration::from_secs(timeouts.get(&n.name).copied().unwrap_or(180).max(1));
-        expected_boot.insert(n.name.clone(), learned.unwrap_or(fallback));
+        let timeout = state
+            .nodes
+            .get(&n.name)
+            .map_or(180, |r| r.boot_timeout_secs);
+        let expected = learned
+            .expected(&n.platform, status.accel)
+            .unwrap_or(Duration::from_secs(timeout.max(1)));
+        expected_boot.insert(n.name.clone(), expected);
         let Some(pid) = n.pid else { continue };
         let Some((cpu, rss)) = process::usage(pid) else {
             continue;

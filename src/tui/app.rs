@@ -366,7 +366,6 @@ impl App {
 
     fn dashboard_key(&mut self, k: KeyEvent) -> Vec<Action> {
         let n = self.node_names().len();
-        let alt = k.modifiers.contains(KeyModifiers::ALT);
         match k.code {
             KeyCode::Char('q') => {
                 self.quit = true;
@@ -400,13 +399,13 @@ impl App {
             }
             KeyCode::Enter | KeyCode::Char('c') => self.open_tab(TabKind::Console),
             KeyCode::Char('s') => self.open_tab(TabKind::Ssh),
+            // With or without Alt: Alt-n works in terminals that send it as a modifier.
             KeyCode::Char(d @ '1'..='9') => {
                 let i = (d as usize) - ('1' as usize);
                 if i < self.tabs.len() {
                     self.focus = Focus::Tab(i);
                     self.current_tab = i;
                 }
-                let _ = alt;
                 Vec::new()
             }
             KeyCode::Tab => {
