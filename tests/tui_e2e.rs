@@ -82,11 +82,7 @@ impl Drop for Tmux {
 
 #[test]
 fn tui_console_and_ssh_in_a_real_terminal() {
-    require_qemu();
-    let image = guest_image();
-    let _vm = vm_lock();
-    let lab = TestLab::new("tuilab");
-    lab.write("platforms.json", &tiny_platforms(&image, 120));
+    let lab = vm_lab("tuilab", 120);
     lab.write(
         "topology.json",
         r#"{ "name": "tuilab", "devices": { "r1": {}, "r2": {} },

@@ -56,11 +56,7 @@ fn assert_destroyed(lab: &TestLab, ports: &[u16]) {
 
 #[test]
 fn two_node_lab_end_to_end() {
-    require_qemu();
-    let image = guest_image();
-    let _vm = vm_lock();
-    let lab = TestLab::new("duo");
-    lab.write("platforms.json", &tiny_platforms(&image, 120));
+    let lab = vm_lab("duo", 120);
     lab.write(
         "topology.json",
         r#"{
@@ -188,11 +184,7 @@ fn two_node_lab_end_to_end() {
 
 #[test]
 fn spine_leaf_mixing_maps_with_a_gap() {
-    require_qemu();
-    let image = guest_image();
-    let _vm = vm_lock();
-    let lab = TestLab::new("fabric");
-    lab.write("platforms.json", &tiny_platforms(&image, 240));
+    let lab = vm_lab("fabric", 240);
     // spine1 uses Ethernet0 and Ethernet8 (stride-4: eth1, eth3; eth2 is the gap).
     lab.write(
         "topology.json",
@@ -268,11 +260,7 @@ fn spine_leaf_mixing_maps_with_a_gap() {
 
 #[test]
 fn boot_timeout_names_the_node_and_cleans_up() {
-    require_qemu();
-    let image = guest_image();
-    let _vm = vm_lock();
-    let lab = TestLab::new("specs"); // no topology name: the spec dir names the lab
-    lab.write("platforms.json", &tiny_platforms(&image, 2));
+    let lab = vm_lab("specs", 2); // no topology name: the spec dir names the lab
     lab.write(
         "topology.json",
         r#"{ "devices": { "lonely": {} }, "vmlab": { "link_port_base": 22300, "console_port_base": 32300, "ssh_port_base": 42300 } }"#,
@@ -299,10 +287,7 @@ fn boot_timeout_names_the_node_and_cleans_up() {
 
 #[test]
 fn interrupt_during_deploy_stops_what_it_started() {
-    require_qemu();
-    let image = guest_image();
-    let _vm = vm_lock();
-    let lab = two_node_lab("cut", &image, 22400, 32400, 42400);
+    let lab = two_node_lab("cut", 22400, 32400, 42400);
     let mut child = lab
         .command(&["deploy", "-S", lab.specs().to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
@@ -327,10 +312,7 @@ fn interrupt_during_deploy_stops_what_it_started() {
 
 #[test]
 fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
-    require_qemu();
-    let image = guest_image();
-    let _vm = vm_lock();
-    let lab = two_node_lab("cycle", &image, 22600, 32600, 42600);
+    let lab = two_node_lab("cycle", 22600, 32600, 42600);
     let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 

@@ -180,30 +180,21 @@ pub fn vm_lock() -> FileLock {
     FileLock::acquire("vmlab-vm-tests")
 }
 
-/// platforms.json for the tiny guest, with one platform per interface map.
+/// platforms.json for the tiny guest, with one platform per interface map: `tiny-stride`
+/// (SONiC VS style names) and `tiny-seq` (VPP style names).
 pub fn tiny_platforms(image: &Path, boot_timeout: u64) -> String {
-    let img = image.display();
-    format!(
-        r#"{{
-  "platforms": {{
-    "tiny-stride": {{
-      "description": "tiny guest, SONiC VS style names",
-      "vm_image": "{img}", "vm_memory": 256, "vm_cpus": 1,
-      "vm_nic_driver": "virtio-net-pci", "vm_interface_map": "stride-4",
-      "vm_credentials": {{ "user": "admin", "pass": "YourPaSsWoRd" }},
-      "vm_boot_timeout": {boot_timeout}
-    }},
-    "tiny-seq": {{
-      "description": "tiny guest, VPP style names",
-      "vm_image": "{img}", "vm_memory": 256, "vm_cpus": 1,
-      "vm_nic_driver": "virtio-net-pci", "vm_interface_map": "sequential",
-      "vm_credentials": {{ "user": "admin", "pass": "YourPaSsWoRd" }},
-      "vm_boot_timeout": {boot_timeout}
-    }}
-  }}
-}}
-"#
-    )
+    let platform = |map: &str| {
+        serde_json::json!({
+            "vm_image": image, "vm_memory": 256, "vm_cpus": 1,
+            "vm_nic_driver": "virtio-net-pci", "vm_interface_map": map,
+            "vm_credentials": { "user": "admin", "pass": "YourPaSsWoRd" },
+            "vm_boot_timeout": boot_timeout
+        })
+    };
+    let doc = serde_json::json!({
+        "platforms": { "tiny-stride": platform("stride-4"), "tiny-seq": platform("sequential") }
+    });
+    serde_json::to_string_pretty(&doc).expect("platforms JSON") + "\n"
 }
 
 /// Is 127.0.0.1:port free?
@@ -211,11 +202,34 @@ pub fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
+/// A lab that boots VMs: QEMU checked (loudly), the guest image built, the machine-wide VM
+/// lock held, and platforms.json written. The lab is destroyed before the lock is released.
+pub struct VmLab {
+    // Field order is drop order: destroy the lab, then let the next VM test run.
+    pub lab: TestLab,
+    _lock: FileLock,
+}
+
+impl std::ops::Deref for VmLab {
+    type Target = TestLab;
+    fn deref(&self) -> &TestLab {
+        &self.lab
+    }
+}
+
+pub fn vm_lab(name: &str, boot_timeout: u64) -> VmLab {
+    require_qemu();
+    let image = guest_image();
+    let lock = vm_lock();
+    let lab = TestLab::new(name);
+    lab.write("platforms.json", &tiny_platforms(&image, boot_timeout));
+    VmLab { lab, _lock: lock }
+}
+
 /// A lab of two tiny guests `a` (sequential) and `b` (sequential) joined by one link
 /// a:Ethernet0 -- b:Ethernet0, with ports `link`, `console`, `console+1`, `ssh`, `ssh+1`.
-pub fn two_node_lab(name: &str, image: &Path, link: u16, console: u16, ssh: u16) -> TestLab {
-    let lab = TestLab::new(name);
-    lab.write("platforms.json", &tiny_platforms(image, 120));
+pub fn two_node_lab(name: &str, link: u16, console: u16, ssh: u16) -> VmLab {
+    let lab = vm_lab(name, 120);
     lab.write(
         "topology.json",
         &format!(
