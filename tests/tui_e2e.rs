@@ -91,8 +91,7 @@ fn tui_console_and_ssh_in_a_real_terminal() {
     );
     lab.write("profiles/r1.json", "{\"platform\": \"tiny-stride\"}");
     lab.write("profiles/r2.json", "{\"platform\": \"tiny-seq\"}");
-    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
-    assert!(o.status.success(), "deploy: {}", stderr(&o));
+    lab.deploy();
 
     let tmux = Tmux::new();
     let script = format!(

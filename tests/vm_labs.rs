@@ -78,14 +78,7 @@ fn two_node_lab_end_to_end() {
         "{\"platform\": \"tiny-stride\", \"ssh_user\": \"admin\", \"extra\": [1, 2]}",
     );
 
-    let specs = lab.specs();
-    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
-    assert!(
-        o.status.success(),
-        "deploy failed:\n{}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    let o = lab.deploy();
     let progress = stderr(&o);
     for stage in ["launched", "booting", "ssh banner", "ready"] {
         assert!(
@@ -163,7 +156,7 @@ fn two_node_lab_end_to_end() {
     );
 
     // Deploying again changes nothing.
-    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("already running"), "{}", stdout(&o));
 
@@ -212,14 +205,7 @@ fn spine_leaf_mixing_maps_with_a_gap() {
             &format!("{{\"platform\": \"{p}\"}}\n"),
         );
     }
-    let specs = lab.specs();
-    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
-    assert!(
-        o.status.success(),
-        "deploy failed:\n{}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    lab.deploy();
 
     // (a node, a nic, z node, z nic) as the maps predict.
     let links = [
@@ -313,8 +299,7 @@ fn interrupt_during_deploy_stops_what_it_started() {
 #[test]
 fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
     let lab = two_node_lab("cycle", 22600, 32600, 42600);
-    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    lab.deploy();
 
     // b is the link's connecting end: stopped, it shows stopped and the link down.
     let o = lab.vmlab(&["stop", "b"]);

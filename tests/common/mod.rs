@@ -61,6 +61,19 @@ impl TestLab {
         self.command(args).output().expect("run vmlab")
     }
 
+    /// Deploys the spec dir and fails the test, with vmlab's output, if that does not work.
+    pub fn deploy(&self) -> Output {
+        let specs = self.specs();
+        let o = self.vmlab(&["deploy", "-S", specs.to_str().expect("utf-8 path")]);
+        assert!(
+            o.status.success(),
+            "deploy failed:\n{}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        o
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(vmlab_bin());
         c.args(args)
