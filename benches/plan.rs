@@ -40,6 +40,7 @@ fn sources() -> SpecSources {
     };
     SpecSources {
         dir: dir.clone(),
+        dir_name: Some("bench".into()),
         topology: text("topology.json", topology.to_string()),
         platforms: Some(text("platforms.json", platforms.to_string())),
         profiles: (0..NODES)

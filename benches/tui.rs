@@ -14,9 +14,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use vmlab::engine::events::BootStage;
-use vmlab::engine::monitor::{Observation, Usage};
-use vmlab::engine::state::{LinkState, NodeStatus};
-use vmlab::engine::status::{LabStatus, LinkRow, NodeRow};
+use vmlab::engine::lab::monitor::{Observation, Usage};
+use vmlab::engine::lab::status::{LabStatus, LinkRow, NodeRow};
+use vmlab::engine::{NodeStatus, link::LinkState};
 use vmlab::plan::Accel;
 use vmlab::term::screen::Emulator;
 use vmlab::term::session::SessionEvent;
@@ -114,6 +114,8 @@ fn observation(nodes: usize, links: usize) -> Observation {
             console_port: 30000 + i as u16,
             host: "localhost".into(),
             uptime_secs: Some(i as u64),
+            started: None,
+            ready_at: None,
         })
         .collect();
     let usage: HashMap<String, Usage> = nodes
@@ -146,7 +148,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
         .collect();
     Observation {
         status: LabStatus {
-            name: "bench".into(),
+            name: vmlab::spec::LabName::parse("bench").unwrap(),
             lab_dir: PathBuf::from("/labs/bench"),
             spec_dir: PathBuf::from("/specs"),
             accel: Accel::Tcg,

@@ -18,6 +18,7 @@ fn sources(topology: &str, platforms: &str, profiles: &[(&str, &str)]) -> SpecSo
     let dir = "/specs/lab";
     SpecSources {
         dir: PathBuf::from(dir),
+        dir_name: Some("lab".into()),
         topology: text(dir, "topology.json", topology),
         platforms: Some(text(dir, "platforms.json", platforms)),
         profiles: profiles
@@ -78,7 +79,11 @@ fn lab() -> spec::Lab {
 #[test]
 fn resolution_follows_profile_then_platform_then_defaults() {
     let lab = lab();
-    assert_eq!(lab.name, "lab", "no topology name: the spec dir's name");
+    assert_eq!(
+        lab.name.as_str(),
+        "lab",
+        "no topology name: the spec dir's name"
+    );
     assert_eq!(
         lab.settings.link_port_base, 20100,
         "newtlab section accepted"

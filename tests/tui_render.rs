@@ -13,9 +13,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use vmlab::engine::events::BootStage;
-use vmlab::engine::monitor::{Observation, Usage};
-use vmlab::engine::state::{LinkState, NodeStatus};
-use vmlab::engine::status::{LabStatus, LinkRow, NodeRow};
+use vmlab::engine::lab::monitor::{Observation, Usage};
+use vmlab::engine::lab::status::{LabStatus, LinkRow, NodeRow};
+use vmlab::engine::{NodeStatus, link::LinkState};
 use vmlab::plan::Accel;
 use vmlab::term::session::SessionEvent;
 use vmlab::tui::app::{Action, App, Focus, TabKind};
@@ -32,6 +32,8 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         console_port: 30000,
         host: "localhost".into(),
         uptime_secs: up,
+        started: None,
+        ready_at: None,
     }
 }
 
@@ -86,7 +88,7 @@ fn observation() -> Observation {
         .collect();
     Observation {
         status: LabStatus {
-            name: "fabric".into(),
+            name: vmlab::spec::LabName::parse("fabric").unwrap(),
             lab_dir: PathBuf::from("/labs/fabric"),
             spec_dir: PathBuf::from("/specs"),
             accel: Accel::Tcg,

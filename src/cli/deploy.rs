@@ -12,79 +12,65 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::DeployArgs;
 use super::output;
-use crate::engine::deploy::{Prepared, deploy, prepare};
+use super::say::{say, tell};
+use super::signals::Interrupts;
 use crate::engine::events::{BootStage, Event, EventSink};
-use crate::engine::{EngineError, destroy, paths, qemu};
-use crate::plan::{self, Accel, PlanOptions};
-use crate::spec::{self, SpecErrors};
+use crate::engine::lab::deploy::{DeployOptions, Prepared, dry_run, prepare};
+use crate::engine::{EngineError, home};
+use crate::spec;
 
-pub async fn run(args: DeployArgs) -> Result<i32, EngineError> {
-    let home = paths::user_home();
-    let lab = spec::load(&args.specs, home.as_deref())?;
-    let lab_dir = paths::lab_dir(&lab.name);
-    let qemu_bin = qemu::qemu_binary();
+pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, EngineError> {
+    let lab = spec::load(&args.specs, home::user_home().as_deref())?;
 
     if args.dry_run {
-        let accel = args.accel.wanted().unwrap_or(Accel::Tcg);
-        let plan = plan::build(
-            &lab,
-            &PlanOptions {
-                lab_dir,
-                accel,
-                qemu: qemu_bin,
-            },
-        )
-        .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
+        let (plan, problems) = dry_run(&lab, args.accel.wanted()).await?;
         if args.accel.wanted().is_none() {
-            println!("# accelerator: decided at deploy by probing KVM; shown here for TCG");
+            say("# accelerator: decided at deploy by probing KVM; shown here for TCG");
         }
-        print!("{}", output::plan_text(&plan));
+        say(output::plan_text(&plan).trim_end());
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
         return Ok(0);
     }
 
-    let plan = match prepare(&lab, args.accel.wanted(), args.force, &|m| eprintln!("{m}")).await? {
+    let opts = DeployOptions {
+        accel: args.accel.wanted(),
+        force: args.force,
+        keep_on_failure: args.keep_on_failure,
+    };
+    let cancel = interrupts.token();
+    let prepared = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Err(EngineError::Interrupted),
+        p = prepare(&lab, opts, &|m| tell(m)) => p?,
+    };
+    let deployment = match prepared {
         Prepared::AlreadyRunning(state) => {
-            println!(
+            say(&format!(
                 "lab {} is already running ({} nodes); nothing changed (use --force to redeploy)",
                 state.name,
                 state.nodes.len()
-            );
+            ));
             return Ok(0);
         }
-        Prepared::Ready(plan) => plan,
+        Prepared::Ready(d) => d,
     };
 
     let (sink, rx) = EventSink::channel();
-    let names: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();
+    let names: Vec<String> = deployment
+        .plan()
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
     let printer = tokio::spawn(print_progress(rx, names));
-    let result = tokio::select! {
-        r = deploy(&plan, &sink) => r,
-        _ = tokio::signal::ctrl_c() => Err(EngineError::Interrupted),
-    };
+    let result = deployment.run(&sink, cancel).await;
     drop(sink);
     let _ = printer.await;
-
-    match result {
-        Ok(state) => {
-            print!("{}", output::deployed_text(&state));
-            Ok(0)
-        }
-        Err(e) => {
-            let keep = args.keep_on_failure && matches!(e, EngineError::BootFailed(_));
-            if keep {
-                eprintln!(
-                    "leaving the lab running (--keep-on-failure); `vmlab destroy --lab {}` removes it",
-                    plan.name
-                );
-            } else {
-                eprintln!("stopping what was started...");
-                if let Err(d) = destroy::destroy(&plan.lab_dir, true).await {
-                    eprintln!("warning: cleanup failed: {d}");
-                }
-            }
-            Err(e)
-        }
-    }
+    let state = result?;
+    say(output::deployed_text(&state).trim_end());
+    Ok(0)
 }
 
 /// Prints engine events until the stream ends.
@@ -125,7 +111,7 @@ async fn plain_lines(rx: &mut UnboundedReceiver<Event>, width: usize) {
             Event::Step(s) => format!("[{:>6.1}s] {s}", t0.elapsed().as_secs_f64()),
             other => other.describe(),
         };
-        eprintln!("{line}");
+        tell(&line);
     }
 }
 

@@ -1,28 +1,41 @@
 //! The command line: argument parsing, the commands' output, exit codes. Thin by design —
-//! every decision about labs is the engine's or the plan's.
+//! every decision about labs is the engine's or the plan's. Names typed by the user are checked
+//! here, at the edge, before anything else sees them.
 
 mod deploy;
 mod output;
+mod say;
+mod signals;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::labs::{self, LabSelector};
-use crate::engine::state::LabState;
-use crate::engine::{EngineError, destroy, ssh, status};
+use crate::engine::lab::find::{self, LabSelector};
+use crate::engine::lab::lifecycle::{self, NodeOp};
+use crate::engine::lab::state::LabState;
+use crate::engine::lab::{LabDir, destroy, status};
+use crate::engine::{EngineError, NodeStatus, ssh};
 use crate::plan::Accel;
+use crate::spec::LabName;
+use say::{say, tell};
 
 /// vmlab - VM orchestration for network topologies
 #[derive(Debug, Parser)]
 #[command(name = "vmlab", version, about, long_about = None)]
 #[command(after_help = "Labs live in $VMLAB_HOME/labs/<name> (VMLAB_HOME defaults to ~/.vmlab).")]
 pub struct Cli {
-    /// Verbose output (repeat for more)
+    /// Say what vmlab does: -v each QEMU launched (with its command line), each signal sent
+    /// and why, each state change; -vv more
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A lab name typed by the user, checked before it is used.
+fn lab_name(s: &str) -> Result<LabName, String> {
+    LabName::parse(s).map_err(|why| format!("the lab name {s:?} {why}"))
 }
 
 /// Which lab a command works on.
@@ -37,8 +50,8 @@ pub struct LabArgs {
     )]
     pub specs: Option<PathBuf>,
     /// Name of a deployed lab
-    #[arg(long, value_name = "NAME")]
-    pub lab: Option<String>,
+    #[arg(long, value_name = "NAME", value_parser = lab_name)]
+    pub lab: Option<LabName>,
 }
 
 impl LabArgs {
@@ -135,7 +148,7 @@ pub struct DeployArgs {
     /// Redeploy a lab that is already deployed
     #[arg(long)]
     pub force: bool,
-    /// Print the plan (QEMU command lines, ports) and start nothing
+    /// Print the plan (QEMU command lines, ports), run the preflight checks, start nothing
     #[arg(long)]
     pub dry_run: bool,
     /// Accelerator
@@ -167,17 +180,31 @@ pub fn main() -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tell(&format!("error: cannot start the async runtime: {e}"));
             return 1;
         }
     };
-    match rt.block_on(run(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
+    rt.block_on(async {
+        // For commands that start VMs, Ctrl-C, SIGTERM and SIGHUP cancel what runs; it stops
+        // what it started, and vmlab exits 128 + the signal's number. (The TUI handles its own.)
+        let interrupts = match cli.command {
+            Command::Deploy(_) | Command::Start { .. } | Command::Restart { .. } => {
+                signals::Interrupts::install()
+            }
+            _ => signals::Interrupts::none(),
+        };
+        let result = run(cli, &interrupts).await;
+        match result {
+            Ok(code) => code,
+            Err(e) => {
+                tell(&format!("error: {e}"));
+                match (&e, interrupts.signal()) {
+                    (EngineError::Interrupted, Some(sig)) => 128 + sig,
+                    _ => e.exit_code(),
+                }
+            }
         }
-    }
+    })
 }
 
 fn init_tracing(verbose: u8) {
@@ -190,42 +217,44 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("vmlab={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_target(false)
         .with_writer(std::io::stderr)
         .try_init();
 }
 
-async fn run(cli: Cli) -> Result<i32, EngineError> {
+async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineError> {
     match cli.command {
-        Command::Deploy(args) => deploy::run(args).await,
+        Command::Deploy(args) => deploy::run(args, interrupts).await,
         Command::Destroy { lab, force } => {
-            let (name, dir) = labs::find(&lab.selector(), force)?;
-            let report = destroy::destroy(&dir, force).await?;
+            let lab = find::find(&lab.selector(), force)?;
+            let report = destroy::destroy(&lab, force, &|m| tell(m)).await?;
             for note in &report.left_alone {
-                eprintln!("warning: {note}; not signalled");
+                tell(&format!("warning: {note}; not signalled"));
             }
-            println!(
-                "destroyed lab {name} ({} VM{} stopped)",
+            say(&format!(
+                "destroyed lab {} ({} VM{} stopped)",
+                lab.name(),
                 report.stopped.len(),
                 if report.stopped.len() == 1 { "" } else { "s" }
-            );
+            ));
             Ok(0)
         }
         Command::Status { lab, json } => {
-            let (_, dir) = labs::find(&lab.selector(), false)?;
-            let st = status::snapshot(&dir)?;
+            let lab = find::find(&lab.selector(), false)?;
+            let st = status::snapshot(&lab)?;
             if json {
                 let text = serde_json::to_string_pretty(&st).map_err(|e| {
                     EngineError::io("cannot encode status", std::io::Error::other(e))
                 })?;
-                println!("{text}");
+                say(&text);
             } else {
-                print!("{}", output::status_text(&st));
+                say(output::status_text(&st).trim_end());
             }
             Ok(0)
         }
         Command::Ssh { lab, node, command } => {
-            let (_, dir) = labs::find(&lab.selector(), false)?;
-            let state = LabState::load(&dir)?;
+            let lab = find::find(&lab.selector(), false)?;
+            let state = LabState::load(&lab)?;
             let me = std::env::current_exe()
                 .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
             let mut cmd = ssh::ssh_command(&state, &node, &command, &me)?;
@@ -238,17 +267,19 @@ async fn run(cli: Cli) -> Result<i32, EngineError> {
             ))
         }
         Command::Console { lab, node } => {
-            let (_, dir) = labs::find(&lab.selector(), false)?;
-            let state = LabState::load(&dir)?;
+            let lab = find::find(&lab.selector(), false)?;
+            let state = LabState::load(&lab)?;
             let n = state.node(&node)?;
             crate::term::console::attach(n.console_port, &node)
                 .await
                 .map_err(|e| EngineError::io("console", e))?;
             Ok(0)
         }
-        Command::Stop { lab, node } => node_action(&lab, &node, "stop").await,
-        Command::Start { lab, node } => node_action(&lab, &node, "start").await,
-        Command::Restart { lab, node } => node_action(&lab, &node, "restart").await,
+        Command::Stop { lab, node } => node_action(&lab, &node, NodeOp::Stop, interrupts).await,
+        Command::Start { lab, node } => node_action(&lab, &node, NodeOp::Start, interrupts).await,
+        Command::Restart { lab, node } => {
+            node_action(&lab, &node, NodeOp::Restart, interrupts).await
+        }
         Command::Tui { lab, accel } => {
             crate::tui::run(crate::tui::TuiOptions {
                 selector: lab.selector(),
@@ -256,49 +287,56 @@ async fn run(cli: Cli) -> Result<i32, EngineError> {
             })
             .await
         }
-        Command::Labs => {
-            let names = labs::list();
-            if names.is_empty() {
-                println!("no labs deployed");
-            }
-            for name in names {
-                let dir = crate::engine::paths::lab_dir(&name);
-                match status::snapshot(&dir) {
-                    Ok(st) => {
-                        let up = st
-                            .nodes
-                            .iter()
-                            .filter(|n| n.status == crate::engine::state::NodeStatus::Running)
-                            .count();
-                        println!(
-                            "{name}\t{up}/{} running\t{}",
-                            st.nodes.len(),
-                            st.spec_dir.display()
-                        );
-                    }
-                    Err(e) => println!("{name}\t{e}"),
-                }
-            }
-            Ok(0)
-        }
+        Command::Labs => labs(),
     }
 }
 
+/// `vmlab labs`: one line per lab on stdout; a lab whose state cannot be read is reported on
+/// stderr, and then the exit code is 3.
+fn labs() -> Result<i32, EngineError> {
+    let names = find::list();
+    if names.is_empty() {
+        say("no labs deployed");
+    }
+    let mut damaged = 0;
+    for name in names {
+        match status::snapshot(&LabDir::of(name.clone())) {
+            Ok(st) => {
+                let up = st
+                    .nodes
+                    .iter()
+                    .filter(|n| n.status == NodeStatus::Running)
+                    .count();
+                say(&format!(
+                    "{name}\t{up}/{} running\t{}",
+                    st.nodes.len(),
+                    st.spec_dir.display()
+                ));
+            }
+            Err(e) => {
+                damaged += 1;
+                tell(&format!("error: lab {name}: {e}"));
+            }
+        }
+    }
+    Ok(if damaged > 0 { 3 } else { 0 })
+}
+
 /// `stop`, `start` and `restart` of one node, with boot progress on stderr.
-async fn node_action(lab: &LabArgs, node: &str, what: &str) -> Result<i32, EngineError> {
-    let (_, dir) = labs::find(&lab.selector(), false)?;
+async fn node_action(
+    lab: &LabArgs,
+    node: &str,
+    op: NodeOp,
+    interrupts: &signals::Interrupts,
+) -> Result<i32, EngineError> {
+    let lab = find::find(&lab.selector(), false)?;
     let (sink, mut rx) = crate::engine::EventSink::channel();
     let printer = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
-            eprintln!("{}", e.describe());
+            tell(&e.describe());
         }
     });
-    use crate::engine::lifecycle;
-    let r = match what {
-        "stop" => lifecycle::stop_node(&dir, node, &sink).await,
-        "start" => lifecycle::start_node(&dir, node, &sink).await,
-        _ => lifecycle::restart_node(&dir, node, &sink).await,
-    };
+    let r = lifecycle::run(&lab, node, op, &sink, interrupts.token(), &|m| tell(m)).await;
     drop(sink);
     let _ = printer.await;
     r.map(|_| 0)

@@ -5,8 +5,9 @@ use std::fmt::Write;
 use comfy_table::presets::NOTHING;
 use comfy_table::{Cell, Table};
 
-use crate::engine::state::LabState;
-use crate::engine::status::LabStatus;
+use crate::engine::NodeStatus;
+use crate::engine::lab::state::LabState;
+use crate::engine::lab::status::LabStatus;
 use crate::plan::{LabPlan, NicRole};
 
 fn table(header: &[&str]) -> Table {
@@ -102,7 +103,7 @@ pub fn status_text(st: &LabStatus) -> String {
             n.name.clone(),
             n.platform.clone(),
             match (n.status, n.stage) {
-                (crate::engine::state::NodeStatus::Booting, Some(stage)) => {
+                (NodeStatus::Booting, Some(stage)) => {
                     format!("booting ({})", stage.label())
                 }
                 (s, _) => s.label().to_string(),

@@ -1,4 +1,5 @@
-//! Engine errors, each kind mapped to the exit code the CLI returns.
+//! Engine errors, typed all the way to the edge: each kind maps to the exit code the CLI
+//! returns (README, "Exit codes").
 
 use std::path::PathBuf;
 
@@ -16,6 +17,12 @@ pub enum EngineError {
     /// The lab is in a state the command cannot work with.
     #[error("{0}")]
     LabState(String),
+    /// Another command is changing the lab.
+    #[error("lab {lab} is busy: {holder} is changing it; try again when it has finished")]
+    LabBusy { lab: String, holder: String },
+    /// A directory that vmlab did not create: it is never removed.
+    #[error("{path} is not a lab directory vmlab created (no state file, no marker); not removed")]
+    NotALab { path: PathBuf },
     /// A node does not exist in the lab.
     #[error("lab {lab} has no node {node:?} (nodes: {known})")]
     NoSuchNode {
@@ -29,8 +36,9 @@ pub enum EngineError {
     /// A required program is missing.
     #[error("{program} not found: {fix}")]
     MissingProgram { program: String, fix: String },
-    /// The user interrupted the operation.
-    #[error("interrupted")]
+    /// The operation was cancelled (Ctrl-C, SIGTERM, SIGHUP, or the TUI quitting); what it
+    /// had started was stopped.
+    #[error("interrupted; what was started has been stopped")]
     Interrupted,
     #[error("{context}: {source}")]
     Io {
@@ -83,8 +91,11 @@ impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Invalid(_) => 2,
-            EngineError::LabNotFound(_) | EngineError::NoSuchNode { .. } => 3,
-            EngineError::LabState(_) => 3,
+            EngineError::LabNotFound(_)
+            | EngineError::NoSuchNode { .. }
+            | EngineError::LabState(_)
+            | EngineError::LabBusy { .. }
+            | EngineError::NotALab { .. } => 3,
             EngineError::BootFailed(_) => 4,
             EngineError::MissingProgram { .. } => 5,
             EngineError::Interrupted => 130,
@@ -96,5 +107,11 @@ impl EngineError {
 impl From<SpecErrors> for EngineError {
     fn from(e: SpecErrors) -> Self {
         EngineError::Invalid(e)
+    }
+}
+
+impl From<crate::spec::SpecError> for EngineError {
+    fn from(e: crate::spec::SpecError) -> Self {
+        EngineError::Invalid(e.into())
     }
 }

@@ -5,35 +5,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-/// How far a node's boot has got, in order.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum BootStage {
-    /// QEMU is running (its pidfile is written).
-    Launched,
-    /// The guest has printed something on its serial console.
-    Booting,
-    /// The console shows a login or shell prompt.
-    ConsolePrompt,
-    /// The forwarded SSH port answered with an `SSH-2.0-` banner.
-    SshBanner,
-    /// The node is usable.
-    Ready,
-}
-
-impl BootStage {
-    pub fn label(self) -> &'static str {
-        match self {
-            BootStage::Launched => "launched",
-            BootStage::Booting => "booting",
-            BootStage::ConsolePrompt => "console prompt",
-            BootStage::SshBanner => "ssh banner",
-            BootStage::Ready => "ready",
-        }
-    }
-}
+use super::link::LinkState;
+pub use super::node::{BootStage, NodeStatus};
 
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,15 +28,12 @@ pub enum Event {
     /// Something the user should know but that does not stop the work.
     Warning(String),
     /// A node's observed status changed (for example: its QEMU died, so it is now dead).
-    NodeStatus {
-        node: String,
-        status: crate::engine::state::NodeStatus,
-    },
+    NodeStatus { node: String, status: NodeStatus },
     /// A link's observed state changed.
     LinkState {
         a: String,
         z: String,
-        state: crate::engine::state::LinkState,
+        state: LinkState,
     },
 }
 

@@ -1,13 +1,17 @@
 //! Atomic file replacement: write a sibling temp file, fsync, rename over the target.
 //!
-//! A symlinked target is followed, so the link survives and the file it points to is replaced;
-//! the target's permissions are kept.
+//! A symlinked target is followed, so the link survives and the file it points to is replaced.
+//! The temp file is created with the target's permission bits (never wider than the original,
+//! not even for the moment before a chmod) and is given the target's owner and group where the
+//! user may keep them.
 
 use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Replaces `path`'s content with `bytes` atomically.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces `path`'s content with `bytes` atomically. A new file gets `new_mode` (default
+/// 0644 less the umask); an existing one keeps its mode, owner and group.
+pub fn atomic_write(path: &Path, bytes: &[u8], new_mode: Option<u32>) -> std::io::Result<()> {
     let target = resolve_symlinks(path)?;
     let dir = target
         .parent()
@@ -17,15 +21,28 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let perms = std::fs::metadata(&target).ok().map(|m| m.permissions());
-    let mut tmp = tempfile_in(&dir, &name)?;
+    let existing = std::fs::metadata(&target).ok();
+    let mode = existing
+        .as_ref()
+        .map(|m| m.permissions().mode() & 0o7777)
+        .or(new_mode)
+        .unwrap_or(0o644);
+    let (tmp_path, mut tmp) = tempfile_in(&dir, &name, mode)?;
     let result = (|| {
-        tmp.1.write_all(bytes)?;
-        tmp.1.sync_all()?;
-        if let Some(p) = perms {
-            std::fs::set_permissions(&tmp.0, p)?;
+        tmp.write_all(bytes)?;
+        if let Some(m) = &existing {
+            // The umask may have narrowed the mode at creation: restore exactly the original
+            // (which is never wider than what the file had), then its owner where allowed.
+            tmp.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            if m.uid() != nix::unistd::getuid().as_raw()
+                || m.gid() != nix::unistd::getgid().as_raw()
+            {
+                let _ = std::os::unix::fs::fchown(&tmp, Some(m.uid()), Some(m.gid()))
+                    .or_else(|_| std::os::unix::fs::fchown(&tmp, None, Some(m.gid())));
+            }
         }
-        std::fs::rename(&tmp.0, &target)?;
+        tmp.sync_all()?;
+        std::fs::rename(&tmp_path, &target)?;
         // Make the rename itself durable.
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
@@ -33,7 +50,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Ok(())
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp.0);
+        let _ = std::fs::remove_file(&tmp_path);
     }
     result
 }
@@ -47,7 +64,7 @@ fn resolve_symlinks(path: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
-fn tempfile_in(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+fn tempfile_in(dir: &Path, name: &str, mode: u32) -> std::io::Result<(PathBuf, std::fs::File)> {
     for attempt in 0..100u32 {
         let p = dir.join(format!(
             ".{name}.vmlab-{}-{attempt}.tmp",
@@ -56,6 +73,7 @@ fn tempfile_in(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::Fil
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(mode)
             .open(&p)
         {
             Ok(f) => return Ok((p, f)),
@@ -77,10 +95,43 @@ mod tests {
         std::fs::write(&real, "old").unwrap();
         let link = d.path().join("link.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        atomic_write(&link, b"new").unwrap();
+        atomic_write(&link, b"new", None).unwrap();
         assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
         let leftovers: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 2);
+    }
+
+    #[test]
+    fn keeps_the_mode_from_the_first_byte() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("p.json");
+        std::fs::write(&f, "old").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // A reader that polls the directory while the file is written sees no wider mode: the
+        // temp file is created 0600 (checked by creating it the same way).
+        let (tmp, _) = tempfile_in(d.path(), "probe", 0o600).unwrap();
+        assert_eq!(
+            std::fs::metadata(&tmp).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::remove_file(tmp).unwrap();
+        atomic_write(&f, b"new", None).unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        atomic_write(&f, b"newer", None).unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+        let fresh = d.path().join("fresh.json");
+        atomic_write(&fresh, b"x", Some(0o600)).unwrap();
+        assert_eq!(
+            std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

@@ -4,12 +4,16 @@
 //!
 //! The password reaches ssh through `SSH_ASKPASS`: the vmlab binary itself is the helper
 //! ([`askpass_secret`]), reading the secret from its environment, which only this user can see.
+//!
+//! No spec value can become an ssh option: the user name (checked when the spec is read, and
+//! again here) goes after `-l`, and `--` ends ssh's options before the host, so neither the
+//! name nor a remote command word is ever parsed as one.
 
 use std::path::Path;
 use std::process::Command;
 
 use super::error::EngineError;
-use super::state::LabState;
+use super::lab::state::LabState;
 
 /// Environment variable that turns the vmlab binary into ssh's askpass helper.
 pub const ASKPASS_ENV: &str = "VMLAB_ASKPASS";
@@ -38,12 +42,19 @@ pub fn ssh_command(
              vm_credentials in its platform, then redeploy"
         )));
     };
+    if let Err(why) = crate::spec::values::ssh_user(user) {
+        return Err(EngineError::LabState(format!(
+            "node {node}'s recorded user name {user:?} {why}; fix ssh_user and redeploy"
+        )));
+    }
     let known_hosts = state.lab_dir.join("known_hosts");
     let mut cmd = Command::new("ssh");
-    cmd.arg("-p")
+    cmd.arg("-l")
+        .arg(user)
+        .arg("-p")
         .arg(n.ssh_port.to_string())
         .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
+        .arg(format!("UserKnownHostsFile={}", config_path(&known_hosts)))
         .args(["-o", "StrictHostKeyChecking=no"])
         .args(["-o", "LogLevel=ERROR"])
         .args([
@@ -53,13 +64,34 @@ pub fn ssh_command(
         .args(["-o", "PubkeyAuthentication=no"])
         .args(["-o", "NumberOfPasswordPrompts=1"])
         .args(["-o", "ConnectTimeout=15"])
-        .arg(format!("{user}@127.0.0.1"))
+        // Options end here: the host and every remote word are never read as options.
+        .args(["--", "127.0.0.1"])
+        .args(remote)
         .env("SSH_ASKPASS", askpass)
         .env("SSH_ASKPASS_REQUIRE", "force")
         .env(ASKPASS_ENV, "1")
         .env(SECRET_ENV, pass);
-    if !remote.is_empty() {
-        cmd.arg("--").args(remote);
-    }
     Ok(cmd)
+}
+
+/// A path as an ssh option value: `%` escaped (ssh expands `%` tokens in file names) and
+/// quoted when it holds white space (ssh splits option values there).
+fn config_path(p: &Path) -> String {
+    let s = p.to_string_lossy().replace('%', "%%");
+    if s.contains(char::is_whitespace) {
+        format!("\"{s}\"")
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_survive_ssh_option_parsing() {
+        assert_eq!(config_path(Path::new("/a/b")), "/a/b");
+        assert_eq!(config_path(Path::new("/a b/%d")), "\"/a b/%%d\"");
+    }
 }

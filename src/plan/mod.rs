@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
-use crate::spec::{Credentials, Endpoint, Lab, Link, SpecError};
+use crate::spec::{Credentials, Endpoint, Lab, LabName, Link, SpecError};
 
 pub use nics::{Mac, NicPlan, NicRole};
 pub use ports::{PortRole, PortUse};
@@ -126,7 +126,7 @@ pub struct LinkPlan {
 /// The whole lab, ready to execute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabPlan {
-    pub name: String,
+    pub name: LabName,
     pub spec_dir: PathBuf,
     pub lab_dir: PathBuf,
     pub accel: Accel,
@@ -165,7 +165,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
     }
     let mut nodes = Vec::with_capacity(lab.nodes.len());
     for (node, links) in lab.nodes.iter().zip(&touching) {
-        let nics = nics::plan_nics(&lab.name, node, links);
+        let nics = nics::plan_nics(lab.name.as_str(), node, links);
         let listeners = links
             .iter()
             .filter(|l| l.a.node == node.name)
@@ -182,7 +182,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         let console_port = ports.console[node.index];
         let argv = qemu::argv(&qemu::QemuInput {
             qemu: &opts.qemu,
-            lab: &lab.name,
+            lab: lab.name.as_str(),
             node,
             accel: opts.accel,
             ssh_port,

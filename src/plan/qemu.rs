@@ -3,6 +3,12 @@
 //! The VM is daemonized with `-display none`, its serial console served on TCP (one client at a
 //! time) with a log of all guest output, QMP on a unix socket, and a pidfile whose path names
 //! the lab directory: that path is how vmlab later proves a pid is its own QEMU.
+//!
+//! The CPU model is `host` under KVM and `max` under TCG, with the platform's
+//! `vm_cpu_features` appended. Under TCG `max` matters: `qemu64,+sse4.2` advertises SSE4.2
+//! without SSSE3, and a guest libc that trusts SSE4.2 then runs SSSE3 instructions and dies on
+//! an invalid opcode; `max` emulates every feature TCG can, so the flags a platform asks for
+//! come with the ones they imply.
 
 use crate::plan::nics::{NicPlan, NicRole};
 use crate::plan::{Accel, InheritedListener, NodePaths};
@@ -44,7 +50,7 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
     ]);
     let (accel, cpu) = match i.accel {
         Accel::Kvm => ("kvm", "host"),
-        Accel::Tcg => ("tcg", "qemu64"),
+        Accel::Tcg => ("tcg", "max"),
     };
     push(&["-machine", &format!("pc,accel={accel}")]);
     let cpu = match &node.cpu_features {

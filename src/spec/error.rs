@@ -51,8 +51,11 @@ impl fmt::Display for SpecError {
 pub struct SpecErrors(pub Vec<SpecError>);
 
 impl SpecErrors {
+    /// Adds a problem; one already reported in the same words is not repeated.
     pub fn push(&mut self, e: SpecError) {
-        self.0.push(e);
+        if !self.0.contains(&e) {
+            self.0.push(e);
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

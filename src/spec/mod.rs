@@ -9,12 +9,15 @@
 pub mod error;
 pub mod ifmap;
 pub mod model;
+pub mod name;
 pub mod resolve;
 pub mod source;
+pub mod values;
 
 pub use error::{SpecError, SpecErrors};
 pub use ifmap::InterfaceMap;
 pub use model::{Credentials, Endpoint, Lab, LabSettings, Link, Node};
+pub use name::{BadName, LabName};
 pub use resolve::resolve;
 pub use source::{SpecSources, SpecText, read_spec_dir};
 
@@ -22,4 +25,13 @@ pub use source::{SpecSources, SpecText, read_spec_dir};
 pub fn load(dir: &std::path::Path, home: Option<&std::path::Path>) -> Result<Lab, SpecErrors> {
     let sources = read_spec_dir(dir)?;
     resolve(&sources, home)
+}
+
+/// The name a spec directory's lab deploys as, by the same rule `deploy` uses (reads only
+/// topology.json).
+pub fn lab_name(dir: &std::path::Path) -> Result<LabName, SpecErrors> {
+    let (dir, dir_name) = source::spec_dir(dir)?;
+    let topo = source::read_topology(&dir)?;
+    let doc = resolve::parse_file(&topo)?;
+    name::derive_lab_name(doc.get("name"), dir_name.as_deref(), &topo.path).map_err(Into::into)
 }

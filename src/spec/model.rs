@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use super::ifmap::InterfaceMap;
+use super::name::LabName;
 
 /// A whole lab as the spec describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lab {
     /// Topology `name`, else the spec directory's name.
-    pub name: String,
+    pub name: LabName,
     /// The spec directory, absolute.
     pub spec_dir: PathBuf,
     pub settings: LabSettings,

@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use super::error::{SpecError, SpecErrors};
 use super::ifmap::InterfaceMap;
 use super::model::{Credentials, Endpoint, Lab, LabSettings, Link, Node};
+use super::name::{derive_lab_name, is_safe_name};
 use super::source::{SpecSources, SpecText};
+use super::values;
 
 /// Built-in defaults (HLD §4).
 pub const DEFAULT_MEMORY_MB: u64 = 4096;
@@ -40,32 +42,13 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
         return Err(errs);
     };
 
-    let name = match topology.get("name") {
-        None | Some(Value::Null) => src
-            .dir
-            .file_name()
-            .and_then(|s| s.to_str())
-            .unwrap_or("lab")
-            .to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => {
-            errs.push(SpecError::new(
-                &topo_path,
-                "name",
-                format!("must be a string, not {}", type_name(other)),
-                "write the lab name as a string",
-            ));
-            String::new()
+    let name = match derive_lab_name(topology.get("name"), src.dir_name.as_deref(), &topo_path) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            errs.push(e);
+            None
         }
     };
-    if !name.is_empty() && !is_safe_name(&name) {
-        errs.push(SpecError::new(
-            &topo_path,
-            "name",
-            format!("lab name {name:?} is not safe as a directory name"),
-            "use letters, digits, '.', '_' and '-' only, starting with a letter or digit",
-        ));
-    }
 
     let settings = resolve_settings(&topology, &topo_path, &mut errs);
 
@@ -117,6 +100,7 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
                     profile: profiles.get(dev.as_str()),
                     platforms,
                     platforms_path: &platforms_path,
+                    platforms_broken: src.platforms.is_some(),
                     spec_dir: &src.dir,
                     home,
                 };
@@ -139,17 +123,22 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
     };
     let links = resolve_links(&topology, &topo_path, &known, &nodes, &mut errs);
 
-    if errs.is_empty() {
-        Ok(Lab {
+    match (name, errs.is_empty()) {
+        (Some(name), true) => Ok(Lab {
             name,
             spec_dir: src.dir.clone(),
             settings,
             nodes,
             links,
-        })
-    } else {
-        Err(errs)
+        }),
+        _ => Err(errs),
     }
+}
+
+/// Parses a file that must hold a JSON object, on its own.
+pub fn parse_file(text: &SpecText) -> Result<Map<String, Value>, SpecErrors> {
+    let mut errs = SpecErrors::default();
+    parse_object(text, &mut errs).ok_or(errs)
 }
 
 /// Parses a file that must hold a JSON object; syntax errors name line and column.
@@ -219,8 +208,25 @@ fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecError
         None | Some(Value::Null) => {}
         Some(Value::Object(h)) => {
             for (name, addr) in h {
+                if let Err(why) = super::name::check_name(name) {
+                    errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts"),
+                        format!("host name {name:?} {why}"),
+                        "name hosts with letters, digits, '.', '_' and '-'",
+                    ));
+                    continue;
+                }
                 match addr.as_str() {
-                    Some(a) => s.hosts.push((name.clone(), a.to_string())),
+                    Some(a) if a.parse::<std::net::IpAddr>().is_ok() => {
+                        s.hosts.push((name.clone(), a.to_string()))
+                    }
+                    Some(a) => errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts.{name}"),
+                        format!("{a:?} is not an IP address"),
+                        "write the host's IPv4 or IPv6 address, for example \"192.168.1.10\"",
+                    )),
                     None => errs.push(SpecError::new(
                         path,
                         format!("{key}.hosts.{name}"),
@@ -250,6 +256,8 @@ struct NodeCtx<'a> {
     profile: Option<&'a ParsedProfile>,
     platforms: Option<&'a Map<String, Value>>,
     platforms_path: &'a Path,
+    /// platforms.json exists but could not be used (already reported once).
+    platforms_broken: bool,
     spec_dir: &'a Path,
     home: Option<&'a Path>,
 }
@@ -296,13 +304,14 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
         }
     };
     let platform = match c.platforms {
+        // A platforms.json that failed to parse was reported once already.
+        None if c.platforms_broken => return None,
         None => {
             errs.push(SpecError::new(
                 c.platforms_path,
-                "platforms",
+                "",
                 format!(
-                    "device {} uses platform {platform_name:?} but there are no platforms",
-                    c.dev
+                    "platforms.json does not exist, but devices use platform {platform_name:?}"
                 ),
                 "create platforms.json with a \"platforms\" object defining it",
             ));
@@ -353,10 +362,16 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
     let image =
         match lookup("vm_image") {
             Some(f) => match f.value.as_str() {
-                Some(s) => Some((
-                    expand_path(s, c.spec_dir, c.home),
-                    (f.file.to_path_buf(), f.field.clone()),
-                )),
+                Some(s) => match values::path(s) {
+                    Ok(()) => Some((
+                        expand_path(s, c.spec_dir, c.home),
+                        (f.file.to_path_buf(), f.field.clone()),
+                    )),
+                    Err(why) => {
+                        errs.push(value_error(&f, &why, "\"~/.vmlab/images/sonic-vs.qcow2\""));
+                        None
+                    }
+                },
                 None => {
                     errs.push(type_error(
                         &f,
@@ -397,8 +412,14 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
     let nic_driver = match lookup("vm_nic_driver") {
         None => DEFAULT_NIC_DRIVER.to_string(),
         Some(f) => match f.value.as_str() {
-            Some(s) if is_token(s, "") => s.to_string(),
-            _ => {
+            Some(s) => match values::nic_model(s) {
+                Ok(()) => s.to_string(),
+                Err(why) => {
+                    errs.push(value_error(&f, &why, "\"e1000\" or \"virtio-net-pci\""));
+                    String::new()
+                }
+            },
+            None => {
                 errs.push(type_error(
                     &f,
                     "a QEMU NIC model name",
@@ -411,8 +432,14 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
     let cpu_features = match lookup("vm_cpu_features") {
         None => None,
         Some(f) => match f.value.as_str() {
-            Some(s) if is_token(s, "+,=") => Some(s.to_string()),
-            _ => {
+            Some(s) => match values::cpu_features(s) {
+                Ok(()) => Some(s.to_string()),
+                Err(why) => {
+                    errs.push(value_error(&f, &why, "\"+sse4.2\" or \"+ssse3,+sse4.2\""));
+                    None
+                }
+            },
+            None => {
                 errs.push(type_error(&f, "QEMU CPU feature flags", "\"+sse4.2\""));
                 None
             }
@@ -505,17 +532,29 @@ fn resolve_credentials(
             "write {\"user\": \"admin\", \"pass\": \"...\"}",
         ));
     }
-    let pick = |profile_key: &str, platform_key: &str| -> Option<String> {
-        profile
+    // (value, file, field) of the first non-empty: profile, then platform.
+    let pick = |profile_key: &str, platform_key: &str| -> Option<(String, PathBuf, String)> {
+        if let Some(v) = profile
             .get(profile_key)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .or_else(|| {
-                pc.and_then(|m| m.get(platform_key))
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
+        {
+            return Some((
+                v.to_string(),
+                profile_path.to_path_buf(),
+                profile_key.into(),
+            ));
+        }
+        pc.and_then(|m| m.get(platform_key))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|v| {
+                (
+                    v.to_string(),
+                    platforms_path.to_path_buf(),
+                    format!("platforms.{platform_name}.vm_credentials.{platform_key}"),
+                )
             })
-            .map(str::to_string)
     };
     for key in ["ssh_user", "ssh_pass"] {
         if profile
@@ -530,8 +569,34 @@ fn resolve_credentials(
             ));
         }
     }
-    match (pick("ssh_user", "user"), pick("ssh_pass", "pass")) {
-        (Some(user), Some(pass)) => Some(Credentials { user, pass }),
+    let user = pick("ssh_user", "user");
+    let pass = pick("ssh_pass", "pass");
+    let mut ok = true;
+    if let Some((u, file, field)) = &user
+        && let Err(why) = values::ssh_user(u)
+    {
+        // A user name reaches ssh's command line: it must never read as an option.
+        errs.push(SpecError::new(
+            file,
+            field,
+            format!("user name {u:?} {why}"),
+            "write a plain login name, for example \"admin\"",
+        ));
+        ok = false;
+    }
+    if let Some((p, file, field)) = &pass
+        && let Err(why) = values::password(p)
+    {
+        errs.push(SpecError::new(
+            file,
+            field,
+            format!("the password {why}"),
+            "use a one-line password",
+        ));
+        ok = false;
+    }
+    match (user, pass, ok) {
+        (Some((user, ..)), Some((pass, ..)), true) => Some(Credentials { user, pass }),
         _ => None,
     }
 }
@@ -716,20 +781,13 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Names become file names, QEMU `-name` values and state keys.
-pub fn is_safe_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.as_bytes()[0].is_ascii_alphanumeric()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// A value that goes into a QEMU option list must not smuggle in other options.
-fn is_token(s: &str, extra: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c) || extra.contains(c))
+fn value_error(f: &Found<'_>, why: &str, example: &str) -> SpecError {
+    SpecError::new(
+        f.file,
+        &f.field,
+        format!("{} {why}", f.value),
+        format!("write for example {example}"),
+    )
 }
 
 /// `~/x` → `$HOME/x`; relative paths resolve against the spec directory.

@@ -18,6 +18,9 @@ pub struct SpecText {
 pub struct SpecSources {
     /// The spec directory, absolute.
     pub dir: PathBuf,
+    /// The last component of the directory's canonical path (what `-S .` or `-S ..` really
+    /// name), which names the lab when the topology does not.
+    pub dir_name: Option<String>,
     pub topology: SpecText,
     /// `platforms.json`, if the directory has one.
     pub platforms: Option<SpecText>,
@@ -27,28 +30,10 @@ pub struct SpecSources {
 
 /// Reads `topology.json`, `platforms.json` and `profiles/*.json` from `dir`.
 pub fn read_spec_dir(dir: &Path) -> Result<SpecSources, SpecErrors> {
-    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    if !dir.is_dir() {
-        return Err(SpecError::new(
-            &dir,
-            "",
-            "the spec directory does not exist",
-            "pass -S <dir> naming a directory that holds topology.json",
-        )
-        .into());
-    }
+    let (dir, dir_name) = spec_dir(dir)?;
     let mut errors = SpecErrors::default();
-    let topology = match read_text(&dir.join("topology.json")) {
-        Ok(Some(t)) => Some(t),
-        Ok(None) => {
-            errors.push(SpecError::new(
-                dir.join("topology.json"),
-                "",
-                "the spec directory has no topology.json",
-                "create topology.json with \"devices\" and \"links\"",
-            ));
-            None
-        }
+    let topology = match read_topology(&dir) {
+        Ok(t) => Some(t),
         Err(e) => {
             errors.push(e);
             None
@@ -91,11 +76,69 @@ pub fn read_spec_dir(dir: &Path) -> Result<SpecSources, SpecErrors> {
     match (topology, errors.is_empty()) {
         (Some(topology), true) => Ok(SpecSources {
             dir,
+            dir_name,
             topology,
             platforms,
             profiles,
         }),
         _ => Err(errors),
+    }
+}
+
+/// The spec directory made absolute, and its canonical name; an error unless it is a directory.
+pub fn spec_dir(dir: &Path) -> Result<(PathBuf, Option<String>), SpecError> {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let fix = "pass -S <dir> naming a directory that holds topology.json";
+    match std::fs::metadata(&abs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(SpecError::new(
+                &abs,
+                "",
+                "is a file, not a spec directory",
+                format!(
+                    "{fix}{}",
+                    if abs.file_name().is_some_and(|n| n == "topology.json") {
+                        " (the directory that holds it, not the file itself)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SpecError::new(
+                &abs,
+                "",
+                "the spec directory does not exist",
+                fix,
+            ));
+        }
+        Err(e) => {
+            return Err(SpecError::new(
+                &abs,
+                "",
+                format!("cannot read the spec directory: {e}"),
+                fix,
+            ));
+        }
+    }
+    let name = std::fs::canonicalize(&abs)
+        .ok()
+        .and_then(|c| c.file_name().and_then(|n| n.to_str()).map(str::to_string));
+    Ok((abs, name))
+}
+
+/// `topology.json` of an existing spec directory.
+pub fn read_topology(dir: &Path) -> Result<SpecText, SpecError> {
+    match read_text(&dir.join("topology.json"))? {
+        Some(t) => Ok(t),
+        None => Err(SpecError::new(
+            dir.join("topology.json"),
+            "",
+            "the spec directory has no topology.json",
+            "create topology.json with \"devices\" and \"links\"",
+        )),
     }
 }
 

@@ -11,8 +11,10 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 
 use super::layout::Areas;
+use crate::engine::NodeStatus;
 use crate::engine::events::{BootStage, Event as EngineEvent};
-use crate::engine::monitor::Observation;
+use crate::engine::lab::lifecycle::NodeOp;
+use crate::engine::lab::monitor::Observation;
 use crate::term::keys::{Modes, key_bytes, paste_bytes};
 use crate::term::screen::Emulator;
 use crate::term::session::{SessionEvent, SessionId};
@@ -91,9 +93,8 @@ pub enum Action {
     Send(SessionId, Vec<u8>),
     /// Tell a session its pane's size.
     Resize(SessionId, u16, u16),
-    Start(String),
-    Stop(String),
-    Restart(String),
+    /// Start, stop or restart a node.
+    Node(NodeOp, String),
     Destroy,
     Quit,
 }
@@ -126,7 +127,7 @@ pub struct App {
     /// Boot stages the engine reported, newer than the last observation may know.
     pub stages: HashMap<String, BootStage>,
     /// Nodes with an action (start/stop/restart) in flight.
-    pub busy: HashMap<String, &'static str>,
+    pub busy: HashMap<String, NodeOp>,
     pub quit: bool,
     next_session: SessionId,
     /// The size of the whole terminal at the last draw.
@@ -187,7 +188,7 @@ impl App {
                 for n in &o.status.nodes {
                     match (n.status, n.stage) {
                         // The engine's events may be ahead of what the state file says.
-                        (crate::engine::state::NodeStatus::Booting, Some(stage)) => {
+                        (NodeStatus::Booting, Some(stage)) => {
                             let known = self.stages.entry(n.name.clone()).or_insert(stage);
                             *known = (*known).max(stage);
                         }
@@ -253,12 +254,33 @@ impl App {
     }
 
     /// The result of a node action.
-    pub fn action_done(&mut self, node: &str, what: &str, result: Result<(), String>) {
+    pub fn action_done(&mut self, node: &str, op: NodeOp, result: Result<(), String>) {
         self.busy.remove(node);
+        let what = op.verb();
         match result {
             Ok(()) => self.note(format!("{node}: {what} done"), false),
             Err(e) => self.note(format!("{node}: {what} failed: {e}"), true),
         }
+    }
+
+    /// Tab bar titles: the dashboard, then each tab (drawing and mouse hit-testing use the
+    /// same strings).
+    pub fn tab_titles(&self) -> Vec<String> {
+        let mut t = vec!["dashboard".to_string()];
+        for (i, tab) in self.tabs.iter().enumerate() {
+            let state = match &tab.state {
+                TabState::Connecting => "connecting",
+                TabState::Connected => "connected",
+                TabState::Closed(_) => "closed",
+            };
+            t.push(format!(
+                "{} {} {} ({state})",
+                i + 1,
+                tab.node,
+                tab.kind.label()
+            ));
+        }
+        t
     }
 
     /// Handles one terminal event.
@@ -421,9 +443,9 @@ impl App {
             KeyCode::Char('r') if !self.tabs.is_empty() => {
                 self.reconnect(self.current_tab.min(self.tabs.len() - 1))
             }
-            KeyCode::Char('u') => self.node_action("start", Action::Start),
-            KeyCode::Char('p') => self.node_action("stop", Action::Stop),
-            KeyCode::Char('R') => self.node_action("restart", Action::Restart),
+            KeyCode::Char('u') => self.node_action(NodeOp::Start),
+            KeyCode::Char('p') => self.node_action(NodeOp::Stop),
+            KeyCode::Char('R') => self.node_action(NodeOp::Restart),
             KeyCode::Char('D') => {
                 self.overlay = Overlay::ConfirmDestroy;
                 Vec::new()
@@ -432,7 +454,8 @@ impl App {
         }
     }
 
-    fn node_action(&mut self, what: &'static str, make: fn(String) -> Action) -> Vec<Action> {
+    fn node_action(&mut self, op: NodeOp) -> Vec<Action> {
+        let what = op.verb();
         let Some(node) = self.selected_node() else {
             return Vec::new();
         };
@@ -444,12 +467,12 @@ impl App {
             return Vec::new();
         }
         if let Some(doing) = self.busy.get(&node) {
-            self.note(format!("{node}: busy ({doing})"), true);
+            self.note(format!("{node}: busy ({})", doing.doing()), true);
             return Vec::new();
         }
-        self.busy.insert(node.clone(), what);
+        self.busy.insert(node.clone(), op);
         self.note(format!("{node}: {what}..."), false);
-        vec![make(node)]
+        vec![Action::Node(op, node)]
     }
 
     fn open_tab(&mut self, kind: TabKind) -> Vec<Action> {
@@ -552,7 +575,7 @@ impl App {
             }
             (_, MouseEventKind::Down(MouseButton::Left)) if areas.tab_bar.contains(at) => {
                 // Tab bar: "dashboard" first, then each tab, in the order drawn.
-                let titles = super::view::tab_titles(self);
+                let titles = self.tab_titles();
                 let mut x = areas.tab_bar.x;
                 for (k, t) in titles.iter().enumerate() {
                     let w = t.chars().count() as u16 + 3;

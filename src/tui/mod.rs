@@ -5,6 +5,8 @@
 //! action running in-process), the engine's lab monitor, session output and action results.
 //! [`app`] turns input into actions and news into state without I/O; [`view`] draws state;
 //! this module carries actions out by spawning engine work, so update and draw never block.
+//! A deploy runs through the same engine entry point as `vmlab deploy`; quitting, pressing D
+//! or a SIGTERM/SIGHUP during it cancels it and waits until it has stopped what it started.
 //! The screen is redrawn when something changed and once a second for the clocks — an idle
 //! dashboard costs next to no CPU. The terminal is restored on quit, on error and on panic.
 
@@ -14,7 +16,6 @@ pub mod view;
 
 use std::collections::HashMap;
 use std::io::Stdout;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{
@@ -29,13 +30,18 @@ use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use crate::engine::deploy::{Prepared, deploy, prepare};
+use tokio_util::sync::CancellationToken;
+
 use crate::engine::events::EventSink;
-use crate::engine::labs::{self, LabSelector};
-use crate::engine::state::LabState;
-use crate::engine::{EngineError, destroy, lifecycle, monitor, paths, ssh};
+use crate::engine::lab::deploy::{DeployOptions, Deployment, Prepared, prepare};
+use crate::engine::lab::find::{self, LabSelector};
+use crate::engine::lab::lifecycle::{self, NodeOp};
+use crate::engine::lab::state::LabState;
+use crate::engine::lab::{LabDir, destroy, monitor};
+use crate::engine::{EngineError, home, ssh};
 use crate::plan::Accel;
 use crate::term::session::{Session, SessionEvent, SessionId};
 use app::{Action, App, TabKind};
@@ -51,7 +57,7 @@ pub struct TuiOptions {
 /// Results of work the loop spawned.
 enum Done {
     Connected(SessionId, Result<Session, String>),
-    NodeAction(String, &'static str, Result<(), String>),
+    NodeAction(String, NodeOp, Result<(), String>),
     Deployed(Result<(), String>),
     Destroyed(Result<(), String>),
 }
@@ -60,26 +66,29 @@ enum Done {
 pub async fn run(opts: TuiOptions) -> Result<i32, EngineError> {
     // Find the lab, or prepare a deploy of it (all validation happens before the screen
     // changes, so errors print normally).
-    let mut deploy_plan = None;
-    let (name, lab_dir) = match &opts.selector {
+    let mut deployment = None;
+    let lab = match &opts.selector {
         LabSelector::SpecDir(dir) => {
-            let lab = crate::spec::load(dir, paths::user_home().as_deref())?;
-            match prepare(&lab, opts.accel, false, &|m| eprintln!("{m}")).await? {
-                Prepared::AlreadyRunning(state) => (state.name.clone(), state.lab_dir.clone()),
-                Prepared::Ready(plan) => {
-                    let dir = plan.lab_dir.clone();
-                    let name = plan.name.clone();
-                    deploy_plan = Some(plan);
-                    (name, dir)
+            let spec = crate::spec::load(dir, home::user_home().as_deref())?;
+            let opts = DeployOptions {
+                accel: opts.accel,
+                ..DeployOptions::default()
+            };
+            match prepare(&spec, opts, &|m| eprintln!("{m}")).await? {
+                Prepared::AlreadyRunning(_) => LabDir::of(spec.name.clone()),
+                Prepared::Ready(d) => {
+                    let lab = d.lab().clone();
+                    deployment = Some(d);
+                    lab
                 }
             }
         }
-        other => labs::find(other, false)?,
+        other => find::find(other, false)?,
     };
 
     let mut terminal =
         setup_terminal().map_err(|e| EngineError::io("cannot set up the terminal", e))?;
-    let result = event_loop(&mut terminal, &name, lab_dir, deploy_plan).await;
+    let result = event_loop(&mut terminal, lab, deployment).await;
     restore_terminal();
     let _ = terminal.show_cursor();
     result
@@ -117,11 +126,10 @@ fn restore_terminal() {
 
 async fn event_loop(
     terminal: &mut Term,
-    name: &str,
-    lab_dir: PathBuf,
-    deploy_plan: Option<Box<crate::plan::LabPlan>>,
+    lab: LabDir,
+    deployment: Option<Box<Deployment>>,
 ) -> Result<i32, EngineError> {
-    let mut app = App::new(name, deploy_plan.is_some());
+    let mut app = App::new(lab.name().as_str(), deployment.is_some());
     let size = terminal
         .size()
         .map_err(|e| EngineError::io("terminal size", e))?;
@@ -132,24 +140,26 @@ async fn event_loop(
     let (done_tx, mut done_rx) = unbounded_channel::<Done>();
     let mut sessions: HashMap<SessionId, Session> = HashMap::new();
     let mut input = EventStream::new();
-    let mut monitor = monitor::spawn(lab_dir.clone(), Duration::from_secs(1), engine_sink.clone());
+    let mut monitor = monitor::spawn(lab.clone(), Duration::from_secs(1), engine_sink.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // SIGTERM and SIGHUP (a closed terminal) quit like q; Ctrl-C arrives as a key in raw mode.
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
 
-    if let Some(plan) = deploy_plan {
-        app.note(format!("deploying {} nodes", plan.nodes.len()), false);
-        let sink = engine_sink.clone();
-        let tx = done_tx.clone();
+    // The deploy and its cancellation; quitting or destroying cancels it and waits for it.
+    let cancel = CancellationToken::new();
+    let mut deploy_task = deployment.map(|d| {
+        app.note(format!("deploying {} nodes", d.plan().nodes.len()), false);
+        let (sink, tx, cancel) = (engine_sink.clone(), done_tx.clone(), cancel.clone());
         tokio::spawn(async move {
-            let r = deploy(&plan, &sink)
+            let r = d
+                .run(&sink, &cancel)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string());
-            if r.is_err() {
-                let _ = destroy::destroy(&plan.lab_dir, true).await;
-            }
             let _ = tx.send(Done::Deployed(r));
-        });
-    }
+        })
+    });
 
     let mut dirty = true;
     loop {
@@ -187,9 +197,10 @@ async fn event_loop(
                     }
                 }
                 Done::Connected(id, Err(e)) => app.connected(id, Err(e)),
-                Done::NodeAction(node, what, r) => app.action_done(&node, what, r),
+                Done::NodeAction(node, op, r) => app.action_done(&node, op, r),
                 Done::Deployed(r) => {
                     app.deploying = false;
+                    deploy_task = None;
                     match r {
                         Ok(()) => app.note("deploy finished: every node is ready", false),
                         Err(e) => app.note(format!("deploy failed (stopped what it started): {e}"), true),
@@ -200,6 +211,8 @@ async fn event_loop(
                 }
                 Done::Destroyed(Err(e)) => app.note(format!("destroy failed: {e}"), true),
             },
+            Some(_) = recv_signal(&mut hangup) => app.quit = true,
+            Some(_) = recv_signal(&mut terminate) => app.quit = true,
             _ = tick.tick() => {}
         }
         dirty = true;
@@ -213,9 +226,7 @@ async fn event_loop(
                     rows,
                     cols,
                 } => {
-                    connect(
-                        &lab_dir, session, &node, kind, rows, cols, &sess_tx, &done_tx,
-                    );
+                    connect(&lab, session, &node, kind, rows, cols, &sess_tx, &done_tx);
                 }
                 Action::Disconnect(id) => {
                     sessions.remove(&id);
@@ -230,22 +241,22 @@ async fn event_loop(
                         s.resize(rows, cols);
                     }
                 }
-                Action::Start(node) => {
-                    spawn_node_action(&lab_dir, node, "start", &engine_sink, &done_tx)
-                }
-                Action::Stop(node) => {
-                    spawn_node_action(&lab_dir, node, "stop", &engine_sink, &done_tx)
-                }
-                Action::Restart(node) => {
-                    spawn_node_action(&lab_dir, node, "restart", &engine_sink, &done_tx)
-                }
+                Action::Node(op, node) => spawn_node_action(&lab, node, op, &engine_sink, &done_tx),
                 Action::Destroy => {
-                    let dir = lab_dir.clone();
-                    let tx = done_tx.clone();
                     // The monitor would only report a missing lab from now on.
                     monitor = tokio::sync::mpsc::channel(1).1;
+                    if let Some(task) = deploy_task.take() {
+                        // The deploy stops what it started itself: cancel it and wait.
+                        app.note("cancelling the deploy; it stops what it started", false);
+                        draw_now(terminal, &app)?;
+                        cancel.cancel();
+                        let _ = task.await;
+                        app.quit = true;
+                        continue;
+                    }
+                    let (lab, tx) = (lab.clone(), done_tx.clone());
                     tokio::spawn(async move {
-                        let r = destroy::destroy(&dir, true)
+                        let r = destroy::destroy(&lab, true, &|_| {})
                             .await
                             .map(|_| ())
                             .map_err(|e| e.to_string());
@@ -258,11 +269,29 @@ async fn event_loop(
             break;
         }
     }
-    if app.deploying {
+    if let Some(task) = deploy_task {
         // Quitting in the middle of a deploy stops what it started, as Ctrl-C does in `deploy`.
-        let _ = destroy::destroy(&lab_dir, true).await;
+        app.note("cancelling the deploy; it stops what it started", false);
+        draw_now(terminal, &app)?;
+        cancel.cancel();
+        let _ = task.await;
     }
     Ok(0)
+}
+
+fn draw_now(terminal: &mut Term, app: &App) -> Result<(), EngineError> {
+    terminal
+        .draw(|f| view::draw(f, app))
+        .map(|_| ())
+        .map_err(|e| EngineError::io("cannot draw", e))
+}
+
+/// The next delivery of a signal, or never when it could not be handled.
+async fn recv_signal(s: &mut Option<Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Session output goes through the tab's emulator; terminal replies go back to the guest.
@@ -276,7 +305,7 @@ fn feed(app: &mut App, sessions: &HashMap<SessionId, Session>, id: SessionId, ev
 
 #[allow(clippy::too_many_arguments)]
 fn connect(
-    lab_dir: &std::path::Path,
+    lab: &LabDir,
     id: SessionId,
     node: &str,
     kind: TabKind,
@@ -285,18 +314,18 @@ fn connect(
     sess_tx: &UnboundedSender<(SessionId, SessionEvent)>,
     done_tx: &UnboundedSender<Done>,
 ) {
-    let (lab_dir, node, sess_tx, done_tx) = (
-        lab_dir.to_path_buf(),
+    let (lab, node, sess_tx, done_tx) = (
+        lab.clone(),
         node.to_string(),
         sess_tx.clone(),
         done_tx.clone(),
     );
     tokio::spawn(async move {
         let r = async {
-            let state = LabState::load(&lab_dir).map_err(|e| e.to_string())?;
+            let state = LabState::load(&lab).map_err(|e| e.to_string())?;
             match kind {
                 TabKind::Console => {
-                    let port = state.nodes.get(&node).ok_or("no such node")?.console_port;
+                    let port = state.node(&node).map_err(|e| e.to_string())?.console_port;
                     Session::console(id, port, sess_tx)
                         .await
                         .map_err(|e| e.to_string())
@@ -315,19 +344,16 @@ fn connect(
 }
 
 fn spawn_node_action(
-    lab_dir: &std::path::Path,
+    lab: &LabDir,
     node: String,
-    what: &'static str,
+    op: NodeOp,
     sink: &EventSink,
     done_tx: &UnboundedSender<Done>,
 ) {
-    let (dir, sink, tx) = (lab_dir.to_path_buf(), sink.clone(), done_tx.clone());
+    let (lab, sink, tx) = (lab.clone(), sink.clone(), done_tx.clone());
     tokio::spawn(async move {
-        let r = match what {
-            "start" => lifecycle::start_node(&dir, &node, &sink).await,
-            "stop" => lifecycle::stop_node(&dir, &node, &sink).await,
-            _ => lifecycle::restart_node(&dir, &node, &sink).await,
-        };
-        let _ = tx.send(Done::NodeAction(node, what, r.map_err(|e| e.to_string())));
+        let never = CancellationToken::new();
+        let r = lifecycle::run(&lab, &node, op, &sink, &never, &|_| {}).await;
+        let _ = tx.send(Done::NodeAction(node, op, r.map_err(|e| e.to_string())));
     });
 }

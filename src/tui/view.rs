@@ -11,8 +11,8 @@ use tui_term::widget::PseudoTerminal;
 
 use super::app::{App, Focus, Overlay, TabState};
 use super::layout::Areas;
-use crate::engine::events::BootStage;
-use crate::engine::state::{LinkState, NodeStatus};
+use crate::engine::link::LinkState;
+use crate::engine::{BootStage, NodeStatus};
 
 const ACCENT: Color = Color::Cyan;
 
@@ -93,28 +93,9 @@ fn header(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// Tab bar titles: the dashboard, then each tab (mouse hit-testing uses the same strings).
-pub fn tab_titles(app: &App) -> Vec<String> {
-    let mut t = vec!["dashboard".to_string()];
-    for (i, tab) in app.tabs.iter().enumerate() {
-        let state = match &tab.state {
-            TabState::Connecting => "connecting",
-            TabState::Connected => "connected",
-            TabState::Closed(_) => "closed",
-        };
-        t.push(format!(
-            "{} {} {} ({state})",
-            i + 1,
-            tab.node,
-            tab.kind.label()
-        ));
-    }
-    t
-}
-
 fn tab_bar(f: &mut Frame, app: &App, area: Rect) {
     let mut spans = Vec::new();
-    for (k, title) in tab_titles(app).into_iter().enumerate() {
+    for (k, title) in app.tab_titles().into_iter().enumerate() {
         let active = match app.focus {
             Focus::Dashboard => k == 0,
             Focus::Tab(i) => k == i + 1,
@@ -161,7 +142,7 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
         for n in &o.status.nodes {
             let stage = app.stages.get(&n.name).copied().or(n.stage);
             let (state, color) = match (app.busy.get(&n.name), n.status) {
-                (Some(doing), _) => (format!("{doing}…"), Color::Yellow),
+                (Some(op), _) => (format!("{}…", op.doing()), Color::Yellow),
                 (None, NodeStatus::Running) => ("running".into(), Color::Green),
                 (None, NodeStatus::Booting) => ("booting".into(), Color::Yellow),
                 (None, NodeStatus::Dead | NodeStatus::Failed) => {

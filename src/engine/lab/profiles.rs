@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::fsutil::atomic_write;
+use crate::engine::fsutil::atomic_write;
 
 /// The values vmlab owns in a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub fn patch_file(path: &Path, patch: &ProfilePatch) -> Result<bool, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     match patched_text(&text, patch)? {
         None => Ok(false),
-        Some(new) => atomic_write(path, new.as_bytes())
+        Some(new) => atomic_write(path, new.as_bytes(), None)
             .map(|_| true)
             .map_err(|e| format!("cannot write: {e}")),
     }

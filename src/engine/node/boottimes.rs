@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::atomic_write;
-use super::paths::vmlab_home;
+use crate::engine::fsutil::atomic_write;
+use crate::engine::home::vmlab_home;
 use crate::plan::Accel;
 
 /// Running average of one platform's boots under one accelerator.
@@ -59,7 +59,7 @@ pub fn record(platform: &str, accel: Accel, took: Duration) {
     if let Ok(text) = serde_json::to_string_pretty(&t) {
         let home = vmlab_home();
         if std::fs::create_dir_all(&home).is_ok() {
-            let _ = atomic_write(&home.join("boot-times.json"), text.as_bytes());
+            let _ = atomic_write(&home.join("boot-times.json"), text.as_bytes(), None);
         }
     }
 }

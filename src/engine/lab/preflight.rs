@@ -45,7 +45,7 @@ pub fn check(plan: &LabPlan, lab: &Lab) -> SpecErrors {
     }
     let topo = plan.spec_dir.join("topology.json");
     for p in &plan.ports {
-        if !super::netstat::port_free(p.port) {
+        if !crate::engine::netstat::port_free(p.port) {
             let base = match p.role {
                 PortRole::Link { .. } => "link_port_base",
                 PortRole::Console { .. } => "console_port_base",

@@ -1,14 +1,21 @@
 //! Running QEMU: finding the programs, probing KVM for real, creating overlays, and launching a
 //! node with its link listeners inherited as file descriptors.
+//!
+//! A launch returns the pid from QEMU's pidfile and the executable that pid runs, read at once
+//! from `/proc`: together with the pidfile argument, what later proves the pid is ours.
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use tokio::process::Command;
 
-use super::error::EngineError;
+use super::process::{self, QemuIdentity};
+use super::qmp;
+
+use crate::engine::error::EngineError;
 use crate::plan::{Accel, NodePlan};
 
 /// The x86-64 system emulator (`$VMLAB_QEMU` overrides).
@@ -47,7 +54,7 @@ pub fn require_programs(qemu: &str) -> Result<(), EngineError> {
 
 /// A 512-byte boot sector that enters protected mode, returns to real mode, calls the BIOS and
 /// writes "PR" to the debug console: the transitions a bootloader makes. Source: probe.S.
-const KVM_PROBE_SECTOR: &[u8] = include_bytes!("../../assets/kvm-probe/probe.bin");
+const KVM_PROBE_SECTOR: &[u8] = include_bytes!("../../../assets/kvm-probe/probe.bin");
 
 /// Runs a throwaway QEMU under KVM with the CPU model labs would use and checks it executes
 /// guest code. `Err` says why KVM cannot be used.
@@ -155,9 +162,10 @@ pub async fn choose_accel(
 /// The format of a disk image, from `qemu-img info`.
 pub async fn image_format(image: &Path) -> Result<String, String> {
     let out = Command::new("qemu-img")
-        .args(["info", "--output=json"])
+        .args(["info", "--output=json", "--"])
         .arg(image)
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run qemu-img: {e}"))?;
@@ -178,6 +186,7 @@ pub async fn create_overlay(image: &Path, format: &str, overlay: &Path) -> Resul
         .arg(image)
         .arg(overlay)
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run qemu-img: {e}"))?;
@@ -219,14 +228,23 @@ pub fn bind_link_listener(port: u16) -> std::io::Result<std::net::TcpListener> {
     ))
 }
 
+/// A QEMU that runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launched {
+    pub pid: i32,
+    /// `/proc/<pid>/exe` right after the launch.
+    pub exe: Option<PathBuf>,
+}
+
 /// Starts a QEMU (which daemonizes) and returns its pid from the pidfile.
 ///
 /// The child gets each socket of `fds` at exactly its planned number, and nothing else of ours.
-pub async fn launch(l: &Launch<'_>) -> Result<i32, String> {
+pub async fn launch(l: &Launch<'_>) -> Result<Launched, String> {
     let (argv, fds) = (l.argv, l.fds);
     let Some(program) = argv.first() else {
         return Err("empty QEMU command line".into());
     };
+    tracing::info!("launching {}", shell_words::join(argv));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -289,7 +307,14 @@ pub async fn launch(l: &Launch<'_>) -> Result<i32, String> {
     // The daemonizing parent exits once the pidfile is written.
     for _ in 0..100 {
         if let Some(pid) = super::process::read_pidfile(l.pidfile) {
-            return Ok(pid);
+            let exe = super::process::exe(pid);
+            tracing::info!(
+                "QEMU runs as pid {pid} ({})",
+                exe.as_deref()
+                    .map(|e| e.display().to_string())
+                    .unwrap_or_default()
+            );
+            return Ok(Launched { pid, exe });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -297,4 +322,33 @@ pub async fn launch(l: &Launch<'_>) -> Result<i32, String> {
         "QEMU started but wrote no pidfile at {}",
         l.pidfile.display()
     ))
+}
+
+/// QMP quit → SIGTERM → SIGKILL, each given time to work, and only while `pid` is still the
+/// QEMU `id` describes. True once the process is gone.
+pub async fn stop_qemu(pid: i32, id: QemuIdentity<'_>, qmp_socket: &Path, why: &str) -> bool {
+    if !process::is_our_qemu(pid, id) {
+        return !process::alive(pid);
+    }
+    tracing::info!("asking pid {pid} to quit over QMP: {why}");
+    if qmp::execute(qmp_socket, "quit", Duration::from_secs(2))
+        .await
+        .is_ok()
+        && process::wait_gone(pid, Duration::from_secs(5)).await
+    {
+        return true;
+    }
+    for (sig, grace) in [
+        (Signal::SIGTERM, Duration::from_secs(3)),
+        (Signal::SIGKILL, Duration::from_secs(3)),
+    ] {
+        if !process::alive(pid) {
+            return true;
+        }
+        process::signal_qemu(pid, id, sig, why);
+        if process::wait_gone(pid, grace).await {
+            return true;
+        }
+    }
+    !process::alive(pid)
 }

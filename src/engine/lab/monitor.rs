@@ -4,17 +4,17 @@
 //! The TUI draws these; it never touches `/proc` or state files itself.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::boottimes::BootTimes;
-use super::events::{Event, EventSink};
-use super::netstat;
-use super::process;
+use super::LabDir;
 use super::state::LabState;
 use super::status::{self, LabStatus};
+use crate::engine::events::{Event, EventSink};
+use crate::engine::netstat;
+use crate::engine::node::boottimes::BootTimes;
+use crate::engine::node::process;
 
 /// Resource use of one QEMU.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -39,7 +39,7 @@ pub struct Observation {
 /// Starts watching `lab_dir`; observations arrive on the receiver until it is dropped, and
 /// every change of a node's status or a link's state is also sent to `events`.
 pub fn spawn(
-    lab_dir: PathBuf,
+    lab: LabDir,
     every: Duration,
     events: EventSink,
 ) -> mpsc::Receiver<Result<Observation, String>> {
@@ -48,7 +48,7 @@ pub fn spawn(
         let mut last: HashMap<i32, (u64, Instant)> = HashMap::new();
         let mut previous: Option<LabStatus> = None;
         loop {
-            let dir = lab_dir.clone();
+            let dir = lab.clone();
             let prev = last.clone();
             let r = tokio::task::spawn_blocking(move || observe(&dir, &prev)).await;
             let msg = match r {
@@ -109,10 +109,10 @@ pub fn changes(before: &LabStatus, now: &LabStatus) -> Vec<Event> {
     out
 }
 
-fn observe(dir: &std::path::Path, prev: &Ticks) -> Result<(Observation, Ticks), String> {
+fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
     // One read of state.json serves both the status and the boot timeouts.
-    let state = LabState::load(dir).map_err(|e| e.to_string())?;
-    let status = status::observe(&state, &netstat::established_local_ports());
+    let state = LabState::load(lab).map_err(|e| e.to_string())?;
+    let status = status::observe(lab, &state, &netstat::established_local_ports());
     let now = Instant::now();
     let hz = process::clock_ticks_per_sec().unwrap_or(100) as f64;
     let mut usage = HashMap::new();
@@ -162,14 +162,15 @@ fn observe(dir: &std::path::Path, prev: &Ticks) -> Result<(Observation, Ticks), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::{LinkState, NodeStatus};
-    use crate::engine::status::{LinkRow, NodeRow};
+    use crate::engine::lab::status::{LinkRow, NodeRow};
+    use crate::engine::link::LinkState;
+    use crate::engine::node::NodeStatus;
 
     fn status(node: NodeStatus, link: LinkState) -> LabStatus {
         LabStatus {
-            name: "l".into(),
-            lab_dir: PathBuf::from("/l"),
-            spec_dir: PathBuf::from("/s"),
+            name: crate::spec::LabName::parse("l").unwrap(),
+            lab_dir: std::path::PathBuf::from("/l"),
+            spec_dir: std::path::PathBuf::from("/s"),
             accel: crate::plan::Accel::Tcg,
             created: String::new(),
             nodes: vec![NodeRow {
@@ -182,6 +183,8 @@ mod tests {
                 console_port: 2,
                 host: "localhost".into(),
                 uptime_secs: None,
+                started: None,
+                ready_at: None,
             }],
             links: vec![LinkRow {
                 a: "r1:Ethernet0".into(),

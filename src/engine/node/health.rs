@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use super::events::{BootStage, Event, EventSink};
-use super::process;
+use super::process::{self, QemuIdentity};
+use super::state::BootStage;
+use crate::engine::events::{Event, EventSink};
 
 /// What a finished watch found.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +27,8 @@ pub enum BootOutcome {
 pub struct Watch<'a> {
     pub node: &'a str,
     pub pid: i32,
-    pub pidfile: &'a Path,
+    /// What proves `pid` is still this node's QEMU.
+    pub qemu: QemuIdentity<'a>,
     pub console_log: &'a Path,
     pub ssh_port: u16,
     pub timeout: Duration,
@@ -36,13 +38,19 @@ pub struct Watch<'a> {
     pub log_offset: u64,
 }
 
-/// Watches a node until it is ready, its QEMU dies, or its boot timeout passes.
-pub async fn watch_boot(w: Watch<'_>, events: &EventSink) -> BootOutcome {
+/// Watches a node until it is ready, its QEMU dies, or its boot timeout passes. Each stage
+/// reached is sent to `events` and handed to `record` (which writes it to the lab state).
+pub async fn watch_boot(
+    w: Watch<'_>,
+    events: &EventSink,
+    record: &(dyn Fn(BootStage) + Sync),
+) -> BootOutcome {
     let mut stage = BootStage::Launched;
     let mut offset = w.log_offset;
     let mut tail = String::new();
     let mut next_ssh_probe = Instant::now();
     let emit = |stage: BootStage| {
+        record(stage);
         events.send(Event::NodeStage {
             node: w.node.to_string(),
             stage,
@@ -50,7 +58,7 @@ pub async fn watch_boot(w: Watch<'_>, events: &EventSink) -> BootOutcome {
         })
     };
     loop {
-        if !process::alive(w.pid) || !process::is_our_qemu(w.pid, w.pidfile) {
+        if !process::is_running_qemu(w.pid, w.qemu) {
             return BootOutcome::Failed {
                 reason: "QEMU exited during boot".into(),
                 elapsed: w.started.elapsed(),

@@ -2,16 +2,19 @@
 //!
 //! The JSON form (`vmlab status --json`) is a documented interface; see README.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::error::EngineError;
-use super::events::BootStage;
-use super::netstat;
-use super::process;
-use super::state::{LabState, LinkState, NodeStatus};
+use super::LabDir;
+use super::state::LabState;
+use crate::engine::error::EngineError;
+use crate::engine::link::LinkState;
+use crate::engine::netstat;
+use crate::engine::node::process::{self, QemuIdentity};
+use crate::engine::node::{BootStage, NodeStatus};
 use crate::plan::Accel;
+use crate::spec::LabName;
 
 /// One node's row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,6 +29,10 @@ pub struct NodeRow {
     pub console_port: u16,
     pub host: String,
     pub uptime_secs: Option<u64>,
+    /// When the running QEMU started (RFC 3339).
+    pub started: Option<String>,
+    /// When the node became ready (RFC 3339).
+    pub ready_at: Option<String>,
 }
 
 /// One link's row.
@@ -40,7 +47,7 @@ pub struct LinkRow {
 /// The whole status.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LabStatus {
-    pub name: String,
+    pub name: LabName,
     pub lab_dir: PathBuf,
     pub spec_dir: PathBuf,
     pub accel: Accel,
@@ -50,18 +57,29 @@ pub struct LabStatus {
 }
 
 /// Reads the lab's state and checks it against reality.
-pub fn snapshot(lab_dir: &Path) -> Result<LabStatus, EngineError> {
-    let state = LabState::load(lab_dir)?;
-    Ok(observe(&state, &netstat::established_local_ports()))
+pub fn snapshot(lab: &LabDir) -> Result<LabStatus, EngineError> {
+    let state = LabState::load(lab)?;
+    Ok(observe(lab, &state, &netstat::established_local_ports()))
 }
 
 /// Derives live status from a state and the set of established local ports.
-pub fn observe(state: &LabState, established: &std::collections::HashSet<u16>) -> LabStatus {
+pub fn observe(
+    lab: &LabDir,
+    state: &LabState,
+    established: &std::collections::HashSet<u16>,
+) -> LabStatus {
     let mut nodes = Vec::new();
     for (name, n) in state.ordered_nodes() {
-        let live = n
-            .pid
-            .filter(|pid| process::alive(*pid) && process::is_our_qemu(*pid, &n.pidfile));
+        let paths = lab.node_paths(name);
+        let live = n.pid.filter(|pid| {
+            process::is_running_qemu(
+                *pid,
+                QemuIdentity {
+                    pidfile: &paths.pidfile,
+                    exe: n.exe.as_deref(),
+                },
+            )
+        });
         let status = match (live, n.status) {
             (Some(_), s) => s,
             (None, NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Pending) => n.status,
@@ -77,6 +95,8 @@ pub fn observe(state: &LabState, established: &std::collections::HashSet<u16>) -
             console_port: n.console_port,
             host: n.host.clone().unwrap_or_else(|| "localhost".into()),
             uptime_secs: live.and_then(process::uptime).map(|d| d.as_secs()),
+            started: live.and(n.started.clone()),
+            ready_at: live.and(n.ready_at.clone()),
         });
     }
     let alive = |end: &str| {

@@ -1,0 +1,59 @@
+//! Where vmlab keeps things: `$VMLAB_HOME` (default `~/.vmlab`) with `labs/<name>/` (one
+//! directory per lab, removed by destroy), `locks/` (kept outside the lab directories, so a
+//! lock outlives the directory it guards), `images/` and `tmp/`.
+//!
+//! A lab directory is reached only through a checked [`LabName`], so no name can point
+//! anywhere but a direct child of `labs/`.
+
+use std::path::{Path, PathBuf};
+
+use crate::spec::LabName;
+
+/// `$VMLAB_HOME`, else `$HOME/.vmlab`.
+pub fn vmlab_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("VMLAB_HOME").filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(h);
+        return std::path::absolute(&p).unwrap_or(p);
+    }
+    user_home()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".vmlab")
+}
+
+/// The user's home directory, for `~` in spec paths.
+pub fn user_home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `$VMLAB_HOME/labs`.
+pub fn labs_dir() -> PathBuf {
+    vmlab_home().join("labs")
+}
+
+/// `$VMLAB_HOME/locks`: per-lab lock files.
+pub fn locks_dir() -> PathBuf {
+    vmlab_home().join("locks")
+}
+
+/// `$VMLAB_HOME/tmp`: scratch space (the KVM probe).
+pub fn scratch_dir() -> PathBuf {
+    vmlab_home().join("tmp")
+}
+
+/// `$VMLAB_HOME/labs/<name>`: the only way to a lab directory.
+pub fn lab_dir(name: &LabName) -> PathBuf {
+    labs_dir().join(name.as_str())
+}
+
+/// `state.json` of a lab directory.
+pub fn state_file(lab_dir: &Path) -> PathBuf {
+    lab_dir.join("state.json")
+}
+
+/// The file that marks a directory as a vmlab lab: written first when a lab directory is
+/// created, it is what lets destroy remove the directory even before a state file exists.
+pub fn marker_file(lab_dir: &Path) -> PathBuf {
+    lab_dir.join(".vmlab-lab")
+}

@@ -1,0 +1,464 @@
+//! Deploying a lab: the one path the CLI and the TUI share, from a resolved spec to a lab whose
+//! every node is ready — or to nothing left behind.
+//!
+//! [`prepare`] takes the lab's lock and does everything before the first side effect on the
+//! lab: it leaves a running lab alone (unless forced), refuses or removes leftovers, finds
+//! QEMU, chooses the accelerator (probing KVM for real), builds the plan and runs the preflight
+//! checks. [`Deployment::run`] then creates the lab directory, the overlays and the link
+//! sockets, launches every QEMU at once (each pid is recorded the moment its launch returns),
+//! watches every boot to ready, and patches the profiles. It owns the rollback: a failure or a
+//! cancellation (Ctrl-C, SIGTERM, SIGHUP, the TUI quitting) stops everything it started,
+//! unless the caller asked to keep a failed lab for debugging. The lock is held from prepare to
+//! the end of run, so no other command changes the lab meanwhile.
+//!
+//! Link sockets are bound before any QEMU starts and handed to each link's listening QEMU as
+//! inherited descriptors: a connecting QEMU that starts first finds the socket listening, so
+//! the whole lab launches concurrently with no ordering.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio_util::sync::CancellationToken;
+
+use super::LabDir;
+use super::destroy::destroy_locked;
+use super::lock::{self, LabLock};
+use super::preflight;
+use super::profiles::{ProfilePatch, patch_file};
+use super::state::{LabState, now_rfc3339};
+use crate::engine::error::{EngineError, NodeFailure};
+use crate::engine::events::{BootStage, Event, EventSink};
+use crate::engine::home;
+use crate::engine::node::health::{self, BootOutcome, Watch};
+use crate::engine::node::process::{self, QemuIdentity};
+use crate::engine::node::{boottimes, qemu};
+use crate::plan::{self, Accel, LabPlan, NodePlan, PlanOptions};
+use crate::spec::{Lab, SpecErrors};
+
+/// How to deploy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeployOptions {
+    /// `None`: probe KVM and fall back to TCG with a warning.
+    pub accel: Option<Accel>,
+    /// Redeploy a lab that runs, or remove a leftover directory first.
+    pub force: bool,
+    /// Leave the VMs running when a node fails to boot (debugging).
+    pub keep_on_failure: bool,
+}
+
+/// What [`prepare`] found.
+#[derive(Debug)]
+pub enum Prepared {
+    /// The lab runs already (and no redeploy was asked for): nothing to do.
+    AlreadyRunning(LabState),
+    /// Everything checked; this deployment is ready to run.
+    Ready(Box<Deployment>),
+}
+
+/// A checked plan, with the lab's lock held until the deployment ends.
+#[derive(Debug)]
+pub struct Deployment {
+    plan: LabPlan,
+    lab: LabDir,
+    lock: LabLock,
+    keep_on_failure: bool,
+}
+
+/// Is a lab deployed in `lab` with at least one of its QEMUs alive?
+pub fn running_state(lab: &LabDir) -> Option<LabState> {
+    let state = LabState::load(lab).ok()?;
+    let any_alive = state.nodes.iter().any(|(name, n)| {
+        let paths = lab.node_paths(name);
+        n.pid.is_some_and(|pid| {
+            process::is_running_qemu(
+                pid,
+                QemuIdentity {
+                    pidfile: &paths.pidfile,
+                    exe: n.exe.as_deref(),
+                },
+            )
+        })
+    });
+    any_alive.then_some(state)
+}
+
+/// Everything before a deploy's first side effect on the lab (see the module doc). `notice`
+/// hears warnings and what waits.
+pub async fn prepare(
+    spec: &Lab,
+    opts: DeployOptions,
+    notice: &(dyn Fn(&str) + Sync),
+) -> Result<Prepared, EngineError> {
+    let lab = LabDir::of(spec.name.clone());
+    let lock = lock::acquire(lab.name(), "vmlab deploy", notice).await?;
+    if let Some(state) = running_state(&lab).filter(|_| !opts.force) {
+        return Ok(Prepared::AlreadyRunning(state));
+    }
+    if lab.path().symlink_metadata().is_ok() {
+        if !lab.is_vmlab_lab() {
+            return Err(EngineError::NotALab {
+                path: lab.path().to_path_buf(),
+            });
+        }
+        if !opts.force {
+            return Err(EngineError::LabState(format!(
+                "lab {name} has a leftover directory {} but is not running; run `vmlab destroy \
+                 --lab {name}` first, or deploy with --force",
+                lab.path().display(),
+                name = lab.name()
+            )));
+        }
+        notice(&format!(
+            "removing the existing lab {} (--force)",
+            lab.name()
+        ));
+        destroy_locked(&lab, &lock, true).await?;
+    }
+    let (plan, problems) = checked_plan(spec, &lab, opts.accel, true, notice).await?;
+    if !problems.is_empty() {
+        return Err(EngineError::Invalid(problems));
+    }
+    Ok(Prepared::Ready(Box::new(Deployment {
+        plan,
+        lab,
+        lock,
+        keep_on_failure: opts.keep_on_failure,
+    })))
+}
+
+/// `--dry-run`: the plan a deploy would run, and every problem the preflight checks find
+/// (missing image, busy port, socket paths too long). Starts nothing, takes no lock. Without
+/// an accelerator the plan is shown for TCG (the probe would start a QEMU).
+pub async fn dry_run(
+    spec: &Lab,
+    accel: Option<Accel>,
+) -> Result<(LabPlan, SpecErrors), EngineError> {
+    let lab = LabDir::of(spec.name.clone());
+    let (plan, mut problems) = checked_plan(
+        spec,
+        &lab,
+        Some(accel.unwrap_or(Accel::Tcg)),
+        false,
+        &|_| {},
+    )
+    .await?;
+    if running_state(&lab).is_some() {
+        // The lab's own QEMUs hold its ports; that is not a problem of the spec.
+        problems.0.retain(|p| !p.problem.contains("already in use"));
+    }
+    Ok((plan, problems))
+}
+
+/// QEMU found, the accelerator chosen, the plan built and the machine checked.
+async fn checked_plan(
+    spec: &Lab,
+    lab: &LabDir,
+    accel: Option<Accel>,
+    require_qemu: bool,
+    notice: &(dyn Fn(&str) + Sync),
+) -> Result<(LabPlan, SpecErrors), EngineError> {
+    let qemu_bin = qemu::qemu_binary();
+    if require_qemu {
+        qemu::require_programs(&qemu_bin)?;
+    }
+    let (accel, warning) = qemu::choose_accel(&qemu_bin, accel, &home::scratch_dir()).await;
+    if let Some(w) = warning {
+        notice(&format!("warning: {w}"));
+    }
+    let plan = plan::build(
+        spec,
+        &PlanOptions {
+            lab_dir: lab.path().to_path_buf(),
+            accel,
+            qemu: qemu_bin,
+        },
+    )
+    .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
+    let problems = preflight::check(&plan, spec);
+    Ok((plan, problems))
+}
+
+impl Deployment {
+    pub fn plan(&self) -> &LabPlan {
+        &self.plan
+    }
+
+    pub fn lab(&self) -> &LabDir {
+        &self.lab
+    }
+
+    /// Runs the deployment to a ready lab. On failure or cancellation it stops everything it
+    /// started (keeping the VMs only for a boot failure with `keep_on_failure`) before it
+    /// returns the error. The lock is released when this returns.
+    pub async fn run(
+        self,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<LabState, EngineError> {
+        let result = self.execute(events, cancel).await;
+        let Err(e) = result else {
+            return result;
+        };
+        if self.keep_on_failure && matches!(e, EngineError::BootFailed(_)) {
+            events.send(Event::Warning(format!(
+                "leaving the lab running (--keep-on-failure); `vmlab destroy --lab {}` removes it",
+                self.lab.name()
+            )));
+        } else {
+            events.send(Event::Step("stopping what was started".into()));
+            if let Err(d) = destroy_locked(&self.lab, &self.lock, true).await {
+                events.send(Event::Warning(format!("cleanup failed: {d}")));
+            }
+        }
+        Err(e)
+    }
+
+    async fn execute(
+        &self,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<LabState, EngineError> {
+        let (plan, lab) = (&self.plan, &self.lab);
+        let t0 = Instant::now();
+        create_lab_dir(lab)?;
+        LabState::from_plan(plan).create(lab)?;
+
+        events.send(Event::Step(format!(
+            "creating {} disk overlays",
+            plan.nodes.len()
+        )));
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(EngineError::Interrupted),
+            r = create_overlays(plan) => r?,
+        }
+
+        // Bind every link's listening end now, before any QEMU exists.
+        let mut listeners: HashMap<usize, TcpListener> = HashMap::new();
+        for l in &plan.links {
+            let sock = qemu::bind_link_listener(l.port).map_err(|e| {
+                EngineError::io(
+                    format!(
+                        "cannot listen on port {} for link {} -- {}",
+                        l.port, l.a, l.z
+                    ),
+                    e,
+                )
+            })?;
+            listeners.insert(l.index, sock);
+        }
+
+        events.send(Event::Step(format!(
+            "launching {} VMs under {}",
+            plan.nodes.len(),
+            plan.accel
+        )));
+        // Launches are not cut short by a cancellation (each takes a fraction of a second, and
+        // a QEMU half-way through daemonizing is hard to find); every pid is recorded as its
+        // launch returns, and the cancellation is honoured right after.
+        let launch_start = Instant::now();
+        let mut launches: FuturesUnordered<_> = plan
+            .nodes
+            .iter()
+            .map(|node| {
+                let fds: Vec<(i32, i32)> = node
+                    .listeners
+                    .iter()
+                    .filter_map(|l| listeners.get(&l.link).map(|s| (l.fd, s.as_raw_fd())))
+                    .collect();
+                async move { (node, qemu::launch(&qemu::Launch::of(node, &fds)).await) }
+            })
+            .collect();
+        let mut failures = Vec::new();
+        let mut booting = Vec::new();
+        while let Some((node, result)) = launches.next().await {
+            match result {
+                Ok(l) => {
+                    LabState::update_node(lab, &node.name, |n| {
+                        n.launched(l.pid, l.exe.clone(), now_rfc3339())
+                    })?;
+                    events.send(Event::NodeStage {
+                        node: node.name.clone(),
+                        stage: BootStage::Launched,
+                        elapsed: launch_start.elapsed(),
+                    });
+                    booting.push((node, l));
+                }
+                Err(reason) => {
+                    LabState::update_node(lab, &node.name, |n| n.failed(None, &reason))?;
+                    events.send(Event::NodeFailed {
+                        node: node.name.clone(),
+                        reason: reason.clone(),
+                        elapsed: launch_start.elapsed(),
+                    });
+                    failures.push(NodeFailure {
+                        node: node.name.clone(),
+                        reason,
+                        console_log: node.paths.qemu_log.clone(),
+                        console_tail: Vec::new(),
+                    });
+                }
+            }
+        }
+        drop(launches);
+        // Each listening QEMU holds its own copy now.
+        drop(listeners);
+        if cancel.is_cancelled() {
+            return Err(EngineError::Interrupted);
+        }
+
+        let mut watches: FuturesUnordered<_> = booting
+            .iter()
+            .map(|(node, l)| async move {
+                (node, l.pid, watch(lab, node, l, launch_start, events).await)
+            })
+            .collect();
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(EngineError::Interrupted),
+                next = watches.next() => next,
+            };
+            let Some((node, pid, outcome)) = next else {
+                break;
+            };
+            match outcome {
+                BootOutcome::Ready { elapsed } => {
+                    boottimes::record(&node.platform, plan.accel, elapsed);
+                    LabState::update_node(lab, &node.name, |n| {
+                        n.ready(pid, elapsed.as_secs_f64(), now_rfc3339())
+                    })?;
+                }
+                BootOutcome::Failed { reason, elapsed } => {
+                    LabState::update_node(lab, &node.name, |n| n.failed(Some(pid), &reason))?;
+                    events.send(Event::NodeFailed {
+                        node: node.name.clone(),
+                        reason: reason.clone(),
+                        elapsed,
+                    });
+                    failures.push(NodeFailure {
+                        node: node.name.clone(),
+                        reason,
+                        console_log: node.paths.console_log.clone(),
+                        console_tail: health::console_tail(&node.paths.console_log, 12),
+                    });
+                }
+            }
+        }
+        if !failures.is_empty() {
+            return Err(EngineError::BootFailed(failures));
+        }
+
+        events.send(Event::Step("patching profiles".into()));
+        for node in &plan.nodes {
+            let patch = ProfilePatch {
+                mgmt_ip: "127.0.0.1".into(),
+                ssh_port: node.ssh_port,
+                console_port: node.console_port,
+            };
+            if let Err(e) = patch_file(&node.profile, &patch) {
+                events.send(Event::Warning(format!(
+                    "could not patch {}: {e}",
+                    node.profile.display()
+                )));
+            }
+        }
+        events.send(Event::Step(format!(
+            "lab {} ready in {:.1} s",
+            plan.name,
+            t0.elapsed().as_secs_f64()
+        )));
+        LabState::load(lab)
+    }
+}
+
+/// Watches one node's boot, recording each stage in the lab state.
+async fn watch(
+    lab: &LabDir,
+    node: &NodePlan,
+    l: &qemu::Launched,
+    started: Instant,
+    events: &EventSink,
+) -> BootOutcome {
+    let record = |stage: BootStage| {
+        if let Err(e) = LabState::update_node(lab, &node.name, |n| n.reached(l.pid, stage)) {
+            tracing::warn!("cannot record {}'s boot stage: {e}", node.name);
+        }
+    };
+    health::watch_boot(
+        Watch {
+            node: &node.name,
+            pid: l.pid,
+            qemu: QemuIdentity {
+                pidfile: &node.paths.pidfile,
+                exe: l.exe.as_deref(),
+            },
+            console_log: &node.paths.console_log,
+            ssh_port: node.ssh_port,
+            timeout: Duration::from_secs(node.boot_timeout_secs),
+            started,
+            log_offset: 0,
+        },
+        events,
+        &record,
+    )
+    .await
+}
+
+/// The lab directory (0700), its marker first, then its sub-directories.
+fn create_lab_dir(lab: &LabDir) -> Result<(), EngineError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mk = |p: &Path| {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(p)
+            .map_err(|e| EngineError::io(format!("cannot create {}", p.display()), e))
+    };
+    mk(lab.path())?;
+    std::fs::write(lab.marker_file(), format!("{}\n", lab.name()))
+        .map_err(|e| EngineError::io("cannot mark the lab directory", e))?;
+    for sub in ["disks", "qemu", "logs"] {
+        mk(&lab.path().join(sub))?;
+    }
+    Ok(())
+}
+
+async fn create_overlays(plan: &LabPlan) -> Result<(), EngineError> {
+    let mut images: Vec<&Path> = plan.nodes.iter().map(|n| n.image.as_path()).collect();
+    images.sort();
+    images.dedup();
+    let formats = futures::future::join_all(images.iter().map(|i| qemu::image_format(i))).await;
+    let mut format_of = HashMap::new();
+    for (image, f) in images.iter().zip(formats) {
+        let f = f.map_err(|e| {
+            EngineError::LabState(format!("cannot read image {}: {e}", image.display()))
+        })?;
+        format_of.insert(*image, f);
+    }
+    let jobs = plan.nodes.iter().map(|n| {
+        let format = format_of
+            .get(n.image.as_path())
+            .cloned()
+            .unwrap_or_else(|| "qcow2".into());
+        async move {
+            qemu::create_overlay(&n.image, &format, &n.paths.overlay)
+                .await
+                .map_err(|e| (n, e))
+        }
+    });
+    for r in futures::future::join_all(jobs).await {
+        if let Err((n, e)) = r {
+            return Err(EngineError::LabState(format!(
+                "cannot create the disk overlay of {}: {e}",
+                n.name
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! Operations on one node of a deployed lab: start, stop, restart ([`NodeOp`]).
+//!
+//! A node starts again from the command line recorded in state.json, with its link listeners
+//! bound anew and inherited, so the lab's spec is not needed. The lab's lock is held while the
+//! node's process changes (stopping it, launching it and recording its pid) but not while the
+//! guest boots, so another node of the same lab can be started or stopped meanwhile; the boot
+//! watch records its outcome through the state's own lock, and only if the node is still the
+//! QEMU it launched. A cancelled start stops what it started.
+//!
+//! Known limit of QEMU 7.2: a link whose listening (`a`) end restarts stays down until its `z`
+//! end restarts too, because QEMU 7.2's stream client does not reconnect; a restarted `z` end
+//! reconnects at once.
+
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::LabDir;
+use super::lock::{self, LabLock};
+use super::state::{LabState, now_rfc3339};
+use crate::engine::error::{EngineError, NodeFailure};
+use crate::engine::events::{Event, EventSink};
+use crate::engine::node::boottimes;
+use crate::engine::node::health::{self, BootOutcome, Watch};
+use crate::engine::node::process::{self, QemuIdentity};
+use crate::engine::node::qemu::{self, stop_qemu};
+use crate::engine::node::state::{BootStage, NodeState};
+
+/// What can be done to one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeOp {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl NodeOp {
+    /// The command's name: `start`, `stop`, `restart`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            NodeOp::Start => "start",
+            NodeOp::Stop => "stop",
+            NodeOp::Restart => "restart",
+        }
+    }
+
+    /// What a node under this operation is doing: `starting`, ...
+    pub fn doing(self) -> &'static str {
+        match self {
+            NodeOp::Start => "starting",
+            NodeOp::Stop => "stopping",
+            NodeOp::Restart => "restarting",
+        }
+    }
+}
+
+/// Runs `op` on `node`, reporting through `events`; a start or restart returns once the node
+/// is ready. `notice` hears when the lab is busy and this waits.
+pub async fn run(
+    lab: &LabDir,
+    node: &str,
+    op: NodeOp,
+    events: &EventSink,
+    cancel: &CancellationToken,
+    notice: &(dyn Fn(&str) + Sync),
+) -> Result<(), EngineError> {
+    let lock = lock::acquire(lab.name(), &format!("vmlab {} {node}", op.verb()), notice).await?;
+    let state = LabState::load(lab)?;
+    let rec = state.node(node)?.clone();
+    let accel = state.accel;
+    if op == NodeOp::Start && running_pid(lab, node, &rec).is_some() {
+        return Err(EngineError::LabState(format!("{node} is already running")));
+    }
+    if matches!(op, NodeOp::Stop | NodeOp::Restart) {
+        stop(lab, node, &rec, &lock).await?;
+        events.send(Event::Step(format!("{node} stopped")));
+        if op == NodeOp::Stop {
+            return Ok(());
+        }
+    }
+    let started = Instant::now();
+    let log_offset = std::fs::metadata(lab.node_paths(node).console_log)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let launched = launch(lab, node, &rec, &lock, started, events).await?;
+    // The node's process is settled and recorded: the boot can be watched without the lock.
+    drop(lock);
+    let outcome = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => None,
+        o = watch(lab, node, &rec, &launched, started, log_offset, events) => Some(o),
+    };
+    match outcome {
+        Some(BootOutcome::Ready { elapsed }) => {
+            boottimes::record(&rec.platform, accel, elapsed);
+            LabState::update_node(lab, node, |n| {
+                n.ready(launched.pid, elapsed.as_secs_f64(), now_rfc3339())
+            })?;
+            Ok(())
+        }
+        Some(BootOutcome::Failed { reason, elapsed }) => {
+            LabState::update_node(lab, node, |n| n.failed(Some(launched.pid), &reason))?;
+            events.send(Event::NodeFailed {
+                node: node.into(),
+                reason: reason.clone(),
+                elapsed,
+            });
+            let log = lab.node_paths(node).console_log;
+            Err(EngineError::BootFailed(vec![NodeFailure {
+                node: node.into(),
+                reason,
+                console_tail: health::console_tail(&log, 12),
+                console_log: log,
+            }]))
+        }
+        None => {
+            // Cancelled mid-boot: stop what this command started.
+            events.send(Event::Step(format!("stopping {node} (interrupted)")));
+            let lock = lock::acquire(lab.name(), &format!("vmlab stop {node}"), notice).await?;
+            let now = LabState::load(lab)?;
+            if now.node(node)?.pid == Some(launched.pid) {
+                stop(lab, node, now.node(node)?, &lock).await?;
+            }
+            Err(EngineError::Interrupted)
+        }
+    }
+}
+
+/// The pid of the node's QEMU, if it runs.
+fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
+    let paths = lab.node_paths(node);
+    rec.pid.filter(|pid| {
+        process::is_running_qemu(
+            *pid,
+            QemuIdentity {
+                pidfile: &paths.pidfile,
+                exe: rec.exe.as_deref(),
+            },
+        )
+    })
+}
+
+/// Stops the node's QEMU (QMP quit, then signals) and records it stopped; the disk stays.
+async fn stop(
+    lab: &LabDir,
+    node: &str,
+    rec: &NodeState,
+    _lock: &LabLock,
+) -> Result<(), EngineError> {
+    let paths = lab.node_paths(node);
+    if let Some(pid) = running_pid(lab, node, rec) {
+        let id = QemuIdentity {
+            pidfile: &paths.pidfile,
+            exe: rec.exe.as_deref(),
+        };
+        if !stop_qemu(pid, id, &paths.qmp, &format!("vmlab stops {node}")).await {
+            return Err(EngineError::LabState(format!(
+                "could not stop {node} (pid {pid})"
+            )));
+        }
+    }
+    LabState::update_node(lab, node, NodeState::stopped)
+}
+
+/// Launches the node's QEMU from its recorded command line and records the pid.
+async fn launch(
+    lab: &LabDir,
+    node: &str,
+    rec: &NodeState,
+    _lock: &LabLock,
+    started: Instant,
+    events: &EventSink,
+) -> Result<qemu::Launched, EngineError> {
+    if rec.argv.is_empty() {
+        return Err(EngineError::LabState(format!(
+            "{node} was deployed by an older vmlab that did not record its command line; redeploy the lab"
+        )));
+    }
+    let paths = lab.node_paths(node);
+    let mut sockets = Vec::new();
+    for l in &rec.listeners {
+        let s = qemu::bind_link_listener(l.port).map_err(|e| {
+            EngineError::io(
+                format!(
+                    "cannot listen on port {} for link {} of {node}",
+                    l.port, l.link
+                ),
+                e,
+            )
+        })?;
+        sockets.push((l.fd, s));
+    }
+    let fds: Vec<(i32, i32)> = sockets.iter().map(|(fd, s)| (*fd, s.as_raw_fd())).collect();
+    let launched = qemu::launch(&qemu::Launch {
+        argv: &rec.argv,
+        pidfile: &paths.pidfile,
+        qemu_log: &paths.qemu_log,
+        fds: &fds,
+    })
+    .await;
+    drop(sockets);
+    match launched {
+        Ok(l) => {
+            LabState::update_node(lab, node, |n| {
+                n.launched(l.pid, l.exe.clone(), now_rfc3339())
+            })?;
+            events.send(Event::NodeStage {
+                node: node.into(),
+                stage: BootStage::Launched,
+                elapsed: started.elapsed(),
+            });
+            Ok(l)
+        }
+        Err(reason) => {
+            LabState::update_node(lab, node, |n| n.failed(None, &reason))?;
+            events.send(Event::NodeFailed {
+                node: node.into(),
+                reason: reason.clone(),
+                elapsed: started.elapsed(),
+            });
+            Err(EngineError::BootFailed(vec![NodeFailure {
+                node: node.into(),
+                reason,
+                console_tail: health::console_tail(&paths.qemu_log, 12),
+                console_log: paths.qemu_log,
+            }]))
+        }
+    }
+}
+
+async fn watch(
+    lab: &LabDir,
+    node: &str,
+    rec: &NodeState,
+    l: &qemu::Launched,
+    started: Instant,
+    log_offset: u64,
+    events: &EventSink,
+) -> BootOutcome {
+    let paths = lab.node_paths(node);
+    let record = |stage: BootStage| {
+        if let Err(e) = LabState::update_node(lab, node, |n| n.reached(l.pid, stage)) {
+            tracing::warn!("cannot record {node}'s boot stage: {e}");
+        }
+    };
+    health::watch_boot(
+        Watch {
+            node,
+            pid: l.pid,
+            qemu: QemuIdentity {
+                pidfile: &paths.pidfile,
+                exe: l.exe.as_deref(),
+            },
+            console_log: &paths.console_log,
+            ssh_port: rec.ssh_port,
+            timeout: Duration::from_secs(rec.boot_timeout_secs.max(1)),
+            started,
+            log_offset,
+        },
+        events,
+        &record,
+    )
+    .await
+}

@@ -1,0 +1,181 @@
+//! `state.json` (HLD §8.2): what a lab directory holds and what runs in it.
+//!
+//! Every change goes through [`LabState::update`]: a read-modify-write under the lab's state
+//! lock, written atomically, so concurrent commands never lose each other's changes and a
+//! reader (`status`, the TUI's monitor) always sees a whole file. The file is the user's alone
+//! (mode 0600 in a 0700 directory): it holds the SSH credentials.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::LabDir;
+use super::lock::with_state_lock;
+use crate::engine::error::EngineError;
+use crate::engine::fsutil::atomic_write;
+use crate::engine::link::LinkRecord;
+use crate::engine::node::state::ListenerRecord;
+use crate::engine::node::{NodeState, NodeStatus};
+use crate::plan::{Accel, LabPlan};
+use crate::spec::LabName;
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabState {
+    /// Checked when read: a state file cannot name a lab outside the labs directory.
+    pub name: LabName,
+    pub created: String,
+    pub spec_dir: PathBuf,
+    pub lab_dir: PathBuf,
+    pub accel: Accel,
+    /// Nodes by name (sorted: the file is for humans too).
+    pub nodes: BTreeMap<String, NodeState>,
+    /// Node names in topology order.
+    pub node_order: Vec<String>,
+    pub links: Vec<LinkRecord>,
+}
+
+impl LabState {
+    /// A fresh state for a plan about to be deployed.
+    pub fn from_plan(plan: &LabPlan) -> Self {
+        let mut nodes = BTreeMap::new();
+        for n in &plan.nodes {
+            nodes.insert(
+                n.name.clone(),
+                NodeState {
+                    pid: None,
+                    status: NodeStatus::Pending,
+                    ssh_port: n.ssh_port,
+                    console_port: n.console_port,
+                    platform: n.platform.clone(),
+                    host: n.host.clone(),
+                    stage: None,
+                    started: None,
+                    ready_at: None,
+                    boot_seconds: None,
+                    exe: None,
+                    failure: None,
+                    ssh_user: n.credentials.as_ref().map(|c| c.user.clone()),
+                    ssh_pass: n.credentials.as_ref().map(|c| c.pass.clone()),
+                    boot_timeout_secs: n.boot_timeout_secs,
+                    argv: n.argv.clone(),
+                    listeners: n
+                        .listeners
+                        .iter()
+                        .map(|l| ListenerRecord {
+                            link: l.link,
+                            port: l.port,
+                            fd: l.fd,
+                        })
+                        .collect(),
+                },
+            );
+        }
+        LabState {
+            name: plan.name.clone(),
+            created: now_rfc3339(),
+            spec_dir: plan.spec_dir.clone(),
+            lab_dir: plan.lab_dir.clone(),
+            accel: plan.accel,
+            nodes,
+            node_order: plan.nodes.iter().map(|n| n.name.clone()).collect(),
+            links: plan
+                .links
+                .iter()
+                .map(|l| LinkRecord {
+                    a: l.a.to_string(),
+                    z: l.z.to_string(),
+                    port: l.port,
+                    transport: l.transport,
+                })
+                .collect(),
+        }
+    }
+
+    /// One node's record, or an error naming the lab's nodes.
+    pub fn node(&self, name: &str) -> Result<&NodeState, EngineError> {
+        self.nodes.get(name).ok_or_else(|| EngineError::NoSuchNode {
+            lab: self.name.to_string(),
+            node: name.to_string(),
+            known: self.node_order.join(", "),
+        })
+    }
+
+    /// Nodes in topology order.
+    pub fn ordered_nodes(&self) -> impl Iterator<Item = (&String, &NodeState)> {
+        self.node_order
+            .iter()
+            .filter_map(|n| self.nodes.get_key_value(n))
+    }
+
+    /// Reads the lab's `state.json`.
+    pub fn load(lab: &LabDir) -> Result<Self, EngineError> {
+        let path = lab.state_file();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| EngineError::io(format!("cannot read {}", path.display()), e))?;
+        let state: LabState = serde_json::from_str(&text).map_err(|e| {
+            EngineError::LabState(format!(
+                "{} is damaged ({e}); run `vmlab destroy --force --lab {}` to clean up",
+                path.display(),
+                lab.name()
+            ))
+        })?;
+        if &state.name != lab.name() {
+            return Err(EngineError::LabState(format!(
+                "{} describes lab {:?}, not {:?}; run `vmlab destroy --force --lab {}` to clean up",
+                path.display(),
+                state.name.as_str(),
+                lab.name().as_str(),
+                lab.name()
+            )));
+        }
+        Ok(state)
+    }
+
+    /// Reads, changes and writes the state under the state lock, so concurrent updates (two
+    /// nodes started at once) never lose each other's changes. Returns what `change` returned.
+    pub fn update<T>(
+        lab: &LabDir,
+        change: impl FnOnce(&mut LabState) -> T,
+    ) -> Result<T, EngineError> {
+        with_state_lock(lab.name(), || {
+            let mut state = LabState::load(lab)?;
+            let out = change(&mut state);
+            state.save(lab)?;
+            Ok(out)
+        })
+    }
+
+    /// Changes one node's record (see [`NodeState`]'s transitions).
+    pub fn update_node<T>(
+        lab: &LabDir,
+        node: &str,
+        change: impl FnOnce(&mut NodeState) -> T,
+    ) -> Result<T, EngineError> {
+        let out = Self::update(lab, |s| s.nodes.get_mut(node).map(change))?;
+        let out = out.ok_or_else(|| EngineError::LabState(format!("{node} is not in the lab")))?;
+        tracing::debug!("state.json of {}: {node} updated", lab.name());
+        Ok(out)
+    }
+
+    /// Writes a new `state.json` (the first one of a deploy), under the state lock.
+    pub fn create(&self, lab: &LabDir) -> Result<(), EngineError> {
+        with_state_lock(lab.name(), || self.save(lab))
+    }
+
+    /// Writes `state.json` atomically, readable by the user only.
+    fn save(&self, lab: &LabDir) -> Result<(), EngineError> {
+        let path = lab.state_file();
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| EngineError::io("cannot encode state", std::io::Error::other(e)))?;
+        text.push('\n');
+        atomic_write(&path, text.as_bytes(), Some(0o600))
+            .map_err(|e| EngineError::io(format!("cannot write {}", path.display()), e))
+    }
+}
+
+/// Now as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,235 @@
+//! A node's recorded state and its lifecycle: the one set of transitions that deploy, start,
+//! stop, restart and the boot watch all go through, so a node's record changes the same way
+//! whichever command moves it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A node's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    /// Planned, QEMU not started yet.
+    Pending,
+    /// QEMU runs; the guest is not ready yet (see `stage`).
+    Booting,
+    /// Ready: SSH answers.
+    Running,
+    /// Launch or boot failed.
+    Failed,
+    /// Stopped on purpose.
+    Stopped,
+    /// The process is gone though the lab expects it (derived when reading, never written).
+    Dead,
+}
+
+impl NodeStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeStatus::Pending => "pending",
+            NodeStatus::Booting => "booting",
+            NodeStatus::Running => "running",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Stopped => "stopped",
+            NodeStatus::Dead => "dead",
+        }
+    }
+}
+
+/// How far a node's boot has got, in order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootStage {
+    /// QEMU is running (its pidfile is written).
+    Launched,
+    /// The guest has printed something on its serial console.
+    Booting,
+    /// The console shows a login or shell prompt.
+    ConsolePrompt,
+    /// The forwarded SSH port answered with an `SSH-2.0-` banner.
+    SshBanner,
+    /// The node is usable.
+    Ready,
+}
+
+impl BootStage {
+    pub fn label(self) -> &'static str {
+        match self {
+            BootStage::Launched => "launched",
+            BootStage::Booting => "booting",
+            BootStage::ConsolePrompt => "console prompt",
+            BootStage::SshBanner => "ssh banner",
+            BootStage::Ready => "ready",
+        }
+    }
+}
+
+/// One node's record in `state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeState {
+    pub pid: Option<i32>,
+    pub status: NodeStatus,
+    pub ssh_port: u16,
+    pub console_port: u16,
+    pub platform: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<BootStage>,
+    /// When QEMU started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// When the node became ready (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<String>,
+    /// Seconds from launch to ready, once ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_seconds: Option<f64>,
+    /// The executable of the running QEMU, read from `/proc/<pid>/exe` as its launch returned:
+    /// with the pidfile argument, what proves a pid is this node's QEMU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<PathBuf>,
+    /// Why the last launch or boot failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_user: Option<String>,
+    /// Kept so `vmlab ssh` needs no prompt; state.json is private to the user (mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_pass: Option<String>,
+    /// Seconds the node may take to become ready.
+    #[serde(default)]
+    pub boot_timeout_secs: u64,
+    /// The QEMU command line, so the node can be started again without the spec.
+    #[serde(default)]
+    pub argv: Vec<String>,
+    /// Link sockets vmlab binds and hands to this QEMU at each start.
+    #[serde(default)]
+    pub listeners: Vec<ListenerRecord>,
+}
+
+/// A listening link socket a node's QEMU inherits at a fixed fd number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerRecord {
+    pub link: usize,
+    pub port: u16,
+    pub fd: i32,
+}
+
+/// The transitions. Each leaves the record consistent on its own.
+impl NodeState {
+    /// QEMU was launched and wrote its pidfile.
+    pub fn launched(&mut self, pid: i32, exe: Option<PathBuf>, at: String) {
+        self.pid = Some(pid);
+        self.exe = exe;
+        self.status = NodeStatus::Booting;
+        self.stage = Some(BootStage::Launched);
+        self.started = Some(at);
+        self.ready_at = None;
+        self.boot_seconds = None;
+        self.failure = None;
+    }
+
+    /// The boot of QEMU `pid` reached `stage` (ignored if another QEMU runs the node now, or
+    /// the stage would step back).
+    pub fn reached(&mut self, pid: i32, stage: BootStage) {
+        if self.pid == Some(pid) && self.status == NodeStatus::Booting {
+            self.stage = Some(self.stage.map_or(stage, |s| s.max(stage)));
+        }
+    }
+
+    /// The boot of QEMU `pid` finished: the node is ready. False if the node has moved on
+    /// (stopped, or started again) since that boot began.
+    pub fn ready(&mut self, pid: i32, boot_secs: f64, at: String) -> bool {
+        if self.pid != Some(pid) || self.status != NodeStatus::Booting {
+            return false;
+        }
+        self.status = NodeStatus::Running;
+        self.stage = Some(BootStage::Ready);
+        self.ready_at = Some(at);
+        self.boot_seconds = Some((boot_secs * 10.0).round() / 10.0);
+        true
+    }
+
+    /// A launch failed (`pid` is `None`) or the boot of QEMU `pid` failed. The pid stays
+    /// recorded while that QEMU may still run, so destroy and stop find it.
+    pub fn failed(&mut self, pid: Option<i32>, reason: &str) -> bool {
+        if pid.is_some() && self.pid != pid {
+            return false;
+        }
+        self.status = NodeStatus::Failed;
+        self.failure = Some(reason.to_string());
+        true
+    }
+
+    /// The node's QEMU was stopped on purpose (or is gone).
+    pub fn stopped(&mut self) {
+        self.pid = None;
+        self.exe = None;
+        self.status = NodeStatus::Stopped;
+        self.stage = None;
+        self.ready_at = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> NodeState {
+        NodeState {
+            pid: None,
+            status: NodeStatus::Pending,
+            ssh_port: 1,
+            console_port: 2,
+            platform: "p".into(),
+            host: None,
+            stage: None,
+            started: None,
+            ready_at: None,
+            boot_seconds: None,
+            exe: None,
+            failure: None,
+            ssh_user: None,
+            ssh_pass: None,
+            boot_timeout_secs: 60,
+            argv: Vec::new(),
+            listeners: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_boot_goes_launched_to_ready() {
+        let mut n = node();
+        n.launched(7, None, "t0".into());
+        n.reached(7, BootStage::ConsolePrompt);
+        n.reached(7, BootStage::Booting);
+        assert_eq!(
+            n.stage,
+            Some(BootStage::ConsolePrompt),
+            "stages never step back"
+        );
+        assert!(n.ready(7, 4.26, "t1".into()));
+        assert_eq!(
+            (n.status, n.stage, n.boot_seconds),
+            (NodeStatus::Running, Some(BootStage::Ready), Some(4.3))
+        );
+    }
+
+    #[test]
+    fn a_stale_boot_cannot_overwrite_a_newer_start() {
+        let mut n = node();
+        n.launched(7, None, "t0".into());
+        n.stopped();
+        n.launched(8, None, "t1".into());
+        assert!(!n.ready(7, 1.0, "t2".into()), "old watch finished late");
+        assert!(!n.failed(Some(7), "old"));
+        assert_eq!((n.pid, n.status), (Some(8), NodeStatus::Booting));
+        n.stopped();
+        assert!(!n.ready(8, 1.0, "t3".into()), "stopped while booting");
+        assert_eq!(n.status, NodeStatus::Stopped);
+    }
+}
