@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Idle CPU of `vmlab tui` on a running 4-node lab: the TUI runs in tmux, is left alone for
-# 30 s, and its own CPU time (user + system, from /proc) is divided by the wall time.
+# Idle CPU and memory of `vmlab tui` on a running 4-node lab: the TUI runs in tmux and is left
+# alone; its own CPU time (user + system, from /proc) is divided by the wall time.
 #
-#   benches/tui_idle_cpu.sh      (needs scripts/setup; builds the release binary)
+#   benches/tui_idle_cpu.sh [SECONDS]     (default 60; needs scripts/setup)
+#
+# The process measured is the TUI itself: tmux starts it with `exec`, so the pane's pid is the
+# vmlab process (tmux's own server carries the same command line and would be picked by a
+# `pgrep -f`); /proc/<pid>/comm is checked before any figure is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+secs=${1:-60}
 cargo build --release -q
 vmlab=$PWD/target/release/vmlab
 image=$PWD/target/vmlab-guest/tiny.qcow2
@@ -16,14 +21,18 @@ mkdir -p "$work/specs"
 cp -r assets/demo/. "$work/specs/"
 sed -i "s#~/.vmlab/images/vmlab-tiny.qcow2#$image#; s#\"vm_boot_timeout\": 180#\"vm_boot_timeout\": 300#" "$work/specs/platforms.json"
 sed -i 's/"link_port_base": 20000/"link_port_base": 25000/; s/"console_port_base": 30000/"console_port_base": 35000/; s/"ssh_port_base": 40000/"ssh_port_base": 45000/' "$work/specs/topology.json"
-"$vmlab" deploy -S "$work/specs" >/dev/null 2>&1
-tmux -L vidle new-session -d -s t -x 160 -y 45 "VMLAB_HOME=$VMLAB_HOME $vmlab tui --lab demo"
+"$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1
+tmux -L vidle new-session -d -s t -x 160 -y 45 "exec env VMLAB_HOME=$VMLAB_HOME $vmlab tui --lab demo"
 sleep 5
-pid=$(pgrep -f "$vmlab tui --lab demo" | head -n 1)
+pid=$(tmux -L vidle list-panes -t t -F '#{pane_pid}')
+comm=$(cat "/proc/$pid/comm")
+[ "$comm" = vmlab ] || { echo "pane pid $pid runs '$comm', not vmlab: refusing to measure" >&2; exit 1; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 t0=$(ticks); s0=$(date +%s.%N)
-sleep 30
+sleep "$secs"
 t1=$(ticks); s1=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" -v s="$s0" -v e="$s1" -v hz="$hz" \
-  'BEGIN { printf "idle vmlab tui, 4-node lab: %.2f%% of one core over %.1f s (%d ticks)\n", (b - a) / hz / (e - s) * 100, e - s, b - a }'
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+threads=$(awk '/^Threads/ { print $2 }' "/proc/$pid/status")
+awk -v a="$t0" -v b="$t1" -v s="$s0" -v e="$s1" -v hz="$hz" -v rss="$rss" -v th="$threads" -v pid="$pid" \
+  'BEGIN { printf "idle vmlab tui (pid %d, comm vmlab, %d threads), 4-node lab: %.2f%% of one core over %.1f s (%d ticks); RSS %.1f MiB\n", pid, th, (b - a) / hz / (e - s) * 100, e - s, b - a, rss / 1024 }'

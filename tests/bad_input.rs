@@ -249,3 +249,65 @@ fn symlinked_spec_files_are_read() {
             .is_symlink()
     );
 }
+
+#[test]
+fn a_user_name_that_reads_as_an_ssh_option_is_refused() {
+    let lab = good_lab();
+    let pwned = lab.root.path().join("pwned");
+    lab.write(
+        "profiles/r1.json",
+        &serde_json::json!({
+            "platform": "tiny-stride",
+            "ssh_user": format!("-oProxyCommand=touch {}", pwned.display())
+        })
+        .to_string(),
+    );
+    let err = refused(&lab, &["profiles/r1.json", "ssh_user", "user name"]);
+    assert!(err.contains("must start with"), "{err}");
+    assert!(!pwned.exists(), "the spec ran a command");
+}
+
+#[test]
+fn spec_values_never_become_qemu_options() {
+    let lab = good_lab();
+    lab.write(
+        "profiles/r1.json",
+        r#"{"platform": "tiny-stride", "vm_nic_driver": "e1000,romfile=/etc/shadow",
+            "vm_cpu_features": "+sse4.2,-machine,x=-y", "vm_image": "/tmp/x\n-snapshot"}"#,
+    );
+    let err = refused(
+        &lab,
+        &[
+            "vm_nic_driver",
+            "vm_cpu_features",
+            "vm_image",
+            "control character",
+        ],
+    );
+    assert!(err.contains("3 problems"), "{err}");
+}
+
+#[test]
+fn a_value_repeated_by_every_node_is_reported_once() {
+    let lab = good_lab();
+    // A platform both nodes use, with a string where a number belongs.
+    let image = lab.root.path().join("img.qcow2");
+    lab.write(
+        "platforms.json",
+        &serde_json::json!({ "platforms": {
+            "tiny-stride": { "vm_image": image, "vm_memory": "256", "vm_interface_map": "stride-4" },
+            "tiny-seq": { "vm_image": image, "vm_memory": "256", "vm_interface_map": "sequential" }
+        }})
+        .to_string(),
+    );
+    let err = refused(&lab, &["vm_memory"]);
+    assert!(
+        err.contains("2 problems"),
+        "one per platform, not per node:\n{err}"
+    );
+    // No platforms.json at all: one problem, not one per node.
+    std::fs::remove_file(lab.specs().join("platforms.json")).unwrap();
+    lab.write("profiles/r2.json", "{\"platform\": \"tiny-stride\"}");
+    let err = refused(&lab, &["platforms.json does not exist"]);
+    assert!(err.contains("1 problem in"), "{err}");
+}

@@ -157,3 +157,41 @@ fn tui_console_and_ssh_in_a_real_terminal() {
     let st = lab.vmlab(&["status", "--json"]);
     assert!(stdout(&st).contains("\"running\""), "{}", stdout(&st));
 }
+
+#[test]
+fn quitting_the_tui_mid_deploy_stops_what_it_started() {
+    let lab = two_node_lab("tuiquit", 22550, 32550, 42550);
+    let tmux = Tmux::new();
+    let script = format!(
+        "VMLAB_HOME='{}' '{}' tui -S '{}' --accel tcg; echo \"EXIT=$?\"; sleep 600",
+        lab.home().display(),
+        vmlab_bin(),
+        lab.specs().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        &script,
+    ]);
+    // Both QEMUs run and the dashboard says it is deploying: quit now.
+    tmux.wait_for("deploying", Duration::from_secs(20));
+    let t0 = Instant::now();
+    while lab.qemus().len() < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "VMs never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("EXIT=", Duration::from_secs(30));
+    assert!(s.contains("EXIT=0"), "tui exit: {s}");
+    assert!(
+        lab.qemus().is_empty(),
+        "QEMU left running after quitting mid-deploy"
+    );
+    assert!(!lab.lab_dir().exists(), "lab directory left behind");
+}

@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::DeployArgs;
 use super::output;
-use super::say::{say, tell};
+use super::say::{printing_sink, say, tell};
 use super::signals::Interrupts;
 use crate::engine::events::{BootStage, Event, EventSink};
 use crate::engine::lab::deploy::{DeployOptions, Prepared, dry_run, prepare};
@@ -40,11 +40,15 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
         keep_on_failure: args.keep_on_failure,
     };
     let cancel = interrupts.token();
+    let (notes, printer) = printing_sink();
     let prepared = tokio::select! {
         biased;
-        _ = cancel.cancelled() => return Err(EngineError::Interrupted),
-        p = prepare(&lab, opts, &|m| tell(m)) => p?,
+        _ = cancel.cancelled() => Err(EngineError::Interrupted),
+        p = prepare(&lab, opts, &notes) => p,
     };
+    drop(notes);
+    let _ = printer.await;
+    let prepared = prepared?;
     let deployment = match prepared {
         Prepared::AlreadyRunning(state) => {
             say(&format!(

@@ -227,7 +227,11 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Deploy(args) => deploy::run(args, interrupts).await,
         Command::Destroy { lab, force } => {
             let lab = find::find(&lab.selector(), force)?;
-            let report = destroy::destroy(&lab, force, &|m| tell(m)).await?;
+            let (notes, printer) = say::printing_sink();
+            let report = destroy::destroy(&lab, force, &notes).await;
+            drop(notes);
+            let _ = printer.await;
+            let report = report?;
             for note in &report.left_alone {
                 tell(&format!("warning: {note}; not signalled"));
             }
@@ -330,13 +334,8 @@ async fn node_action(
     interrupts: &signals::Interrupts,
 ) -> Result<i32, EngineError> {
     let lab = find::find(&lab.selector(), false)?;
-    let (sink, mut rx) = crate::engine::EventSink::channel();
-    let printer = tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            tell(&e.describe());
-        }
-    });
-    let r = lifecycle::run(&lab, node, op, &sink, interrupts.token(), &|m| tell(m)).await;
+    let (sink, printer) = say::printing_sink();
+    let r = lifecycle::run(&lab, node, op, &sink, interrupts.token()).await;
     drop(sink);
     let _ = printer.await;
     r.map(|_| 0)

@@ -80,6 +80,16 @@ pub fn plan_text(plan: &LabPlan) -> String {
                 nic.index, nic.mac, nic.pci_slot
             );
         }
+        for l in &n.listeners {
+            let _ = writeln!(
+                s,
+                "#   fd {fd} (addr.type=fd,addr.str={fd}) is not a file: it is link {}'s listening \
+                 socket on 127.0.0.1:{}, which vmlab binds and hands to this QEMU when it starts it",
+                l.link,
+                l.port,
+                fd = l.fd
+            );
+        }
         let _ = writeln!(s, "{}", shell_words::join(&n.argv));
     }
     s

@@ -4,6 +4,8 @@
 
 use std::io::Write;
 
+use crate::engine::EventSink;
+
 /// A line of data on stdout.
 pub fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -13,4 +15,16 @@ pub fn say(line: &str) {
 /// A line of progress, a warning or an error on stderr.
 pub fn tell(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// An event sink whose events are told on stderr, one line each, and the task doing it
+/// (await it after dropping the sink, so every line is out).
+pub fn printing_sink() -> (EventSink, tokio::task::JoinHandle<()>) {
+    let (sink, mut rx) = EventSink::channel();
+    let task = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            tell(&e.describe());
+        }
+    });
+    (sink, task)
 }

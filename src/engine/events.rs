@@ -27,6 +27,8 @@ pub enum Event {
     Step(String),
     /// Something the user should know but that does not stop the work.
     Warning(String),
+    /// The work waits (for another command to let go of the lab).
+    Waiting(String),
     /// A node's observed status changed (for example: its QEMU died, so it is now dead).
     NodeStatus { node: String, status: NodeStatus },
     /// A link's observed state changed.
@@ -51,6 +53,7 @@ impl Event {
             Event::NodeFailed { node, reason, .. } => format!("{node}: FAILED: {reason}"),
             Event::Step(s) => s.clone(),
             Event::Warning(w) => format!("warning: {w}"),
+            Event::Waiting(w) => w.clone(),
             Event::NodeStatus { node, status } => format!("{node} is {}", status.label()),
             Event::LinkState { a, z, state } => format!("link {a} -- {z} is {}", state.label()),
         }

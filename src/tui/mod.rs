@@ -74,7 +74,17 @@ pub async fn run(opts: TuiOptions) -> Result<i32, EngineError> {
                 accel: opts.accel,
                 ..DeployOptions::default()
             };
-            match prepare(&spec, opts, &|m| eprintln!("{m}")).await? {
+            // Before the screen changes, notes go to stderr as `vmlab deploy` prints them.
+            let (notes, mut rx) = EventSink::channel();
+            let printer = tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    eprintln!("{}", e.describe());
+                }
+            });
+            let prepared = prepare(&spec, opts, &notes).await;
+            drop(notes);
+            let _ = printer.await;
+            match prepared? {
                 Prepared::AlreadyRunning(_) => LabDir::of(spec.name.clone()),
                 Prepared::Ready(d) => {
                     let lab = d.lab().clone();
@@ -256,7 +266,7 @@ async fn event_loop(
                     }
                     let (lab, tx) = (lab.clone(), done_tx.clone());
                     tokio::spawn(async move {
-                        let r = destroy::destroy(&lab, true, &|_| {})
+                        let r = destroy::destroy(&lab, true, &EventSink::none())
                             .await
                             .map(|_| ())
                             .map_err(|e| e.to_string());
@@ -353,7 +363,7 @@ fn spawn_node_action(
     let (lab, sink, tx) = (lab.clone(), sink.clone(), done_tx.clone());
     tokio::spawn(async move {
         let never = CancellationToken::new();
-        let r = lifecycle::run(&lab, &node, op, &sink, &never, &|_| {}).await;
+        let r = lifecycle::run(&lab, &node, op, &sink, &never).await;
         let _ = tx.send(Done::NodeAction(node, op, r.map_err(|e| e.to_string())));
     });
 }

@@ -83,7 +83,7 @@ impl TestLab {
         c
     }
 
-    /// QEMU processes whose command line lies under this test's home.
+    /// QEMU processes of this test's home: a `-pidfile` under it, whatever the program.
     pub fn qemus(&self) -> Vec<i32> {
         let home = self.home().to_string_lossy().into_owned();
         let mut out = Vec::new();
@@ -95,7 +95,7 @@ impl TestLab {
                 continue;
             };
             let cmd = String::from_utf8_lossy(&raw);
-            if cmd.starts_with("qemu-system") && cmd.contains(&home) {
+            if cmd.contains("\0-pidfile\0") && cmd.contains(&home) {
                 out.push(pid);
             }
         }
@@ -254,4 +254,25 @@ pub fn two_node_lab(name: &str, link: u16, console: u16, ssh: u16) -> VmLab {
     lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
     lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
     lab
+}
+
+/// A QEMU under a name that says nothing of QEMU: a copy of the system emulator as
+/// `<root>/bin/vm-emulator`, beside `share` and `lib` links so it finds its firmware and
+/// modules the way it would in its own prefix. Set `VMLAB_QEMU` to it.
+pub fn renamed_qemu(root: &Path) -> PathBuf {
+    let real = std::fs::canonicalize(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join("qemu-system-x86_64"))
+            .find(|p| p.is_file())
+            .expect("qemu-system-x86_64 on PATH"),
+    )
+    .expect("canonical qemu path");
+    let prefix = real.parent().and_then(Path::parent).expect("QEMU's prefix");
+    std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+    let emu = root.join("bin/vm-emulator");
+    std::fs::copy(&real, &emu).expect("copy QEMU");
+    for d in ["share", "lib"] {
+        std::os::unix::fs::symlink(prefix.join(d), root.join(d)).expect("symlink");
+    }
+    emu
 }

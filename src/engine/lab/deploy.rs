@@ -74,28 +74,21 @@ pub fn running_state(lab: &LabDir) -> Option<LabState> {
     let state = LabState::load(lab).ok()?;
     let any_alive = state.nodes.iter().any(|(name, n)| {
         let paths = lab.node_paths(name);
-        n.pid.is_some_and(|pid| {
-            process::is_running_qemu(
-                pid,
-                QemuIdentity {
-                    pidfile: &paths.pidfile,
-                    exe: n.exe.as_deref(),
-                },
-            )
-        })
+        n.pid
+            .is_some_and(|pid| process::is_running_qemu(pid, n.qemu_identity(&paths.pidfile)))
     });
     any_alive.then_some(state)
 }
 
-/// Everything before a deploy's first side effect on the lab (see the module doc). `notice`
+/// Everything before a deploy's first side effect on the lab (see the module doc). `events`
 /// hears warnings and what waits.
 pub async fn prepare(
     spec: &Lab,
     opts: DeployOptions,
-    notice: &(dyn Fn(&str) + Sync),
+    events: &EventSink,
 ) -> Result<Prepared, EngineError> {
     let lab = LabDir::of(spec.name.clone());
-    let lock = lock::acquire(lab.name(), "vmlab deploy", notice).await?;
+    let lock = lock::acquire(lab.name(), "vmlab deploy", events).await?;
     if let Some(state) = running_state(&lab).filter(|_| !opts.force) {
         return Ok(Prepared::AlreadyRunning(state));
     }
@@ -113,13 +106,13 @@ pub async fn prepare(
                 name = lab.name()
             )));
         }
-        notice(&format!(
+        events.send(Event::Step(format!(
             "removing the existing lab {} (--force)",
             lab.name()
-        ));
+        )));
         destroy_locked(&lab, &lock, true).await?;
     }
-    let (plan, problems) = checked_plan(spec, &lab, opts.accel, true, notice).await?;
+    let (plan, problems) = checked_plan(spec, &lab, opts.accel, true, events).await?;
     if !problems.is_empty() {
         return Err(EngineError::Invalid(problems));
     }
@@ -144,7 +137,7 @@ pub async fn dry_run(
         &lab,
         Some(accel.unwrap_or(Accel::Tcg)),
         false,
-        &|_| {},
+        &EventSink::none(),
     )
     .await?;
     if running_state(&lab).is_some() {
@@ -160,7 +153,7 @@ async fn checked_plan(
     lab: &LabDir,
     accel: Option<Accel>,
     require_qemu: bool,
-    notice: &(dyn Fn(&str) + Sync),
+    events: &EventSink,
 ) -> Result<(LabPlan, SpecErrors), EngineError> {
     let qemu_bin = qemu::qemu_binary();
     if require_qemu {
@@ -168,7 +161,7 @@ async fn checked_plan(
     }
     let (accel, warning) = qemu::choose_accel(&qemu_bin, accel, &home::scratch_dir()).await;
     if let Some(w) = warning {
-        notice(&format!("warning: {w}"));
+        events.send(Event::Warning(w));
     }
     let plan = plan::build(
         spec,
@@ -226,6 +219,8 @@ impl Deployment {
         let (plan, lab) = (&self.plan, &self.lab);
         let t0 = Instant::now();
         create_lab_dir(lab)?;
+        // Every node's command line is on disk before any QEMU starts: a deploy killed
+        // mid-launch leaves destroy what it needs to recognise each QEMU.
         LabState::from_plan(plan).create(lab)?;
 
         events.send(Event::Step(format!(
@@ -394,10 +389,7 @@ async fn watch(
         Watch {
             node: &node.name,
             pid: l.pid,
-            qemu: QemuIdentity {
-                pidfile: &node.paths.pidfile,
-                exe: l.exe.as_deref(),
-            },
+            qemu: QemuIdentity::launched(&node.paths.pidfile, l.exe.as_deref()),
             console_log: &node.paths.console_log,
             ssh_port: node.ssh_port,
             timeout: Duration::from_secs(node.boot_timeout_secs),

@@ -12,6 +12,7 @@ use super::LabDir;
 use super::lock::{self, LabLock};
 use super::state::LabState;
 use crate::engine::error::EngineError;
+use crate::engine::events::EventSink;
 use crate::engine::node::process::{self, QemuIdentity};
 use crate::engine::node::qemu::stop_qemu;
 
@@ -31,7 +32,19 @@ struct Target {
     pid: i32,
     pidfile: PathBuf,
     exe: Option<PathBuf>,
+    /// The planned command line (from the state), when no executable was recorded.
+    argv: Vec<String>,
     qmp: PathBuf,
+}
+
+impl Target {
+    fn identity(&self) -> QemuIdentity<'_> {
+        QemuIdentity {
+            pidfile: &self.pidfile,
+            exe: self.exe.as_deref(),
+            argv: Some(&self.argv),
+        }
+    }
 }
 
 /// Destroys a lab, holding its lock. Without `force` a damaged or missing state file is an
@@ -40,9 +53,9 @@ struct Target {
 pub async fn destroy(
     lab: &LabDir,
     force: bool,
-    notice: &(dyn Fn(&str) + Sync),
+    events: &EventSink,
 ) -> Result<DestroyReport, EngineError> {
-    let lock = lock::acquire(lab.name(), "vmlab destroy", notice).await?;
+    let lock = lock::acquire(lab.name(), "vmlab destroy", events).await?;
     destroy_locked(lab, &lock, force).await
 }
 
@@ -65,22 +78,23 @@ pub async fn destroy_locked(
     }
     let mut report = DestroyReport::default();
     let mut targets: Vec<Target> = Vec::new();
+    // Each node's planned command line by its pidfile: what identifies a QEMU whose launch
+    // was never recorded.
+    let mut planned: Vec<(PathBuf, Vec<String>)> = Vec::new();
     match LabState::load(lab) {
         Ok(state) => {
             for (name, n) in state.ordered_nodes() {
                 let paths = lab.node_paths(name);
+                planned.push((paths.pidfile.clone(), n.argv.clone()));
                 let pid = n.pid.or_else(|| process::read_pidfile(&paths.pidfile));
                 let Some(pid) = pid else { continue };
-                let id = QemuIdentity {
-                    pidfile: &paths.pidfile,
-                    exe: n.exe.as_deref(),
-                };
-                if process::is_running_qemu(pid, id) {
+                if process::is_running_qemu(pid, n.qemu_identity(&paths.pidfile)) {
                     targets.push(Target {
                         label: name.clone(),
                         pid,
                         pidfile: paths.pidfile.clone(),
                         exe: n.exe.clone(),
+                        argv: n.argv.clone(),
                         qmp: paths.qmp.clone(),
                     });
                 } else if process::alive(pid) {
@@ -104,7 +118,13 @@ pub async fn destroy_locked(
     let mut handled: Vec<i32> = targets.iter().map(|t| t.pid).collect();
     let mut empty_scans = 0;
     while empty_scans < 2 {
-        let fresh: Vec<Target> = process::scan_lab_qemus(lab.path())
+        let plan_of = |pf: &std::path::Path| {
+            planned
+                .iter()
+                .find(|(p, _)| p == pf)
+                .map(|(_, a)| a.as_slice())
+        };
+        let fresh: Vec<Target> = process::scan_lab_qemus(lab.path(), plan_of)
             .into_iter()
             .filter(|(pid, _)| !handled.contains(pid))
             .map(|(pid, pidfile)| Target {
@@ -114,6 +134,9 @@ pub async fn destroy_locked(
                     .unwrap_or_else(|| pid.to_string()),
                 pid,
                 qmp: pidfile.with_extension("mon"),
+                argv: plan_of(&pidfile)
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default(),
                 pidfile,
                 exe: None,
             })
@@ -139,17 +162,9 @@ pub async fn destroy_locked(
 }
 
 async fn stop_all(targets: &[Target], report: &mut DestroyReport) -> Vec<String> {
-    let stops = targets.iter().map(|t| {
-        stop_qemu(
-            t.pid,
-            QemuIdentity {
-                pidfile: &t.pidfile,
-                exe: t.exe.as_deref(),
-            },
-            &t.qmp,
-            "the lab is being destroyed",
-        )
-    });
+    let stops = targets
+        .iter()
+        .map(|t| stop_qemu(t.pid, t.identity(), &t.qmp, "the lab is being destroyed"));
     let results = futures::future::join_all(stops).await;
     let mut survivors = Vec::new();
     for (t, ok) in targets.iter().zip(results) {

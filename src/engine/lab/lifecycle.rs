@@ -56,16 +56,15 @@ impl NodeOp {
 }
 
 /// Runs `op` on `node`, reporting through `events`; a start or restart returns once the node
-/// is ready. `notice` hears when the lab is busy and this waits.
+/// is ready.
 pub async fn run(
     lab: &LabDir,
     node: &str,
     op: NodeOp,
     events: &EventSink,
     cancel: &CancellationToken,
-    notice: &(dyn Fn(&str) + Sync),
 ) -> Result<(), EngineError> {
-    let lock = lock::acquire(lab.name(), &format!("vmlab {} {node}", op.verb()), notice).await?;
+    let lock = lock::acquire(lab.name(), &format!("vmlab {} {node}", op.verb()), events).await?;
     let state = LabState::load(lab)?;
     let rec = state.node(node)?.clone();
     let accel = state.accel;
@@ -117,7 +116,7 @@ pub async fn run(
         None => {
             // Cancelled mid-boot: stop what this command started.
             events.send(Event::Step(format!("stopping {node} (interrupted)")));
-            let lock = lock::acquire(lab.name(), &format!("vmlab stop {node}"), notice).await?;
+            let lock = lock::acquire(lab.name(), &format!("vmlab stop {node}"), events).await?;
             let now = LabState::load(lab)?;
             if now.node(node)?.pid == Some(launched.pid) {
                 stop(lab, node, now.node(node)?, &lock).await?;
@@ -130,15 +129,8 @@ pub async fn run(
 /// The pid of the node's QEMU, if it runs.
 fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
     let paths = lab.node_paths(node);
-    rec.pid.filter(|pid| {
-        process::is_running_qemu(
-            *pid,
-            QemuIdentity {
-                pidfile: &paths.pidfile,
-                exe: rec.exe.as_deref(),
-            },
-        )
-    })
+    rec.pid
+        .filter(|pid| process::is_running_qemu(*pid, rec.qemu_identity(&paths.pidfile)))
 }
 
 /// Stops the node's QEMU (QMP quit, then signals) and records it stopped; the disk stays.
@@ -150,10 +142,7 @@ async fn stop(
 ) -> Result<(), EngineError> {
     let paths = lab.node_paths(node);
     if let Some(pid) = running_pid(lab, node, rec) {
-        let id = QemuIdentity {
-            pidfile: &paths.pidfile,
-            exe: rec.exe.as_deref(),
-        };
+        let id = rec.qemu_identity(&paths.pidfile);
         if !stop_qemu(pid, id, &paths.qmp, &format!("vmlab stops {node}")).await {
             return Err(EngineError::LabState(format!(
                 "could not stop {node} (pid {pid})"
@@ -248,10 +237,7 @@ async fn watch(
         Watch {
             node,
             pid: l.pid,
-            qemu: QemuIdentity {
-                pidfile: &paths.pidfile,
-                exe: l.exe.as_deref(),
-            },
+            qemu: QemuIdentity::launched(&paths.pidfile, l.exe.as_deref()),
             console_log: &paths.console_log,
             ssh_port: rec.ssh_port,
             timeout: Duration::from_secs(rec.boot_timeout_secs.max(1)),

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::engine::error::EngineError;
+use crate::engine::events::{Event, EventSink};
 use crate::engine::home;
 use crate::spec::LabName;
 
@@ -63,11 +64,11 @@ fn open(path: &Path) -> Result<File, EngineError> {
 }
 
 /// Takes the lab's lock for `doing` (for example `"vmlab restart spine1"`). When another
-/// command holds it, `notice` hears who and how long this one waits.
+/// command holds it, `events` hears who and how long this one waits.
 pub async fn acquire(
     lab: &LabName,
     doing: &str,
-    notice: &(dyn Fn(&str) + Sync),
+    events: &EventSink,
 ) -> Result<LabLock, EngineError> {
     let path = lock_path(lab);
     let started = Instant::now();
@@ -100,10 +101,10 @@ pub async fn acquire(
                     });
                 }
                 if !told {
-                    notice(&format!(
+                    events.send(Event::Waiting(format!(
                         "lab {lab} is busy: {who} is changing it; waiting up to {} s",
                         WAIT.as_secs()
-                    ));
+                    )));
                     told = true;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

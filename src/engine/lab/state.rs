@@ -153,10 +153,21 @@ impl LabState {
         node: &str,
         change: impl FnOnce(&mut NodeState) -> T,
     ) -> Result<T, EngineError> {
-        let out = Self::update(lab, |s| s.nodes.get_mut(node).map(change))?;
-        let out = out.ok_or_else(|| EngineError::LabState(format!("{node} is not in the lab")))?;
-        tracing::debug!("state.json of {}: {node} updated", lab.name());
-        Ok(out)
+        let out = Self::update(lab, |s| {
+            let n = s.nodes.get_mut(node)?;
+            let out = change(n);
+            tracing::info!(
+                "state.json of lab {}: {node} is {}{}{}",
+                lab.name(),
+                n.status.label(),
+                n.stage
+                    .map(|st| format!(" ({})", st.label()))
+                    .unwrap_or_default(),
+                n.pid.map(|p| format!(", pid {p}")).unwrap_or_default()
+            );
+            Some(out)
+        })?;
+        out.ok_or_else(|| EngineError::LabState(format!("{node} is not in the lab")))
     }
 
     /// Writes a new `state.json` (the first one of a deploy), under the state lock.

@@ -11,7 +11,7 @@ use super::state::LabState;
 use crate::engine::error::EngineError;
 use crate::engine::link::LinkState;
 use crate::engine::netstat;
-use crate::engine::node::process::{self, QemuIdentity};
+use crate::engine::node::process;
 use crate::engine::node::{BootStage, NodeStatus};
 use crate::plan::Accel;
 use crate::spec::LabName;
@@ -71,15 +71,9 @@ pub fn observe(
     let mut nodes = Vec::new();
     for (name, n) in state.ordered_nodes() {
         let paths = lab.node_paths(name);
-        let live = n.pid.filter(|pid| {
-            process::is_running_qemu(
-                *pid,
-                QemuIdentity {
-                    pidfile: &paths.pidfile,
-                    exe: n.exe.as_deref(),
-                },
-            )
-        });
+        let live = n
+            .pid
+            .filter(|pid| process::is_running_qemu(*pid, n.qemu_identity(&paths.pidfile)));
         let status = match (live, n.status) {
             (Some(_), s) => s,
             (None, NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Pending) => n.status,

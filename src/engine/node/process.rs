@@ -3,8 +3,10 @@
 //! A pid is a node's QEMU only if the process belongs to this user, its command line carries
 //! `-pidfile <lab_dir>/qemu/<node>.pid`, and its executable (`/proc/<pid>/exe`) is the one
 //! recorded when that QEMU was launched — whatever the program is called, so `VMLAB_QEMU`
-//! may name `/usr/libexec/qemu-kvm` or a wrapper script that execs QEMU. A QEMU found without
-//! a record (a deploy killed before it wrote one) must at least run a program named like QEMU.
+//! may name `/usr/libexec/qemu-kvm` or a wrapper script that execs QEMU. A QEMU whose launch
+//! was never recorded (a deploy killed mid-launch) must run the node's planned command line,
+//! written to state.json before any launch (a wrapper may put options in front of it), or at
+//! least a program named like QEMU.
 //!
 //! Signals go through a pidfd opened *before* the identity check: if the pid is recycled at
 //! any point, the pidfd still names the old process and the signal cannot reach the new one.
@@ -22,9 +24,22 @@ use nix::sys::signal::Signal;
 pub struct QemuIdentity<'a> {
     /// The pidfile its command line must name.
     pub pidfile: &'a Path,
-    /// Its executable as recorded at launch (`None`: not recorded; the program must then be
-    /// named like QEMU).
+    /// Its executable as recorded at launch.
     pub exe: Option<&'a Path>,
+    /// Without a recorded executable: the node's planned command line (program first), which
+    /// the process's arguments must end with.
+    pub argv: Option<&'a [String]>,
+}
+
+impl<'a> QemuIdentity<'a> {
+    /// A QEMU whose launch was recorded.
+    pub fn launched(pidfile: &'a Path, exe: Option<&'a Path>) -> Self {
+        QemuIdentity {
+            pidfile,
+            exe,
+            argv: None,
+        }
+    }
 }
 
 /// The argv of a process, if it exists.
@@ -81,11 +96,14 @@ pub fn is_our_qemu(pid: i32, id: QemuIdentity<'_>) -> bool {
     if pidfile_arg(&argv).as_deref() != Some(id.pidfile) {
         return false;
     }
-    match (exe(pid), id.exe) {
-        (Some(actual), Some(recorded)) => actual == recorded,
-        (Some(actual), None) => named_like_qemu(&actual),
-        (None, _) => false,
+    let Some(actual) = exe(pid) else {
+        return false;
+    };
+    if let Some(recorded) = id.exe {
+        return actual == recorded;
     }
+    let planned = id.argv.and_then(|a| a.get(1..)).filter(|a| !a.is_empty());
+    planned.is_some_and(|p| argv.ends_with(p)) || named_like_qemu(&actual)
 }
 
 /// Is the process alive (and not a zombie)?
@@ -113,8 +131,12 @@ pub fn read_pidfile(path: &Path) -> Option<i32> {
 }
 
 /// Every running QEMU of this user whose pidfile lies in `<lab_dir>/qemu/`: (pid, pidfile).
-/// Finds what a deploy launched even when no state records it.
-pub fn scan_lab_qemus(lab_dir: &Path) -> Vec<(i32, PathBuf)> {
+/// Finds what a deploy launched even when no node record names its pid; `planned` gives a
+/// node's planned command line by its pidfile.
+pub fn scan_lab_qemus<'a>(
+    lab_dir: &Path,
+    planned: impl Fn(&Path) -> Option<&'a [String]>,
+) -> Vec<(i32, PathBuf)> {
     let qdir = lab_dir.join("qemu");
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -132,6 +154,7 @@ pub fn scan_lab_qemus(lab_dir: &Path) -> Vec<(i32, PathBuf)> {
                 QemuIdentity {
                     pidfile: &pf,
                     exe: None,
+                    argv: planned(&pf),
                 },
             )
         {
@@ -276,25 +299,39 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let id = QemuIdentity {
-            pidfile: &pidfile,
-            exe: None,
-        };
+        let id = QemuIdentity::launched(&pidfile, None);
         std::thread::sleep(Duration::from_millis(100));
         assert!(!is_our_qemu(pid, id), "an unrecorded non-QEMU executable");
-        let actual = exe(pid).unwrap();
-        let recorded = QemuIdentity {
+        // Its planned command line (here: sh's own arguments) identifies it.
+        let plan: Vec<String> = ["prog", "-c", "sleep 30; exit 0", "-pidfile"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([pidfile.to_string_lossy().into_owned()])
+            .collect();
+        let by_plan = QemuIdentity {
             pidfile: &pidfile,
-            exe: Some(&actual),
+            exe: None,
+            argv: Some(&plan),
         };
+        assert!(
+            is_our_qemu(pid, by_plan),
+            "the planned command line matches"
+        );
+        let wrong_plan: Vec<String> = vec!["prog".into(), "-other".into()];
+        let by_wrong_plan = QemuIdentity {
+            pidfile: &pidfile,
+            exe: None,
+            argv: Some(&wrong_plan),
+        };
+        assert!(!is_our_qemu(pid, by_wrong_plan), "another command line");
+        let actual = exe(pid).unwrap();
+        let recorded = QemuIdentity::launched(&pidfile, Some(&actual));
         assert!(
             is_our_qemu(pid, recorded),
             "recorded executable and pidfile match"
         );
-        let other = QemuIdentity {
-            pidfile: &pidfile,
-            exe: Some(Path::new("/usr/bin/qemu-system-x86_64")),
-        };
+        let other =
+            QemuIdentity::launched(&pidfile, Some(Path::new("/usr/bin/qemu-system-x86_64")));
         assert!(!is_our_qemu(pid, other), "a different executable");
         assert!(!signal_qemu(pid, other, Signal::SIGKILL, "test"));
         assert!(alive(pid));
@@ -308,10 +345,7 @@ mod tests {
         assert!(alive(me));
         assert!(!is_our_qemu(
             me,
-            QemuIdentity {
-                pidfile: Path::new("/tmp/x.pid"),
-                exe: None
-            }
+            QemuIdentity::launched(Path::new("/tmp/x.pid"), None)
         ));
         assert!(uptime(me).is_some());
         let (_, rss) = usage(me).expect("usage of this process");

@@ -2,9 +2,11 @@
 //! stop, restart and the boot watch all go through, so a node's record changes the same way
 //! whichever command moves it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use super::process::QemuIdentity;
 
 /// A node's lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +123,16 @@ pub struct ListenerRecord {
 
 /// The transitions. Each leaves the record consistent on its own.
 impl NodeState {
+    /// What proves a pid is this node's QEMU: the executable recorded at launch, else the
+    /// command line planned for it.
+    pub fn qemu_identity<'a>(&'a self, pidfile: &'a Path) -> QemuIdentity<'a> {
+        QemuIdentity {
+            pidfile,
+            exe: self.exe.as_deref(),
+            argv: Some(&self.argv),
+        }
+    }
+
     /// QEMU was launched and wrote its pidfile.
     pub fn launched(&mut self, pid: i32, exe: Option<PathBuf>, at: String) {
         self.pid = Some(pid);
