@@ -136,14 +136,24 @@ fn observation(nodes: usize, links: usize) -> Observation {
         .collect();
     let links = (0..links)
         .map(|k| LinkRow {
+            index: k,
             a: format!(
                 "node{}:Ethernet{}",
                 k % nodes.len().max(1),
                 4 * (k / nodes.len().max(1))
             ),
             z: format!("node{}:Ethernet8", (k + 1) % nodes.len().max(1)),
-            port: 20000 + k as u16,
+            a_guest: "eth1".into(),
+            z_guest: "eth3".into(),
+            transport: vmlab::plan::LinkTransport::Relay,
             state: LinkState::Up,
+            waiting_for: Vec::new(),
+            admin_up: true,
+            impair: Default::default(),
+            counters: Some(vmlab::engine::lab::status::LinkCounters {
+                a_to_z: Default::default(),
+                z_to_a: Default::default(),
+            }),
         })
         .collect();
     Observation {
@@ -155,6 +165,8 @@ fn observation(nodes: usize, links: usize) -> Observation {
             created: "2026-01-01T00:00:00Z".into(),
             nodes,
             links,
+            relay: None,
+            repair: Vec::new(),
         },
         usage,
         expected_boot: expected,

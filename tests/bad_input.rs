@@ -76,7 +76,11 @@ fn the_good_lab_passes_a_dry_run() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("qemu-system-x86_64 -name"), "{out}");
-    assert!(out.contains("addr.type=fd,addr.str=3"), "{out}");
+    assert!(
+        out.contains("-netdev 'dgram,id=link0,local.type=unix"),
+        "{out}"
+    );
+    assert!(out.contains("no ports are bound for links"), "{out}");
     assert!(
         !lab.home().join("labs").exists(),
         "dry run started something"

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vmlab::plan::{self, Accel, NicRole, PlanOptions};
+use vmlab::plan::{self, Accel, LinkTransport, NicRole, PlanOptions};
 use vmlab::spec::source::SpecText;
 use vmlab::spec::{self, InterfaceMap, SpecSources};
 
@@ -173,17 +173,111 @@ fn ports_follow_node_and_link_order() {
     );
     let links: Vec<u16> = plan.links.iter().map(|l| l.port).collect();
     assert_eq!(links, [20100, 20101, 20102]);
-    // The a end listens on an inherited fd; edge is a of link 2, so it listens there.
-    let edge = plan.node("edge").unwrap();
-    assert_eq!(edge.listeners.len(), 1);
+}
+
+/// The `-netdev` value of a node's link NIC.
+fn netdev(plan: &plan::LabPlan, node: &str, link: usize) -> String {
+    let n = plan.node(node).unwrap();
+    let id = format!("id=link{link},");
+    n.argv
+        .iter()
+        .find(|a| a.starts_with("dgram,") && a.contains(&id))
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn links_are_unix_datagram_sockets_in_the_lab_directory() {
+    let plan = plan::build(&lab(), &opts()).unwrap();
+    // edge is the a end of link 2: it binds 2a.vm and sends to the relay's 2a.rl.
+    assert_eq!(
+        netdev(&plan, "edge", 2),
+        "dgram,id=link2,local.type=unix,local.path=/home/u/.vmlab/labs/lab/links/2a.vm,remote.type=unix,\
+         remote.path=/home/u/.vmlab/labs/lab/links/2a.rl"
+    );
+    assert_eq!(
+        netdev(&plan, "spine1", 2),
+        "dgram,id=link2,local.type=unix,local.path=/home/u/.vmlab/labs/lab/links/2z.vm,remote.type=unix,\
+         remote.path=/home/u/.vmlab/labs/lab/links/2z.rl"
+    );
+    assert!(
+        plan.links
+            .iter()
+            .all(|l| l.transport == LinkTransport::Relay)
+    );
+    for l in &plan.links {
+        for p in [
+            &l.sockets.a_vm,
+            &l.sockets.a_relay,
+            &l.sockets.z_vm,
+            &l.sockets.z_relay,
+        ] {
+            assert!(
+                p.starts_with("/home/u/.vmlab/labs/lab/links"),
+                "{}",
+                p.display()
+            );
+        }
+    }
+
+    // vmlab.links: "direct" wires the two VMs to each other.
+    let topo = TOPOLOGY.replace(
+        "\"network_extra\"",
+        "\"vmlab\": {\"links\": \"direct\"}, \"network_extra\"",
+    );
+    let topo = topo.replace("\"newtlab\"", "\"newtlab_unused\"");
+    let src = sources(
+        &topo,
+        PLATFORMS,
+        &[
+            ("spine1", r#"{"platform": "sonic-vs"}"#),
+            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
+            ("edge", r#"{"platform": "vendor"}"#),
+        ],
+    );
+    let direct = plan::build(&spec::resolve(&src, None).unwrap(), &opts()).unwrap();
+    assert_eq!(
+        netdev(&direct, "edge", 2),
+        "dgram,id=link2,local.type=unix,local.path=/home/u/.vmlab/labs/lab/links/2a.vm,remote.type=unix,\
+         remote.path=/home/u/.vmlab/labs/lab/links/2z.vm"
+    );
+    assert!(
+        direct
+            .links
+            .iter()
+            .all(|l| l.transport == LinkTransport::Direct)
+    );
+}
+
+#[test]
+fn declared_impairments_reach_the_plan() {
+    let topo = TOPOLOGY.replace(
+        r#"{ "a": "spine1:Ethernet0", "z": "leaf1:Ethernet0" }"#,
+        r#"{ "a": "spine1:Ethernet0", "z": "leaf1:Ethernet0",
+             "impair": { "delay": "20ms", "jitter": "5ms", "loss": "0.5%", "rate": "10mbit", "direction": "a-to-z" } }"#,
+    );
+    let src = sources(
+        &topo,
+        PLATFORMS,
+        &[
+            ("spine1", r#"{"platform": "sonic-vs"}"#),
+            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
+            ("edge", r#"{"platform": "vendor"}"#),
+        ],
+    );
+    let plan = plan::build(&spec::resolve(&src, None).unwrap(), &opts()).unwrap();
+    let i = plan.links[0].impair;
     assert_eq!(
         (
-            edge.listeners[0].link,
-            edge.listeners[0].fd,
-            edge.listeners[0].port
+            i.a_to_z.delay_us,
+            i.a_to_z.jitter_us,
+            i.a_to_z.loss_ppm,
+            i.a_to_z.rate_bps
         ),
-        (2, 3, 20102)
+        (20_000, 5_000, 5_000, 10_000_000)
     );
+    assert!(i.z_to_a.is_clean(), "direction a-to-z only");
+    assert!(plan.links[1].impair.is_clean());
 }
 
 #[test]

@@ -127,7 +127,7 @@ fn tui_console_and_ssh_in_a_real_terminal() {
     tmux.wait_for("tui-42", Duration::from_secs(20));
 
     tmux.keys(&["C-]"]);
-    tmux.wait_for("↑↓/jk select", Duration::from_secs(5));
+    tmux.wait_for("↑↓ select", Duration::from_secs(5));
     tmux.keys(&["s"]);
     tmux.wait_for("r1 ssh (connected)", Duration::from_secs(20));
     tmux.wait_for("built-in shell", Duration::from_secs(30));
@@ -136,7 +136,7 @@ fn tui_console_and_ssh_in_a_real_terminal() {
     tmux.wait_for("ssh-49", Duration::from_secs(20));
 
     tmux.keys(&["C-]"]);
-    tmux.wait_for("↑↓/jk select", Duration::from_secs(5));
+    tmux.wait_for("↑↓ select", Duration::from_secs(5));
     tmux.keys(&["q"]);
     let s = tmux.wait_for("EXIT=", Duration::from_secs(10));
     assert!(s.contains("EXIT=0"), "tui exit: {s}");

@@ -14,9 +14,12 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use vmlab::engine::events::BootStage;
 use vmlab::engine::lab::monitor::{Observation, Usage};
-use vmlab::engine::lab::status::{LabStatus, LinkRow, NodeRow};
+use vmlab::engine::lab::status::{LabStatus, LinkCounters, LinkRow, NodeRow, RelayRow};
+use vmlab::engine::link::control::DirReport;
 use vmlab::engine::{NodeStatus, link::LinkState};
-use vmlab::plan::Accel;
+use vmlab::plan::{Accel, LinkTransport};
+use vmlab::spec::LinkImpair;
+use vmlab::spec::impair::Impairment;
 use vmlab::term::session::SessionEvent;
 use vmlab::tui::app::{Action, App, Focus, TabKind};
 use vmlab::tui::view;
@@ -34,6 +37,51 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         uptime_secs: up,
         started: None,
         ready_at: None,
+    }
+}
+
+/// A link row: the up one carries traffic through an impairment, the waiting one waits for
+/// leaf1, the down one was set down.
+fn link(index: usize, a: &str, z: &str, state: LinkState) -> LinkRow {
+    let dir = |fps: f64, bps: f64| DirReport {
+        frames: 1200,
+        bytes: 96_000,
+        frames_per_sec: fps,
+        bits_per_sec: bps,
+        ..DirReport::default()
+    };
+    LinkRow {
+        index,
+        a: a.into(),
+        z: z.into(),
+        a_guest: "eth1".into(),
+        z_guest: format!("eth{}", index + 1),
+        transport: LinkTransport::Relay,
+        state,
+        waiting_for: if state == LinkState::Waiting {
+            vec!["leaf1".into()]
+        } else {
+            Vec::new()
+        },
+        admin_up: state != LinkState::Down,
+        impair: if index == 0 {
+            LinkImpair {
+                a_to_z: Impairment {
+                    delay_us: 20_000,
+                    ..Impairment::default()
+                },
+                z_to_a: Impairment {
+                    delay_us: 20_000,
+                    ..Impairment::default()
+                },
+            }
+        } else {
+            LinkImpair::default()
+        },
+        counters: (state == LinkState::Up).then(|| LinkCounters {
+            a_to_z: dir(12.0, 96_000.0),
+            z_to_a: dir(3.0, 1_500.0),
+        }),
     }
 }
 
@@ -96,25 +144,16 @@ fn observation() -> Observation {
             created: "2999-01-01T00:00:00Z".into(),
             nodes,
             links: vec![
-                LinkRow {
-                    a: "spine1:Ethernet0".into(),
-                    z: "leaf1:Ethernet0".into(),
-                    port: 20000,
-                    state: LinkState::Up,
-                },
-                LinkRow {
-                    a: "spine2:Ethernet0".into(),
-                    z: "leaf1:Ethernet1".into(),
-                    port: 20001,
-                    state: LinkState::Waiting,
-                },
-                LinkRow {
-                    a: "spine1:Ethernet4".into(),
-                    z: "leaf2:Ethernet0".into(),
-                    port: 20002,
-                    state: LinkState::Down,
-                },
+                link(0, "spine1:Ethernet0", "leaf1:Ethernet0", LinkState::Up),
+                link(1, "spine2:Ethernet0", "leaf1:Ethernet1", LinkState::Waiting),
+                link(2, "spine1:Ethernet4", "leaf2:Ethernet0", LinkState::Down),
             ],
+            relay: Some(RelayRow {
+                pid: Some(999),
+                status: "running",
+                started: None,
+            }),
+            repair: Vec::new(),
         },
         usage,
         expected_boot: expected,
@@ -173,7 +212,8 @@ fn help_overlay_lists_every_key() {
         KeyModifiers::NONE,
     )));
     let t = text(&render(&app, 110, 30));
-    for (key, _) in view::HELP {
+    for b in vmlab::tui::keymap::BINDINGS {
+        let key = b.keys;
         assert!(t.contains(key), "help lacks {key}:\n{t}");
     }
 }
@@ -313,4 +353,62 @@ fn console_answers_cursor_queries_through_the_session() {
     let id = app.tabs[0].session;
     let reply = app.session_event(id, SessionEvent::Output(b"# \x1b[6n".to_vec()));
     assert_eq!(reply, Some(b"\x1b[1;3R".to_vec()));
+}
+
+#[test]
+fn link_keys_set_down_and_capture_the_selected_link() {
+    let mut app = app_with_lab();
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    // t on the nodes table only says what to do.
+    assert!(app.input(key(KeyCode::Char('t'))).is_empty());
+    app.input(key(KeyCode::Right));
+    assert_eq!(app.table, vmlab::tui::app::Table::Links);
+    app.input(key(KeyCode::Char('j')));
+    app.input(key(KeyCode::Char('j')));
+    app.input(key(KeyCode::Char('j')));
+    assert_eq!(app.selected_link, 2, "stops at the last link");
+    // Link 2 is down: t sets it up.
+    let a = app.input(key(KeyCode::Char('t')));
+    assert_eq!(
+        a,
+        vec![Action::Link {
+            index: 2,
+            end: "spine1:Ethernet4".into(),
+            up: true
+        }]
+    );
+    assert!(app.input(key(KeyCode::Char('t'))).is_empty(), "busy");
+    app.link_done(2, Ok("link 2 is up".into()));
+    app.input(key(KeyCode::Char('g')));
+    let a = app.input(key(KeyCode::Char('t')));
+    assert_eq!(
+        a,
+        vec![Action::Link {
+            index: 0,
+            end: "spine1:Ethernet0".into(),
+            up: false
+        }]
+    );
+    let a = app.input(key(KeyCode::Char('w')));
+    assert_eq!(
+        a,
+        vec![Action::StartCapture {
+            index: 0,
+            end: "spine1:Ethernet0".into()
+        }]
+    );
+    app.capture_started(0, "/labs/fabric/captures/link0.pcap".into());
+    assert_eq!(
+        app.input(key(KeyCode::Char('w'))),
+        vec![Action::StopCapture(0)]
+    );
+    app.capture_ended(0, Ok((10, "/labs/fabric/captures/link0.pcap".into())));
+    assert!(app.captures.is_empty());
+    assert!(app.log.iter().any(|l| {
+        l.text
+            .contains("captured 10 frames to /labs/fabric/captures/link0.pcap")
+    }));
+    // ← goes back to the nodes.
+    app.input(key(KeyCode::Left));
+    assert_eq!(app.table, vmlab::tui::app::Table::Nodes);
 }

@@ -7,38 +7,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// Configures `ip/30` on the guest NIC `eth<nic>` of `node` through `vmlab ssh`.
-fn set_ip(lab: &TestLab, node: &str, nic: u32, ip: &str) {
-    let o = lab.vmlab(&[
-        "ssh",
-        "--lab",
-        &lab.name,
-        node,
-        "--",
-        &format!("ip addr add {ip}/30 dev eth{nic} && ip link set eth{nic} up"),
-    ]);
-    assert!(
-        o.status.success(),
-        "configuring eth{nic} on {node}: {}",
-        stderr(&o)
-    );
-}
-
-/// Pings from `node` and returns whether replies came back (tolerating a lost first packet
-/// on a busy TCG host).
-fn ping(lab: &TestLab, node: &str, ip: &str) -> bool {
-    let o = lab.vmlab(&[
-        "ssh",
-        "--lab",
-        &lab.name,
-        node,
-        "--",
-        &format!("ping -c 3 -W 3 {ip}"),
-    ]);
-    // busybox ping exits 0 once any reply came back.
-    o.status.success() && stdout(&o).contains("bytes from")
-}
-
 /// Every node of the lab is stopped, its directory gone and its ports free.
 fn assert_destroyed(lab: &TestLab, ports: &[u16]) {
     let o = lab.vmlab(&["destroy", "--lab", &lab.name]);
@@ -49,6 +17,7 @@ fn assert_destroyed(lab: &TestLab, ports: &[u16]) {
         lab.qemus()
     );
     assert!(!lab.lab_dir().exists(), "lab dir left behind");
+    assert!(lab.relays().is_empty(), "link relay left running");
     for p in ports {
         assert!(port_free(*p), "port {p} still bound after destroy");
     }
@@ -123,7 +92,9 @@ fn two_node_lab_end_to_end() {
         assert_eq!(n["console_port"], con);
     }
     assert_eq!(st["links"][0]["state"], "up");
-    assert_eq!(st["links"][0]["port"], 22100);
+    assert_eq!(st["links"][0]["a_guest"], "eth1");
+    assert_eq!(st["links"][0]["z_guest"], "eth2");
+    assert_eq!(st["relay"]["status"], "running");
 
     // Traffic over the link: r1's Ethernet0 is eth1 (stride-4), r2's Ethernet4 is eth2 with
     // eth1 present but unconnected.
@@ -170,7 +141,12 @@ fn two_node_lab_end_to_end() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let st: Value = serde_json::from_str(&stdout(&lab.vmlab(&["status", "--json"]))).unwrap();
     assert_eq!(st["nodes"][1]["status"], "dead");
-    assert_eq!(st["links"][0]["state"], "down");
+    assert_eq!(st["links"][0]["state"], "waiting");
+    assert_eq!(st["links"][0]["waiting_for"], serde_json::json!(["r2"]));
+    assert!(
+        st["repair"][0].as_str().unwrap().contains("r2 died"),
+        "{st}"
+    );
 
     assert_destroyed(&lab, &[22100, 32100, 32101, 42100, 42101]);
 }
@@ -190,7 +166,8 @@ fn spine_leaf_mixing_maps_with_a_gap() {
     { "a": "spine2:Ethernet0", "z": "leaf1:Ethernet1" },
     { "a": "spine2:Ethernet4", "z": "leaf2:Ethernet1" }
   ],
-  "newtlab": { "link_port_base": 22200, "console_port_base": 32200, "ssh_port_base": 42200 }
+  "newtlab": { "link_port_base": 22200, "console_port_base": 32200, "ssh_port_base": 42200,
+               "links": "direct" }
 }
 "#,
     );
@@ -235,9 +212,11 @@ fn spine_leaf_mixing_maps_with_a_gap() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|l| l["state"] == "up"),
+            .all(|l| l["state"] == "up" && l["transport"] == "direct"),
         "{st}"
     );
+    assert!(st["relay"].is_null(), "direct links need no relay: {st}");
+    assert!(lab.relays().is_empty());
 
     let mut ports = vec![22200, 22201, 22202, 22203];
     ports.extend((0..4).flat_map(|i| [32200 + i, 42200 + i]));
@@ -307,7 +286,7 @@ fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
     let st: Value = serde_json::from_str(&stdout(&lab.vmlab(&["status", "--json"]))).unwrap();
     assert_eq!(st["nodes"][1]["status"], "stopped");
     assert_eq!(st["nodes"][1]["pid"], Value::Null);
-    assert_eq!(st["links"][0]["state"], "down");
+    assert_eq!(st["links"][0]["state"], "waiting");
     assert_eq!(lab.qemus().len(), 1);
 
     let o = lab.vmlab(&["start", "b"]);

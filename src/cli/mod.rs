@@ -13,11 +13,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::lab::find::{self, LabSelector};
 use crate::engine::lab::lifecycle::{self, NodeOp};
+use crate::engine::lab::links::{self, LinkChange};
+use crate::engine::lab::repair;
 use crate::engine::lab::state::LabState;
 use crate::engine::lab::{LabDir, destroy, status};
 use crate::engine::{EngineError, NodeStatus, ssh};
 use crate::plan::Accel;
 use crate::spec::LabName;
+use crate::spec::impair::Directions;
 use say::{say, tell};
 
 /// vmlab - VM orchestration for network topologies
@@ -138,6 +141,104 @@ pub enum Command {
     },
     /// List deployed labs
     Labs,
+    /// Show every link: state, guest interfaces, counters and rates each way, drops,
+    /// impairments
+    Links {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Print JSON (schema in README)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a link down or up, impair it, or clear its impairments
+    Link {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(subcommand)]
+        action: LinkAction,
+    },
+    /// Capture a link's frames (both ways) as pcap until Ctrl-C
+    Capture {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Either end of the link, as node:interface (spine1:Ethernet0)
+        end: String,
+        /// Where to write: a file, or - for stdout (`| wireshark -k -i -`); default: a file
+        /// in the lab's captures/ directory
+        #[arg(short = 'w', long = "write", value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
+    /// Bring back what should run and does not: the link relay, nodes whose QEMU died
+    Repair {
+        #[command(flatten)]
+        lab: LabArgs,
+    },
+    /// The link relay of one lab (started by deploy and repair; not for direct use)
+    #[command(hide = true)]
+    Relay {
+        /// The lab directory
+        #[arg(long, value_name = "DIR")]
+        lab_dir: PathBuf,
+        /// Stay in the foreground (debugging)
+        #[arg(long)]
+        foreground: bool,
+    },
+}
+
+/// `vmlab link ...`.
+#[derive(Debug, Subcommand)]
+pub enum LinkAction {
+    /// Stop every frame on the link (both ways)
+    Down {
+        /// Either end of the link, as node:interface
+        end: String,
+    },
+    /// Let frames pass again
+    Up {
+        /// Either end of the link, as node:interface
+        end: String,
+    },
+    /// Impair the link: the options given change, the others stay
+    Set {
+        /// Either end of the link, as node:interface
+        end: String,
+        /// Added one-way delay (20ms, 1.5s, 500us)
+        #[arg(long, value_parser = parse_delay, allow_hyphen_values = true)]
+        delay: Option<u64>,
+        /// Delay variation either way (5ms); frames keep their order
+        #[arg(long, value_parser = parse_delay, allow_hyphen_values = true)]
+        jitter: Option<u64>,
+        /// Frames dropped at random (1%, 0.5%)
+        #[arg(long, value_parser = parse_loss, allow_hyphen_values = true)]
+        loss: Option<u32>,
+        /// Rate limit (10mbit, 512kbit, 1gbit)
+        #[arg(long, value_parser = parse_rate, allow_hyphen_values = true)]
+        rate: Option<u64>,
+        /// Which way: a-to-z, z-to-a or both
+        #[arg(long, default_value = "both", value_parser = parse_directions)]
+        direction: Directions,
+    },
+    /// Clear every impairment of the link, both ways
+    Reset {
+        /// Either end of the link, as node:interface
+        end: String,
+    },
+}
+
+fn parse_delay(s: &str) -> Result<u64, String> {
+    crate::spec::impair::parse_duration(s)
+}
+
+fn parse_loss(s: &str) -> Result<u32, String> {
+    crate::spec::impair::parse_loss(s)
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    crate::spec::impair::parse_rate(s)
+}
+
+fn parse_directions(s: &str) -> Result<Directions, String> {
+    Directions::parse(s)
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +273,15 @@ impl AccelArg {
 /// Runs vmlab with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if let Command::Relay {
+        lab_dir,
+        foreground,
+    } = &cli.command
+    {
+        // Before any thread exists: the relay forks itself away from its parent.
+        init_tracing(cli.verbose.max(1));
+        return crate::engine::link::relay::main(lab_dir, *foreground);
+    }
     init_tracing(cli.verbose);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -188,9 +298,11 @@ pub fn main() -> i32 {
         // For commands that start VMs, Ctrl-C, SIGTERM and SIGHUP cancel what runs; it stops
         // what it started, and vmlab exits 128 + the signal's number. (The TUI handles its own.)
         let interrupts = match cli.command {
-            Command::Deploy(_) | Command::Start { .. } | Command::Restart { .. } => {
-                signals::Interrupts::install()
-            }
+            Command::Deploy(_)
+            | Command::Start { .. }
+            | Command::Restart { .. }
+            | Command::Repair { .. }
+            | Command::Capture { .. } => signals::Interrupts::install(),
             _ => signals::Interrupts::none(),
         };
         let result = run(cli, &interrupts).await;
@@ -218,6 +330,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -292,6 +405,87 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             .await
         }
         Command::Labs => labs(),
+        Command::Relay { .. } => Ok(0),
+        Command::Links { lab, json } => {
+            let lab = find::find(&lab.selector(), false)?;
+            let st = status::snapshot(&lab)?;
+            if json {
+                let text = serde_json::to_string_pretty(&serde_json::json!({
+                    "name": st.name,
+                    "relay": st.relay,
+                    "links": st.links,
+                }))
+                .map_err(|e| EngineError::io("cannot encode links", std::io::Error::other(e)))?;
+                say(&text);
+            } else {
+                say(&output::links_text(&st));
+            }
+            Ok(0)
+        }
+        Command::Link { lab, action } => {
+            let lab = find::find(&lab.selector(), false)?;
+            let (end, change) = match action {
+                LinkAction::Down { end } => (end, LinkChange::Admin { up: false }),
+                LinkAction::Up { end } => (end, LinkChange::Admin { up: true }),
+                LinkAction::Reset { end } => (end, LinkChange::Reset),
+                LinkAction::Set {
+                    end,
+                    delay,
+                    jitter,
+                    loss,
+                    rate,
+                    direction,
+                } => {
+                    if delay.is_none() && jitter.is_none() && loss.is_none() && rate.is_none() {
+                        return Err(EngineError::Invalid(crate::spec::SpecErrors::from(
+                            crate::spec::SpecError::new(
+                                "vmlab link set",
+                                "",
+                                "nothing to set",
+                                "give --delay, --jitter, --loss or --rate",
+                            ),
+                        )));
+                    }
+                    (
+                        end,
+                        LinkChange::Impair {
+                            dirs: direction,
+                            delay_us: delay,
+                            jitter_us: jitter,
+                            loss_ppm: loss,
+                            rate_bps: rate,
+                        },
+                    )
+                }
+            };
+            let (notes, printer) = say::printing_sink();
+            let r = links::change(&lab, &end, &change, &notes).await;
+            drop(notes);
+            let _ = printer.await;
+            r.map(|_| 0)
+        }
+        Command::Capture { lab, end, write } => capture(&lab, end, write, interrupts).await,
+        Command::Repair { lab } => {
+            let lab = find::find(&lab.selector(), false)?;
+            let (sink, printer) = say::printing_sink();
+            let r = repair::repair(&lab, &sink, interrupts.token()).await;
+            drop(sink);
+            let _ = printer.await;
+            let report = r?;
+            if report.nothing() {
+                say(&format!("lab {}: nothing to repair", lab.name()));
+            } else {
+                let mut done = Vec::new();
+                if let Some(pid) = report.relay {
+                    done.push(format!("link relay started (pid {pid})"));
+                }
+                if !report.nodes.is_empty() {
+                    done.push(format!("started again: {}", report.nodes.join(", ")));
+                }
+                say(&format!("lab {}: {}", lab.name(), done.join("; ")));
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -339,4 +533,55 @@ async fn node_action(
     drop(sink);
     let _ = printer.await;
     r.map(|_| 0)
+}
+
+/// `vmlab capture`: pcap of one link until Ctrl-C (or the reader of stdout goes away).
+async fn capture(
+    lab: &LabArgs,
+    end: String,
+    write: Option<PathBuf>,
+    interrupts: &signals::Interrupts,
+) -> Result<i32, EngineError> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let lab = find::find(&lab.selector(), false)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (stop, token) = (stop.clone(), interrupts.token().clone());
+        tokio::spawn(async move {
+            token.cancelled().await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let to_stdout = write.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    let (lab2, stop2, end2) = (lab.clone(), stop.clone(), end.clone());
+    let result = tokio::task::spawn_blocking(move || -> Result<(u64, String), EngineError> {
+        if to_stdout {
+            tell(&format!("capturing {end2} to stdout; Ctrl-C stops"));
+            let mut out = std::io::stdout().lock();
+            return links::capture(&lab2, &end2, &mut out, &stop2).map(|n| (n, "stdout".into()));
+        }
+        let started = |p: &std::path::Path| {
+            tell(&format!(
+                "capturing {end2} to {}; Ctrl-C stops",
+                p.display()
+            ));
+        };
+        links::capture_to_file(&lab2, &end2, write.as_deref(), &stop2, &started)
+            .map(|(n, p)| (n, p.display().to_string()))
+    })
+    .await
+    .map_err(|e| EngineError::io("capture", std::io::Error::other(e)))?;
+    watcher.abort();
+    match result {
+        Ok((n, label)) => {
+            tell(&format!("captured {n} frames of {end} to {label}"));
+            Ok(0)
+        }
+        // The reader of stdout went away (wireshark closed): a normal end.
+        Err(EngineError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(0)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -8,7 +8,10 @@ use comfy_table::{Cell, Table};
 use crate::engine::NodeStatus;
 use crate::engine::lab::state::LabState;
 use crate::engine::lab::status::LabStatus;
-use crate::plan::{LabPlan, NicRole};
+use crate::engine::link::LinkState;
+use crate::engine::link::control::{DirReport, Dropped};
+use crate::plan::{End, LabPlan, LinkTransport, NicRole};
+use crate::spec::LinkImpair;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -45,7 +48,7 @@ pub fn plan_text(plan: &LabPlan) -> String {
     }
     let _ = writeln!(s, "\n{nodes}");
     if !plan.links.is_empty() {
-        let mut links = table(&["LINK", "A", "A NIC", "Z", "Z NIC", "PORT"]);
+        let mut links = table(&["LINK", "A", "A NIC", "Z", "Z NIC", "WIRED", "IMPAIRMENTS"]);
         for l in &plan.links {
             links.add_row(vec![
                 l.index.to_string(),
@@ -53,10 +56,20 @@ pub fn plan_text(plan: &LabPlan) -> String {
                 format!("eth{}", l.a.nic),
                 l.z.to_string(),
                 format!("eth{}", l.z.nic),
-                l.port.to_string(),
+                match l.transport {
+                    LinkTransport::Relay => "relay".to_string(),
+                    LinkTransport::Direct => "direct".to_string(),
+                },
+                impair_text(&l.impair),
             ]);
         }
         let _ = writeln!(s, "\n{links}");
+        let _ = writeln!(
+            s,
+            "# each link end is a unix datagram socket in {}: <link><end>.vm is the VM's own, \
+             <link><end>.rl the relay's; no ports are bound for links",
+            plan.lab_dir.join("links").display()
+        );
     }
     for n in &plan.nodes {
         let _ = writeln!(s, "\n# {}", n.name);
@@ -66,11 +79,14 @@ pub fn plan_text(plan: &LabPlan) -> String {
                 NicRole::Link {
                     iface,
                     peer,
-                    listens,
-                    ..
+                    link,
+                    end,
                 } => format!(
-                    "{iface} -- {peer} ({})",
-                    if *listens { "listens" } else { "connects" }
+                    "{iface} -- {peer} (link {link}, end {})",
+                    match end {
+                        End::A => "a",
+                        End::Z => "z",
+                    }
                 ),
                 NicRole::Unconnected => "unconnected (fills the gap)".to_string(),
             };
@@ -78,16 +94,6 @@ pub fn plan_text(plan: &LabPlan) -> String {
                 s,
                 "#   eth{:<2} {} pci {:#04x}  {what}",
                 nic.index, nic.mac, nic.pci_slot
-            );
-        }
-        for l in &n.listeners {
-            let _ = writeln!(
-                s,
-                "#   fd {fd} (addr.type=fd,addr.str={fd}) is not a file: it is link {}'s listening \
-                 socket on 127.0.0.1:{}, which vmlab binds and hands to this QEMU when it starts it",
-                l.link,
-                l.port,
-                fd = l.fd
             );
         }
         let _ = writeln!(s, "{}", shell_words::join(&n.argv));
@@ -129,18 +135,128 @@ pub fn status_text(st: &LabStatus) -> String {
     }
     let _ = writeln!(s, "{nodes}");
     if !st.links.is_empty() {
-        let mut links = table(&["A", "Z", "PORT", "STATE"]);
-        for l in &st.links {
-            links.add_row(vec![
-                l.a.clone(),
-                l.z.clone(),
-                l.port.to_string(),
-                l.state.label().to_string(),
-            ]);
-        }
-        let _ = writeln!(s, "\n{links}");
+        let _ = writeln!(s, "\n{}", links_text(st));
+    }
+    if !st.repair.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nneeds repair: {}; run `vmlab repair --lab {}`",
+            st.repair.join(", "),
+            st.name
+        );
     }
     s
+}
+
+/// `vmlab links` (and the links part of `status`): state, guest interfaces, counters and
+/// rates each way, drops, impairments, and the relay.
+pub fn links_text(st: &LabStatus) -> String {
+    let mut s = String::new();
+    let mut links = table(&[
+        "LINK",
+        "A",
+        "Z",
+        "STATE",
+        "A→Z",
+        "Z→A",
+        "DROPPED",
+        "IMPAIRMENTS",
+    ]);
+    for l in &st.links {
+        let (ab, ba, dropped) = match &l.counters {
+            Some(c) => (
+                dir_text(&c.a_to_z),
+                dir_text(&c.z_to_a),
+                dropped_text(&c.a_to_z.dropped, &c.z_to_a.dropped),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        links.add_row(vec![
+            l.index.to_string(),
+            format!("{} ({})", l.a, l.a_guest),
+            format!("{} ({})", l.z, l.z_guest),
+            match l.state {
+                LinkState::Waiting => format!("waiting for {}", l.waiting_for.join(", ")),
+                other => other.label().to_string(),
+            },
+            ab,
+            ba,
+            dropped,
+            impair_text(&l.impair),
+        ]);
+    }
+    let _ = write!(s, "{links}");
+    match &st.relay {
+        Some(r) if r.status == "running" => {
+            let _ = write!(
+                s,
+                "\nlink relay: running (pid {}){}",
+                r.pid.map(|p| p.to_string()).unwrap_or_default(),
+                r.started
+                    .as_ref()
+                    .map(|t| format!(", counting since {t}"))
+                    .unwrap_or_default()
+            );
+        }
+        Some(_) => {
+            let _ = write!(
+                s,
+                "\nlink relay: not running; links carry no traffic (run `vmlab repair --lab {}`)",
+                st.name
+            );
+        }
+        None => {
+            let _ = write!(s, "\nlinks are direct: no relay, no counters");
+        }
+    }
+    s
+}
+
+/// One direction: frames and bytes so far, and the rate over the last second.
+fn dir_text(d: &DirReport) -> String {
+    format!(
+        "{} fr {} @ {}",
+        d.frames,
+        human_bytes(d.bytes),
+        human_bits(d.bits_per_sec)
+    )
+}
+
+fn dropped_text(a: &Dropped, b: &Dropped) -> String {
+    let sum = |f: fn(&Dropped) -> u64| f(a) + f(b);
+    let parts: Vec<String> = [
+        ("down", sum(|d| d.down)),
+        ("loss", sum(|d| d.loss)),
+        ("rate", sum(|d| d.rate)),
+        ("peer", sum(|d| d.peer)),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| format!("{k} {n}"))
+    .collect();
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+fn human_bits(bps: f64) -> String {
+    match bps {
+        b if b >= 1e9 => format!("{:.1} Gbit/s", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} Mbit/s", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kbit/s", b / 1e3),
+        b => format!("{b:.0} bit/s"),
+    }
 }
 
 /// After a successful deploy: how to reach each node.
@@ -172,5 +288,16 @@ fn human_duration(secs: u64) -> String {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
         s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// A link's impairments in one cell: `none`, `both: delay 20ms`, or each way.
+pub fn impair_text(i: &LinkImpair) -> String {
+    if i.is_clean() {
+        "none".into()
+    } else if i.a_to_z == i.z_to_a {
+        format!("both: {}", i.a_to_z)
+    } else {
+        format!("a-to-z: {}; z-to-a: {}", i.a_to_z, i.z_to_a)
     }
 }

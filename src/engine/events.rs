@@ -36,7 +36,11 @@ pub enum Event {
         a: String,
         z: String,
         state: LinkState,
+        /// With `waiting`: what is missing.
+        waiting_for: Vec<String>,
     },
+    /// The link relay started or stopped running.
+    Relay { running: bool },
 }
 
 impl Event {
@@ -55,7 +59,26 @@ impl Event {
             Event::Warning(w) => format!("warning: {w}"),
             Event::Waiting(w) => w.clone(),
             Event::NodeStatus { node, status } => format!("{node} is {}", status.label()),
-            Event::LinkState { a, z, state } => format!("link {a} -- {z} is {}", state.label()),
+            Event::LinkState {
+                a,
+                z,
+                state,
+                waiting_for,
+            } => {
+                if waiting_for.is_empty() {
+                    format!("link {a} -- {z} is {}", state.label())
+                } else {
+                    format!(
+                        "link {a} -- {z} is {} for {}",
+                        state.label(),
+                        waiting_for.join(", ")
+                    )
+                }
+            }
+            Event::Relay { running: true } => "the link relay runs".to_string(),
+            Event::Relay { running: false } => {
+                "the link relay is not running: links carry no traffic (vmlab repair)".to_string()
+            }
         }
     }
 }

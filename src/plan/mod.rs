@@ -1,8 +1,8 @@
 //! The plan layer: what vmlab will do, as a pure value (no I/O, no tokio, no clock).
 //!
 //! [`build`] turns a resolved [`Lab`] into a [`LabPlan`]: the ports of every node and link
-//! (HLD §5.2), every NIC with its PCI slot and MAC, which end of each link listens, the files of
-//! the lab directory, and each node's complete QEMU command line. The engine executes a plan; it
+//! (HLD §5.2), every NIC with its PCI slot and MAC, the unix datagram sockets of every link, the
+//! files of the lab directory, and each node's complete QEMU command line. The engine executes a plan; it
 //! never decides any of this itself, so a snapshot of the plan is a snapshot of what would run.
 
 pub mod nics;
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
-use crate::spec::{Credentials, Endpoint, Lab, LabName, Link, SpecError};
+use crate::spec::{Credentials, Endpoint, Lab, LabName, Link, LinkImpair, LinkMode, SpecError};
 
 pub use nics::{Mac, NicPlan, NicRole};
 pub use ports::{PortRole, PortUse};
@@ -73,13 +73,47 @@ impl NodePaths {
     }
 }
 
-/// A listening socket the engine binds and hands to a node's QEMU as an inherited fd.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InheritedListener {
-    pub link: usize,
-    pub port: u16,
-    /// The fd number QEMU's command line names.
-    pub fd: i32,
+/// The unix datagram sockets of one link, all inside the lab's `links/` directory (0700, so
+/// no other local user can send into a link or read from it). Names are short: a unix socket
+/// path holds at most 107 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSockets {
+    /// What the `a` end's QEMU binds.
+    pub a_vm: PathBuf,
+    /// What the relay binds to talk to the `a` end.
+    pub a_relay: PathBuf,
+    pub z_vm: PathBuf,
+    pub z_relay: PathBuf,
+}
+
+impl LinkSockets {
+    pub fn new(lab_dir: &Path, index: usize) -> Self {
+        let dir = lab_dir.join("links");
+        LinkSockets {
+            a_vm: dir.join(format!("{index}a.vm")),
+            a_relay: dir.join(format!("{index}a.rl")),
+            z_vm: dir.join(format!("{index}z.vm")),
+            z_relay: dir.join(format!("{index}z.rl")),
+        }
+    }
+
+    /// (bound by this end's QEMU, where it sends) for the end `end` under `mode`.
+    pub fn of(&self, end: End, mode: LinkTransport) -> (&Path, &Path) {
+        match (end, mode) {
+            (End::A, LinkTransport::Relay) => (&self.a_vm, &self.a_relay),
+            (End::Z, LinkTransport::Relay) => (&self.z_vm, &self.z_relay),
+            (End::A, LinkTransport::Direct) => (&self.a_vm, &self.z_vm),
+            (End::Z, LinkTransport::Direct) => (&self.z_vm, &self.a_vm),
+        }
+    }
+}
+
+/// One end of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum End {
+    A,
+    Z,
 }
 
 /// Everything about one VM.
@@ -98,29 +132,36 @@ pub struct NodePlan {
     pub boot_timeout_secs: u64,
     pub profile: PathBuf,
     pub nics: Vec<NicPlan>,
-    pub listeners: Vec<InheritedListener>,
     pub paths: NodePaths,
     /// The complete QEMU command line, program first.
     pub argv: Vec<String>,
 }
 
-/// How a link's two QEMUs meet.
+/// How a link's two QEMUs meet. Either way each QEMU binds a unix datagram socket of its own
+/// (`-netdev dgram`), so there is no start order and either end restarts freely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LinkTransport {
-    /// TCP: the `a` end's QEMU inherits a socket vmlab bound and listens on it; the `z` end
-    /// connects. Start order does not matter because the socket exists before either QEMU.
-    TcpInherited,
+    /// Each QEMU sends to the lab's relay, which forwards to the other end: counters, down/up,
+    /// impairments and capture live there.
+    Relay,
+    /// Each QEMU sends straight to the other's socket.
+    Direct,
 }
 
-/// One link: its port, its ends and how they meet.
+/// One link: its ends, its sockets and how they meet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkPlan {
     pub index: usize,
     pub a: Endpoint,
     pub z: Endpoint,
+    /// `link_port_base + index`: reserved for a link between hosts; same-host links bind no
+    /// port.
     pub port: u16,
     pub transport: LinkTransport,
+    pub sockets: LinkSockets,
+    /// Impairments from topology.json, applied by the relay at deploy.
+    pub impair: LinkImpair,
 }
 
 /// The whole lab, ready to execute.
@@ -163,20 +204,17 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             }
         }
     }
+    let transport = match lab.settings.links {
+        LinkMode::Relay => LinkTransport::Relay,
+        LinkMode::Direct => LinkTransport::Direct,
+    };
+    // Indexed by link index (links are in index order).
+    let sockets: Vec<LinkSockets> = (0..lab.links.iter().map(|l| l.index + 1).max().unwrap_or(0))
+        .map(|i| LinkSockets::new(&opts.lab_dir, i))
+        .collect();
     let mut nodes = Vec::with_capacity(lab.nodes.len());
     for (node, links) in lab.nodes.iter().zip(&touching) {
         let nics = nics::plan_nics(lab.name.as_str(), node, links);
-        let listeners = links
-            .iter()
-            .filter(|l| l.a.node == node.name)
-            .enumerate()
-            .map(|(k, l)| InheritedListener {
-                link: l.index,
-                port: ports.link[l.index],
-                // fds 0-2 are stdio; inherited listeners follow.
-                fd: 3 + k as i32,
-            })
-            .collect::<Vec<_>>();
         let paths = NodePaths::new(&opts.lab_dir, &node.name);
         let ssh_port = ports.ssh[node.index];
         let console_port = ports.console[node.index];
@@ -188,8 +226,8 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             ssh_port,
             console_port,
             nics: &nics,
-            listeners: &listeners,
-            link_ports: &ports.link,
+            link_sockets: &sockets,
+            transport,
             paths: &paths,
         });
         nodes.push(NodePlan {
@@ -206,7 +244,6 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             boot_timeout_secs: node.boot_timeout_secs,
             profile: node.profile.clone(),
             nics,
-            listeners,
             paths,
             argv,
         });
@@ -219,7 +256,9 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             a: l.a.clone(),
             z: l.z.clone(),
             port: ports.link[l.index],
-            transport: LinkTransport::TcpInherited,
+            transport,
+            sockets: sockets[l.index].clone(),
+            impair: l.impair,
         })
         .collect();
     Ok(LabPlan {

@@ -5,6 +5,7 @@
 //! is wired. NIC k sits alone in PCI slot `0x08 + k` (guest NIC order = PCI order), and gets a
 //! deterministic, locally administered MAC that is unique per lab, node and NIC.
 
+use super::End;
 use crate::spec::{Link, Node};
 
 /// First PCI slot used for NICs; NIC k is in slot `FIRST_NIC_SLOT + k`.
@@ -55,12 +56,12 @@ fn fnv1a(bytes: &[u8]) -> u16 {
 pub enum NicRole {
     /// NIC 0: QEMU user networking with the SSH port forwarded.
     Management,
-    /// A data NIC on a link; `listens` is true on the link's `a` end.
+    /// A data NIC on a link, at its `end`.
     Link {
         link: usize,
         iface: String,
         peer: String,
-        listens: bool,
+        end: End,
     },
     /// A data NIC no link uses: present so later NICs keep their guest position.
     Unconnected,
@@ -79,7 +80,7 @@ pub struct NicPlan {
 pub fn plan_nics(lab_name: &str, node: &Node, links: &[&Link]) -> Vec<NicPlan> {
     let mut roles: Vec<NicRole> = vec![NicRole::Management];
     for l in links {
-        for (me, peer, listens) in [(&l.a, &l.z, true), (&l.z, &l.a, false)] {
+        for (me, peer, end) in [(&l.a, &l.z, End::A), (&l.z, &l.a, End::Z)] {
             if me.node != node.name {
                 continue;
             }
@@ -91,7 +92,7 @@ pub fn plan_nics(lab_name: &str, node: &Node, links: &[&Link]) -> Vec<NicPlan> {
                 link: l.index,
                 iface: me.iface.clone(),
                 peer: peer.to_string(),
-                listens,
+                end,
             };
         }
     }

@@ -11,7 +11,7 @@
 //! come with the ones they imply.
 
 use crate::plan::nics::{NicPlan, NicRole};
-use crate::plan::{Accel, InheritedListener, NodePaths};
+use crate::plan::{Accel, LinkSockets, LinkTransport, NodePaths};
 use crate::spec::Node;
 
 /// Inputs for one command line.
@@ -23,8 +23,9 @@ pub struct QemuInput<'a> {
     pub ssh_port: u16,
     pub console_port: u16,
     pub nics: &'a [NicPlan],
-    pub listeners: &'a [InheritedListener],
-    pub link_ports: &'a [u16],
+    /// Every link's sockets, by link index.
+    pub link_sockets: &'a [LinkSockets],
+    pub transport: LinkTransport,
     pub paths: &'a NodePaths,
 }
 
@@ -100,22 +101,17 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
                 ]);
                 push(&["-device", &device(Some("mgmt"))]);
             }
-            NicRole::Link { link, listens, .. } => {
+            NicRole::Link { link, end, .. } => {
                 let id = link_netdev_id(*link);
-                let netdev = if *listens {
-                    let fd = i
-                        .listeners
-                        .iter()
-                        .find(|l| l.link == *link)
-                        .map(|l| l.fd)
-                        .unwrap_or(-1);
-                    format!("stream,id={id},server=on,addr.type=fd,addr.str={fd}")
-                } else {
-                    format!(
-                        "stream,id={id},server=off,addr.type=inet,addr.host=127.0.0.1,addr.port={}",
-                        i.link_ports[*link]
-                    )
+                let Some(sockets) = i.link_sockets.get(*link) else {
+                    continue;
                 };
+                let (local, remote) = sockets.of(*end, i.transport);
+                let netdev = format!(
+                    "dgram,id={id},local.type=unix,local.path={},remote.type=unix,remote.path={}",
+                    path(local),
+                    path(remote)
+                );
                 push(&["-netdev", &netdev]);
                 push(&["-device", &device(Some(&id))]);
             }

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod ifmap;
+pub mod impair;
 pub mod model;
 pub mod name;
 pub mod resolve;
@@ -16,7 +17,7 @@ pub mod values;
 
 pub use error::{SpecError, SpecErrors};
 pub use ifmap::InterfaceMap;
-pub use model::{Credentials, Endpoint, Lab, LabSettings, Link, Node};
+pub use model::{Credentials, Endpoint, Lab, LabSettings, Link, LinkImpair, LinkMode, Node};
 pub use name::{BadName, LabName};
 pub use resolve::resolve;
 pub use source::{SpecSources, SpecText, read_spec_dir};

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::ifmap::InterfaceMap;
+use super::impair::{Direction, Impairment};
 use super::name::LabName;
 
 /// A whole lab as the spec describes it.
@@ -27,6 +28,21 @@ pub struct LabSettings {
     pub ssh_port_base: u32,
     /// Host name → address, for multi-host labs (in the user's order).
     pub hosts: Vec<(String, String)>,
+    /// How same-host links are wired (`vmlab.links`).
+    pub links: LinkMode,
+}
+
+/// How a lab's links are wired on one host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkMode {
+    /// Each VM talks to the lab's link relay, which carries counters, down/up, impairments and
+    /// capture.
+    #[default]
+    Relay,
+    /// The two VMs of a link talk to each other directly: nothing in between, none of the
+    /// above.
+    Direct,
 }
 
 impl Default for LabSettings {
@@ -36,6 +52,7 @@ impl Default for LabSettings {
             console_port_base: 30000,
             ssh_port_base: 40000,
             hosts: Vec::new(),
+            links: LinkMode::Relay,
         }
     }
 }
@@ -87,10 +104,41 @@ impl std::fmt::Display for Endpoint {
 }
 
 /// One point-to-point link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Link {
     /// Position in `links`.
     pub index: usize,
     pub a: Endpoint,
     pub z: Endpoint,
+    /// Impairments declared in topology.json (`links[].impair`), applied at deploy.
+    pub impair: LinkImpair,
+}
+
+/// A link's impairments, each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LinkImpair {
+    #[serde(default, skip_serializing_if = "Impairment::is_clean")]
+    pub a_to_z: Impairment,
+    #[serde(default, skip_serializing_if = "Impairment::is_clean")]
+    pub z_to_a: Impairment,
+}
+
+impl LinkImpair {
+    pub fn get(&self, d: Direction) -> &Impairment {
+        match d {
+            Direction::AToZ => &self.a_to_z,
+            Direction::ZToA => &self.z_to_a,
+        }
+    }
+
+    pub fn get_mut(&mut self, d: Direction) -> &mut Impairment {
+        match d {
+            Direction::AToZ => &mut self.a_to_z,
+            Direction::ZToA => &mut self.z_to_a,
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.a_to_z.is_clean() && self.z_to_a.is_clean()
+    }
 }

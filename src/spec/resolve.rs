@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::error::{SpecError, SpecErrors};
 use super::ifmap::InterfaceMap;
-use super::model::{Credentials, Endpoint, Lab, LabSettings, Link, Node};
+use super::impair::{self, Directions, Impairment};
+use super::model::{Credentials, Endpoint, Lab, LabSettings, Link, LinkImpair, LinkMode, Node};
 use super::name::{derive_lab_name, is_safe_name};
 use super::source::{SpecSources, SpecText};
 use super::values;
@@ -203,6 +204,17 @@ fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecError
                 )),
             },
         }
+    }
+    match section.get("links") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(m)) if m == "relay" => s.links = LinkMode::Relay,
+        Some(Value::String(m)) if m == "direct" => s.links = LinkMode::Direct,
+        Some(other) => errs.push(SpecError::new(
+            path,
+            format!("{key}.links"),
+            format!("must be \"relay\" or \"direct\", not {other}"),
+            "leave it out (relay: counters, down/up, impairments, capture) or write \"direct\"",
+        )),
     }
     match section.get("hosts") {
         None | Some(Value::Null) => {}
@@ -715,11 +727,76 @@ fn resolve_links(
                 nic,
             });
         }
+        let impair = resolve_impair(l.get("impair"), path, &format!("links[{i}].impair"), errs);
         if let (Some(z), Some(a), true) = (ends.pop(), ends.pop(), ends.is_empty()) {
-            links.push(Link { index: i, a, z });
+            links.push(Link {
+                index: i,
+                a,
+                z,
+                impair,
+            });
         }
     }
     links
+}
+
+/// `links[i].impair`: `{"delay": "20ms", "jitter": "5ms", "loss": "1%", "rate": "10mbit",
+/// "direction": "both"}`, every field optional.
+fn resolve_impair(
+    v: Option<&Value>,
+    path: &Path,
+    field: &str,
+    errs: &mut SpecErrors,
+) -> LinkImpair {
+    let mut out = LinkImpair::default();
+    let obj = match v {
+        None | Some(Value::Null) => return out,
+        Some(Value::Object(o)) => o,
+        Some(other) => {
+            errs.push(SpecError::new(
+                path,
+                field,
+                format!("must be an object, not {}", type_name(other)),
+                "write {\"delay\": \"20ms\", \"loss\": \"1%\"}",
+            ));
+            return out;
+        }
+    };
+    let mut one = Impairment::default();
+    let mut dirs = Directions::Both;
+    for (k, v) in obj {
+        let f = format!("{field}.{k}");
+        let Some(text) = v.as_str() else {
+            errs.push(SpecError::new(
+                path,
+                &f,
+                format!("must be a string, not {v}"),
+                "quote it, for example \"20ms\"",
+            ));
+            continue;
+        };
+        let r = match k.as_str() {
+            "delay" => impair::parse_duration(text).map(|us| one.delay_us = us),
+            "jitter" => impair::parse_duration(text).map(|us| one.jitter_us = us),
+            "loss" => impair::parse_loss(text).map(|ppm| one.loss_ppm = ppm),
+            "rate" => impair::parse_rate(text).map(|bps| one.rate_bps = bps),
+            "direction" => Directions::parse(text).map(|d| dirs = d),
+            _ => Err(format!("{k:?} is not an impairment")),
+        };
+        if let Err(why) = r {
+            errs.push(SpecError::new(
+                path,
+                &f,
+                why,
+                "use delay, jitter (20ms), loss (1%), rate (10mbit) and direction (a-to-z, \
+                 z-to-a, both)",
+            ));
+        }
+    }
+    for d in dirs.list() {
+        *out.get_mut(d) = one;
+    }
+    out
 }
 
 fn uint_field(

@@ -10,6 +10,7 @@ use crossterm::event::{
 };
 use ratatui::layout::{Position, Rect};
 
+use super::keymap::{self, Command};
 use super::layout::Areas;
 use crate::engine::NodeStatus;
 use crate::engine::events::{BootStage, Event as EngineEvent};
@@ -68,6 +69,13 @@ pub enum Focus {
     Tab(usize),
 }
 
+/// The dashboard table the selection moves in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Nodes,
+    Links,
+}
+
 /// A modal layer over everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
@@ -95,6 +103,18 @@ pub enum Action {
     Resize(SessionId, u16, u16),
     /// Start, stop or restart a node.
     Node(NodeOp, String),
+    /// Set link `index` (named by its end `end`) up or down.
+    Link {
+        index: usize,
+        end: String,
+        up: bool,
+    },
+    /// Capture link `index` into the lab directory.
+    StartCapture {
+        index: usize,
+        end: String,
+    },
+    StopCapture(usize),
     Destroy,
     Quit,
 }
@@ -128,6 +148,14 @@ pub struct App {
     pub stages: HashMap<String, BootStage>,
     /// Nodes with an action (start/stop/restart) in flight.
     pub busy: HashMap<String, NodeOp>,
+    /// Which table the selection keys move in.
+    pub table: Table,
+    /// The selected row of the links table.
+    pub selected_link: usize,
+    /// Links with a down/up in flight.
+    pub busy_links: std::collections::HashSet<usize>,
+    /// Captures running, by link index, with their file once it is known.
+    pub captures: HashMap<usize, Option<String>>,
     pub quit: bool,
     next_session: SessionId,
     /// The size of the whole terminal at the last draw.
@@ -152,6 +180,10 @@ impl App {
             overlay: Overlay::None,
             stages: HashMap::new(),
             busy: HashMap::new(),
+            table: Table::Nodes,
+            selected_link: 0,
+            busy_links: Default::default(),
+            captures: HashMap::new(),
             quit: false,
             next_session: 1,
             screen: Rect::new(0, 0, 80, 24),
@@ -387,70 +419,167 @@ impl App {
     }
 
     fn dashboard_key(&mut self, k: KeyEvent) -> Vec<Action> {
-        let n = self.node_names().len();
-        match k.code {
-            KeyCode::Char('q') => {
+        let Some(cmd) = keymap::lookup(&k) else {
+            return Vec::new();
+        };
+        let n = match self.table {
+            Table::Nodes => self.node_names().len(),
+            Table::Links => self.link_count(),
+        };
+        let sel = match self.table {
+            Table::Nodes => &mut self.selected,
+            Table::Links => &mut self.selected_link,
+        };
+        match cmd {
+            Command::Quit => {
                 self.quit = true;
                 vec![Action::Quit]
             }
-            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.quit = true;
-                vec![Action::Quit]
-            }
-            KeyCode::Char('?') | KeyCode::F(1) => {
+            Command::Help => {
                 self.overlay = Overlay::Help;
                 Vec::new()
             }
-            KeyCode::Down | KeyCode::Char('j') => {
+            Command::Down => {
                 if n > 0 {
-                    self.selected = (self.selected + 1).min(n - 1);
+                    *sel = (*sel + 1).min(n - 1);
                 }
                 Vec::new()
             }
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.selected = self.selected.saturating_sub(1);
+            Command::Up => {
+                *sel = sel.saturating_sub(1);
                 Vec::new()
             }
-            KeyCode::Home | KeyCode::Char('g') => {
-                self.selected = 0;
+            Command::First => {
+                *sel = 0;
                 Vec::new()
             }
-            KeyCode::End | KeyCode::Char('G') => {
-                self.selected = n.saturating_sub(1);
+            Command::Last => {
+                *sel = n.saturating_sub(1);
                 Vec::new()
             }
-            KeyCode::Enter | KeyCode::Char('c') => self.open_tab(TabKind::Console),
-            KeyCode::Char('s') => self.open_tab(TabKind::Ssh),
-            // With or without Alt: Alt-n works in terminals that send it as a modifier.
-            KeyCode::Char(d @ '1'..='9') => {
-                let i = (d as usize) - ('1' as usize);
+            Command::OtherTable => {
+                self.table = match self.table {
+                    Table::Nodes if self.link_count() > 0 => Table::Links,
+                    _ => Table::Nodes,
+                };
+                Vec::new()
+            }
+            Command::Console => self.open_tab(TabKind::Console),
+            Command::Ssh => self.open_tab(TabKind::Ssh),
+            Command::Tab(i) => {
                 if i < self.tabs.len() {
                     self.focus = Focus::Tab(i);
                     self.current_tab = i;
                 }
                 Vec::new()
             }
-            KeyCode::Tab => {
+            Command::CurrentTab => {
                 if !self.tabs.is_empty() {
                     let i = self.current_tab.min(self.tabs.len() - 1);
                     self.focus = Focus::Tab(i);
                 }
                 Vec::new()
             }
-            KeyCode::Char('x') if !self.tabs.is_empty() => {
+            Command::CloseTab if !self.tabs.is_empty() => {
                 self.close_tab(self.current_tab.min(self.tabs.len() - 1))
             }
-            KeyCode::Char('r') if !self.tabs.is_empty() => {
+            Command::Reconnect if !self.tabs.is_empty() => {
                 self.reconnect(self.current_tab.min(self.tabs.len() - 1))
             }
-            KeyCode::Char('u') => self.node_action(NodeOp::Start),
-            KeyCode::Char('p') => self.node_action(NodeOp::Stop),
-            KeyCode::Char('R') => self.node_action(NodeOp::Restart),
-            KeyCode::Char('D') => {
+            Command::CloseTab | Command::Reconnect => Vec::new(),
+            Command::StartNode => self.node_action(NodeOp::Start),
+            Command::StopNode => self.node_action(NodeOp::Stop),
+            Command::RestartNode => self.node_action(NodeOp::Restart),
+            Command::ToggleLink => self.link_toggle(),
+            Command::ToggleCapture => self.capture_toggle(),
+            Command::Destroy => {
                 self.overlay = Overlay::ConfirmDestroy;
                 Vec::new()
             }
-            _ => Vec::new(),
+        }
+    }
+
+    fn link_count(&self) -> usize {
+        self.obs.as_ref().map_or(0, |o| o.status.links.len())
+    }
+
+    /// The selected link: (index, one end's name, admin up).
+    fn selected_link(&self) -> Option<(usize, String, bool)> {
+        let l = self.obs.as_ref()?.status.links.get(self.selected_link)?;
+        Some((l.index, l.a.clone(), l.admin_up))
+    }
+
+    fn link_toggle(&mut self) -> Vec<Action> {
+        if self.table != Table::Links {
+            self.note("select a link first (← →)", true);
+            return Vec::new();
+        }
+        let Some((index, end, up)) = self.selected_link() else {
+            return Vec::new();
+        };
+        if self.busy_links.contains(&index) {
+            self.note(format!("link {index}: busy"), true);
+            return Vec::new();
+        }
+        self.busy_links.insert(index);
+        let up = !up;
+        self.note(
+            format!(
+                "link {index} ({end}): setting it {}",
+                if up { "up" } else { "down" }
+            ),
+            false,
+        );
+        vec![Action::Link { index, end, up }]
+    }
+
+    fn capture_toggle(&mut self) -> Vec<Action> {
+        if self.table != Table::Links {
+            self.note("select a link first (← →)", true);
+            return Vec::new();
+        }
+        let Some((index, end, _)) = self.selected_link() else {
+            return Vec::new();
+        };
+        match self.captures.entry(index) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.note(format!("link {index}: stopping the capture"), false);
+                vec![Action::StopCapture(index)]
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(None);
+                vec![Action::StartCapture { index, end }]
+            }
+        }
+    }
+
+    /// A link operation finished.
+    pub fn link_done(&mut self, index: usize, result: Result<String, String>) {
+        self.busy_links.remove(&index);
+        match result {
+            Ok(s) => self.note(s, false),
+            Err(e) => self.note(format!("link {index}: {e}"), true),
+        }
+    }
+
+    /// A capture started writing to `path`.
+    pub fn capture_started(&mut self, index: usize, path: String) {
+        self.note(
+            format!("link {index}: capturing to {path} (w stops)"),
+            false,
+        );
+        self.captures.insert(index, Some(path));
+    }
+
+    /// A capture ended: how many frames went where, or why it stopped.
+    pub fn capture_ended(&mut self, index: usize, result: Result<(u64, String), String>) {
+        self.captures.remove(&index);
+        match result {
+            Ok((n, path)) => self.note(
+                format!("link {index}: captured {n} frames to {path}"),
+                false,
+            ),
+            Err(e) => self.note(format!("link {index}: capture failed: {e}"), true),
         }
     }
 
@@ -610,6 +739,17 @@ impl App {
                 let row = m.row.saturating_sub(areas.nodes.y + 2) as usize;
                 if row < self.node_names().len() {
                     self.selected = row;
+                    self.table = Table::Nodes;
+                }
+                Vec::new()
+            }
+            (Focus::Dashboard, MouseEventKind::Down(MouseButton::Left))
+                if areas.links.contains(at) =>
+            {
+                let row = m.row.saturating_sub(areas.links.y + 2) as usize;
+                if row < self.link_count() {
+                    self.selected_link = row;
+                    self.table = Table::Links;
                 }
                 Vec::new()
             }

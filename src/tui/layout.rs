@@ -31,20 +31,21 @@ impl Areas {
             ])
             .split(screen);
         let body = rows[2];
-        let halves = Layout::default()
+        // Nodes, links (full width: counters, rates and impairments need it), then the log.
+        let parts = Layout::default()
             .direction(Direction::Vertical)
-            .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+            .constraints([
+                Constraint::Percentage(42),
+                Constraint::Percentage(33),
+                Constraint::Percentage(25),
+            ])
             .split(body);
-        let bottom = Layout::default()
-            .direction(Direction::Horizontal)
-            .constraints([Constraint::Percentage(45), Constraint::Percentage(55)])
-            .split(halves[1]);
         Areas {
             header: rows[0],
             tab_bar: rows[1],
-            nodes: halves[0],
-            links: bottom[0],
-            log: bottom[1],
+            nodes: parts[0],
+            links: parts[1],
+            log: parts[2],
             pane: body,
             footer: rows[3],
         }

@@ -11,11 +11,14 @@
 //! dashboard costs next to no CPU. The terminal is restored on quit, on error and on panic.
 
 pub mod app;
+pub mod keymap;
 pub mod layout;
 pub mod view;
 
 use std::collections::HashMap;
 use std::io::Stdout;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossterm::event::{
@@ -39,6 +42,7 @@ use crate::engine::events::EventSink;
 use crate::engine::lab::deploy::{DeployOptions, Deployment, Prepared, prepare};
 use crate::engine::lab::find::{self, LabSelector};
 use crate::engine::lab::lifecycle::{self, NodeOp};
+use crate::engine::lab::links::{self, LinkChange};
 use crate::engine::lab::state::LabState;
 use crate::engine::lab::{LabDir, destroy, monitor};
 use crate::engine::{EngineError, home, ssh};
@@ -60,6 +64,9 @@ enum Done {
     NodeAction(String, NodeOp, Result<(), String>),
     Deployed(Result<(), String>),
     Destroyed(Result<(), String>),
+    LinkChanged(usize, Result<String, String>),
+    CaptureStarted(usize, String),
+    CaptureEnded(usize, Result<(u64, String), String>),
 }
 
 /// Runs the TUI until the user quits.
@@ -149,6 +156,8 @@ async fn event_loop(
     let (sess_tx, mut sess_rx) = unbounded_channel::<(SessionId, SessionEvent)>();
     let (done_tx, mut done_rx) = unbounded_channel::<Done>();
     let mut sessions: HashMap<SessionId, Session> = HashMap::new();
+    // Running captures' stop flags, by link index.
+    let mut captures: HashMap<usize, Arc<AtomicBool>> = HashMap::new();
     let mut input = EventStream::new();
     let mut monitor = monitor::spawn(lab.clone(), Duration::from_secs(1), engine_sink.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -220,6 +229,12 @@ async fn event_loop(
                     app.quit = true;
                 }
                 Done::Destroyed(Err(e)) => app.note(format!("destroy failed: {e}"), true),
+                Done::LinkChanged(index, r) => app.link_done(index, r),
+                Done::CaptureStarted(index, path) => app.capture_started(index, path),
+                Done::CaptureEnded(index, r) => {
+                    captures.remove(&index);
+                    app.capture_ended(index, r);
+                }
             },
             Some(_) = recv_signal(&mut hangup) => app.quit = true,
             Some(_) = recv_signal(&mut terminate) => app.quit = true,
@@ -252,6 +267,27 @@ async fn event_loop(
                     }
                 }
                 Action::Node(op, node) => spawn_node_action(&lab, node, op, &engine_sink, &done_tx),
+                Action::Link { index, end, up } => {
+                    let (lab, tx) = (lab.clone(), done_tx.clone());
+                    tokio::spawn(async move {
+                        let (notes, _rx) = EventSink::channel();
+                        let r = links::change(&lab, &end, &LinkChange::Admin { up }, &notes)
+                            .await
+                            .map(|i| format!("link {i} is {}", if up { "up" } else { "down" }))
+                            .map_err(|e| e.to_string());
+                        let _ = tx.send(Done::LinkChanged(index, r));
+                    });
+                }
+                Action::StartCapture { index, end } => {
+                    let stop = Arc::new(AtomicBool::new(false));
+                    captures.insert(index, stop.clone());
+                    spawn_capture(&lab, index, end, stop, &done_tx);
+                }
+                Action::StopCapture(index) => {
+                    if let Some(stop) = captures.get(&index) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
                 Action::Destroy => {
                     // The monitor would only report a missing lab from now on.
                     monitor = tokio::sync::mpsc::channel(1).1;
@@ -278,6 +314,9 @@ async fn event_loop(
         if app.quit {
             break;
         }
+    }
+    for stop in captures.values() {
+        stop.store(true, Ordering::Relaxed);
     }
     if let Some(task) = deploy_task {
         // Quitting in the middle of a deploy stops what it started, as Ctrl-C does in `deploy`.
@@ -365,5 +404,25 @@ fn spawn_node_action(
         let never = CancellationToken::new();
         let r = lifecycle::run(&lab, &node, op, &sink, &never).await;
         let _ = tx.send(Done::NodeAction(node, op, r.map_err(|e| e.to_string())));
+    });
+}
+
+/// Captures a link into `<lab>/captures/` until `stop` is set (w again, or quitting).
+fn spawn_capture(
+    lab: &LabDir,
+    index: usize,
+    end: String,
+    stop: Arc<AtomicBool>,
+    done_tx: &UnboundedSender<Done>,
+) {
+    let (lab, tx) = (lab.clone(), done_tx.clone());
+    tokio::task::spawn_blocking(move || {
+        let started = |p: &std::path::Path| {
+            let _ = tx.send(Done::CaptureStarted(index, p.display().to_string()));
+        };
+        let r = links::capture_to_file(&lab, &end, None, &stop, &started)
+            .map(|(n, p)| (n, p.display().to_string()))
+            .map_err(|e| e.to_string());
+        let _ = tx.send(Done::CaptureEnded(index, r));
     });
 }

@@ -9,7 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 use tui_term::widget::PseudoTerminal;
 
-use super::app::{App, Focus, Overlay, TabState};
+use super::app::{App, Focus, Overlay, TabState, Table as Pick};
+use super::keymap;
 use super::layout::Areas;
 use crate::engine::link::LinkState;
 use crate::engine::{BootStage, NodeStatus};
@@ -213,13 +214,23 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
         )
         .highlight_symbol("▶ ")
         .column_spacing(1);
-    let mut state = TableState::default().with_selected(Some(app.selected));
+    let selected = (app.table == Pick::Nodes).then_some(app.selected);
+    let mut state = TableState::default().with_selected(selected);
     f.render_stateful_widget(table, area, &mut state);
 }
 
 fn links(f: &mut Frame, app: &App, area: Rect) {
-    let header =
-        Row::new(["A", "Z", "PORT", "STATE"]).style(Style::default().add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "#",
+        "A",
+        "Z",
+        "STATE",
+        "A→Z",
+        "Z→A",
+        "DROPPED",
+        "IMPAIRMENTS",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD));
     let rows: Vec<Row> = app
         .obs
         .as_ref()
@@ -228,31 +239,93 @@ fn links(f: &mut Frame, app: &App, area: Rect) {
                 .links
                 .iter()
                 .map(|l| {
-                    let color = match l.state {
-                        LinkState::Up => Color::Green,
-                        LinkState::Waiting => Color::Yellow,
-                        LinkState::Down => Color::Red,
+                    let (label, color) = match l.state {
+                        LinkState::Up => ("up".to_string(), Color::Green),
+                        LinkState::Waiting => (
+                            format!("waiting: {}", l.waiting_for.join(",")),
+                            Color::Yellow,
+                        ),
+                        LinkState::Down => ("down".to_string(), Color::Red),
+                    };
+                    let label = match app.captures.get(&l.index) {
+                        Some(_) => format!("{label} ●rec"),
+                        None if app.busy_links.contains(&l.index) => format!("{label}…"),
+                        None => label,
+                    };
+                    let (ab, ba, dropped) = match &l.counters {
+                        Some(c) => (
+                            rate(c.a_to_z.frames_per_sec, c.a_to_z.bits_per_sec),
+                            rate(c.z_to_a.frames_per_sec, c.z_to_a.bits_per_sec),
+                            (c.a_to_z.dropped.total() + c.z_to_a.dropped.total()).to_string(),
+                        ),
+                        None => ("-".into(), "-".into(), "-".into()),
+                    };
+                    let impair = if l.impair.is_clean() {
+                        "-".to_string()
+                    } else if l.impair.a_to_z == l.impair.z_to_a {
+                        l.impair.a_to_z.to_string()
+                    } else {
+                        format!("→ {} ← {}", l.impair.a_to_z, l.impair.z_to_a)
                     };
                     Row::new(vec![
-                        Cell::from(l.a.clone()),
-                        Cell::from(l.z.clone()),
-                        Cell::from(l.port.to_string()),
-                        Cell::from(Span::styled(l.state.label(), Style::default().fg(color))),
+                        Cell::from(l.index.to_string()),
+                        Cell::from(format!("{} {}", l.a, l.a_guest)),
+                        Cell::from(format!("{} {}", l.z, l.z_guest)),
+                        Cell::from(Span::styled(label, Style::default().fg(color))),
+                        Cell::from(ab),
+                        Cell::from(ba),
+                        Cell::from(dropped),
+                        Cell::from(impair),
                     ])
                 })
                 .collect()
         })
         .unwrap_or_default();
     let widths = [
-        Constraint::Min(10),
-        Constraint::Min(10),
-        Constraint::Length(6),
-        Constraint::Length(8),
+        Constraint::Length(2),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+        Constraint::Length(14),
+        Constraint::Length(12),
+        Constraint::Length(12),
+        Constraint::Length(7),
+        Constraint::Fill(1),
     ];
-    let table = Table::new(rows, widths)
+    let title = match &app.obs {
+        Some(o) => match &o.status.relay {
+            Some(r) if r.status == "running" => " links (relay running) ".to_string(),
+            Some(_) => " links — relay NOT running: vmlab repair ".to_string(),
+            None => " links (direct) ".to_string(),
+        },
+        None => " links ".to_string(),
+    };
+    let mut table = Table::new(rows, widths)
         .header(header)
-        .block(Block::default().borders(Borders::ALL).title(" links "));
-    f.render_widget(table, area);
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .column_spacing(1);
+    let selected = (app.table == Pick::Links).then_some(app.selected_link);
+    if selected.is_some() {
+        table = table
+            .row_highlight_style(
+                Style::default()
+                    .bg(Color::DarkGray)
+                    .add_modifier(Modifier::BOLD),
+            )
+            .highlight_symbol("▶ ");
+    }
+    let mut state = TableState::default().with_selected(selected);
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+/// A direction's rate in one short cell: `12 f/s 96k`.
+fn rate(fps: f64, bps: f64) -> String {
+    let bits = match bps {
+        b if b >= 1e9 => format!("{:.1}G", b / 1e9),
+        b if b >= 1e6 => format!("{:.1}M", b / 1e6),
+        b if b >= 1e3 => format!("{:.0}k", b / 1e3),
+        b => format!("{b:.0}"),
+    };
+    format!("{fps:.0} f/s {bits}")
 }
 
 fn log(f: &mut Frame, app: &App, area: Rect) {
@@ -311,11 +384,10 @@ fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
 
 fn footer(f: &mut Frame, app: &App, area: Rect) {
     let text = match app.focus {
-        Focus::Dashboard => {
-            " ↑↓/jk select · Enter console · s ssh · 1-9 tabs · u start · p stop · R restart · D destroy · ? help · q quit"
-        }
+        Focus::Dashboard => keymap::footer(),
         Focus::Tab(_) => {
             " Ctrl-] dashboard · Shift-PgUp/PgDn or wheel scroll · every other key goes to the VM"
+                .to_string()
         }
     };
     f.render_widget(
@@ -323,25 +395,6 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         area,
     );
 }
-
-/// Every key, for the help overlay (and the README).
-pub const HELP: &[(&str, &str)] = &[
-    ("↑ ↓ / j k, mouse", "select a node"),
-    (
-        "Enter (or c)",
-        "open the selected node's serial console in a tab",
-    ),
-    ("s", "open an SSH session to the selected node in a tab"),
-    ("1-9, Alt-1..9, Tab", "switch to a tab (from the dashboard)"),
-    ("Ctrl-]", "back to the dashboard (the only key a tab keeps)"),
-    ("Shift-PgUp/PgDn, wheel", "scroll a tab's history"),
-    ("r", "reconnect the current (or closed) tab"),
-    ("x", "close the current (or closed) tab"),
-    ("u / p / R", "start / stop / restart the selected node"),
-    ("D", "destroy the lab (asks first)"),
-    ("?", "this help"),
-    ("q", "quit (the lab keeps running)"),
-];
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
@@ -355,16 +408,16 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn help(f: &mut Frame, area: Rect) {
-    let r = centered(area, 72, HELP.len() as u16 + 4);
-    let lines: Vec<Line> = HELP
+    let r = centered(area, 100, keymap::BINDINGS.len() as u16 + 4);
+    let lines: Vec<Line> = keymap::BINDINGS
         .iter()
-        .map(|(k, v)| {
+        .map(|b| {
             Line::from(vec![
                 Span::styled(
-                    format!(" {k:<24}"),
+                    format!(" {:<24}", b.keys),
                     Style::default().fg(ACCENT).add_modifier(Modifier::BOLD),
                 ),
-                Span::raw(*v),
+                Span::raw(b.does),
             ])
         })
         .collect();

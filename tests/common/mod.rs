@@ -85,6 +85,16 @@ impl TestLab {
 
     /// QEMU processes of this test's home: a `-pidfile` under it, whatever the program.
     pub fn qemus(&self) -> Vec<i32> {
+        self.processes("\0-pidfile\0")
+    }
+
+    /// Link relays of this test's home.
+    pub fn relays(&self) -> Vec<i32> {
+        self.processes("\0relay\0--lab-dir\0")
+    }
+
+    /// Processes whose command line holds `marker` and names this test's home.
+    fn processes(&self, marker: &str) -> Vec<i32> {
         let home = self.home().to_string_lossy().into_owned();
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -95,7 +105,7 @@ impl TestLab {
                 continue;
             };
             let cmd = String::from_utf8_lossy(&raw);
-            if cmd.contains("\0-pidfile\0") && cmd.contains(&home) {
+            if cmd.contains(marker) && cmd.contains(&home) {
                 out.push(pid);
             }
         }
@@ -106,7 +116,7 @@ impl TestLab {
 impl Drop for TestLab {
     fn drop(&mut self) {
         let _ = self.vmlab(&["destroy", "--force", "--lab", &self.name]);
-        for pid in self.qemus() {
+        for pid in self.qemus().into_iter().chain(self.relays()) {
             // Only processes whose command line names this test's private home.
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
@@ -275,4 +285,73 @@ pub fn renamed_qemu(root: &Path) -> PathBuf {
         std::os::unix::fs::symlink(prefix.join(d), root.join(d)).expect("symlink");
     }
     emu
+}
+
+/// Configures `ip/30` on the guest NIC `eth<nic>` of `node` through `vmlab ssh`.
+pub fn set_ip(lab: &TestLab, node: &str, nic: u32, ip: &str) {
+    let o = lab.vmlab(&[
+        "ssh",
+        "--lab",
+        &lab.name,
+        node,
+        "--",
+        &format!("ip addr add {ip}/30 dev eth{nic} && ip link set eth{nic} up"),
+    ]);
+    assert!(
+        o.status.success(),
+        "configuring eth{nic} on {node}: {}",
+        stderr(&o)
+    );
+}
+
+/// Pings from `node` and returns whether replies came back (tolerating a lost first packet
+/// on a busy TCG host).
+pub fn ping(lab: &TestLab, node: &str, ip: &str) -> bool {
+    let o = lab.vmlab(&[
+        "ssh",
+        "--lab",
+        &lab.name,
+        node,
+        "--",
+        &format!("ping -c 3 -W 3 {ip}"),
+    ]);
+    // busybox ping exits 0 once any reply came back.
+    o.status.success() && stdout(&o).contains("bytes from")
+}
+
+/// Runs `cmd` on `node` over `vmlab ssh`; its stdout, or the test fails.
+pub fn on(lab: &TestLab, node: &str, cmd: &str) -> String {
+    let o = lab.vmlab(&["ssh", "--lab", &lab.name, node, "--", cmd]);
+    assert!(
+        o.status.success(),
+        "{node}: `{cmd}` failed: {}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// busybox ping's summary: (transmitted, received, average round trip in ms).
+pub fn ping_stats(out: &str) -> (u32, u32, Option<f64>) {
+    let mut tx = 0;
+    let mut rx = 0;
+    let mut avg = None;
+    for line in out.lines() {
+        if let Some(rest) = line.split(" packets transmitted, ").nth(1) {
+            tx = line
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            rx = rest
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+        }
+        if let Some(v) = line.split(" = ").nth(1) {
+            avg = v.split('/').nth(1).and_then(|a| a.parse().ok());
+        }
+    }
+    (tx, rx, avg)
 }

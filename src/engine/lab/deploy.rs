@@ -4,20 +4,18 @@
 //! [`prepare`] takes the lab's lock and does everything before the first side effect on the
 //! lab: it leaves a running lab alone (unless forced), refuses or removes leftovers, finds
 //! QEMU, chooses the accelerator (probing KVM for real), builds the plan and runs the preflight
-//! checks. [`Deployment::run`] then creates the lab directory, the overlays and the link
-//! sockets, launches every QEMU at once (each pid is recorded the moment its launch returns),
+//! checks. [`Deployment::run`] then creates the lab directory, the overlays, `links.json` and
+//! the link relay, launches every QEMU at once (each pid is recorded the moment its launch returns),
 //! watches every boot to ready, and patches the profiles. It owns the rollback: a failure or a
 //! cancellation (Ctrl-C, SIGTERM, SIGHUP, the TUI quitting) stops everything it started,
 //! unless the caller asked to keep a failed lab for debugging. The lock is held from prepare to
 //! the end of run, so no other command changes the lab meanwhile.
 //!
-//! Link sockets are bound before any QEMU starts and handed to each link's listening QEMU as
-//! inherited descriptors: a connecting QEMU that starts first finds the socket listening, so
-//! the whole lab launches concurrently with no ordering.
+//! Links are unix datagram sockets in the lab directory, each QEMU binding its own, so the
+//! whole lab launches concurrently with no ordering; the link relay starts first so that a
+//! VM's first frames find it.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -34,10 +32,12 @@ use super::state::{LabState, now_rfc3339};
 use crate::engine::error::{EngineError, NodeFailure};
 use crate::engine::events::{BootStage, Event, EventSink};
 use crate::engine::home;
+use crate::engine::link::config::LinksFile;
+use crate::engine::link::supervise;
 use crate::engine::node::health::{self, BootOutcome, Watch};
 use crate::engine::node::process::{self, QemuIdentity};
 use crate::engine::node::{boottimes, qemu};
-use crate::plan::{self, Accel, LabPlan, NodePlan, PlanOptions};
+use crate::plan::{self, Accel, LabPlan, LinkTransport, NodePlan, PlanOptions};
 use crate::spec::{Lab, SpecErrors};
 
 /// How to deploy.
@@ -233,19 +233,23 @@ impl Deployment {
             r = create_overlays(plan) => r?,
         }
 
-        // Bind every link's listening end now, before any QEMU exists.
-        let mut listeners: HashMap<usize, TcpListener> = HashMap::new();
-        for l in &plan.links {
-            let sock = qemu::bind_link_listener(l.port).map_err(|e| {
-                EngineError::io(
-                    format!(
-                        "cannot listen on port {} for link {} -- {}",
-                        l.port, l.a, l.z
-                    ),
-                    e,
-                )
-            })?;
-            listeners.insert(l.index, sock);
+        // The links' settings, then the relay, before any QEMU: a VM's first frames find it.
+        LinksFile::from_plan(plan).save(lab.path())?;
+        if plan
+            .links
+            .iter()
+            .any(|l| l.transport == LinkTransport::Relay)
+        {
+            events.send(Event::Step(format!(
+                "starting the link relay for {} links",
+                plan.links.len()
+            )));
+            let me = std::env::current_exe()
+                .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
+            let rec = supervise::start(lab.path(), &me)
+                .await
+                .map_err(EngineError::LabState)?;
+            LabState::update(lab, |s| s.relay = Some(rec))?;
         }
 
         events.send(Event::Step(format!(
@@ -260,14 +264,7 @@ impl Deployment {
         let mut launches: FuturesUnordered<_> = plan
             .nodes
             .iter()
-            .map(|node| {
-                let fds: Vec<(i32, i32)> = node
-                    .listeners
-                    .iter()
-                    .filter_map(|l| listeners.get(&l.link).map(|s| (l.fd, s.as_raw_fd())))
-                    .collect();
-                async move { (node, qemu::launch(&qemu::Launch::of(node, &fds)).await) }
-            })
+            .map(|node| async move { (node, qemu::launch(&qemu::Launch::of(node)).await) })
             .collect();
         let mut failures = Vec::new();
         let mut booting = Vec::new();
@@ -301,8 +298,6 @@ impl Deployment {
             }
         }
         drop(launches);
-        // Each listening QEMU holds its own copy now.
-        drop(listeners);
         if cancel.is_cancelled() {
             return Err(EngineError::Interrupted);
         }
@@ -415,7 +410,7 @@ fn create_lab_dir(lab: &LabDir) -> Result<(), EngineError> {
     mk(lab.path())?;
     std::fs::write(lab.marker_file(), format!("{}\n", lab.name()))
         .map_err(|e| EngineError::io("cannot mark the lab directory", e))?;
-    for sub in ["disks", "qemu", "logs"] {
+    for sub in ["disks", "qemu", "logs", "links"] {
         mk(&lab.path().join(sub))?;
     }
     Ok(())

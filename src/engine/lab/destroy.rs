@@ -13,6 +13,7 @@ use super::lock::{self, LabLock};
 use super::state::LabState;
 use crate::engine::error::EngineError;
 use crate::engine::events::EventSink;
+use crate::engine::link::supervise::{self, RelayRecord};
 use crate::engine::node::process::{self, QemuIdentity};
 use crate::engine::node::qemu::stop_qemu;
 
@@ -23,6 +24,8 @@ pub struct DestroyReport {
     pub stopped: Vec<String>,
     /// Pids recorded in the state that now belong to some other program: not touched.
     pub left_alone: Vec<String>,
+    /// The link relay was stopped.
+    pub stopped_relay: bool,
 }
 
 /// One QEMU to stop.
@@ -81,8 +84,10 @@ pub async fn destroy_locked(
     // Each node's planned command line by its pidfile: what identifies a QEMU whose launch
     // was never recorded.
     let mut planned: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut relay = None;
     match LabState::load(lab) {
         Ok(state) => {
+            relay = state.relay.clone();
             for (name, n) in state.ordered_nodes() {
                 let paths = lab.node_paths(name);
                 planned.push((paths.pidfile.clone(), n.argv.clone()));
@@ -154,6 +159,19 @@ pub async fn destroy_locked(
         if !survivors.is_empty() {
             return Err(survived(lab, &survivors));
         }
+    }
+    // The link relay, recorded or not.
+    let mut relays: Vec<RelayRecord> = relay.into_iter().collect();
+    for pid in supervise::scan(lab.path()) {
+        if relays.iter().all(|r| r.pid != pid) {
+            relays.push(RelayRecord { pid, exe: None });
+        }
+    }
+    for r in &relays {
+        if !supervise::stop(lab.path(), r, "the lab is being destroyed").await {
+            return Err(survived(lab, &[format!("the link relay (pid {})", r.pid)]));
+        }
+        report.stopped_relay = true;
     }
     tracing::info!("removing {}", lab.path().display());
     std::fs::remove_dir_all(lab.path())

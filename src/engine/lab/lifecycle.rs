@@ -1,17 +1,12 @@
 //! Operations on one node of a deployed lab: start, stop, restart ([`NodeOp`]).
 //!
-//! A node starts again from the command line recorded in state.json, with its link listeners
-//! bound anew and inherited, so the lab's spec is not needed. The lab's lock is held while the
+//! A node starts again from the command line recorded in state.json, so the lab's spec is not
+//! needed; its links' sockets are its own and the relay's, so they carry traffic again at once. The lab's lock is held while the
 //! node's process changes (stopping it, launching it and recording its pid) but not while the
 //! guest boots, so another node of the same lab can be started or stopped meanwhile; the boot
 //! watch records its outcome through the state's own lock, and only if the node is still the
 //! QEMU it launched. A cancelled start stops what it started.
-//!
-//! Known limit of QEMU 7.2: a link whose listening (`a`) end restarts stays down until its `z`
-//! end restarts too, because QEMU 7.2's stream client does not reconnect; a restarted `z` end
-//! reconnects at once.
 
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -78,13 +73,59 @@ pub async fn run(
             return Ok(());
         }
     }
+    let boot = launch_locked(lab, node, &rec, &lock, events).await?;
+    // The node's process is settled and recorded: the boot can be watched without the lock.
+    drop(lock);
+    finish(lab, boot, accel, events, cancel).await
+}
+
+/// A node whose QEMU was just launched and recorded, to be watched to ready.
+pub(super) struct Boot {
+    node: String,
+    rec: NodeState,
+    launched: qemu::Launched,
+    started: Instant,
+    log_offset: u64,
+}
+
+/// Launches a node's QEMU from its recorded command line (the caller holds the lab's lock).
+pub(super) async fn launch_locked(
+    lab: &LabDir,
+    node: &str,
+    rec: &NodeState,
+    lock: &LabLock,
+    events: &EventSink,
+) -> Result<Boot, EngineError> {
     let started = Instant::now();
     let log_offset = std::fs::metadata(lab.node_paths(node).console_log)
         .map(|m| m.len())
         .unwrap_or(0);
-    let launched = launch(lab, node, &rec, &lock, started, events).await?;
-    // The node's process is settled and recorded: the boot can be watched without the lock.
-    drop(lock);
+    let launched = launch(lab, node, rec, lock, started, events).await?;
+    Ok(Boot {
+        node: node.to_string(),
+        rec: rec.clone(),
+        launched,
+        started,
+        log_offset,
+    })
+}
+
+/// Watches a launched node to ready and records the outcome; a cancellation stops it.
+pub(super) async fn finish(
+    lab: &LabDir,
+    boot: Boot,
+    accel: crate::plan::Accel,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
+    let Boot {
+        node,
+        rec,
+        launched,
+        started,
+        log_offset,
+    } = boot;
+    let node = node.as_str();
     let outcome = tokio::select! {
         biased;
         _ = cancel.cancelled() => None,
@@ -127,7 +168,7 @@ pub async fn run(
 }
 
 /// The pid of the node's QEMU, if it runs.
-fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
+pub(super) fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
     let paths = lab.node_paths(node);
     rec.pid
         .filter(|pid| process::is_running_qemu(*pid, rec.qemu_identity(&paths.pidfile)))
@@ -167,28 +208,12 @@ async fn launch(
         )));
     }
     let paths = lab.node_paths(node);
-    let mut sockets = Vec::new();
-    for l in &rec.listeners {
-        let s = qemu::bind_link_listener(l.port).map_err(|e| {
-            EngineError::io(
-                format!(
-                    "cannot listen on port {} for link {} of {node}",
-                    l.port, l.link
-                ),
-                e,
-            )
-        })?;
-        sockets.push((l.fd, s));
-    }
-    let fds: Vec<(i32, i32)> = sockets.iter().map(|(fd, s)| (*fd, s.as_raw_fd())).collect();
     let launched = qemu::launch(&qemu::Launch {
         argv: &rec.argv,
         pidfile: &paths.pidfile,
         qemu_log: &paths.qemu_log,
-        fds: &fds,
     })
     .await;
-    drop(sockets);
     match launched {
         Ok(l) => {
             LabState::update_node(lab, node, |n| {

@@ -1,16 +1,19 @@
 //! Labs: a whole deployed topology. Its place on disk ([`LabDir`]), the lock that serialises
 //! every command that changes it ([`lock`]), its `state.json` ([`state`]), deploy and destroy,
-//! start, stop and restart of one of its nodes ([`lifecycle`]), finding labs ([`find`]), its
-//! live status and monitor, the preflight checks and the profile patch.
+//! start, stop and restart of one of its nodes ([`lifecycle`]), its links' admin state,
+//! impairments and capture ([`links`]), bringing back what died ([`repair`]), finding labs
+//! ([`find`]), its live status and monitor, the preflight checks and the profile patch.
 
 pub mod deploy;
 pub mod destroy;
 pub mod find;
 pub mod lifecycle;
+pub mod links;
 pub mod lock;
 pub mod monitor;
 pub mod preflight;
 pub mod profiles;
+pub mod repair;
 pub mod state;
 pub mod status;
 

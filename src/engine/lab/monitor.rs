@@ -12,7 +12,6 @@ use super::LabDir;
 use super::state::LabState;
 use super::status::{self, LabStatus};
 use crate::engine::events::{Event, EventSink};
-use crate::engine::netstat;
 use crate::engine::node::boottimes::BootTimes;
 use crate::engine::node::process;
 
@@ -96,15 +95,23 @@ pub fn changes(before: &LabStatus, now: &LabStatus) -> Vec<Event> {
         let was = before
             .links
             .iter()
-            .find(|b| b.a == l.a && b.z == l.z)
-            .map(|b| b.state);
-        if was.is_some_and(|w| w != l.state) {
+            .find(|b| b.index == l.index)
+            .map(|b| (b.state, &b.waiting_for));
+        if was.is_some_and(|(s, w)| s != l.state || *w != l.waiting_for) {
             out.push(Event::LinkState {
                 a: l.a.clone(),
                 z: l.z.clone(),
                 state: l.state,
+                waiting_for: l.waiting_for.clone(),
             });
         }
+    }
+    if let (Some(b), Some(n)) = (&before.relay, &now.relay)
+        && b.status != n.status
+    {
+        out.push(Event::Relay {
+            running: n.status == "running",
+        });
     }
     out
 }
@@ -112,7 +119,8 @@ pub fn changes(before: &LabStatus, now: &LabStatus) -> Vec<Event> {
 fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
     // One read of state.json serves both the status and the boot timeouts.
     let state = LabState::load(lab).map_err(|e| e.to_string())?;
-    let status = status::observe(lab, &state, &netstat::established_local_ports());
+    let view = status::LinkView::read(lab, &state);
+    let status = status::observe(lab, &state, &view);
     let now = Instant::now();
     let hz = process::clock_ticks_per_sec().unwrap_or(100) as f64;
     let mut usage = HashMap::new();
@@ -187,11 +195,24 @@ mod tests {
                 ready_at: None,
             }],
             links: vec![LinkRow {
+                index: 0,
                 a: "r1:Ethernet0".into(),
                 z: "r2:Ethernet0".into(),
-                port: 3,
+                a_guest: "eth1".into(),
+                z_guest: "eth1".into(),
+                transport: crate::plan::LinkTransport::Relay,
                 state: link,
+                waiting_for: if link == LinkState::Waiting {
+                    vec!["r1".into()]
+                } else {
+                    Vec::new()
+                },
+                admin_up: link != LinkState::Down,
+                impair: Default::default(),
+                counters: None,
             }],
+            relay: None,
+            repair: Vec::new(),
         }
     }
 
@@ -199,11 +220,14 @@ mod tests {
     fn changes_name_what_changed_only() {
         let a = status(NodeStatus::Running, LinkState::Up);
         assert!(changes(&a, &a).is_empty());
-        let b = status(NodeStatus::Dead, LinkState::Down);
+        let b = status(NodeStatus::Dead, LinkState::Waiting);
         let lines: Vec<String> = changes(&a, &b).iter().map(Event::describe).collect();
         assert_eq!(
             lines,
-            ["r1 is dead", "link r1:Ethernet0 -- r2:Ethernet0 is down"]
+            [
+                "r1 is dead",
+                "link r1:Ethernet0 -- r2:Ethernet0 is waiting for r1"
+            ]
         );
     }
 }

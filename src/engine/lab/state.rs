@@ -15,7 +15,7 @@ use super::lock::with_state_lock;
 use crate::engine::error::EngineError;
 use crate::engine::fsutil::atomic_write;
 use crate::engine::link::LinkRecord;
-use crate::engine::node::state::ListenerRecord;
+use crate::engine::link::supervise::RelayRecord;
 use crate::engine::node::{NodeState, NodeStatus};
 use crate::plan::{Accel, LabPlan};
 use crate::spec::LabName;
@@ -34,6 +34,10 @@ pub struct LabState {
     /// Node names in topology order.
     pub node_order: Vec<String>,
     pub links: Vec<LinkRecord>,
+    /// The lab's link relay, while one should run (`None` with direct links, or before it
+    /// started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelayRecord>,
 }
 
 impl LabState {
@@ -60,15 +64,6 @@ impl LabState {
                     ssh_pass: n.credentials.as_ref().map(|c| c.pass.clone()),
                     boot_timeout_secs: n.boot_timeout_secs,
                     argv: n.argv.clone(),
-                    listeners: n
-                        .listeners
-                        .iter()
-                        .map(|l| ListenerRecord {
-                            link: l.link,
-                            port: l.port,
-                            fd: l.fd,
-                        })
-                        .collect(),
                 },
             );
         }
@@ -84,12 +79,16 @@ impl LabState {
                 .links
                 .iter()
                 .map(|l| LinkRecord {
+                    index: l.index,
                     a: l.a.to_string(),
                     z: l.z.to_string(),
+                    a_nic: l.a.nic,
+                    z_nic: l.z.nic,
                     port: l.port,
                     transport: l.transport,
                 })
                 .collect(),
+            relay: None,
         }
     }
 

@@ -1,20 +1,24 @@
-//! A lab's status as it really is: recorded state checked against live processes and sockets.
+//! A lab's status as it really is: recorded state checked against live processes, and links as
+//! the relay sees them (which ends are attached, counters, rates, admin state, impairments).
 //!
-//! The JSON form (`vmlab status --json`) is a documented interface; see README.
+//! The JSON form (`vmlab status --json`, `vmlab links --json`) is a documented interface; see
+//! README.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::LabDir;
 use super::state::LabState;
 use crate::engine::error::EngineError;
-use crate::engine::link::LinkState;
-use crate::engine::netstat;
+use crate::engine::link::config::LinksFile;
+use crate::engine::link::control::{self, DirReport, RelayReport};
+use crate::engine::link::{LinkState, supervise};
 use crate::engine::node::process;
 use crate::engine::node::{BootStage, NodeStatus};
-use crate::plan::Accel;
-use crate::spec::LabName;
+use crate::plan::{Accel, LinkTransport};
+use crate::spec::{LabName, LinkImpair};
 
 /// One node's row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,13 +39,42 @@ pub struct NodeRow {
     pub ready_at: Option<String>,
 }
 
+/// Both directions' counters of a link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkCounters {
+    pub a_to_z: DirReport,
+    pub z_to_a: DirReport,
+}
+
 /// One link's row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LinkRow {
+    pub index: usize,
     pub a: String,
     pub z: String,
-    pub port: u16,
+    /// The guest interface each end is (`eth2`).
+    pub a_guest: String,
+    pub z_guest: String,
+    pub transport: LinkTransport,
     pub state: LinkState,
+    /// With `waiting`: what is missing (an end's node, or `relay`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<String>,
+    /// The admin state (`vmlab link down|up`).
+    pub admin_up: bool,
+    pub impair: LinkImpair,
+    /// From the relay (none with direct links or while the relay is not running).
+    pub counters: Option<LinkCounters>,
+}
+
+/// The link relay's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RelayRow {
+    pub pid: Option<i32>,
+    /// `running` or `dead`.
+    pub status: &'static str,
+    /// When it started (RFC 3339): counters count from here.
+    pub started: Option<String>,
 }
 
 /// The whole status.
@@ -54,21 +87,50 @@ pub struct LabStatus {
     pub created: String,
     pub nodes: Vec<NodeRow>,
     pub links: Vec<LinkRow>,
+    /// The link relay (none with direct links or no links).
+    pub relay: Option<RelayRow>,
+    /// What `vmlab repair` would bring back (empty: nothing).
+    pub repair: Vec<String>,
+}
+
+/// Everything read from outside state.json for one look at a lab.
+#[derive(Debug, Clone, Default)]
+pub struct LinkView {
+    pub settings: Option<LinksFile>,
+    pub relay_alive: bool,
+    pub report: Option<RelayReport>,
+}
+
+impl LinkView {
+    /// Reads `links.json` and asks the relay (if it runs) for its report.
+    pub fn read(lab: &LabDir, state: &LabState) -> Self {
+        let settings = LinksFile::load(lab.path()).ok();
+        let relay_alive = state
+            .relay
+            .as_ref()
+            .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+        let report = relay_alive
+            .then(|| control::status(lab.path(), Duration::from_millis(500)).ok())
+            .flatten();
+        LinkView {
+            settings,
+            relay_alive,
+            report,
+        }
+    }
 }
 
 /// Reads the lab's state and checks it against reality.
 pub fn snapshot(lab: &LabDir) -> Result<LabStatus, EngineError> {
     let state = LabState::load(lab)?;
-    Ok(observe(lab, &state, &netstat::established_local_ports()))
+    let view = LinkView::read(lab, &state);
+    Ok(observe(lab, &state, &view))
 }
 
-/// Derives live status from a state and the set of established local ports.
-pub fn observe(
-    lab: &LabDir,
-    state: &LabState,
-    established: &std::collections::HashSet<u16>,
-) -> LabStatus {
+/// Derives live status from a state and what the links look like.
+pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
     let mut nodes = Vec::new();
+    let mut repair = Vec::new();
     for (name, n) in state.ordered_nodes() {
         let paths = lab.node_paths(name);
         let live = n
@@ -79,6 +141,9 @@ pub fn observe(
             (None, NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Pending) => n.status,
             (None, _) => NodeStatus::Dead,
         };
+        if status == NodeStatus::Dead {
+            repair.push(format!("node {name} died"));
+        }
         nodes.push(NodeRow {
             name: name.clone(),
             platform: n.platform.clone(),
@@ -93,24 +158,81 @@ pub fn observe(
             ready_at: live.and(n.ready_at.clone()),
         });
     }
-    let alive = |end: &str| {
+    let relayed = state
+        .links
+        .iter()
+        .any(|l| l.transport == LinkTransport::Relay);
+    let relay = relayed.then(|| RelayRow {
+        pid: state
+            .relay
+            .as_ref()
+            .map(|r| r.pid)
+            .filter(|_| view.relay_alive),
+        status: if view.relay_alive { "running" } else { "dead" },
+        started: view.report.as_ref().map(|r| r.started.clone()),
+    });
+    if relayed && !view.relay_alive {
+        repair.push("the link relay is not running".into());
+    }
+    let running = |end: &str| {
         let node = end.split_once(':').map(|(n, _)| n).unwrap_or(end);
         nodes.iter().any(|r| r.name == node && r.pid.is_some())
     };
+    let node_of = |end: &str| end.split_once(':').map_or(end, |(n, _)| n).to_string();
     let links = state
         .links
         .iter()
-        .map(|l| LinkRow {
-            a: l.a.clone(),
-            z: l.z.clone(),
-            port: l.port,
-            state: if !(alive(&l.a) && alive(&l.z)) {
+        .map(|l| {
+            let cfg = view.settings.as_ref().and_then(|s| s.link(l.index));
+            let rep = view
+                .report
+                .as_ref()
+                .and_then(|r| r.links.iter().find(|x| x.index == l.index));
+            let admin_up = rep.map(|r| r.up).or(cfg.map(|c| c.up)).unwrap_or(true);
+            let impair = rep
+                .map(|r| r.impair)
+                .or(cfg.map(|c| c.impair))
+                .unwrap_or_default();
+            // An end is there when its VM runs and (through the relay) its socket answers.
+            let a_there = running(&l.a) && rep.is_none_or(|r| r.a_attached);
+            let z_there = running(&l.z) && rep.is_none_or(|r| r.z_attached);
+            let mut waiting_for = Vec::new();
+            if l.transport == LinkTransport::Relay && !view.relay_alive {
+                waiting_for.push("relay".to_string());
+            }
+            if !a_there {
+                waiting_for.push(node_of(&l.a));
+            }
+            if !z_there {
+                waiting_for.push(node_of(&l.z));
+            }
+            let state = if !admin_up {
                 LinkState::Down
-            } else if established.contains(&l.port) {
+            } else if waiting_for.is_empty() {
                 LinkState::Up
             } else {
                 LinkState::Waiting
-            },
+            };
+            LinkRow {
+                index: l.index,
+                a: l.a.clone(),
+                z: l.z.clone(),
+                a_guest: format!("eth{}", l.a_nic),
+                z_guest: format!("eth{}", l.z_nic),
+                transport: l.transport,
+                state,
+                waiting_for: if state == LinkState::Waiting {
+                    waiting_for
+                } else {
+                    Vec::new()
+                },
+                admin_up,
+                impair,
+                counters: rep.map(|r| LinkCounters {
+                    a_to_z: r.a_to_z.clone(),
+                    z_to_a: r.z_to_a.clone(),
+                }),
+            }
         })
         .collect();
     LabStatus {
@@ -121,5 +243,7 @@ pub fn observe(
         created: state.created.clone(),
         nodes,
         links,
+        relay,
+        repair,
     }
 }

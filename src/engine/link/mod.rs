@@ -1,15 +1,36 @@
-//! Links as objects of their own: what `state.json` records of each link and the states a link
-//! is observed in.
+//! Links as objects of their own: what `state.json` records of each link, how a link's state
+//! is judged, its settings file ([`config`]), the shaping of its frames ([`shaper`]), the
+//! per-lab relay process that carries it ([`relay`], started and stopped by [`supervise`]) and
+//! that relay's control protocol ([`control`]).
+//!
+//! Same-host links are unix datagram sockets inside the 0700 lab directory (`links/`): no
+//! start order, either VM restarts freely, no port, and no other local user can read or inject
+//! frames. By default each VM talks to the relay, which gives counters, down/up, impairments
+//! and capture; `vmlab.links: "direct"` wires the two VMs to each other instead.
+
+pub mod config;
+pub mod control;
+pub mod relay;
+pub mod shaper;
+pub mod supervise;
 
 use serde::{Deserialize, Serialize};
 
 use crate::plan::LinkTransport;
 
-/// One link's record.
+/// One link's record in `state.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkRecord {
+    #[serde(default)]
+    pub index: usize,
     pub a: String,
     pub z: String,
+    /// The guest NIC index of each end (`eth<n>`).
+    #[serde(default)]
+    pub a_nic: u32,
+    #[serde(default)]
+    pub z_nic: u32,
+    /// Reserved for a link between hosts.
     pub port: u16,
     pub transport: LinkTransport,
 }
@@ -18,11 +39,11 @@ pub struct LinkRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkState {
-    /// The two QEMUs hold an established TCP connection.
+    /// Both ends attached and the link admin-up: frames pass.
     Up,
-    /// Both ends run but are not connected (yet).
+    /// Something the link needs is missing (an end's VM, or the relay): see `waiting_for`.
     Waiting,
-    /// An end is not running.
+    /// Set down by the user.
     Down,
 }
 

@@ -74,7 +74,7 @@ pub fn pidfile_arg(argv: &[String]) -> Option<PathBuf> {
 }
 
 /// Is the process owned by this user?
-fn owned_by_me(pid: i32) -> bool {
+pub fn owned_by_me(pid: i32) -> bool {
     std::fs::metadata(format!("/proc/{pid}"))
         .is_ok_and(|m| m.uid() == nix::unistd::getuid().as_raw())
 }
@@ -207,19 +207,24 @@ fn pidfd_send_signal(fd: &OwnedFd, sig: Signal) -> bool {
 /// Sends `sig` to `pid` only if it is the QEMU `id` describes; `why` is logged. True if the
 /// signal was sent.
 pub fn signal_qemu(pid: i32, id: QemuIdentity<'_>, sig: Signal, why: &str) -> bool {
+    signal_checked(
+        pid,
+        || is_our_qemu(pid, id),
+        sig,
+        &format!("{why} ({})", id.pidfile.display()),
+    )
+}
+
+/// Sends `sig` to `pid` only if `ours()` holds once a pidfd for it is open; `why` is logged.
+/// True if the signal was sent.
+pub fn signal_checked(pid: i32, ours: impl Fn() -> bool, sig: Signal, why: &str) -> bool {
     // The pidfd first: from here on, `pid` being recycled cannot redirect the signal.
     let fd = pidfd_open(pid);
-    if !is_our_qemu(pid, id) {
-        tracing::info!(
-            "not signalling pid {pid}: it is no longer the QEMU of {}",
-            id.pidfile.display()
-        );
+    if !ours() {
+        tracing::info!("not signalling pid {pid}: it is no longer ours ({why})");
         return false;
     }
-    tracing::info!(
-        "sending {sig} to pid {pid} ({}): {why}",
-        id.pidfile.display()
-    );
+    tracing::info!("sending {sig} to pid {pid}: {why}");
     match fd {
         Some(fd) => pidfd_send_signal(&fd, sig),
         None => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).is_ok(),

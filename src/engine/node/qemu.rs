@@ -1,10 +1,9 @@
-//! Running QEMU: finding the programs, probing KVM for real, creating overlays, and launching a
-//! node with its link listeners inherited as file descriptors.
+//! Running QEMU: finding the programs, probing KVM for real, creating overlays, launching a
+//! node and stopping it.
 //!
 //! A launch returns the pid from QEMU's pidfile and the executable that pid runs, read at once
 //! from `/proc`: together with the pidfile argument, what later proves the pid is ours.
 
-use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -205,27 +204,16 @@ pub struct Launch<'a> {
     pub pidfile: &'a Path,
     /// Where QEMU's own messages go.
     pub qemu_log: &'a Path,
-    /// Each planned fd number with the listening socket vmlab bound for it.
-    pub fds: &'a [(i32, RawFd)],
 }
 
 impl<'a> Launch<'a> {
-    pub fn of(node: &'a NodePlan, fds: &'a [(i32, RawFd)]) -> Self {
+    pub fn of(node: &'a NodePlan) -> Self {
         Launch {
             argv: &node.argv,
             pidfile: &node.paths.pidfile,
             qemu_log: &node.paths.qemu_log,
-            fds,
         }
     }
-}
-
-/// Binds a link's listening socket on 127.0.0.1.
-pub fn bind_link_listener(port: u16) -> std::io::Result<std::net::TcpListener> {
-    std::net::TcpListener::bind(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::LOCALHOST,
-        port,
-    ))
 }
 
 /// A QEMU that runs.
@@ -237,10 +225,8 @@ pub struct Launched {
 }
 
 /// Starts a QEMU (which daemonizes) and returns its pid from the pidfile.
-///
-/// The child gets each socket of `fds` at exactly its planned number, and nothing else of ours.
 pub async fn launch(l: &Launch<'_>) -> Result<Launched, String> {
-    let (argv, fds) = (l.argv, l.fds);
+    let argv = l.argv;
     let Some(program) = argv.first() else {
         return Err("empty QEMU command line".into());
     };
@@ -258,31 +244,6 @@ pub async fn launch(l: &Launch<'_>) -> Result<Launched, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2));
-    let pairs: Vec<(i32, RawFd)> = fds.to_vec();
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
-    // (fcntl, dup2) on integers captured by value.
-    unsafe {
-        cmd.pre_exec(move || {
-            use nix::libc;
-            // Move every source out of the way first, so a source sitting on another pair's
-            // target number is not clobbered; the temporaries close on exec.
-            let mut tmp = [0 as RawFd; 64];
-            for (k, (_, src)) in pairs.iter().enumerate().take(64) {
-                let t = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 256);
-                if t < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                tmp[k] = t;
-            }
-            for (k, (dst, _)) in pairs.iter().enumerate().take(64) {
-                // dup2 leaves the new descriptor without FD_CLOEXEC: QEMU inherits it.
-                if libc::dup2(tmp[k], *dst) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
     let status = cmd
         .status()
         .await

@@ -108,17 +108,6 @@ pub struct NodeState {
     /// The QEMU command line, so the node can be started again without the spec.
     #[serde(default)]
     pub argv: Vec<String>,
-    /// Link sockets vmlab binds and hands to this QEMU at each start.
-    #[serde(default)]
-    pub listeners: Vec<ListenerRecord>,
-}
-
-/// A listening link socket a node's QEMU inherits at a fixed fd number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListenerRecord {
-    pub link: usize,
-    pub port: u16,
-    pub fd: i32,
 }
 
 /// The transitions. Each leaves the record consistent on its own.
@@ -209,7 +198,6 @@ mod tests {
             ssh_pass: None,
             boot_timeout_secs: 60,
             argv: Vec::new(),
-            listeners: Vec::new(),
         }
     }
 

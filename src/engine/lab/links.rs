@@ -1,0 +1,236 @@
+//! Operations on the links of a deployed lab: set a link down or up, impair it or clear its
+//! impairments, and capture it. A link is named by either end (`node:iface`). Changes are made
+//! under the lab's lock in `links.json`, then the relay is told to read it again; a relay that
+//! is not running finds them when it starts.
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::LabDir;
+use super::lock;
+use super::state::LabState;
+use crate::engine::error::EngineError;
+use crate::engine::events::{Event, EventSink};
+use crate::engine::link::config::LinksFile;
+use crate::engine::link::control;
+use crate::engine::link::{LinkRecord, supervise};
+use crate::plan::LinkTransport;
+use crate::spec::impair::Directions;
+use crate::spec::{SpecError, SpecErrors};
+
+/// What to change on a link.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkChange {
+    /// Admin state: down drops every frame, up lets them pass.
+    Admin { up: bool },
+    /// Set the given impairments (others stay) in the given directions.
+    Impair {
+        dirs: Directions,
+        delay_us: Option<u64>,
+        jitter_us: Option<u64>,
+        loss_ppm: Option<u32>,
+        rate_bps: Option<u64>,
+    },
+    /// Clear every impairment, both ways.
+    Reset,
+}
+
+/// The link with an end at `end` (`node:iface`). A name that does not fit is bad input
+/// (exit 2), naming what there is.
+pub fn find<'a>(state: &'a LabState, end: &str) -> Result<&'a LinkRecord, EngineError> {
+    let bad = |problem: String, fix: String| {
+        EngineError::Invalid(SpecErrors::from(SpecError::new(
+            state.lab_dir.join("state.json"),
+            "",
+            problem,
+            fix,
+        )))
+    };
+    let Some((node, iface)) = end
+        .split_once(':')
+        .filter(|(n, i)| !n.is_empty() && !i.is_empty())
+    else {
+        return Err(bad(
+            format!("{end:?} is not node:interface"),
+            "name a link by either end, for example spine1:Ethernet0".into(),
+        ));
+    };
+    if !state.nodes.contains_key(node) {
+        return Err(bad(
+            format!("lab {} has no node {node:?}", state.name),
+            format!("use one of: {}", state.node_order.join(", ")),
+        ));
+    }
+    let on_node: Vec<&str> = state
+        .links
+        .iter()
+        .flat_map(|l| [&l.a, &l.z])
+        .filter_map(|e| e.strip_prefix(&format!("{node}:")))
+        .collect();
+    state
+        .links
+        .iter()
+        .find(|l| l.a == end || l.z == end)
+        .ok_or_else(|| {
+            bad(
+                format!("{node} has no link on {iface:?}"),
+                if on_node.is_empty() {
+                    format!("{node} has no links")
+                } else {
+                    format!("{node}'s linked interfaces: {}", on_node.join(", "))
+                },
+            )
+        })
+}
+
+/// Applies `change` to the link at `end`, returning the link's index.
+pub async fn change(
+    lab: &LabDir,
+    end: &str,
+    change: &LinkChange,
+    events: &EventSink,
+) -> Result<usize, EngineError> {
+    let _lock = lock::acquire(lab.name(), &format!("vmlab link {end}"), events).await?;
+    let state = LabState::load(lab)?;
+    let link = find(&state, end)?;
+    if link.transport == LinkTransport::Direct {
+        return Err(EngineError::LabState(format!(
+            "link {} -- {} is direct (vmlab.links: \"direct\"): nothing between its ends can \
+             set it down or impair it; redeploy without that setting to use the relay",
+            link.a, link.z
+        )));
+    }
+    let mut file = LinksFile::load(lab.path())?;
+    let Some(cfg) = file.link_mut(link.index) else {
+        return Err(EngineError::LabState(format!(
+            "links.json has no link {}; redeploy the lab",
+            link.index
+        )));
+    };
+    match change {
+        LinkChange::Admin { up } => cfg.up = *up,
+        LinkChange::Impair {
+            dirs,
+            delay_us,
+            jitter_us,
+            loss_ppm,
+            rate_bps,
+        } => {
+            for d in dirs.list() {
+                let i = cfg.impair.get_mut(d);
+                if let Some(v) = delay_us {
+                    i.delay_us = *v;
+                }
+                if let Some(v) = jitter_us {
+                    i.jitter_us = *v;
+                }
+                if let Some(v) = loss_ppm {
+                    i.loss_ppm = *v;
+                }
+                if let Some(v) = rate_bps {
+                    i.rate_bps = *v;
+                }
+            }
+        }
+        LinkChange::Reset => cfg.impair = Default::default(),
+    }
+    let summary = format!(
+        "link {} -- {}: {}, a-to-z {}, z-to-a {}",
+        cfg.a,
+        cfg.z,
+        if cfg.up { "up" } else { "down" },
+        cfg.impair.a_to_z,
+        cfg.impair.z_to_a
+    );
+    file.save(lab.path())?;
+    tracing::info!("links.json of lab {}: {summary}", lab.name());
+    let relay_alive = state
+        .relay
+        .as_ref()
+        .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+    if relay_alive {
+        control::reload(lab.path(), Duration::from_secs(5)).map_err(|e| {
+            EngineError::LabState(format!(
+                "the setting is saved, but the relay did not take it ({e}); run `vmlab repair \
+                 --lab {}`",
+                lab.name()
+            ))
+        })?;
+        events.send(Event::Step(summary));
+    } else {
+        events.send(Event::Warning(format!(
+            "{summary} (saved; the link relay is not running, so no link carries traffic until \
+             `vmlab repair --lab {}` starts it)",
+            lab.name()
+        )));
+    }
+    Ok(link.index)
+}
+
+/// Captures the link at `end` into `out` as pcap until `stop` is set; returns the frames
+/// written. Blocking: run it off the async runtime.
+pub fn capture(
+    lab: &LabDir,
+    end: &str,
+    out: &mut dyn Write,
+    stop: &AtomicBool,
+) -> Result<u64, EngineError> {
+    let state = LabState::load(lab)?;
+    let link = find(&state, end)?;
+    if link.transport == LinkTransport::Direct {
+        return Err(EngineError::LabState(format!(
+            "link {} -- {} is direct: its frames pass through nothing vmlab could capture",
+            link.a, link.z
+        )));
+    }
+    let alive = state
+        .relay
+        .as_ref()
+        .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+    if !alive {
+        return Err(EngineError::LabState(format!(
+            "the link relay is not running; run `vmlab repair --lab {}`",
+            lab.name()
+        )));
+    }
+    tracing::info!("capturing link {} ({} -- {})", link.index, link.a, link.z);
+    control::capture(lab.path(), link.index, out, stop)
+        .map_err(|e| EngineError::io(format!("capture of {} -- {}", link.a, link.z), e))
+}
+
+/// Captures the link at `end` into the file `to` (default: a new file in the lab's
+/// `captures/` directory) until `stop` is set; `started` hears the file's path once it is
+/// open. Blocking.
+pub fn capture_to_file(
+    lab: &LabDir,
+    end: &str,
+    to: Option<&std::path::Path>,
+    stop: &AtomicBool,
+    started: &dyn Fn(&std::path::Path),
+) -> Result<(u64, std::path::PathBuf), EngineError> {
+    let state = LabState::load(lab)?;
+    let index = find(&state, end)?.index;
+    let path = to
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| capture_path(lab, index));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| EngineError::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    let mut file = std::fs::File::create(&path)
+        .map_err(|e| EngineError::io(format!("cannot create {}", path.display()), e))?;
+    started(&path);
+    let n = capture(lab, end, &mut file, stop)?;
+    Ok((n, path))
+}
+
+/// Where a capture goes by default: `<lab>/captures/link<N>-<time>.pcap`.
+pub fn capture_path(lab: &LabDir, index: usize) -> std::path::PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
+    lab.path()
+        .join("captures")
+        .join(format!("link{index}-{stamp}.pcap"))
+}

@@ -1,0 +1,97 @@
+//! `vmlab repair`: brings back whatever of a lab should be running and is not — the link relay
+//! (its settings come back from `links.json`), and nodes whose QEMU died rather than was
+//! stopped (started again from their recorded command lines and watched to ready). Nodes that
+//! were stopped on purpose stay stopped.
+
+use tokio_util::sync::CancellationToken;
+
+use super::LabDir;
+use super::lifecycle::{self, Boot};
+use super::lock;
+use super::state::LabState;
+use crate::engine::error::EngineError;
+use crate::engine::events::{Event, EventSink};
+use crate::engine::link::supervise;
+use crate::engine::node::NodeStatus;
+use crate::plan::LinkTransport;
+
+/// What repair did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// The relay's new pid, if it had to be started.
+    pub relay: Option<i32>,
+    /// Nodes started again (and now ready).
+    pub nodes: Vec<String>,
+}
+
+impl RepairReport {
+    pub fn nothing(&self) -> bool {
+        self.relay.is_none() && self.nodes.is_empty()
+    }
+}
+
+/// Repairs the lab; returns once every restarted node is ready.
+pub async fn repair(
+    lab: &LabDir,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<RepairReport, EngineError> {
+    let lock = lock::acquire(lab.name(), "vmlab repair", events).await?;
+    let state = LabState::load(lab)?;
+    let mut report = RepairReport::default();
+
+    let relayed = state
+        .links
+        .iter()
+        .any(|l| l.transport == LinkTransport::Relay);
+    let relay_alive = state
+        .relay
+        .as_ref()
+        .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+    if relayed && !relay_alive {
+        // A relay nobody recorded (a deploy killed while starting it) still holds the lab.
+        for pid in supervise::scan(lab.path()) {
+            let rec = supervise::RelayRecord { pid, exe: None };
+            supervise::stop(lab.path(), &rec, "an unrecorded relay is replaced").await;
+        }
+        events.send(Event::Step("starting the link relay".into()));
+        let me = std::env::current_exe()
+            .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
+        let rec = supervise::start(lab.path(), &me)
+            .await
+            .map_err(EngineError::LabState)?;
+        report.relay = Some(rec.pid);
+        LabState::update(lab, |s| s.relay = Some(rec))?;
+    }
+
+    // Nodes the lab expects running whose QEMU is gone.
+    let mut boots: Vec<Boot> = Vec::new();
+    for (name, n) in state.ordered_nodes() {
+        let expected = matches!(n.status, NodeStatus::Booting | NodeStatus::Running);
+        if !expected || lifecycle::running_pid(lab, name, n).is_some() {
+            continue;
+        }
+        events.send(Event::Step(format!("{name} died; starting it again")));
+        boots.push(lifecycle::launch_locked(lab, name, n, &lock, events).await?);
+        report.nodes.push(name.clone());
+    }
+    drop(lock);
+    let results = futures::future::join_all(
+        boots
+            .into_iter()
+            .map(|b| lifecycle::finish(lab, b, state.accel, events, cancel)),
+    )
+    .await;
+    let mut failures = Vec::new();
+    for r in results {
+        match r {
+            Ok(()) => {}
+            Err(EngineError::BootFailed(f)) => failures.extend(f),
+            Err(e) => return Err(e),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(EngineError::BootFailed(failures));
+    }
+    Ok(report)
+}
