@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Deploy speed: `vmlab deploy` of a 4-node spine-leaf lab to all-ready, against launching the
-# same QEMU command lines by hand (listeners first, as one must without vmlab's inherited
-# sockets) and waiting for every SSH banner. Prints both times per round and the ratio.
+# Deploy speed: `vmlab deploy` of a 4-node spine-leaf lab to all-ready (links through its
+# relay), against launching QEMU by hand with vmlab's own command lines for direct links (what a
+# person would wire without a relay) and waiting for every SSH banner. Prints both times per
+# round and the ratio.
 #
 #   benches/deploy_vs_manual.sh [ROUNDS]     (needs scripts/setup; builds the release binary)
 set -euo pipefail
@@ -32,6 +33,9 @@ cat > "$specs/topology.json" <<JSON
 JSON
 for n in spine1 spine2; do echo '{"platform": "stride"}' > "$specs/profiles/$n.json"; done
 for n in leaf1 leaf2; do echo '{"platform": "seq"}' > "$specs/profiles/$n.json"; done
+direct=$work/direct
+cp -r "$specs" "$direct"
+sed -i 's/"ssh_port_base": 44000}/"ssh_port_base": 44000, "links": "direct"}/' "$direct/topology.json"
 
 now() { date +%s.%N; }
 banner() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 8 <&3" 2>/dev/null; }
@@ -39,21 +43,21 @@ banner() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 8 <&3" 2>
 manual_round() {
   local dir=$work/manual
   rm -rf "$dir"; mkdir -p "$dir"
-  # vmlab's own plan, with inherited listeners turned into ordinary listening sockets and the
-  # lab directory moved.
-  VMLAB_HOME=$work/plan "$vmlab" deploy -S "$specs" --dry-run --accel tcg \
+  # vmlab's own plan for direct links (each VM's unix datagram socket names the other's), with
+  # the lab directory moved.
+  VMLAB_HOME=$work/plan "$vmlab" deploy -S "$direct" --dry-run --accel tcg \
     | grep '^qemu-system' \
     | sed "s#$work/plan/labs/bench#$dir#g" \
-    | perl -pe 's/id=link(\d+),server=on,addr\.type=fd,addr\.str=\d+/"id=link$1,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=".(24000+$1)/ge' \
     > "$dir/cmds"
-  mkdir -p "$dir/disks" "$dir/qemu" "$dir/logs"
+  mkdir -p "$dir/disks" "$dir/qemu" "$dir/logs" "$dir/links"
   local t0; t0=$(now)
   for n in spine1 spine2 leaf1 leaf2; do
     qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$dir/disks/$n.qcow2" &
   done
   wait
-  # Listeners (spines) first, then the connecting leaves.
-  while read -r line; do eval "$line" 2>/dev/null; done < "$dir/cmds"
+  # Datagram links have no start order: launch every QEMU at once, as vmlab does.
+  while read -r line; do eval "$line" 2>/dev/null & done < "$dir/cmds"
+  wait
   for port in 44000 44001 44002 44003; do
     until [ "$(banner $port)" = "SSH-2.0-" ]; do sleep 0.25; done
   done

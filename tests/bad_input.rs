@@ -315,3 +315,38 @@ fn a_value_repeated_by_every_node_is_reported_once() {
     let err = refused(&lab, &["platforms.json does not exist"]);
     assert!(err.contains("1 problem in"), "{err}");
 }
+
+#[test]
+fn declared_impairments_are_checked() {
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace(
+            r#"{ "a": "r1:Ethernet0", "z": "r2:Ethernet0" }"#,
+            r#"{ "a": "r1:Ethernet0", "z": "r2:Ethernet0",
+                 "impair": { "delay": "-5ms", "loss": "120%", "rate": "fast", "direction": "up" } }"#,
+        ),
+    );
+    let err = refused(
+        &lab,
+        &[
+            "links[0].impair.delay",
+            "negative",
+            "links[0].impair.loss",
+            "0% to 100%",
+            "links[0].impair.rate",
+            "links[0].impair.direction",
+        ],
+    );
+    assert!(err.contains("4 problems"), "{err}");
+    // A direct link has nothing to impair it.
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace(
+            r#"{ "a": "r1:Ethernet0", "z": "r2:Ethernet0" }"#,
+            r#"{ "a": "r1:Ethernet0", "z": "r2:Ethernet0", "transport": "direct",
+                 "impair": { "delay": "5ms" } }"#,
+        ),
+    );
+    refused(&lab, &["links[0].impair", "direct link"]);
+}

@@ -229,6 +229,7 @@ fn dropped_text(a: &Dropped, b: &Dropped) -> String {
         ("loss", sum(|d| d.loss)),
         ("rate", sum(|d| d.rate)),
         ("peer", sum(|d| d.peer)),
+        ("oversize", sum(|d| d.oversize)),
     ]
     .iter()
     .filter(|(_, n)| *n > 0)

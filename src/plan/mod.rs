@@ -204,17 +204,26 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             }
         }
     }
-    let transport = match lab.settings.links {
-        LinkMode::Relay => LinkTransport::Relay,
-        LinkMode::Direct => LinkTransport::Direct,
-    };
-    // Indexed by link index (links are in index order).
-    let sockets: Vec<LinkSockets> = (0..lab.links.iter().map(|l| l.index + 1).max().unwrap_or(0))
-        .map(|i| LinkSockets::new(&opts.lab_dir, i))
+    // Every link, by index: its sockets and how its ends meet.
+    let links: Vec<LinkPlan> = lab
+        .links
+        .iter()
+        .map(|l| LinkPlan {
+            index: l.index,
+            a: l.a.clone(),
+            z: l.z.clone(),
+            port: ports.link[l.index],
+            transport: match l.mode {
+                LinkMode::Relay => LinkTransport::Relay,
+                LinkMode::Direct => LinkTransport::Direct,
+            },
+            sockets: LinkSockets::new(&opts.lab_dir, l.index),
+            impair: l.impair,
+        })
         .collect();
     let mut nodes = Vec::with_capacity(lab.nodes.len());
-    for (node, links) in lab.nodes.iter().zip(&touching) {
-        let nics = nics::plan_nics(lab.name.as_str(), node, links);
+    for (node, touches) in lab.nodes.iter().zip(&touching) {
+        let nics = nics::plan_nics(lab.name.as_str(), node, touches);
         let paths = NodePaths::new(&opts.lab_dir, &node.name);
         let ssh_port = ports.ssh[node.index];
         let console_port = ports.console[node.index];
@@ -226,8 +235,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             ssh_port,
             console_port,
             nics: &nics,
-            link_sockets: &sockets,
-            transport,
+            links: &links,
             paths: &paths,
         });
         nodes.push(NodePlan {
@@ -248,19 +256,6 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             argv,
         });
     }
-    let links = lab
-        .links
-        .iter()
-        .map(|l| LinkPlan {
-            index: l.index,
-            a: l.a.clone(),
-            z: l.z.clone(),
-            port: ports.link[l.index],
-            transport,
-            sockets: sockets[l.index].clone(),
-            impair: l.impair,
-        })
-        .collect();
     Ok(LabPlan {
         name: lab.name.clone(),
         spec_dir: lab.spec_dir.clone(),

@@ -11,7 +11,7 @@
 //! come with the ones they imply.
 
 use crate::plan::nics::{NicPlan, NicRole};
-use crate::plan::{Accel, LinkSockets, LinkTransport, NodePaths};
+use crate::plan::{Accel, LinkPlan, NodePaths};
 use crate::spec::Node;
 
 /// Inputs for one command line.
@@ -23,9 +23,8 @@ pub struct QemuInput<'a> {
     pub ssh_port: u16,
     pub console_port: u16,
     pub nics: &'a [NicPlan],
-    /// Every link's sockets, by link index.
-    pub link_sockets: &'a [LinkSockets],
-    pub transport: LinkTransport,
+    /// Every link of the lab.
+    pub links: &'a [LinkPlan],
     pub paths: &'a NodePaths,
 }
 
@@ -103,10 +102,16 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
             }
             NicRole::Link { link, end, .. } => {
                 let id = link_netdev_id(*link);
-                let Some(sockets) = i.link_sockets.get(*link) else {
+                // Links are in index order; look further only if they are not.
+                let Some(l) = i
+                    .links
+                    .get(*link)
+                    .filter(|l| l.index == *link)
+                    .or_else(|| i.links.iter().find(|l| l.index == *link))
+                else {
                     continue;
                 };
-                let (local, remote) = sockets.of(*end, i.transport);
+                let (local, remote) = l.sockets.of(*end, l.transport);
                 let netdev = format!(
                     "dgram,id={id},local.type=unix,local.path={},remote.type=unix,remote.path={}",
                     path(local),

@@ -112,6 +112,8 @@ pub struct Link {
     pub z: Endpoint,
     /// Impairments declared in topology.json (`links[].impair`), applied at deploy.
     pub impair: LinkImpair,
+    /// How this link is wired: `links[].transport`, else the lab's `vmlab.links`.
+    pub mode: LinkMode,
 }
 
 /// A link's impairments, each way.

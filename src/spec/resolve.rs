@@ -122,7 +122,14 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
         Some(Value::Object(d)) => d.keys().map(String::as_str).collect(),
         _ => Vec::new(),
     };
-    let links = resolve_links(&topology, &topo_path, &known, &nodes, &mut errs);
+    let links = resolve_links(
+        &topology,
+        &topo_path,
+        &known,
+        &nodes,
+        settings.links,
+        &mut errs,
+    );
 
     match (name, errs.is_empty()) {
         (Some(name), true) => Ok(Lab {
@@ -618,6 +625,7 @@ fn resolve_links(
     path: &Path,
     known: &[&str],
     nodes: &[Node],
+    mode: LinkMode,
     errs: &mut SpecErrors,
 ) -> Vec<Link> {
     let mut links = Vec::new();
@@ -728,12 +736,35 @@ fn resolve_links(
             });
         }
         let impair = resolve_impair(l.get("impair"), path, &format!("links[{i}].impair"), errs);
+        let mode = match l.get("transport") {
+            None | Some(Value::Null) => mode,
+            Some(Value::String(m)) if m == "relay" => LinkMode::Relay,
+            Some(Value::String(m)) if m == "direct" => LinkMode::Direct,
+            Some(other) => {
+                errs.push(SpecError::new(
+                    path,
+                    format!("links[{i}].transport"),
+                    format!("must be \"relay\" or \"direct\", not {other}"),
+                    "leave it out to use the lab's vmlab.links, or write \"direct\"",
+                ));
+                mode
+            }
+        };
+        if mode == LinkMode::Direct && !impair.is_clean() {
+            errs.push(SpecError::new(
+                path,
+                format!("links[{i}].impair"),
+                "a direct link has nothing between its ends to impair it",
+                "remove \"impair\", or let the link go through the relay",
+            ));
+        }
         if let (Some(z), Some(a), true) = (ends.pop(), ends.pop(), ends.is_empty()) {
             links.push(Link {
                 index: i,
                 a,
                 z,
                 impair,
+                mode,
             });
         }
     }

@@ -32,16 +32,22 @@ pub struct LinkConfig {
     pub a: String,
     pub z: String,
     pub sockets: Sockets,
+    /// Only relayed links are the relay's to carry.
+    #[serde(default = "relayed")]
+    pub transport: LinkTransport,
     /// Admin state: a link set down drops every frame.
     pub up: bool,
     #[serde(default, skip_serializing_if = "LinkImpair::is_clean")]
     pub impair: LinkImpair,
 }
 
+fn relayed() -> LinkTransport {
+    LinkTransport::Relay
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinksFile {
-    pub transport: LinkTransport,
     pub links: Vec<LinkConfig>,
 }
 
@@ -49,11 +55,6 @@ impl LinksFile {
     /// The file for a plan about to be deployed: every link up, with its declared impairments.
     pub fn from_plan(plan: &LabPlan) -> Self {
         LinksFile {
-            transport: plan
-                .links
-                .first()
-                .map(|l| l.transport)
-                .unwrap_or(LinkTransport::Relay),
             links: plan
                 .links
                 .iter()
@@ -67,6 +68,7 @@ impl LinksFile {
                         z_vm: l.sockets.z_vm.clone(),
                         z_relay: l.sockets.z_relay.clone(),
                     },
+                    transport: l.transport,
                     up: true,
                     impair: l.impair,
                 })

@@ -42,11 +42,14 @@ pub struct Dropped {
     pub rate: u64,
     /// The receiving VM was not there (stopped, restarting) or did not take the frame.
     pub peer: u64,
+    /// Larger than a jumbo frame (9216 bytes).
+    #[serde(default)]
+    pub oversize: u64,
 }
 
 impl Dropped {
     pub fn total(&self) -> u64 {
-        self.down + self.loss + self.rate + self.peer
+        self.down + self.loss + self.rate + self.peer + self.oversize
     }
 }
 

@@ -10,6 +10,8 @@
 
 pub mod config;
 pub mod control;
+pub mod forward;
+pub mod mmsg;
 pub mod relay;
 pub mod shaper;
 pub mod supervise;

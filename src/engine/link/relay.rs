@@ -19,21 +19,19 @@
 //! pidfile and exits, as QEMU's `-daemonize` does), holds `relay.lock` so only one relay serves
 //! a lab, and runs on a single-threaded runtime: idle, it wakes once a second.
 
-use std::collections::VecDeque;
 use std::os::unix::net::UnixDatagram as StdDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixDatagram, UnixListener, UnixStream};
+use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, watch};
 
 use super::config::{LinkConfig, LinksFile};
-use super::control::{self, Ack, DirReport, Dropped, LinkReport, RelayReport, Request};
-use super::shaper::{self, Shaper, Verdict};
-use crate::spec::LinkImpair;
+use super::control::{self, Ack, LinkReport, RelayReport, Request};
+use super::forward::{self, LinkShared};
 use crate::spec::impair::Direction;
 
 /// The relay's pidfile in a lab directory.
@@ -46,240 +44,6 @@ pub fn log_file(lab_dir: &Path) -> PathBuf {
     lab_dir.join("logs").join("relay.log")
 }
 
-/// The largest frame a link carries (jumbo frames included).
-const MAX_FRAME: usize = 65_536;
-
-/// Counters of one direction, shared with the control server.
-#[derive(Debug, Default)]
-struct DirCounters {
-    frames: AtomicU64,
-    bytes: AtomicU64,
-    down: AtomicU64,
-    loss: AtomicU64,
-    rate: AtomicU64,
-    peer: AtomicU64,
-    /// Milliseconds since the epoch of the last frame in (0: none).
-    last_ms: AtomicU64,
-    /// Frames and bytes at the last one-second tick, and the rates over that second (f64 bits).
-    tick_frames: AtomicU64,
-    tick_bytes: AtomicU64,
-    fps: AtomicU64,
-    bps: AtomicU64,
-}
-
-impl DirCounters {
-    fn report(&self) -> DirReport {
-        let last = self.last_ms.load(Ordering::Relaxed);
-        DirReport {
-            frames: self.frames.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
-            dropped: Dropped {
-                down: self.down.load(Ordering::Relaxed),
-                loss: self.loss.load(Ordering::Relaxed),
-                rate: self.rate.load(Ordering::Relaxed),
-                peer: self.peer.load(Ordering::Relaxed),
-            },
-            last_frame: (last > 0).then(|| {
-                humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(last))
-                    .to_string()
-            }),
-            frames_per_sec: f64::from_bits(self.fps.load(Ordering::Relaxed)),
-            bits_per_sec: f64::from_bits(self.bps.load(Ordering::Relaxed)),
-        }
-    }
-
-    /// Once a second: the rates over the last second.
-    fn tick(&self, secs: f64) {
-        let f = self.frames.load(Ordering::Relaxed);
-        let b = self.bytes.load(Ordering::Relaxed);
-        let df = f - self.tick_frames.swap(f, Ordering::Relaxed);
-        let db = b - self.tick_bytes.swap(b, Ordering::Relaxed);
-        self.fps
-            .store((df as f64 / secs).to_bits(), Ordering::Relaxed);
-        self.bps
-            .store((db as f64 * 8.0 / secs).to_bits(), Ordering::Relaxed);
-    }
-}
-
-/// What both directions of a link share with the control server.
-struct LinkShared {
-    index: usize,
-    a_vm: PathBuf,
-    z_vm: PathBuf,
-    settings: watch::Sender<(bool, LinkImpair)>,
-    dirs: [DirCounters; 2],
-    capture: broadcast::Sender<Arc<[u8]>>,
-}
-
-impl LinkShared {
-    fn counters(&self, d: Direction) -> &DirCounters {
-        &self.dirs[d as usize]
-    }
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
-/// The sending side towards one VM: connected to its socket, reconnected after a restart.
-struct Peer {
-    path: PathBuf,
-    sock: Option<UnixDatagram>,
-}
-
-impl Peer {
-    fn connect(&mut self) -> bool {
-        if self.sock.is_some() {
-            return true;
-        }
-        let s = StdDatagram::unbound()
-            .and_then(|s| s.connect(&self.path).map(|_| s))
-            .and_then(|s| s.set_nonblocking(true).map(|_| s))
-            .and_then(UnixDatagram::from_std);
-        match s {
-            Ok(s) => {
-                self.sock = Some(s);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Delivers a frame, waiting (up to a bound) while the VM's socket is full. False if the
-    /// VM is not there or does not take it.
-    async fn send(&mut self, frame: &[u8]) -> bool {
-        for _attempt in 0..2 {
-            if !self.connect() {
-                return false;
-            }
-            let Some(sock) = &self.sock else {
-                return false;
-            };
-            match tokio::time::timeout(Duration::from_millis(250), sock.send(frame)).await {
-                Ok(Ok(_)) => return true,
-                // The VM restarted: its old socket is gone; connect to the new one and retry.
-                Ok(Err(e))
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(nix::libc::ECONNREFUSED)
-                            | Some(nix::libc::ENOTCONN)
-                            | Some(nix::libc::ENOENT)
-                    ) =>
-                {
-                    self.sock = None;
-                }
-                Ok(Err(_)) | Err(_) => return false,
-            }
-        }
-        false
-    }
-}
-
-/// One direction of one link: frames in from one VM, out to the other.
-async fn forward(
-    link: Arc<LinkShared>,
-    dir: Direction,
-    rx: UnixDatagram,
-    mut out: Peer,
-    mut settings: watch::Receiver<(bool, LinkImpair)>,
-) {
-    let counters = link.counters(dir);
-    let mut buf = vec![0u8; MAX_FRAME];
-    let (mut up, imp) = *settings.borrow_and_update();
-    let mut shaper = Shaper::new(*imp.get(dir));
-    let mut rng = fastrand::Rng::new();
-    let mut queue: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
-    let start = Instant::now();
-    let mono_us = move || start.elapsed().as_micros() as u64;
-    loop {
-        let due = queue.front().map(|(at, _)| *at);
-        tokio::select! {
-            biased;
-            // The next queued frame's time has come.
-            _ = sleep_until_us(start, due.unwrap_or(0)), if due.is_some() => {
-                if let Some((_, frame)) = queue.pop_front() {
-                    deliver(&link, dir, counters, &mut out, &frame).await;
-                }
-            }
-            changed = settings.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let (u, imp) = *settings.borrow_and_update();
-                up = u;
-                shaper = Shaper::new(*imp.get(dir));
-                if !up {
-                    counters.down.fetch_add(queue.len() as u64, Ordering::Relaxed);
-                    queue.clear();
-                }
-            }
-            r = rx.recv(&mut buf) => {
-                let Ok(n) = r else { continue };
-                counters.last_ms.store(now_us() / 1000, Ordering::Relaxed);
-                if !up {
-                    counters.down.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                if shaper.is_clean() && queue.is_empty() {
-                    deliver(&link, dir, counters, &mut out, &buf[..n]).await;
-                    continue;
-                }
-                let verdict = shaper.decide(
-                    mono_us(),
-                    n,
-                    rng.f64(),
-                    rng.f64() * 2.0 - 1.0,
-                    queue.len(),
-                );
-                match verdict {
-                    Verdict::Drop(shaper::Drop::Loss) => {
-                        counters.loss.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Verdict::Drop(shaper::Drop::Rate) => {
-                        counters.rate.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Verdict::Drop(shaper::Drop::Down) => {
-                        counters.down.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Verdict::SendAt(at) if at <= mono_us() && queue.is_empty() => {
-                        deliver(&link, dir, counters, &mut out, &buf[..n]).await;
-                    }
-                    Verdict::SendAt(at) => queue.push_back((at, buf[..n].to_vec())),
-                }
-            }
-        }
-    }
-}
-
-async fn sleep_until_us(start: Instant, at_us: u64) {
-    tokio::time::sleep_until((start + Duration::from_micros(at_us)).into()).await;
-}
-
-async fn deliver(
-    link: &LinkShared,
-    dir: Direction,
-    counters: &DirCounters,
-    out: &mut Peer,
-    frame: &[u8],
-) {
-    if out.send(frame).await {
-        counters.frames.fetch_add(1, Ordering::Relaxed);
-        counters
-            .bytes
-            .fetch_add(frame.len() as u64, Ordering::Relaxed);
-        if link.capture.receiver_count() > 0 {
-            let mut rec = Vec::with_capacity(13 + frame.len());
-            control::encode_frame(now_us(), dir, frame, &mut rec);
-            let _ = link.capture.send(rec.into());
-        }
-    } else {
-        counters.peer.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// Binds a datagram socket at `path`, removing a stale file first.
 fn bind(path: &Path) -> std::io::Result<StdDatagram> {
     match std::fs::remove_file(path) {
@@ -287,9 +51,7 @@ fn bind(path: &Path) -> std::io::Result<StdDatagram> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let s = StdDatagram::bind(path)?;
-    s.set_nonblocking(true)?;
-    Ok(s)
+    StdDatagram::bind(path)
 }
 
 /// Everything bound before the fork, so a failure is reported to whoever started the relay.
@@ -316,7 +78,11 @@ fn prepare(lab_dir: &Path) -> Result<Bound, String> {
         .map_err(|_| "a relay already runs for this lab".to_string())?;
     let file = LinksFile::load(lab_dir).map_err(|e| e.to_string())?;
     let mut links = Vec::new();
-    for l in file.links {
+    for l in file
+        .links
+        .into_iter()
+        .filter(|l| l.transport == crate::plan::LinkTransport::Relay)
+    {
         let a = bind(&l.sockets.a_relay)
             .map_err(|e| format!("cannot bind {}: {e}", l.sockets.a_relay.display()))?;
         let z = bind(&l.sockets.z_relay)
@@ -400,14 +166,8 @@ fn eprintln_safe(line: &str) {
 async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
     let started = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let mut links: Vec<Arc<LinkShared>> = Vec::new();
+    let mut threads = Vec::new();
     for (cfg, a_rx, z_rx) in bound.links {
-        let (a_rx, z_rx) = match (UnixDatagram::from_std(a_rx), UnixDatagram::from_std(z_rx)) {
-            (Ok(a), Ok(z)) => (a, z),
-            _ => {
-                eprintln_safe("vmlab relay: cannot register the link sockets");
-                return 1;
-            }
-        };
         let (settings, _) = watch::channel((cfg.up, cfg.impair));
         let shared = Arc::new(LinkShared {
             index: cfg.index,
@@ -416,23 +176,26 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
             settings,
             dirs: Default::default(),
             capture: broadcast::channel(4096).0,
+            stop: AtomicBool::new(false),
         });
-        // Frames from a (arriving on a's relay socket) go to z, and the other way round.
+        // Frames from a (arriving on a's relay socket) go to z, and the other way round: a
+        // thread each, blocked in the kernel until a frame comes.
         for (dir, rx, to) in [
             (Direction::AToZ, a_rx, cfg.sockets.z_vm.clone()),
             (Direction::ZToA, z_rx, cfg.sockets.a_vm.clone()),
         ] {
-            let peer = Peer {
-                path: to,
-                sock: None,
-            };
-            tokio::spawn(forward(
-                shared.clone(),
-                dir,
-                rx,
-                peer,
-                shared.settings.subscribe(),
-            ));
+            let (link, settings) = (shared.clone(), shared.settings.subscribe());
+            let spawned = std::thread::Builder::new()
+                .name(format!("link{}{}", cfg.index, dir.label()))
+                .stack_size(256 * 1024)
+                .spawn(move || forward::run(link, dir, rx, to, settings));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    eprintln_safe(&format!("vmlab relay: cannot start a link thread: {e}"));
+                    return 1;
+                }
+            }
         }
         tracing::info!("link {}: {} -- {} relayed", cfg.index, cfg.a, cfg.z);
         links.push(shared);
@@ -471,6 +234,9 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
                 // The lab was destroyed under us: nothing left to serve.
                 if !marker.is_file() {
                     tracing::info!("lab directory gone; relay exits");
+                    for l in links.iter() {
+                        l.stop.store(true, Ordering::Relaxed);
+                    }
                     return 0;
                 }
             }

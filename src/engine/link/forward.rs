@@ -1,0 +1,300 @@
+//! One direction of one link, in a thread of its own: frames in from one VM, out to the
+//! other. The thread blocks in `recvmmsg` until a frame comes (then takes every frame waiting,
+//! a batch per call) and sends with `sendmmsg` on a socket connected to the receiving VM's —
+//! so a full VM socket makes it wait, giving the sender's QEMU the backpressure a direct link
+//! gives. No async machinery sits between a frame and its forwarding: it is the relay's cost
+//! per frame, and the latency it adds.
+//!
+//! When the receiving VM restarts, its old socket is gone: the next send fails with
+//! `ECONNREFUSED` and the thread connects to the new one. Settings (admin state,
+//! impairments) are read from a watch channel between batches; a queued frame's time is
+//! waited for with the socket's receive timeout. Counters are atomics the control server reads.
+
+use std::collections::VecDeque;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{broadcast, watch};
+
+use super::control::{self, DirReport, Dropped};
+use super::mmsg::{self, Batch};
+use super::shaper::{self, Shaper, Verdict};
+use crate::spec::LinkImpair;
+use crate::spec::impair::Direction;
+
+/// How long an idle thread sleeps before it looks at its stop flag again (settings are read
+/// whenever frames come).
+const IDLE_WAIT: Duration = Duration::from_secs(5);
+/// How long a full VM socket may hold a send before the frames are counted as not taken.
+const SEND_WAIT: Duration = Duration::from_millis(250);
+
+/// Counters of one direction, shared with the control server.
+#[derive(Debug, Default)]
+pub struct DirCounters {
+    frames: AtomicU64,
+    bytes: AtomicU64,
+    down: AtomicU64,
+    loss: AtomicU64,
+    rate: AtomicU64,
+    peer: AtomicU64,
+    oversize: AtomicU64,
+    /// Milliseconds since the epoch of the last frame in (0: none).
+    last_ms: AtomicU64,
+    /// Frames and bytes at the last one-second tick, and the rates over that second (f64 bits).
+    tick_frames: AtomicU64,
+    tick_bytes: AtomicU64,
+    fps: AtomicU64,
+    bps: AtomicU64,
+}
+
+impl DirCounters {
+    pub fn report(&self) -> DirReport {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        DirReport {
+            frames: self.frames.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            dropped: Dropped {
+                down: self.down.load(Ordering::Relaxed),
+                loss: self.loss.load(Ordering::Relaxed),
+                rate: self.rate.load(Ordering::Relaxed),
+                peer: self.peer.load(Ordering::Relaxed),
+                oversize: self.oversize.load(Ordering::Relaxed),
+            },
+            last_frame: (last > 0).then(|| {
+                humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(last))
+                    .to_string()
+            }),
+            frames_per_sec: f64::from_bits(self.fps.load(Ordering::Relaxed)),
+            bits_per_sec: f64::from_bits(self.bps.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Once a second: the rates over the last second.
+    pub fn tick(&self, secs: f64) {
+        let f = self.frames.load(Ordering::Relaxed);
+        let b = self.bytes.load(Ordering::Relaxed);
+        let df = f - self.tick_frames.swap(f, Ordering::Relaxed);
+        let db = b - self.tick_bytes.swap(b, Ordering::Relaxed);
+        self.fps
+            .store((df as f64 / secs).to_bits(), Ordering::Relaxed);
+        self.bps
+            .store((db as f64 * 8.0 / secs).to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// What both directions of a link share with the control server.
+pub struct LinkShared {
+    pub index: usize,
+    pub a_vm: PathBuf,
+    pub z_vm: PathBuf,
+    /// Admin state and impairments, changed by a reload.
+    pub settings: watch::Sender<(bool, LinkImpair)>,
+    pub dirs: [DirCounters; 2],
+    /// Delivered frames, encoded for captures (sent only while someone captures).
+    pub capture: broadcast::Sender<std::sync::Arc<[u8]>>,
+    /// Set when the relay ends.
+    pub stop: AtomicBool,
+}
+
+impl LinkShared {
+    pub fn counters(&self, d: Direction) -> &DirCounters {
+        &self.dirs[d as usize]
+    }
+}
+
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The sending side towards one VM: connected to its socket, reconnected after a restart.
+struct Peer {
+    path: PathBuf,
+    sock: Option<UnixDatagram>,
+}
+
+impl Peer {
+    fn connect(&mut self) -> bool {
+        if self.sock.is_some() {
+            return true;
+        }
+        let s = UnixDatagram::unbound()
+            .and_then(|s| s.connect(&self.path).map(|_| s))
+            .and_then(|s| s.set_write_timeout(Some(SEND_WAIT)).map(|_| s));
+        match s {
+            Ok(s) => {
+                self.sock = Some(s);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Delivers frames in order; returns how many the VM took.
+    fn send(&mut self, frames: &[&[u8]]) -> usize {
+        let mut sent = 0;
+        let mut reconnected = false;
+        while sent < frames.len() {
+            if !self.connect() {
+                return sent;
+            }
+            let Some(sock) = &self.sock else {
+                return sent;
+            };
+            match mmsg::send_wait(sock.as_raw_fd(), &frames[sent..]) {
+                Ok(0) => return sent,
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // The VM restarted: its old socket is gone; connect to the new one, once.
+                Err(e)
+                    if !reconnected
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(nix::libc::ECONNREFUSED)
+                                | Some(nix::libc::ENOTCONN)
+                                | Some(nix::libc::ENOENT)
+                        ) =>
+                {
+                    self.sock = None;
+                    reconnected = true;
+                }
+                // Gone, or full for longer than SEND_WAIT.
+                Err(_) => return sent,
+            }
+        }
+        sent
+    }
+}
+
+/// Runs one direction until the link's stop flag is set: frames arriving on `rx` (from one
+/// VM) go to the VM socket at `to`.
+pub fn run(
+    link: std::sync::Arc<LinkShared>,
+    dir: Direction,
+    rx: UnixDatagram,
+    to: PathBuf,
+    mut settings: watch::Receiver<(bool, LinkImpair)>,
+) {
+    let counters = link.counters(dir);
+    let mut out = Peer {
+        path: to,
+        sock: None,
+    };
+    let mut batch = Batch::small();
+    let (mut up, imp) = *settings.borrow_and_update();
+    let mut shaper = Shaper::new(*imp.get(dir));
+    let mut rng = fastrand::Rng::new();
+    let mut queue: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+    let start = Instant::now();
+    let mono_us = || start.elapsed().as_micros() as u64;
+    let mut wait = IDLE_WAIT;
+    let _ = rx.set_read_timeout(Some(wait));
+    while !link.stop.load(Ordering::Relaxed) {
+        // Send every queued frame whose time has come, then wait at most until the next one.
+        let now = mono_us();
+        while queue.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((_, frame)) = queue.pop_front() {
+                deliver(&link, dir, counters, &mut out, &[&frame]);
+            }
+        }
+        let next = queue
+            .front()
+            .map(|(at, _)| Duration::from_micros(at.saturating_sub(mono_us()).max(1)))
+            .unwrap_or(IDLE_WAIT)
+            .min(IDLE_WAIT);
+        if next != wait {
+            wait = next;
+            let _ = rx.set_read_timeout(Some(wait));
+        }
+        let received = batch.recv_wait(rx.as_raw_fd());
+        // New settings apply from the frames that woke us.
+        if settings.has_changed().unwrap_or(false) {
+            let (u, imp) = *settings.borrow_and_update();
+            up = u;
+            shaper = Shaper::new(*imp.get(dir));
+            if !up {
+                counters
+                    .down
+                    .fetch_add(queue.len() as u64, Ordering::Relaxed);
+                queue.clear();
+            }
+        }
+        let Ok(n) = received else {
+            continue;
+        };
+        // The first frame makes this a direction that carries traffic: full batches from now.
+        batch.grow();
+        counters.last_ms.store(now_us() / 1000, Ordering::Relaxed);
+        let oversize = batch.frames().filter(|(_, cut)| *cut).count() as u64;
+        if oversize > 0 {
+            counters.oversize.fetch_add(oversize, Ordering::Relaxed);
+        }
+        let frames = batch.frames().filter(|(_, cut)| !cut).map(|(f, _)| f);
+        if !up {
+            counters
+                .down
+                .fetch_add(n as u64 - oversize, Ordering::Relaxed);
+        } else if shaper.is_clean() && queue.is_empty() {
+            let frames: Vec<&[u8]> = frames.collect();
+            deliver(&link, dir, counters, &mut out, &frames);
+        } else {
+            for frame in frames {
+                let verdict = shaper.decide(
+                    mono_us(),
+                    frame.len(),
+                    rng.f64(),
+                    rng.f64() * 2.0 - 1.0,
+                    queue.len(),
+                );
+                match verdict {
+                    Verdict::Drop(shaper::Drop::Loss) => {
+                        counters.loss.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Verdict::Drop(shaper::Drop::Rate) => {
+                        counters.rate.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Verdict::Drop(shaper::Drop::Down) => {
+                        counters.down.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Verdict::SendAt(at) if at <= mono_us() && queue.is_empty() => {
+                        deliver(&link, dir, counters, &mut out, &[frame]);
+                    }
+                    Verdict::SendAt(at) => queue.push_back((at, frame.to_vec())),
+                }
+            }
+        }
+    }
+}
+
+/// Delivers frames in order to the VM, counting what went and what did not, and copies them
+/// to captures.
+fn deliver(
+    link: &LinkShared,
+    dir: Direction,
+    counters: &DirCounters,
+    out: &mut Peer,
+    frames: &[&[u8]],
+) {
+    let sent = out.send(frames);
+    let bytes: usize = frames[..sent].iter().map(|f| f.len()).sum();
+    counters.frames.fetch_add(sent as u64, Ordering::Relaxed);
+    counters.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    if sent < frames.len() {
+        counters
+            .peer
+            .fetch_add((frames.len() - sent) as u64, Ordering::Relaxed);
+    }
+    if link.capture.receiver_count() > 0 {
+        let at = now_us();
+        for f in &frames[..sent] {
+            let mut rec = Vec::with_capacity(13 + f.len());
+            control::encode_frame(at, dir, f, &mut rec);
+            let _ = link.capture.send(rec.into());
+        }
+    }
+}
