@@ -116,6 +116,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
             uptime_secs: Some(i as u64),
             started: None,
             ready_at: None,
+            waiting: None,
         })
         .collect();
     let usage: HashMap<String, Usage> = nodes
@@ -170,6 +171,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
         },
         usage,
         expected_boot: expected,
+        snapshots: Vec::new(),
         taken: Instant::now(),
     }
 }

@@ -181,13 +181,18 @@ fn ports_past_65535() {
 #[test]
 fn a_port_already_in_use() {
     let lab = good_lab();
-    let _held = std::net::TcpListener::bind("127.0.0.1:33101").unwrap();
+    // Ports of its own: the other tests here run at the same time, and dry runs check ports.
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace("33100", "33150").replace("43100", "43150"),
+    );
+    let _held = std::net::TcpListener::bind("127.0.0.1:33151").unwrap();
     refused(
         &lab,
         &[
             "topology.json",
             "vmlab.console_port_base",
-            "port 33101 (console of r2) is already in use",
+            "port 33151 (console of r2) is already in use",
         ],
     );
 }
@@ -349,4 +354,81 @@ fn declared_impairments_are_checked() {
         ),
     );
     refused(&lab, &["links[0].impair", "direct link"]);
+}
+
+#[test]
+fn boot_waits_must_name_nodes_and_never_go_round() {
+    let lab = good_lab();
+    lab.write(
+        "profiles/r1.json",
+        "{\"platform\": \"tiny-stride\", \"vm_wait_for\": [\"r2\"]}",
+    );
+    lab.write(
+        "profiles/r2.json",
+        "{\"platform\": \"tiny-seq\", \"vm_wait_for\": [\"r1\"]}",
+    );
+    refused(
+        &lab,
+        &[
+            "profiles/r1.json",
+            "vm_wait_for",
+            "circle",
+            "r1 waits for r2 waits for r1",
+        ],
+    );
+    lab.write(
+        "profiles/r2.json",
+        "{\"platform\": \"tiny-seq\", \"vm_wait_for\": [\"r9\"]}",
+    );
+    lab.write("profiles/r1.json", "{\"platform\": \"tiny-stride\"}");
+    refused(
+        &lab,
+        &[
+            "profiles/r2.json",
+            "vm_wait_for",
+            "r2 waits for \"r9\", which is not a node",
+        ],
+    );
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace(
+            "\"ssh_port_base\": 43100",
+            "\"ssh_port_base\": 43100, \"max_parallel_boots\": 0",
+        ),
+    );
+    lab.write("profiles/r2.json", "{\"platform\": \"tiny-seq\"}");
+    refused(&lab, &["vmlab.max_parallel_boots", "from 1 to 1024"]);
+}
+
+#[test]
+fn qemu_args_are_a_checked_list() {
+    let lab = good_lab();
+    lab.write(
+        "profiles/r1.json",
+        "{\"platform\": \"tiny-stride\", \"vm_qemu_args\": \"-rtc base=utc\"}",
+    );
+    refused(&lab, &["vm_qemu_args", "must be a list of strings"]);
+    lab.write(
+        "profiles/r1.json",
+        r#"{"platform": "tiny-stride", "vm_qemu_args": ["-rtc", "base=utc", "-incoming", "exec:touch /tmp/pwned"]}"#,
+    );
+    refused(
+        &lab,
+        &[
+            "vm_qemu_args[2]",
+            "\"-incoming\" is not an option vmlab lets a spec add",
+        ],
+    );
+    // Allowed ones reach the command line, shown by --dry-run.
+    lab.write(
+        "profiles/r1.json",
+        r#"{"platform": "tiny-stride", "vm_qemu_args": ["-rtc", "base=utc,clock=vm", "-no-hpet"]}"#,
+    );
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("-rtc 'base=utc,clock=vm' -no-hpet"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -37,6 +37,7 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         uptime_secs: up,
         started: None,
         ready_at: None,
+        waiting: None,
     }
 }
 
@@ -157,6 +158,7 @@ fn observation() -> Observation {
         },
         usage,
         expected_boot: expected,
+        snapshots: Vec::new(),
         taken: Instant::now(),
     }
 }
@@ -411,4 +413,53 @@ fn link_keys_set_down_and_capture_the_selected_link() {
     // ← goes back to the nodes.
     app.input(key(KeyCode::Left));
     assert_eq!(app.table, vmlab::tui::app::Table::Nodes);
+}
+
+#[test]
+fn snapshot_keys_ask_then_take_or_restore() {
+    let mut app = app_with_lab();
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    // No snapshots yet: L only says so.
+    assert!(app.input(key(KeyCode::Char('L'))).is_empty());
+    assert_eq!(app.overlay, vmlab::tui::app::Overlay::None);
+    // S asks first, with a name no snapshot has.
+    let mut obs = observation();
+    obs.snapshots = vec![("snap1".into(), "2026-11-25T10:00:00Z".into())];
+    app.observe(Ok(obs));
+    app.input(key(KeyCode::Char('S')));
+    assert_eq!(
+        app.overlay,
+        vmlab::tui::app::Overlay::ConfirmSnapshot("snap2".into())
+    );
+    let a = app.input(key(KeyCode::Char('y')));
+    assert_eq!(a, vec![Action::Snapshot("snap2".into())]);
+    assert!(app.snapshot_busy);
+    app.snapshot_done(Ok("snapshot snap2 taken".into()));
+    // L lists them; Enter on one asks; n cancels, y restores.
+    let mut obs = observation();
+    obs.snapshots = vec![
+        ("snap1".into(), "2026-11-25T10:00:00Z".into()),
+        ("snap2".into(), "2026-11-25T10:05:00Z".into()),
+    ];
+    app.observe(Ok(obs));
+    app.input(key(KeyCode::Char('L')));
+    app.input(key(KeyCode::Char('j')));
+    app.input(key(KeyCode::Enter));
+    assert_eq!(
+        app.overlay,
+        vmlab::tui::app::Overlay::ConfirmRestore("snap2".into())
+    );
+    assert!(app.input(key(KeyCode::Char('n'))).is_empty());
+    assert_eq!(app.overlay, vmlab::tui::app::Overlay::None);
+    app.input(key(KeyCode::Char('L')));
+    app.input(key(KeyCode::Enter));
+    let a = app.input(key(KeyCode::Char('y')));
+    assert_eq!(a, vec![Action::Restore("snap1".into())]);
+    // The overlay draws (a frame with the list, none with a panic).
+    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    app.snapshot_done(Ok("restored".into()));
+    app.input(key(KeyCode::Char('L')));
+    t.draw(|f| view::draw(f, &app)).unwrap();
+    let screen = format!("{:?}", t.backend().buffer());
+    assert!(screen.contains("snap2"), "the list shows the snapshots");
 }

@@ -78,7 +78,7 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
 }
 
 /// Prints engine events until the stream ends.
-async fn print_progress(mut rx: UnboundedReceiver<Event>, nodes: Vec<String>) {
+pub async fn print_progress(mut rx: UnboundedReceiver<Event>, nodes: Vec<String>) {
     let width = nodes.iter().map(String::len).max().unwrap_or(4);
     if std::io::stderr().is_terminal() {
         progress_bars(&mut rx, &nodes, width).await;
@@ -89,8 +89,22 @@ async fn print_progress(mut rx: UnboundedReceiver<Event>, nodes: Vec<String>) {
 
 async fn plain_lines(rx: &mut UnboundedReceiver<Event>, width: usize) {
     let t0 = Instant::now();
+    let mut tenths: HashMap<String, u32> = HashMap::new();
     while let Some(e) = rx.recv().await {
         let line = match e {
+            // A log wants a line per tenth, not per percent.
+            Event::Progress { what, fraction } => {
+                let tenth = (fraction * 10.0).floor() as u32;
+                if tenths.get(&what) == Some(&tenth) {
+                    continue;
+                }
+                tenths.insert(what.clone(), tenth);
+                format!(
+                    "[{:>6.1}s] {what}: {}%",
+                    t0.elapsed().as_secs_f64(),
+                    tenth * 10
+                )
+            }
             Event::NodeStage {
                 node,
                 stage,
@@ -184,6 +198,26 @@ async fn progress_bars(rx: &mut UnboundedReceiver<Event>, nodes: &[String], widt
                         "{:>5.1}s  FAILED: {reason}",
                         elapsed.as_secs_f64()
                     ));
+                }
+            }
+            Event::NodeWaiting { node, reason } => {
+                if let Some(pb) = bars.get(&node) {
+                    pb.set_message(reason);
+                }
+            }
+            Event::Progress { what, fraction } => {
+                let pb = bars.entry(what.clone()).or_insert_with(|| {
+                    let pb = multi.add(ProgressBar::new(1000));
+                    pb.set_style(
+                        ProgressStyle::with_template("{prefix} [{wide_bar}] {percent}%")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    pb.set_prefix(what.clone());
+                    pb
+                });
+                pb.set_position((fraction * 1000.0) as u64);
+                if fraction >= 1.0 {
+                    pb.finish();
                 }
             }
             Event::Step(s) => {

@@ -15,6 +15,7 @@ use crate::engine::lab::find::{self, LabSelector};
 use crate::engine::lab::lifecycle::{self, NodeOp};
 use crate::engine::lab::links::{self, LinkChange};
 use crate::engine::lab::repair;
+use crate::engine::lab::snapshot;
 use crate::engine::lab::state::LabState;
 use crate::engine::lab::{LabDir, destroy, status};
 use crate::engine::{EngineError, NodeStatus, ssh};
@@ -173,6 +174,37 @@ pub enum Command {
         #[command(flatten)]
         lab: LabArgs,
     },
+    /// Take a live snapshot of the whole lab (every VM's disk and memory at one moment), list
+    /// the snapshots, or delete one
+    Snapshot {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Take a snapshot with this name
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["list", "delete"])]
+        name: Option<String>,
+        /// List the lab's snapshots (name, time, size, nodes)
+        #[arg(long)]
+        list: bool,
+        /// Delete the snapshot with this name
+        #[arg(long, value_name = "NAME")]
+        delete: Option<String>,
+        /// With --list: print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disk images: list them, import one (converted to qcow2), remove one no lab uses
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
+    },
+    /// Bring the whole lab back to a snapshot, without a guest reboot
+    Restore {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// The snapshot's name
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
     /// The link relay of one lab (started by deploy and repair; not for direct use)
     #[command(hide = true)]
     Relay {
@@ -182,6 +214,30 @@ pub enum Command {
         /// Stay in the foreground (debugging)
         #[arg(long)]
         foreground: bool,
+    },
+}
+
+/// `vmlab image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// Images in $VMLAB_HOME/images and those deployed labs use: size, format, users
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a disk image into $VMLAB_HOME/images as qcow2 (converting raw, vmdk, vdi, vhdx)
+    Import {
+        /// The image file
+        file: PathBuf,
+        /// Its name there (default: the file's name without its extension)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Remove an image from $VMLAB_HOME/images (refused while a lab uses it)
+    Rm {
+        /// The image's name
+        name: String,
     },
 }
 
@@ -465,6 +521,51 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             r.map(|_| 0)
         }
         Command::Capture { lab, end, write } => capture(&lab, end, write, interrupts).await,
+        Command::Snapshot {
+            lab,
+            name,
+            list,
+            delete,
+            json,
+        } => {
+            let lab = find::find(&lab.selector(), false)?;
+            let (notes, printer) = say::printing_sink();
+            let r = match (name, delete) {
+                (Some(name), _) => snapshot::take(&lab, &name, &notes).await.map(|_| None),
+                (None, Some(name)) => snapshot::delete(&lab, &name, &notes).await.map(|_| None),
+                (None, None) => snapshot::list(&lab).map(Some),
+            };
+            drop(notes);
+            let _ = printer.await;
+            if let Some(snaps) = r? {
+                let _ = list;
+                if json {
+                    let text = serde_json::to_string_pretty(&snaps).map_err(|e| {
+                        EngineError::io("cannot encode snapshots", std::io::Error::other(e))
+                    })?;
+                    say(&text);
+                } else {
+                    say(&output::snapshots_text(&snaps));
+                }
+            }
+            Ok(0)
+        }
+        Command::Image { action } => image_cmd(action).await,
+        Command::Restore { lab, name } => {
+            let lab = find::find(&lab.selector(), false)?;
+            let (notes, printer) = say::printing_sink();
+            let r = snapshot::restore(&lab, &name, &notes).await;
+            drop(notes);
+            let _ = printer.await;
+            let r = r?;
+            say(&format!(
+                "lab {} is back at {name}: running after {:.2} s, every node answering SSH after {:.2} s",
+                lab.name(),
+                r.resumed_after.as_secs_f64(),
+                r.ssh_after.as_secs_f64()
+            ));
+            Ok(0)
+        }
         Command::Repair { lab } => {
             let lab = find::find(&lab.selector(), false)?;
             let (sink, printer) = say::printing_sink();
@@ -583,5 +684,44 @@ async fn capture(
             Ok(0)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// `vmlab image ...`.
+async fn image_cmd(action: ImageAction) -> Result<i32, EngineError> {
+    use crate::engine::image;
+    match action {
+        ImageAction::List { json } => {
+            let rows = image::list().await?;
+            if json {
+                let text = serde_json::to_string_pretty(&rows).map_err(|e| {
+                    EngineError::io("cannot encode images", std::io::Error::other(e))
+                })?;
+                say(&text);
+            } else {
+                say(&output::images_text(&rows));
+            }
+            Ok(0)
+        }
+        ImageAction::Import { file, name } => {
+            let (sink, rx) = crate::engine::EventSink::channel();
+            let printer = tokio::spawn(deploy::print_progress(rx, Vec::new()));
+            let r = image::import(&file, name.as_deref(), &sink).await;
+            drop(sink);
+            let _ = printer.await;
+            let row = r?;
+            say(&format!(
+                "imported {} ({}, {} on disk)",
+                row.path.display(),
+                row.format.unwrap_or_default(),
+                output::human_bytes(row.size)
+            ));
+            Ok(0)
+        }
+        ImageAction::Rm { name } => {
+            let path = image::remove(&name)?;
+            say(&format!("removed {}", path.display()));
+            Ok(0)
+        }
     }
 }

@@ -122,6 +122,9 @@ pub fn status_text(st: &LabStatus) -> String {
                 (NodeStatus::Booting, Some(stage)) => {
                     format!("booting ({})", stage.label())
                 }
+                (NodeStatus::Pending, _) if n.waiting.is_some() => {
+                    format!("pending ({})", n.waiting.clone().unwrap_or_default())
+                }
                 (s, _) => s.label().to_string(),
             },
             n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
@@ -242,7 +245,7 @@ fn dropped_text(a: &Dropped, b: &Dropped) -> String {
     }
 }
 
-fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
         n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
@@ -301,4 +304,60 @@ pub fn impair_text(i: &LinkImpair) -> String {
     } else {
         format!("a-to-z: {}; z-to-a: {}", i.a_to_z, i.z_to_a)
     }
+}
+
+/// `vmlab snapshot --list`.
+pub fn snapshots_text(snaps: &[crate::engine::lab::snapshot::Snapshot]) -> String {
+    if snaps.is_empty() {
+        return "no snapshots (take one with `vmlab snapshot --name <name>`)".into();
+    }
+    let mut t = table(&["NAME", "TAKEN", "PAUSED", "NODES", "MEMORY STATE"]);
+    for s in snaps {
+        let bytes: u64 = s.nodes.iter().filter_map(|n| n.vm_state_bytes).sum();
+        t.add_row(vec![
+            s.name.clone(),
+            s.taken.clone(),
+            format!("{:.2} s", s.paused_secs),
+            s.nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            human_bytes(bytes),
+        ]);
+    }
+    t.to_string()
+}
+
+/// `vmlab image list`.
+pub fn images_text(rows: &[crate::engine::image::ImageRow]) -> String {
+    if rows.is_empty() {
+        return "no images (import one with `vmlab image import <file>`)".into();
+    }
+    let mut t = table(&["NAME", "FORMAT", "ON DISK", "VIRTUAL", "USED BY", "PATH"]);
+    for r in rows {
+        t.add_row(vec![
+            r.name.clone(),
+            r.format.clone().unwrap_or_else(|| "?".into()),
+            human_bytes(r.size),
+            r.virtual_size
+                .map(human_bytes)
+                .unwrap_or_else(|| "-".into()),
+            if r.used_by.is_empty() {
+                "-".into()
+            } else {
+                r.used_by.join(", ")
+            },
+            format!(
+                "{}{}",
+                r.path.display(),
+                if r.managed {
+                    ""
+                } else {
+                    " (outside the images folder)"
+                }
+            ),
+        ]);
+    }
+    t.to_string()
 }

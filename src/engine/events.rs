@@ -17,6 +17,8 @@ pub enum Event {
         stage: BootStage,
         elapsed: Duration,
     },
+    /// A node waits before it starts (staged boot).
+    NodeWaiting { node: String, reason: String },
     /// A node failed to launch or boot.
     NodeFailed {
         node: String,
@@ -29,6 +31,8 @@ pub enum Event {
     Warning(String),
     /// The work waits (for another command to let go of the lab).
     Waiting(String),
+    /// A long step's progress, from 0 to 1.
+    Progress { what: String, fraction: f64 },
     /// A node's observed status changed (for example: its QEMU died, so it is now dead).
     NodeStatus { node: String, status: NodeStatus },
     /// A link's observed state changed.
@@ -55,9 +59,11 @@ impl Event {
                 format!("{node}: {} ({:.1} s)", stage.label(), elapsed.as_secs_f64())
             }
             Event::NodeFailed { node, reason, .. } => format!("{node}: FAILED: {reason}"),
+            Event::NodeWaiting { node, reason } => format!("{node}: {reason}"),
             Event::Step(s) => s.clone(),
             Event::Warning(w) => format!("warning: {w}"),
             Event::Waiting(w) => w.clone(),
+            Event::Progress { what, fraction } => format!("{what}: {:.0}%", fraction * 100.0),
             Event::NodeStatus { node, status } => format!("{node} is {}", status.label()),
             Event::LinkState {
                 a,

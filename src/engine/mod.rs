@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod fsutil;
 pub mod home;
+pub mod image;
 pub mod lab;
 pub mod link;
 pub mod netstat;

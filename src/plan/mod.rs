@@ -130,6 +130,10 @@ pub struct NodePlan {
     pub host: Option<String>,
     pub credentials: Option<Credentials>,
     pub boot_timeout_secs: u64,
+    /// Staged boot: wait this long once the node may start.
+    pub boot_delay_secs: u64,
+    /// Staged boot: these nodes must be ready before this one starts.
+    pub wait_for: Vec<String>,
     pub profile: PathBuf,
     pub nics: Vec<NicPlan>,
     pub paths: NodePaths,
@@ -175,6 +179,8 @@ pub struct LabPlan {
     pub links: Vec<LinkPlan>,
     /// Every port the lab binds, with its role (sorted by port).
     pub ports: Vec<PortUse>,
+    /// At most this many nodes boot at once (`None`: the engine decides from the host).
+    pub max_parallel_boots: Option<u32>,
 }
 
 impl LabPlan {
@@ -250,6 +256,8 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             host: node.host.clone(),
             credentials: node.credentials.clone(),
             boot_timeout_secs: node.boot_timeout_secs,
+            boot_delay_secs: node.boot_delay_secs,
+            wait_for: node.wait_for.clone(),
             profile: node.profile.clone(),
             nics,
             paths,
@@ -264,5 +272,6 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         nodes,
         links,
         ports: ports.table,
+        max_parallel_boots: lab.settings.max_parallel_boots,
     })
 }

@@ -123,6 +123,8 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
             NicRole::Unconnected => push(&["-device", &device(None)]),
         }
     }
+    // The platform's or profile's own tuning, last (checked when the spec was read).
+    a.extend(node.qemu_args.iter().cloned());
     a
 }
 

@@ -30,6 +30,9 @@ pub struct LabSettings {
     pub hosts: Vec<(String, String)>,
     /// How same-host links are wired (`vmlab.links`).
     pub links: LinkMode,
+    /// `vmlab.max_parallel_boots`: at most this many nodes boot at once (`None`: decided from
+    /// the host's cores and memory at deploy).
+    pub max_parallel_boots: Option<u32>,
 }
 
 /// How a lab's links are wired on one host.
@@ -53,6 +56,7 @@ impl Default for LabSettings {
             ssh_port_base: 40000,
             hosts: Vec::new(),
             links: LinkMode::Relay,
+            max_parallel_boots: None,
         }
     }
 }
@@ -86,6 +90,14 @@ pub struct Node {
     pub host: Option<String>,
     /// The profile file vmlab patches after deploy (the path as found in the spec dir).
     pub profile: PathBuf,
+    /// `vm_boot_delay`: seconds to wait, once the node may start, before starting it.
+    pub boot_delay_secs: u64,
+    /// `vm_wait_for`: nodes that must be ready before this one starts.
+    pub wait_for: Vec<String>,
+    /// Where `vm_wait_for` was set (file, field), for errors about it.
+    pub wait_for_from: Option<(PathBuf, String)>,
+    /// `vm_qemu_args`: checked options appended to the QEMU command line.
+    pub qemu_args: Vec<String>,
 }
 
 /// One end of a link.

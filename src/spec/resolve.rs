@@ -118,6 +118,12 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
         )),
     }
 
+    // With every device resolved, its waits can be checked (a node that failed is missing).
+    let all_devices =
+        matches!(topology.get("devices"), Some(Value::Object(d)) if d.len() == nodes.len());
+    if all_devices {
+        check_wait_for(&nodes, &mut errs);
+    }
     let known: Vec<&str> = match topology.get("devices") {
         Some(Value::Object(d)) => d.keys().map(String::as_str).collect(),
         _ => Vec::new(),
@@ -211,6 +217,18 @@ fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecError
                 )),
             },
         }
+    }
+    match section.get("max_parallel_boots") {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=1024).contains(&n) => s.max_parallel_boots = Some(n as u32),
+            _ => errs.push(SpecError::new(
+                path,
+                format!("{key}.max_parallel_boots"),
+                format!("must be a whole number from 1 to 1024, not {v}"),
+                "write how many nodes may boot at once, for example 2, or leave it out",
+            )),
+        },
     }
     match section.get("links") {
         None | Some(Value::Null) => {}
@@ -509,6 +527,60 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
         }
     };
 
+    let boot_delay_secs = uint_field(lookup("vm_boot_delay"), 0, 0, 3600, errs);
+    let (wait_for, wait_for_from) = match lookup("vm_wait_for") {
+        None => (Vec::new(), None),
+        Some(f) => {
+            let names: Option<Vec<String>> = match f.value {
+                Value::String(s) => Some(vec![s.clone()]),
+                Value::Array(a) => a.iter().map(|v| v.as_str().map(str::to_string)).collect(),
+                _ => None,
+            };
+            match names {
+                Some(n) => (n, Some((f.file.to_path_buf(), f.field.clone()))),
+                None => {
+                    errs.push(type_error(
+                        &f,
+                        "a list of node names",
+                        "[\"spine1\", \"spine2\"]",
+                    ));
+                    (Vec::new(), None)
+                }
+            }
+        }
+    };
+    let qemu_args = match lookup("vm_qemu_args") {
+        None => Vec::new(),
+        Some(f) => {
+            let list: Option<Vec<String>> = f
+                .value
+                .as_array()
+                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
+            match list {
+                None => {
+                    errs.push(type_error(
+                        &f,
+                        "a list of strings",
+                        "[\"-rtc\", \"base=utc\"]",
+                    ));
+                    Vec::new()
+                }
+                Some(args) => match values::qemu_args(&args) {
+                    Ok(()) => args,
+                    Err((at, why)) => {
+                        errs.push(SpecError::new(
+                            f.file,
+                            format!("{}[{at}]", f.field),
+                            why,
+                            "use only options that tune the emulated machine; see README",
+                        ));
+                        Vec::new()
+                    }
+                },
+            }
+        }
+    };
+
     if errs.len() != before {
         return None;
     }
@@ -528,7 +600,110 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
         boot_timeout_secs,
         host,
         profile: profile_path.clone(),
+        boot_delay_secs,
+        wait_for,
+        wait_for_from,
+        qemu_args,
     })
+}
+
+/// `vm_wait_for` names nodes of the lab, and no node waits for itself, directly or around a
+/// circle (else nothing in that circle could ever start).
+fn check_wait_for(nodes: &[Node], errs: &mut SpecErrors) {
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let mut bad = false;
+    for n in nodes {
+        for w in &n.wait_for {
+            if !index.contains_key(w.as_str()) {
+                bad = true;
+                let (file, field) = n
+                    .wait_for_from
+                    .clone()
+                    .unwrap_or_else(|| (n.profile.clone(), "vm_wait_for".into()));
+                errs.push(SpecError::new(
+                    file,
+                    field,
+                    format!("{} waits for {w:?}, which is not a node of the lab", n.name),
+                    format!(
+                        "name nodes from topology.json's devices ({})",
+                        nodes
+                            .iter()
+                            .map(|n| n.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if bad {
+        return;
+    }
+    // Depth-first search for a circle; report each circle once.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut mark = vec![Mark::New; nodes.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    fn visit(
+        i: usize,
+        nodes: &[Node],
+        index: &HashMap<&str, usize>,
+        mark: &mut [Mark],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        mark[i] = Mark::Open;
+        stack.push(i);
+        for w in &nodes[i].wait_for {
+            let j = index[w.as_str()];
+            match mark[j] {
+                Mark::Open => {
+                    let from = stack.iter().position(|k| *k == j).unwrap_or(0);
+                    let mut circle = stack[from..].to_vec();
+                    circle.push(j);
+                    return Some(circle);
+                }
+                Mark::New => {
+                    if let Some(c) = visit(j, nodes, index, mark, stack) {
+                        return Some(c);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        stack.pop();
+        mark[i] = Mark::Done;
+        None
+    }
+    for i in 0..nodes.len() {
+        if mark[i] == Mark::New
+            && let Some(circle) = visit(i, nodes, &index, &mut mark, &mut stack)
+        {
+            let first = &nodes[circle[0]];
+            let (file, field) = first
+                .wait_for_from
+                .clone()
+                .unwrap_or_else(|| (first.profile.clone(), "vm_wait_for".into()));
+            let path: Vec<&str> = circle.iter().map(|k| nodes[*k].name.as_str()).collect();
+            errs.push(SpecError::new(
+                file,
+                field,
+                format!(
+                    "vm_wait_for goes in a circle: {} (none of them could ever start)",
+                    path.join(" waits for ")
+                ),
+                "remove one of those waits",
+            ));
+            return;
+        }
+    }
 }
 
 fn resolve_credentials(

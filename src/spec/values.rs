@@ -87,6 +87,112 @@ pub fn path(s: &str) -> Result<(), String> {
     }
 }
 
+/// QEMU options a spec may add (`vm_qemu_args`), and whether each takes a value. Anything
+/// else is refused: QEMU options can run programs (`-incoming exec:`, `-netdev ...,script=`),
+/// load code (`-plugin`), read or write any file (`romfile=`, `-object memory-backend-file`),
+/// open control sockets (`-monitor`, `-qmp`) or take over what vmlab relies on (`-pidfile`,
+/// `-daemonize`, `-name`). These only tune the emulated machine.
+pub const QEMU_OPTIONS: &[(&str, bool)] = &[
+    ("-global", true),
+    ("-device", true),
+    ("-rtc", true),
+    ("-boot", true),
+    ("-smbios", true),
+    ("-overcommit", true),
+    ("-accel", true),
+    ("-msg", true),
+    ("-no-reboot", false),
+    ("-no-shutdown", false),
+    ("-no-hpet", false),
+    ("-enable-sync-profile", false),
+];
+
+/// Properties no added option may set: they name files, programs or vmlab's own devices.
+const FORBIDDEN_PROPS: &[&str] = &[
+    "file",
+    "filename",
+    "path",
+    "romfile",
+    "script",
+    "downscript",
+    "helper",
+    "chardev",
+    "netdev",
+    "drive",
+    "mem-path",
+    "logfile",
+    "fd",
+    "addr",
+    "bus",
+];
+
+/// An option value: comma-separated `key=value` or `word` items of letters, digits and
+/// `.`, `_`, `-`, `:`, `+` (no paths, no spaces, no option of its own).
+fn option_value(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("is empty".into());
+    }
+    if v.starts_with('-') {
+        return Err("starts with '-' where a value belongs".into());
+    }
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '+'))
+    };
+    for item in v.split(',') {
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (item, None),
+        };
+        if !word(key) || value.is_some_and(|v| !word(v)) {
+            return Err(format!(
+                "item {item:?} is not key=value or a word of letters, digits, '.', '_', '-', ':', \
+                 '+' (no paths)"
+            ));
+        }
+        let prop = key.rsplit('.').next().unwrap_or(key);
+        if value.is_some() && FORBIDDEN_PROPS.contains(&prop) {
+            return Err(format!(
+                "sets {key:?}, which names a file, a program or one of vmlab's own devices"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `vm_qemu_args`: every option allowed, every value safe. `Err` is (the index of the
+/// item at fault, why).
+pub fn qemu_args(args: &[String]) -> Result<(), (usize, String)> {
+    let mut i = 0;
+    while i < args.len() {
+        let opt = args[i].as_str();
+        let Some((_, takes)) = QEMU_OPTIONS.iter().find(|(o, _)| *o == opt) else {
+            return Err((
+                i,
+                format!(
+                    "{opt:?} is not an option vmlab lets a spec add (allowed: {})",
+                    QEMU_OPTIONS
+                        .iter()
+                        .map(|(o, _)| *o)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ));
+        };
+        if *takes {
+            let Some(v) = args.get(i + 1) else {
+                return Err((i, format!("{opt} needs a value after it")));
+            };
+            option_value(v).map_err(|why| (i + 1, format!("the value of {opt} {why}")))?;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +254,27 @@ mod tests {
         assert!(password("a\0b").is_err());
         assert!(path("/x/y z.qcow2").is_ok());
         assert!(path("/x\n-y").is_err());
+    }
+
+    #[test]
+    fn qemu_args_are_allowlisted() {
+        let ok = |a: &[&str]| qemu_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(ok(&["-rtc", "base=utc,clock=vm"]).is_ok());
+        assert!(ok(&["-global", "virtio-net-pci.mq=on", "-no-hpet"]).is_ok());
+        assert!(ok(&["-device", "i6300esb", "-accel", "tcg,tb-size=256"]).is_ok());
+        for (bad, at) in [
+            (vec!["-incoming", "exec:sh -c id"], 0),
+            (vec!["-netdev", "tap,id=x,script=/tmp/evil"], 0),
+            (vec!["-device", "e1000,romfile=/etc/shadow"], 1),
+            (vec!["-device", "virtio-net-pci,netdev=mgmt"], 1),
+            (vec!["-rtc", "base=utc", "-pidfile", "/tmp/x"], 2),
+            (vec!["-rtc"], 0),
+            (vec!["-rtc", "-daemonize"], 1),
+            (vec!["-global", "x.y=/etc/passwd"], 1),
+            (vec!["-plugin", "file=/tmp/x.so"], 0),
+        ] {
+            let r = ok(&bad);
+            assert_eq!(r.as_ref().map_err(|e| e.0), Err(at), "{bad:?}: {r:?}");
+        }
     }
 }

@@ -82,6 +82,12 @@ pub enum Overlay {
     None,
     Help,
     ConfirmDestroy,
+    /// Take a snapshot with this name?
+    ConfirmSnapshot(String),
+    /// The lab's snapshots, one selected.
+    Snapshots(usize),
+    /// Restore this snapshot?
+    ConfirmRestore(String),
 }
 
 /// Something for the run loop to do.
@@ -103,6 +109,10 @@ pub enum Action {
     Resize(SessionId, u16, u16),
     /// Start, stop or restart a node.
     Node(NodeOp, String),
+    /// Take a snapshot of the lab.
+    Snapshot(String),
+    /// Restore the lab to a snapshot.
+    Restore(String),
     /// Set link `index` (named by its end `end`) up or down.
     Link {
         index: usize,
@@ -156,6 +166,8 @@ pub struct App {
     pub busy_links: std::collections::HashSet<usize>,
     /// Captures running, by link index, with their file once it is known.
     pub captures: HashMap<usize, Option<String>>,
+    /// A snapshot or restore is in flight.
+    pub snapshot_busy: bool,
     pub quit: bool,
     next_session: SessionId,
     /// The size of the whole terminal at the last draw.
@@ -184,6 +196,7 @@ impl App {
             selected_link: 0,
             busy_links: Default::default(),
             captures: HashMap::new(),
+            snapshot_busy: false,
             quit: false,
             next_session: 1,
             screen: Rect::new(0, 0, 80, 24),
@@ -348,7 +361,7 @@ impl App {
     }
 
     fn key(&mut self, k: KeyEvent) -> Vec<Action> {
-        match self.overlay {
+        match self.overlay.clone() {
             Overlay::Help => {
                 self.overlay = Overlay::None;
                 return Vec::new();
@@ -360,6 +373,46 @@ impl App {
                     return vec![Action::Destroy];
                 }
                 self.note("destroy cancelled", false);
+                return Vec::new();
+            }
+            Overlay::ConfirmSnapshot(name) => {
+                self.overlay = Overlay::None;
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.note(format!("taking snapshot {name}"), false);
+                    self.snapshot_busy = true;
+                    return vec![Action::Snapshot(name)];
+                }
+                self.note("snapshot cancelled", false);
+                return Vec::new();
+            }
+            Overlay::ConfirmRestore(name) => {
+                self.overlay = Overlay::None;
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.note(format!("restoring snapshot {name}"), false);
+                    self.snapshot_busy = true;
+                    return vec![Action::Restore(name)];
+                }
+                self.note("restore cancelled", false);
+                return Vec::new();
+            }
+            Overlay::Snapshots(i) => {
+                let snaps = self.snapshots();
+                match k.code {
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.overlay = Overlay::Snapshots(i.saturating_sub(1));
+                    }
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.overlay =
+                            Overlay::Snapshots((i + 1).min(snaps.len().saturating_sub(1)));
+                    }
+                    KeyCode::Enter => {
+                        self.overlay = match snaps.get(i) {
+                            Some((name, _)) => Overlay::ConfirmRestore(name.clone()),
+                            None => Overlay::None,
+                        };
+                    }
+                    _ => self.overlay = Overlay::None,
+                }
                 return Vec::new();
             }
             Overlay::None => {}
@@ -496,6 +549,52 @@ impl App {
                 self.overlay = Overlay::ConfirmDestroy;
                 Vec::new()
             }
+            Command::TakeSnapshot => {
+                if self.deploying || self.snapshot_busy {
+                    self.note(
+                        "wait for the deploy (or snapshot) in progress to finish",
+                        true,
+                    );
+                    return Vec::new();
+                }
+                let taken: Vec<String> = self.snapshots().into_iter().map(|(n, _)| n).collect();
+                let name = (1..)
+                    .map(|k| format!("snap{k}"))
+                    .find(|n| !taken.contains(n))
+                    .unwrap_or_else(|| "snap".into());
+                self.overlay = Overlay::ConfirmSnapshot(name);
+                Vec::new()
+            }
+            Command::Snapshots => {
+                if self.snapshots().is_empty() {
+                    self.note("no snapshots yet (S takes one)", false);
+                } else if self.deploying || self.snapshot_busy {
+                    self.note(
+                        "wait for the deploy (or snapshot) in progress to finish",
+                        true,
+                    );
+                } else {
+                    self.overlay = Overlay::Snapshots(0);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// The lab's snapshots as last observed: (name, when taken).
+    pub fn snapshots(&self) -> Vec<(String, String)> {
+        self.obs
+            .as_ref()
+            .map(|o| o.snapshots.clone())
+            .unwrap_or_default()
+    }
+
+    /// A snapshot or restore finished.
+    pub fn snapshot_done(&mut self, result: Result<String, String>) {
+        self.snapshot_busy = false;
+        match result {
+            Ok(s) => self.note(s, false),
+            Err(e) => self.note(e, true),
         }
     }
 

@@ -26,6 +26,10 @@ pub enum Command {
     ToggleLink,
     /// Start a capture of the selected link into the lab directory, or stop it.
     ToggleCapture,
+    /// Take a snapshot of the whole lab (asks first).
+    TakeSnapshot,
+    /// List the snapshots to restore one (asks first).
+    Snapshots,
     Destroy,
     Help,
     Quit,
@@ -145,6 +149,16 @@ pub const BINDINGS: &[Binding] = &[
         does: "capture the selected link to a pcap in the lab directory; w again stops",
         footer: Some("w capture"),
         matches: |k| (k.code == KeyCode::Char('w') && plain(k)).then_some(Command::ToggleCapture),
+    },
+    Binding {
+        keys: "S / L",
+        does: "take a live snapshot of the whole lab / list snapshots to restore one (ask first)",
+        footer: Some("S/L snapshot"),
+        matches: |k| match k.code {
+            KeyCode::Char('S') if plain(k) => Some(Command::TakeSnapshot),
+            KeyCode::Char('L') if plain(k) => Some(Command::Snapshots),
+            _ => None,
+        },
     },
     Binding {
         keys: "D",

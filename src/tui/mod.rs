@@ -43,6 +43,7 @@ use crate::engine::lab::deploy::{DeployOptions, Deployment, Prepared, prepare};
 use crate::engine::lab::find::{self, LabSelector};
 use crate::engine::lab::lifecycle::{self, NodeOp};
 use crate::engine::lab::links::{self, LinkChange};
+use crate::engine::lab::snapshot;
 use crate::engine::lab::state::LabState;
 use crate::engine::lab::{LabDir, destroy, monitor};
 use crate::engine::{EngineError, home, ssh};
@@ -65,6 +66,7 @@ enum Done {
     Deployed(Result<(), String>),
     Destroyed(Result<(), String>),
     LinkChanged(usize, Result<String, String>),
+    SnapshotFinished(Result<String, String>),
     CaptureStarted(usize, String),
     CaptureEnded(usize, Result<(u64, String), String>),
 }
@@ -230,6 +232,7 @@ async fn event_loop(
                 }
                 Done::Destroyed(Err(e)) => app.note(format!("destroy failed: {e}"), true),
                 Done::LinkChanged(index, r) => app.link_done(index, r),
+                Done::SnapshotFinished(r) => app.snapshot_done(r),
                 Done::CaptureStarted(index, path) => app.capture_started(index, path),
                 Done::CaptureEnded(index, r) => {
                     captures.remove(&index);
@@ -282,6 +285,33 @@ async fn event_loop(
                     let stop = Arc::new(AtomicBool::new(false));
                     captures.insert(index, stop.clone());
                     spawn_capture(&lab, index, end, stop, &done_tx);
+                }
+                Action::Snapshot(name) => {
+                    let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
+                    tokio::spawn(async move {
+                        let r = snapshot::take(&lab, &name, &sink)
+                            .await
+                            .map(|s| {
+                                format!("snapshot {} taken ({:.2} s paused)", s.name, s.paused_secs)
+                            })
+                            .map_err(|e| format!("snapshot {name} failed: {e}"));
+                        let _ = tx.send(Done::SnapshotFinished(r));
+                    });
+                }
+                Action::Restore(name) => {
+                    let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
+                    tokio::spawn(async move {
+                        let r = snapshot::restore(&lab, &name, &sink)
+                            .await
+                            .map(|r| {
+                                format!(
+                                    "restored {name}: every node answering SSH after {:.2} s",
+                                    r.ssh_after.as_secs_f64()
+                                )
+                            })
+                            .map_err(|e| format!("restore of {name} failed: {e}"));
+                        let _ = tx.send(Done::SnapshotFinished(r));
+                    });
                 }
                 Action::StopCapture(index) => {
                     if let Some(stop) = captures.get(&index) {

@@ -31,10 +31,31 @@ pub fn draw(f: &mut Frame, app: &App) {
         Focus::Tab(i) => pane(f, app, i, areas.pane),
     }
     footer(f, app, areas.footer);
-    match app.overlay {
+    match app.overlay.clone() {
         Overlay::None => {}
         Overlay::Help => help(f, f.area()),
         Overlay::ConfirmDestroy => confirm(f, app, f.area()),
+        Overlay::ConfirmSnapshot(name) => ask(
+            f,
+            " snapshot ",
+            &format!(
+                "Take a live snapshot {name} of lab {}? Every VM pauses for a moment, then runs \
+                 on.\n\n  y: take it    any other key: cancel",
+                app.lab
+            ),
+            Color::Yellow,
+        ),
+        Overlay::ConfirmRestore(name) => ask(
+            f,
+            " restore ",
+            &format!(
+                "Restore lab {} to snapshot {name}? Every VM goes back to that moment; what \
+                 changed since is lost.\n\n  y: restore    any other key: cancel",
+                app.lab
+            ),
+            Color::Red,
+        ),
+        Overlay::Snapshots(i) => snapshots(f, app, i),
     }
 }
 
@@ -169,6 +190,7 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
                         stage.map(|s| s.label()).unwrap_or("launching")
                     )
                 }
+                (NodeStatus::Pending, _) => n.waiting.clone().unwrap_or_else(|| "-".into()),
                 _ => "-".into(),
             };
             let usage = o.usage.get(&n.name);
@@ -448,6 +470,49 @@ fn confirm(f: &mut Frame, app: &App, area: Rect) {
         ),
         r,
     );
+}
+
+fn ask(f: &mut Frame, title: &str, text: &str, color: Color) {
+    let r = centered(f.area(), 64, 7);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(text.to_string())
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(title.to_string())
+                    .border_style(Style::default().fg(color)),
+            ),
+        r,
+    );
+}
+
+fn snapshots(f: &mut Frame, app: &App, selected: usize) {
+    let snaps = app.snapshots();
+    let r = centered(f.area(), 64, snaps.len() as u16 + 4);
+    f.render_widget(Clear, r);
+    let rows: Vec<Row> = snaps
+        .iter()
+        .map(|(name, taken)| Row::new(vec![Cell::from(name.clone()), Cell::from(taken.clone())]))
+        .collect();
+    let table = Table::new(rows, [Constraint::Min(16), Constraint::Length(22)])
+        .header(
+            Row::new(["SNAPSHOT", "TAKEN"]).style(Style::default().add_modifier(Modifier::BOLD)),
+        )
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" snapshots — ↑↓ select · Enter restore · any other key closes "),
+        )
+        .row_highlight_style(
+            Style::default()
+                .bg(Color::DarkGray)
+                .add_modifier(Modifier::BOLD),
+        )
+        .highlight_symbol("▶ ");
+    let mut state = TableState::default().with_selected(Some(selected));
+    f.render_stateful_widget(table, r, &mut state);
 }
 
 fn clock(d: Duration) -> String {

@@ -28,7 +28,8 @@ use super::destroy::destroy_locked;
 use super::lock::{self, LabLock};
 use super::preflight;
 use super::profiles::{ProfilePatch, patch_file};
-use super::state::{LabState, now_rfc3339};
+use super::stages::{self, StageNode, Stages, Wait};
+use super::state::{LabState, now_rfc3339_millis};
 use crate::engine::error::{EngineError, NodeFailure};
 use crate::engine::events::{BootStage, Event, EventSink};
 use crate::engine::home;
@@ -252,94 +253,7 @@ impl Deployment {
             LabState::update(lab, |s| s.relay = Some(rec))?;
         }
 
-        events.send(Event::Step(format!(
-            "launching {} VMs under {}",
-            plan.nodes.len(),
-            plan.accel
-        )));
-        // Launches are not cut short by a cancellation (each takes a fraction of a second, and
-        // a QEMU half-way through daemonizing is hard to find); every pid is recorded as its
-        // launch returns, and the cancellation is honoured right after.
-        let launch_start = Instant::now();
-        let mut launches: FuturesUnordered<_> = plan
-            .nodes
-            .iter()
-            .map(|node| async move { (node, qemu::launch(&qemu::Launch::of(node)).await) })
-            .collect();
-        let mut failures = Vec::new();
-        let mut booting = Vec::new();
-        while let Some((node, result)) = launches.next().await {
-            match result {
-                Ok(l) => {
-                    LabState::update_node(lab, &node.name, |n| {
-                        n.launched(l.pid, l.exe.clone(), now_rfc3339())
-                    })?;
-                    events.send(Event::NodeStage {
-                        node: node.name.clone(),
-                        stage: BootStage::Launched,
-                        elapsed: launch_start.elapsed(),
-                    });
-                    booting.push((node, l));
-                }
-                Err(reason) => {
-                    LabState::update_node(lab, &node.name, |n| n.failed(None, &reason))?;
-                    events.send(Event::NodeFailed {
-                        node: node.name.clone(),
-                        reason: reason.clone(),
-                        elapsed: launch_start.elapsed(),
-                    });
-                    failures.push(NodeFailure {
-                        node: node.name.clone(),
-                        reason,
-                        console_log: node.paths.qemu_log.clone(),
-                        console_tail: Vec::new(),
-                    });
-                }
-            }
-        }
-        drop(launches);
-        if cancel.is_cancelled() {
-            return Err(EngineError::Interrupted);
-        }
-
-        let mut watches: FuturesUnordered<_> = booting
-            .iter()
-            .map(|(node, l)| async move {
-                (node, l.pid, watch(lab, node, l, launch_start, events).await)
-            })
-            .collect();
-        loop {
-            let next = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(EngineError::Interrupted),
-                next = watches.next() => next,
-            };
-            let Some((node, pid, outcome)) = next else {
-                break;
-            };
-            match outcome {
-                BootOutcome::Ready { elapsed } => {
-                    boottimes::record(&node.platform, plan.accel, elapsed);
-                    LabState::update_node(lab, &node.name, |n| {
-                        n.ready(pid, elapsed.as_secs_f64(), now_rfc3339())
-                    })?;
-                }
-                BootOutcome::Failed { reason, elapsed } => {
-                    LabState::update_node(lab, &node.name, |n| n.failed(Some(pid), &reason))?;
-                    events.send(Event::NodeFailed {
-                        node: node.name.clone(),
-                        reason: reason.clone(),
-                        elapsed,
-                    });
-                    failures.push(NodeFailure {
-                        node: node.name.clone(),
-                        reason,
-                        console_log: node.paths.console_log.clone(),
-                        console_tail: health::console_tail(&node.paths.console_log, 12),
-                    });
-                }
-            }
-        }
+        let failures = self.boot_all(events, cancel).await?;
         if !failures.is_empty() {
             return Err(EngineError::BootFailed(failures));
         }
@@ -365,6 +279,198 @@ impl Deployment {
         )));
         LabState::load(lab)
     }
+}
+
+impl Deployment {
+    /// Launches every node when staging lets it (its waits met, its boot delay over, a boot
+    /// slot free) and watches each to ready; returns the nodes that failed.
+    ///
+    /// Launches are not cut short by a cancellation (each takes a fraction of a second, and a
+    /// QEMU half-way through daemonizing is hard to find); every pid is recorded as its launch
+    /// returns, and the cancellation is honoured right after.
+    async fn boot_all(
+        &self,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<NodeFailure>, EngineError> {
+        let (plan, lab) = (&self.plan, &self.lab);
+        let max = match plan.max_parallel_boots {
+            Some(m) => {
+                events.send(Event::Step(format!(
+                    "booting at most {m} node{} at once (vmlab.max_parallel_boots)",
+                    if m == 1 { "" } else { "s" }
+                )));
+                m as usize
+            }
+            None => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let mem = mem_available_mb();
+                let largest = plan.nodes.iter().map(|n| n.memory_mb).max().unwrap_or(1);
+                let m = stages::default_parallel(cores, mem, largest);
+                events.send(Event::Step(format!(
+                    "booting at most {m} node{} at once: twice {cores} core{}{} (set \
+                     vmlab.max_parallel_boots to change it)",
+                    if m == 1 { "" } else { "s" },
+                    if cores == 1 { "" } else { "s" },
+                    mem.map(|m| format!(", {m} MB free for nodes of up to {largest} MB"))
+                        .unwrap_or_default()
+                )));
+                m
+            }
+        };
+        events.send(Event::Step(format!(
+            "launching {} VMs under {}",
+            plan.nodes.len(),
+            plan.accel
+        )));
+        let mut stages = Stages::new(
+            plan.nodes
+                .iter()
+                .map(|n| StageNode {
+                    name: n.name.clone(),
+                    wait_for: n.wait_for.clone(),
+                    delay: Duration::from_secs(n.boot_delay_secs),
+                })
+                .collect(),
+            max,
+        );
+        let t0 = Instant::now();
+        let mut watches = FuturesUnordered::new();
+        let mut failures = Vec::new();
+        let mut told: HashMap<usize, String> = HashMap::new();
+        loop {
+            let d = stages.decide(t0.elapsed(), watches.len());
+            for (i, wait) in &d.waiting {
+                let node = &plan.nodes[*i];
+                // Say each kind of wait once (a delay's remaining time changes all along).
+                let key = match wait {
+                    Wait::Delay(_) => "delay".to_string(),
+                    other => other.describe(),
+                };
+                if told.get(i) != Some(&key) {
+                    told.insert(*i, key);
+                    let why = wait.describe();
+                    LabState::update_node(lab, &node.name, |n| n.waiting(&why))?;
+                    events.send(Event::NodeWaiting {
+                        node: node.name.clone(),
+                        reason: why,
+                    });
+                }
+            }
+            for (i, dep) in &d.doomed {
+                let node = &plan.nodes[*i];
+                let reason = format!("never started: it waits for {dep}, which did not come up");
+                LabState::update_node(lab, &node.name, |n| n.failed(None, &reason))?;
+                events.send(Event::NodeFailed {
+                    node: node.name.clone(),
+                    reason: reason.clone(),
+                    elapsed: t0.elapsed(),
+                });
+                failures.push(NodeFailure {
+                    node: node.name.clone(),
+                    reason,
+                    console_log: node.paths.console_log.clone(),
+                    console_tail: Vec::new(),
+                });
+            }
+            if !d.start.is_empty() {
+                let launches = d.start.iter().map(|i| {
+                    let node = &plan.nodes[*i];
+                    async move {
+                        let at = Instant::now();
+                        (node, at, qemu::launch(&qemu::Launch::of(node)).await)
+                    }
+                });
+                for (node, at, result) in futures::future::join_all(launches).await {
+                    match result {
+                        Ok(l) => {
+                            LabState::update_node(lab, &node.name, |n| {
+                                n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
+                            })?;
+                            events.send(Event::NodeStage {
+                                node: node.name.clone(),
+                                stage: BootStage::Launched,
+                                elapsed: at.elapsed(),
+                            });
+                            watches.push(async move {
+                                let outcome = watch(lab, node, &l, at, events).await;
+                                (node, l.pid, outcome)
+                            });
+                        }
+                        Err(reason) => {
+                            stages.failed(&node.name);
+                            LabState::update_node(lab, &node.name, |n| n.failed(None, &reason))?;
+                            events.send(Event::NodeFailed {
+                                node: node.name.clone(),
+                                reason: reason.clone(),
+                                elapsed: at.elapsed(),
+                            });
+                            failures.push(NodeFailure {
+                                node: node.name.clone(),
+                                reason,
+                                console_log: node.paths.qemu_log.clone(),
+                                console_tail: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                if cancel.is_cancelled() {
+                    return Err(EngineError::Interrupted);
+                }
+                continue;
+            }
+            if watches.is_empty() && stages.all_started() {
+                return Ok(failures);
+            }
+            if watches.is_empty() && d.wake_at.is_none() {
+                // Nothing boots, nothing will wake us: staging cannot go on (it checks its
+                // waits when the spec is read, so this is a bug, said plainly).
+                return Err(EngineError::LabState(
+                    "staged boot is stuck: nodes wait, nothing boots".into(),
+                ));
+            }
+            let wake = d.wake_at.map(|w| t0 + w);
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(EngineError::Interrupted),
+                Some((node, pid, outcome)) = watches.next(), if !watches.is_empty() => {
+                    match outcome {
+                        BootOutcome::Ready { elapsed } => {
+                            stages.ready(&node.name);
+                            boottimes::record(&node.platform, plan.accel, elapsed);
+                            LabState::update_node(lab, &node.name, |n| {
+                                n.ready(pid, elapsed.as_secs_f64(), now_rfc3339_millis())
+                            })?;
+                        }
+                        BootOutcome::Failed { reason, elapsed } => {
+                            stages.failed(&node.name);
+                            LabState::update_node(lab, &node.name, |n| n.failed(Some(pid), &reason))?;
+                            events.send(Event::NodeFailed {
+                                node: node.name.clone(),
+                                reason: reason.clone(),
+                                elapsed,
+                            });
+                            failures.push(NodeFailure {
+                                node: node.name.clone(),
+                                reason,
+                                console_log: node.paths.console_log.clone(),
+                                console_tail: health::console_tail(&node.paths.console_log, 12),
+                            });
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.unwrap_or(t0).into()), if wake.is_some() => {}
+            }
+        }
+    }
+}
+
+/// Free memory in MB (`MemAvailable` of `/proc/meminfo`).
+fn mem_available_mb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 /// Watches one node's boot, recording each stage in the lab state.

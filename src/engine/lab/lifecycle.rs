@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::LabDir;
 use super::lock::{self, LabLock};
-use super::state::{LabState, now_rfc3339};
+use super::state::{LabState, now_rfc3339_millis};
 use crate::engine::error::{EngineError, NodeFailure};
 use crate::engine::events::{Event, EventSink};
 use crate::engine::node::boottimes;
@@ -135,7 +135,7 @@ pub(super) async fn finish(
         Some(BootOutcome::Ready { elapsed }) => {
             boottimes::record(&rec.platform, accel, elapsed);
             LabState::update_node(lab, node, |n| {
-                n.ready(launched.pid, elapsed.as_secs_f64(), now_rfc3339())
+                n.ready(launched.pid, elapsed.as_secs_f64(), now_rfc3339_millis())
             })?;
             Ok(())
         }
@@ -217,7 +217,7 @@ async fn launch(
     match launched {
         Ok(l) => {
             LabState::update_node(lab, node, |n| {
-                n.launched(l.pid, l.exe.clone(), now_rfc3339())
+                n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
             })?;
             events.send(Event::NodeStage {
                 node: node.into(),

@@ -14,6 +14,8 @@ pub mod monitor;
 pub mod preflight;
 pub mod profiles;
 pub mod repair;
+pub mod snapshot;
+pub mod stages;
 pub mod state;
 pub mod status;
 

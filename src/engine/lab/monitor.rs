@@ -31,6 +31,8 @@ pub struct Observation {
     pub usage: HashMap<String, Usage>,
     /// Expected boot time by node name (learned, else the node's boot timeout).
     pub expected_boot: HashMap<String, Duration>,
+    /// The lab's snapshots: (name, when taken), oldest first.
+    pub snapshots: Vec<(String, String)>,
     /// When the observation was made.
     pub taken: Instant,
 }
@@ -161,6 +163,9 @@ fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
             status,
             usage,
             expected_boot,
+            snapshots: super::snapshot::list(lab)
+                .map(|l| l.into_iter().map(|s| (s.name, s.taken)).collect())
+                .unwrap_or_default(),
             taken: now,
         },
         ticks,
@@ -193,6 +198,7 @@ mod tests {
                 uptime_secs: None,
                 started: None,
                 ready_at: None,
+                waiting: None,
             }],
             links: vec![LinkRow {
                 index: 0,

@@ -53,6 +53,7 @@ impl LabState {
                     ssh_port: n.ssh_port,
                     console_port: n.console_port,
                     platform: n.platform.clone(),
+                    image: Some(n.image.clone()),
                     host: n.host.clone(),
                     stage: None,
                     started: None,
@@ -60,6 +61,7 @@ impl LabState {
                     boot_seconds: None,
                     exe: None,
                     failure: None,
+                    waiting: None,
                     ssh_user: n.credentials.as_ref().map(|c| c.user.clone()),
                     ssh_pass: n.credentials.as_ref().map(|c| c.pass.clone()),
                     boot_timeout_secs: n.boot_timeout_secs,
@@ -188,4 +190,10 @@ impl LabState {
 /// Now as RFC 3339 (UTC, seconds).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Now as RFC 3339 (UTC, milliseconds): node start and ready times, precise enough to order
+/// boots.
+pub fn now_rfc3339_millis() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }

@@ -37,6 +37,9 @@ pub struct NodeRow {
     pub started: Option<String>,
     /// When the node became ready (RFC 3339).
     pub ready_at: Option<String>,
+    /// A pending node: what it waits for (staged boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// Both directions' counters of a link.
@@ -156,6 +159,9 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             uptime_secs: live.and_then(process::uptime).map(|d| d.as_secs()),
             started: live.and(n.started.clone()),
             ready_at: live.and(n.ready_at.clone()),
+            waiting: (status == NodeStatus::Pending)
+                .then(|| n.waiting.clone())
+                .flatten(),
         });
     }
     let relayed = state

@@ -158,10 +158,11 @@ pub async fn choose_accel(
     }
 }
 
-/// The format of a disk image, from `qemu-img info`.
-pub async fn image_format(image: &Path) -> Result<String, String> {
+/// `qemu-img info` of an image, as JSON. `-U` (no lock): an overlay a running QEMU holds can
+/// still be read.
+pub async fn image_info(image: &Path) -> Result<serde_json::Value, String> {
     let out = Command::new("qemu-img")
-        .args(["info", "--output=json", "--"])
+        .args(["info", "-U", "--output=json", "--"])
         .arg(image)
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -171,11 +172,33 @@ pub async fn image_format(image: &Path) -> Result<String, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+/// The format of a disk image, from `qemu-img info`.
+pub async fn image_format(image: &Path) -> Result<String, String> {
+    let v = image_info(image).await?;
     v.get("format")
         .and_then(|f| f.as_str())
         .map(str::to_string)
         .ok_or_else(|| "qemu-img did not name the image format".into())
+}
+
+/// Deletes internal snapshot `name` from an image no QEMU holds.
+pub async fn delete_snapshot(image: &Path, name: &str) -> Result<(), String> {
+    let out = Command::new("qemu-img")
+        .args(["snapshot", "-d", name, "--"])
+        .arg(image)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
 }
 
 /// Creates `overlay` as a qcow2 copy-on-write layer on `image`.

@@ -1,7 +1,9 @@
 //! A minimal QMP client: connect to a VM's monitor socket, negotiate, run one command.
 //!
-//! vmlab needs only a handful of commands (`quit`, `query-status`, later `stop`/`cont` and
-//! snapshots), so a few lines of line-delimited JSON beat a generated client.
+//! vmlab needs only a handful of commands (`quit`, `stop`, `cont`, and `savevm`/`loadvm`/
+//! `delvm` through `human-monitor-command`), so a few lines of line-delimited JSON beat a
+//! generated client. An HMP command reports failure as text in its return value: [`hmp`]
+//! turns that text into an error.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,12 +14,44 @@ use tokio::net::UnixStream;
 
 /// Runs `command` on the QMP socket at `path` and returns its `return` value.
 pub async fn execute(path: &Path, command: &str, limit: Duration) -> std::io::Result<Value> {
-    tokio::time::timeout(limit, execute_inner(path, command))
+    execute_with(path, command, None, limit).await
+}
+
+/// Runs `command` with `arguments`.
+pub async fn execute_with(
+    path: &Path,
+    command: &str,
+    arguments: Option<Value>,
+    limit: Duration,
+) -> std::io::Result<Value> {
+    tokio::time::timeout(limit, execute_inner(path, command, arguments))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "QMP did not answer"))?
 }
 
-async fn execute_inner(path: &Path, command: &str) -> std::io::Result<Value> {
+/// Runs a human-monitor command line (`savevm s1`); its output, or an error when QEMU
+/// printed one.
+pub async fn hmp(path: &Path, line: &str, limit: Duration) -> std::io::Result<String> {
+    let v = execute_with(
+        path,
+        "human-monitor-command",
+        Some(json!({ "command-line": line })),
+        limit,
+    )
+    .await?;
+    let out = v.as_str().unwrap_or_default().trim().to_string();
+    // HMP says what went wrong on its output, and nothing when all went well.
+    if out.to_lowercase().contains("error") || out.contains("not found") || out.contains("failed") {
+        return Err(std::io::Error::other(out));
+    }
+    Ok(out)
+}
+
+async fn execute_inner(
+    path: &Path,
+    command: &str,
+    arguments: Option<Value>,
+) -> std::io::Result<Value> {
     let stream = UnixStream::connect(path).await?;
     let (r, mut w) = stream.into_split();
     let mut lines = BufReader::new(r).lines();
@@ -25,7 +59,12 @@ async fn execute_inner(path: &Path, command: &str) -> std::io::Result<Value> {
     next_reply(&mut lines).await?;
     w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n").await?;
     next_reply(&mut lines).await?;
-    let msg = json!({ "execute": command }).to_string() + "\n";
+    let msg = match arguments {
+        Some(a) => json!({ "execute": command, "arguments": a }),
+        None => json!({ "execute": command }),
+    }
+    .to_string()
+        + "\n";
     w.write_all(msg.as_bytes()).await?;
     match next_reply(&mut lines).await {
         Ok(v) => Ok(v.get("return").cloned().unwrap_or(Value::Null)),

@@ -77,6 +77,9 @@ pub struct NodeState {
     pub ssh_port: u16,
     pub console_port: u16,
     pub platform: String,
+    /// The base disk image its overlay sits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +100,9 @@ pub struct NodeState {
     /// Why the last launch or boot failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// What a pending node waits for before it starts (staged boot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_user: Option<String>,
     /// Kept so `vmlab ssh` needs no prompt; state.json is private to the user (mode 0600).
@@ -122,8 +128,15 @@ impl NodeState {
         }
     }
 
+    /// A node not started yet waits (for other nodes, its boot delay, a boot slot).
+    pub fn waiting(&mut self, why: &str) {
+        self.status = NodeStatus::Pending;
+        self.waiting = Some(why.to_string());
+    }
+
     /// QEMU was launched and wrote its pidfile.
     pub fn launched(&mut self, pid: i32, exe: Option<PathBuf>, at: String) {
+        self.waiting = None;
         self.pid = Some(pid);
         self.exe = exe;
         self.status = NodeStatus::Booting;
@@ -163,6 +176,7 @@ impl NodeState {
         }
         self.status = NodeStatus::Failed;
         self.failure = Some(reason.to_string());
+        self.waiting = None;
         true
     }
 
@@ -187,6 +201,7 @@ mod tests {
             ssh_port: 1,
             console_port: 2,
             platform: "p".into(),
+            image: None,
             host: None,
             stage: None,
             started: None,
@@ -194,6 +209,7 @@ mod tests {
             boot_seconds: None,
             exe: None,
             failure: None,
+            waiting: None,
             ssh_user: None,
             ssh_pass: None,
             boot_timeout_secs: 60,

@@ -1,0 +1,449 @@
+//! Live whole-lab snapshots: every VM's disk and memory at one moment, kept in its own qcow2
+//! overlay (QEMU's internal snapshots), with the links' admin state and impairments beside them
+//! in `snapshots/<name>.json`.
+//!
+//! Taking one pauses every VM, saves each, then resumes them all, so the nodes' clocks and
+//! protocol timers agree. Restoring pauses the running VMs and loads each; a node that is
+//! stopped (or whose QEMU died, or after a host reboot) is started paused straight from the
+//! snapshot (`-S -loadvm`); then the links' settings come back and every VM resumes together.
+//! No guest reboots. A snapshot whose nodes no longer match the lab (another node set, another
+//! command line) is refused. Snapshots live as long as the lab directory: destroy removes them.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::LabDir;
+use super::lock;
+use super::state::{LabState, now_rfc3339, now_rfc3339_millis};
+use crate::engine::error::EngineError;
+use crate::engine::events::{Event, EventSink};
+use crate::engine::link::config::LinksFile;
+use crate::engine::link::{control, supervise};
+use crate::engine::node::process;
+use crate::engine::node::qemu;
+use crate::engine::node::qmp;
+use crate::engine::node::{BootStage, NodeStatus};
+use crate::spec::name::check_name;
+
+/// How long one VM may take to save or load its state.
+const SAVE_LIMIT: Duration = Duration::from_secs(600);
+
+/// One node as a snapshot saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapNode {
+    pub name: String,
+    /// A hash of the node's QEMU command line: a snapshot loads only into the same machine.
+    pub fingerprint: String,
+    /// Bytes of memory state saved (from the overlay), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_state_bytes: Option<u64>,
+}
+
+/// `snapshots/<name>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub name: String,
+    /// When it was taken (RFC 3339).
+    pub taken: String,
+    /// How long the lab was paused to take it, in seconds.
+    pub paused_secs: f64,
+    pub nodes: Vec<SnapNode>,
+    /// The links' settings at that moment.
+    pub links: Option<LinksFile>,
+}
+
+fn dir(lab: &LabDir) -> PathBuf {
+    lab.path().join("snapshots")
+}
+
+fn meta_path(lab: &LabDir, name: &str) -> PathBuf {
+    dir(lab).join(format!("{name}.json"))
+}
+
+/// A stable hash of a command line (FNV-1a, 64 bits).
+fn fingerprint(argv: &[String]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for a in argv {
+        for b in a.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Checks a snapshot name (it reaches a monitor command line).
+fn checked(name: &str) -> Result<(), EngineError> {
+    check_name(name).map_err(|why| {
+        EngineError::Invalid(
+            crate::spec::SpecError::new(
+                "snapshot name",
+                "",
+                format!("the snapshot name {name:?} {why}"),
+                "use letters, digits, '.', '_' and '-', starting with a letter or digit",
+            )
+            .into(),
+        )
+    })
+}
+
+/// Every snapshot of the lab, oldest first.
+pub fn list(lab: &LabDir) -> Result<Vec<Snapshot>, EngineError> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir(lab)) else {
+        return Ok(out);
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| EngineError::io(format!("cannot read {}", p.display()), e))?;
+            match serde_json::from_str::<Snapshot>(&text) {
+                Ok(s) => out.push(s),
+                Err(e) => tracing::warn!("{} is damaged: {e}", p.display()),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.taken.cmp(&b.taken).then(a.name.cmp(&b.name)));
+    Ok(out)
+}
+
+fn load(lab: &LabDir, name: &str) -> Result<Snapshot, EngineError> {
+    checked(name)?;
+    let p = meta_path(lab, name);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let names: Vec<String> = list(lab)?.into_iter().map(|s| s.name).collect();
+            return Err(EngineError::LabNotFound(format!(
+                "lab {} has no snapshot {name:?}{}",
+                lab.name(),
+                if names.is_empty() {
+                    " (it has none; take one with `vmlab snapshot --name <name>`)".to_string()
+                } else {
+                    format!(" (snapshots: {})", names.join(", "))
+                }
+            )));
+        }
+        Err(e) => return Err(EngineError::io(format!("cannot read {}", p.display()), e)),
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| EngineError::LabState(format!("{} is damaged ({e})", p.display())))
+}
+
+/// The node's QMP socket if its QEMU runs.
+fn running_qmp(lab: &LabDir, state: &LabState, node: &str) -> Option<PathBuf> {
+    let n = state.nodes.get(node)?;
+    let paths = lab.node_paths(node);
+    n.pid
+        .filter(|pid| process::is_running_qemu(*pid, n.qemu_identity(&paths.pidfile)))
+        .map(|_| paths.qmp)
+}
+
+/// Runs `f` on every listed QMP socket at once; the first error, if any.
+async fn on_all<'a, F, Fut>(targets: &'a [(String, PathBuf)], f: F) -> Result<(), EngineError>
+where
+    F: Fn(&'a str, &'a Path) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let results =
+        futures::future::join_all(targets.iter().map(|(n, q)| f(n.as_str(), q.as_path()))).await;
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::LabState(errors.join("; ")))
+    }
+}
+
+async fn qmp_simple(node: &str, qmp_path: &Path, command: &str) -> Result<(), String> {
+    qmp::execute(qmp_path, command, Duration::from_secs(10))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{node}: {command}: {e}"))
+}
+
+/// Takes snapshot `name` of the whole lab. Every node must run.
+pub async fn take(lab: &LabDir, name: &str, events: &EventSink) -> Result<Snapshot, EngineError> {
+    checked(name)?;
+    let _lock = lock::acquire(lab.name(), &format!("vmlab snapshot {name}"), events).await?;
+    if meta_path(lab, name).exists() {
+        return Err(EngineError::LabState(format!(
+            "lab {} already has a snapshot {name:?}; delete it first (`vmlab snapshot --delete {name}`)",
+            lab.name()
+        )));
+    }
+    let state = LabState::load(lab)?;
+    let mut targets = Vec::new();
+    for (node, _) in state.ordered_nodes() {
+        match running_qmp(lab, &state, node) {
+            Some(q) => targets.push((node.clone(), q)),
+            None => {
+                return Err(EngineError::LabState(format!(
+                    "{node} is not running: a lab snapshot holds every node; start it (or \
+                     `vmlab repair`) first"
+                )));
+            }
+        }
+    }
+    let links = LinksFile::load(lab.path()).ok();
+    events.send(Event::Step(format!(
+        "pausing {} VMs to snapshot them as {name}",
+        targets.len()
+    )));
+    let t0 = Instant::now();
+    on_all(&targets, |n, q| qmp_simple(n, q, "stop")).await?;
+    let save = on_all(&targets, |n, q| async move {
+        let t = Instant::now();
+        qmp::hmp(q, &format!("savevm {name}"), SAVE_LIMIT)
+            .await
+            .map_err(|e| format!("{n}: savevm: {e}"))?;
+        tracing::info!("{n}: saved in {:.2} s", t.elapsed().as_secs_f64());
+        Ok(())
+    })
+    .await;
+    // Whatever happened, the lab runs again.
+    let resumed = on_all(&targets, |n, q| qmp_simple(n, q, "cont")).await;
+    let paused = t0.elapsed();
+    if let Err(e) = save {
+        // No half snapshot stays behind.
+        let _ = on_all(&targets, |_, q| async move {
+            let _ = qmp::hmp(q, &format!("delvm {name}"), SAVE_LIMIT).await;
+            Ok(())
+        })
+        .await;
+        return Err(e);
+    }
+    resumed?;
+    let mut nodes = Vec::new();
+    for (node, n) in state.ordered_nodes() {
+        let overlay = lab.node_paths(node).overlay;
+        nodes.push(SnapNode {
+            name: node.clone(),
+            fingerprint: fingerprint(&n.argv),
+            vm_state_bytes: snapshot_size(&overlay, name).await,
+        });
+    }
+    let snap = Snapshot {
+        name: name.to_string(),
+        taken: now_rfc3339(),
+        paused_secs: (paused.as_secs_f64() * 1000.0).round() / 1000.0,
+        nodes,
+        links,
+    };
+    std::fs::create_dir_all(dir(lab))
+        .map_err(|e| EngineError::io("cannot create the snapshots directory", e))?;
+    let text = serde_json::to_string_pretty(&snap)
+        .map_err(|e| EngineError::io("cannot encode the snapshot", std::io::Error::other(e)))?;
+    crate::engine::fsutil::atomic_write(&meta_path(lab, name), text.as_bytes(), Some(0o600))
+        .map_err(|e| EngineError::io("cannot write the snapshot", e))?;
+    events.send(Event::Step(format!(
+        "snapshot {name} taken: the lab was paused {:.2} s",
+        paused.as_secs_f64()
+    )));
+    Ok(snap)
+}
+
+/// The memory state size of snapshot `name` in `overlay` (`qemu-img info -U`).
+async fn snapshot_size(overlay: &Path, name: &str) -> Option<u64> {
+    let info = qemu::image_info(overlay).await.ok()?;
+    info.get("snapshots")?
+        .as_array()?
+        .iter()
+        .find(|s| s.get("name").and_then(|n| n.as_str()) == Some(name))?
+        .get("vm-state-size")?
+        .as_u64()
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    /// From the start until every VM ran again.
+    pub resumed_after: Duration,
+    /// From the start until every node answered SSH.
+    pub ssh_after: Duration,
+    /// Nodes that were not running and were started from the snapshot.
+    pub started: Vec<String>,
+}
+
+/// Brings the whole lab back to snapshot `name`.
+pub async fn restore(
+    lab: &LabDir,
+    name: &str,
+    events: &EventSink,
+) -> Result<Restored, EngineError> {
+    let snap = load(lab, name)?;
+    let _lock = lock::acquire(lab.name(), &format!("vmlab restore {name}"), events).await?;
+    let state = LabState::load(lab)?;
+    // The same nodes, the same machines.
+    let now: Vec<&String> = state.node_order.iter().collect();
+    let then: Vec<&String> = snap.nodes.iter().map(|n| &n.name).collect();
+    if now != then {
+        return Err(EngineError::LabState(format!(
+            "snapshot {name} holds nodes {} but the lab has {}: it cannot be restored",
+            then.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            now.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    for sn in &snap.nodes {
+        let argv = &state.node(&sn.name)?.argv;
+        if fingerprint(argv) != sn.fingerprint {
+            return Err(EngineError::LabState(format!(
+                "{}'s machine changed since snapshot {name} was taken (its QEMU command line \
+                 differs): the snapshot cannot be loaded into it",
+                sn.name
+            )));
+        }
+    }
+    let t0 = Instant::now();
+    let mut running = Vec::new();
+    let mut stopped = Vec::new();
+    for (node, _) in state.ordered_nodes() {
+        match running_qmp(lab, &state, node) {
+            Some(q) => running.push((node.clone(), q)),
+            None => stopped.push(node.clone()),
+        }
+    }
+    events.send(Event::Step(format!(
+        "restoring {name}: pausing {} running VMs{}",
+        running.len(),
+        if stopped.is_empty() {
+            String::new()
+        } else {
+            format!(", starting {} from the snapshot", stopped.join(", "))
+        }
+    )));
+    on_all(&running, |n, q| qmp_simple(n, q, "stop")).await?;
+    // Stopped nodes start paused, straight from the snapshot.
+    let mut all = running.clone();
+    for node in &stopped {
+        let rec = state.node(node)?;
+        let paths = lab.node_paths(node);
+        let mut argv = rec.argv.clone();
+        argv.extend(["-S".to_string(), "-loadvm".to_string(), name.to_string()]);
+        let l = qemu::launch(&qemu::Launch {
+            argv: &argv,
+            pidfile: &paths.pidfile,
+            qemu_log: &paths.qemu_log,
+        })
+        .await
+        .map_err(|e| EngineError::LabState(format!("{node}: cannot start from {name}: {e}")))?;
+        LabState::update_node(lab, node, |n| {
+            n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
+        })?;
+        all.push((node.clone(), paths.qmp));
+    }
+    on_all(&running, |n, q| async move {
+        qmp::hmp(q, &format!("loadvm {name}"), SAVE_LIMIT)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{n}: loadvm: {e}"))
+    })
+    .await?;
+    // The links as they were at that moment.
+    if let Some(links) = &snap.links {
+        links.save(lab.path())?;
+        let relay_alive = state
+            .relay
+            .as_ref()
+            .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+        if relay_alive {
+            control::reload(lab.path(), Duration::from_secs(5)).map_err(|e| {
+                EngineError::LabState(format!("the relay did not take the links' settings: {e}"))
+            })?;
+        } else if links
+            .links
+            .iter()
+            .any(|l| l.transport == crate::plan::LinkTransport::Relay)
+        {
+            events.send(Event::Warning(format!(
+                "the link relay is not running; `vmlab repair --lab {}` starts it with the \
+                 snapshot's link settings",
+                lab.name()
+            )));
+        }
+    }
+    on_all(&all, |n, q| qmp_simple(n, q, "cont")).await?;
+    let resumed_after = t0.elapsed();
+    let at = now_rfc3339_millis();
+    LabState::update(lab, |s| {
+        for (node, _) in &all {
+            if let Some(n) = s.nodes.get_mut(node) {
+                n.status = NodeStatus::Running;
+                n.stage = Some(BootStage::Ready);
+                n.ready_at = Some(at.clone());
+                n.failure = None;
+            }
+        }
+    })?;
+    events.send(Event::Step(format!(
+        "every VM runs again from {name} after {:.2} s; waiting for SSH",
+        resumed_after.as_secs_f64()
+    )));
+    let ssh_ports: Vec<u16> = state.nodes.values().map(|n| n.ssh_port).collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let waits = ssh_ports.iter().map(|port| async move {
+        while !crate::engine::node::health::ssh_banner(*port, Duration::from_millis(1000)).await {
+            if Instant::now() > deadline {
+                return Err(EngineError::LabState(format!(
+                    "restored from {name}, but port {port} gave no SSH banner within 120 s"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    });
+    for r in futures::future::join_all(waits).await {
+        r?;
+    }
+    let ssh_after = t0.elapsed();
+    events.send(Event::Step(format!(
+        "lab {} restored to {name}: running in {:.2} s, every node answering SSH in {:.2} s",
+        lab.name(),
+        resumed_after.as_secs_f64(),
+        ssh_after.as_secs_f64()
+    )));
+    Ok(Restored {
+        resumed_after,
+        ssh_after,
+        started: stopped,
+    })
+}
+
+/// Deletes snapshot `name` from every overlay and its record.
+pub async fn delete(lab: &LabDir, name: &str, events: &EventSink) -> Result<(), EngineError> {
+    let snap = load(lab, name)?;
+    let _lock = lock::acquire(
+        lab.name(),
+        &format!("vmlab snapshot --delete {name}"),
+        events,
+    )
+    .await?;
+    let state = LabState::load(lab)?;
+    for sn in &snap.nodes {
+        let overlay = lab.node_paths(&sn.name).overlay;
+        let r = match running_qmp(lab, &state, &sn.name) {
+            Some(q) => qmp::hmp(&q, &format!("delvm {name}"), SAVE_LIMIT)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => qemu::delete_snapshot(&overlay, name).await,
+        };
+        if let Err(e) = r {
+            // A snapshot already gone from one overlay is no reason to keep the record.
+            tracing::warn!("{}: deleting snapshot {name}: {e}", sn.name);
+        }
+    }
+    std::fs::remove_file(meta_path(lab, name))
+        .map_err(|e| EngineError::io("cannot remove the snapshot's record", e))?;
+    events.send(Event::Step(format!("snapshot {name} deleted")));
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Lab lifecycle on real VMs: live whole-lab snapshots restored without a reboot (with the
+//! links as they were, also after the nodes were stopped), images managed by vmlab, and staged
+//! boot (waits, one boot at a time, a boot delay) read back from `status --json` times.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use serde_json::Value;
+
+fn status(lab: &TestLab) -> Value {
+    let o = lab.vmlab(&["status", "--json"]);
+    assert!(o.status.success(), "status: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).expect("status JSON")
+}
+
+fn ok(lab: &TestLab, args: &[&str]) -> String {
+    let o = lab.vmlab(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+fn time(s: &Value) -> SystemTime {
+    humantime::parse_rfc3339(s.as_str().expect("a time")).expect("RFC 3339")
+}
+
+#[test]
+fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
+    let vm = vm_lab("snap", 120);
+    // The lab's image is one vmlab imported (raw, converted to qcow2).
+    let raw = vm.root.path().join("tiny.raw");
+    let conv = std::process::Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(guest_image())
+        .arg(&raw)
+        .status()
+        .unwrap();
+    assert!(conv.success());
+    let o = vm.vmlab(&["image", "import", raw.to_str().unwrap(), "--name", "tiny"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let image = vm.home().join("images/tiny.qcow2");
+    let info = std::process::Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&info).contains("\"format\": \"qcow2\""),
+        "{}",
+        stdout(&info)
+    );
+    vm.write("platforms.json", &tiny_platforms(&image, 120));
+    vm.write(
+        "topology.json",
+        r#"{ "name": "snap", "devices": { "a": {}, "b": {} },
+             "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
+             "vmlab": { "console_port_base": 33000, "ssh_port_base": 43000 } }"#,
+    );
+    vm.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
+    vm.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
+    vm.deploy();
+
+    // The image is in use: it cannot be removed.
+    let o = vm.vmlab(&["image", "rm", "tiny"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("in use by snap:a"), "{}", stderr(&o));
+    assert!(image.exists());
+    let list = ok(&vm, &["image", "list", "--json"]);
+    let rows: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(rows[0]["used_by"], serde_json::json!(["snap:a", "snap:b"]));
+
+    on(
+        &vm,
+        "a",
+        "ip addr add 10.70.0.1/24 dev eth1 && ip link set eth1 up && echo before > /tmp/state",
+    );
+    on(
+        &vm,
+        "b",
+        "ip addr add 10.70.0.2/24 dev eth1 && ip link set eth1 up",
+    );
+    let o = ok(&vm, &["snapshot", "--name", "s1"]);
+    let _ = o;
+    let list = ok(&vm, &["snapshot", "--list", "--json"]);
+    let snaps: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(snaps[0]["name"], "s1");
+    assert!(
+        snaps[0]["nodes"][0]["vm_state_bytes"].as_u64().unwrap() > 1 << 20,
+        "{snaps}"
+    );
+
+    // Change everything: guest RAM, an interface address, a link set down.
+    on(
+        &vm,
+        "a",
+        "echo after > /tmp/state && ip addr add 10.99.0.1/32 dev eth1",
+    );
+    ok(&vm, &["link", "down", "a:Ethernet0"]);
+    let o = vm.vmlab(&["restore", "--name", "s1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("every node answering SSH after"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(on(&vm, "a", "cat /tmp/state").trim(), "before");
+    let addrs = on(&vm, "a", "ip -o addr show dev eth1");
+    assert!(
+        addrs.contains("10.70.0.1") && !addrs.contains("10.99.0.1"),
+        "{addrs}"
+    );
+    let l: Value = serde_json::from_str(&ok(&vm, &["links", "--json"])).unwrap();
+    assert_eq!(l["links"][0]["state"], "up", "the link is as it was: {l}");
+    assert!(ping(&vm, "a", "10.70.0.2"), "no traffic after restore");
+
+    // After the nodes were stopped (and started), the snapshot still restores.
+    ok(&vm, &["stop", "a"]);
+    ok(&vm, &["stop", "b"]);
+    let o = vm.vmlab(&["restore", "--name", "s1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("starting a, b from the snapshot"),
+        "{}",
+        stderr(&o)
+    );
+    let st = status(&vm);
+    assert!(
+        st["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["status"] == "running"),
+        "{st}"
+    );
+    assert_eq!(on(&vm, "a", "cat /tmp/state").trim(), "before");
+    assert!(
+        ping(&vm, "a", "10.70.0.2"),
+        "no traffic after restoring stopped nodes"
+    );
+    ok(&vm, &["restart", "b"]);
+    let o = vm.vmlab(&["restore", "--name", "s1"]);
+    assert!(
+        o.status.success(),
+        "restore after a restart: {}",
+        stderr(&o)
+    );
+
+    // Bad input changes nothing.
+    let o = vm.vmlab(&["restore", "--name", "nope"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("no snapshot \"nope\" (snapshots: s1)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = vm.vmlab(&["snapshot", "--name", "../x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = vm.vmlab(&["snapshot", "--name", "s1"]);
+    assert_eq!(o.status.code(), Some(3), "a name taken: {}", stderr(&o));
+
+    ok(&vm, &["snapshot", "--delete", "s1"]);
+    assert!(ok(&vm, &["snapshot", "--list"]).contains("no snapshots"));
+    ok(&vm, &["destroy"]);
+    assert!(vm.qemus().is_empty() && vm.relays().is_empty());
+    // No lab uses it now.
+    ok(&vm, &["image", "rm", "tiny"]);
+    assert!(!image.exists());
+}
+
+#[test]
+fn staged_boot_waits_delays_and_boots_one_at_a_time() {
+    let vm = vm_lab("stages", 120);
+    vm.write(
+        "topology.json",
+        r#"{ "name": "stages", "devices": { "leaf": {}, "spine": {}, "late": {} },
+             "links": [ { "a": "spine:Ethernet0", "z": "leaf:Ethernet0" } ],
+             "vmlab": { "console_port_base": 33200, "ssh_port_base": 43200,
+                        "max_parallel_boots": 1 } }"#,
+    );
+    // The leaf comes first in the topology but waits for the spine.
+    vm.write(
+        "profiles/leaf.json",
+        "{\"platform\": \"tiny-seq\", \"vm_wait_for\": [\"spine\"]}",
+    );
+    vm.write("profiles/spine.json", "{\"platform\": \"tiny-seq\"}");
+    vm.write(
+        "profiles/late.json",
+        "{\"platform\": \"tiny-seq\", \"vm_boot_delay\": 3}",
+    );
+    let o = vm.deploy();
+    let log = stderr(&o);
+    assert!(log.contains("booting at most 1 node at once"), "{log}");
+    assert!(log.contains("leaf: waiting for spine"), "{log}");
+    assert!(log.contains("late: boot delay"), "{log}");
+
+    let st = status(&vm);
+    let node = |name: &str| {
+        st["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let (spine, leaf, late) = (node("spine"), node("leaf"), node("late"));
+    assert!(
+        time(&leaf["started"]) >= time(&spine["ready_at"]),
+        "leaf started before spine was ready: {st}"
+    );
+    // One boot at a time: sorted by start, each starts once the one before is ready.
+    let mut boots: Vec<(SystemTime, SystemTime)> = [&spine, &leaf, &late]
+        .iter()
+        .map(|n| (time(&n["started"]), time(&n["ready_at"])))
+        .collect();
+    boots.sort();
+    for w in boots.windows(2) {
+        assert!(w[1].0 >= w[0].1, "two boots overlapped: {st}");
+    }
+    // late could start at once but waits out its delay (and its turn).
+    let first = boots[0].0;
+    assert!(
+        time(&late["started"]).duration_since(first).unwrap() >= Duration::from_secs(3),
+        "{st}"
+    );
+    ok(&vm, &["destroy"]);
+}
