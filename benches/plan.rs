@@ -63,6 +63,7 @@ fn bench(c: &mut Criterion) {
         lab_dir: PathBuf::from("/home/u/.vmlab/labs/big"),
         accel: Accel::Tcg,
         qemu: "qemu-system-x86_64".into(),
+        local_host: None,
     };
     let lab = spec::resolve(&src, Some(Path::new("/home/u"))).expect("valid generated spec");
     assert_eq!((lab.nodes.len(), lab.links.len()), (NODES, LINKS));

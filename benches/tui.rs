@@ -155,6 +155,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
                 a_to_z: Default::default(),
                 z_to_a: Default::default(),
             }),
+            peer: None,
         })
         .collect();
     Observation {

@@ -66,10 +66,7 @@ fn lab() -> spec::Lab {
                 "spine1",
                 r#"{"platform": "sonic-vs", "vm_memory": 8192, "ssh_pass": "override", "mgmt_ip": "x"}"#,
             ),
-            (
-                "leaf1",
-                r#"{"platform": "sonic-vpp", "vm_memory": 0, "vm_host": "server-a"}"#,
-            ),
+            ("leaf1", r#"{"platform": "sonic-vpp", "vm_memory": 0}"#),
             ("edge", r#"{"platform": "vendor"}"#),
         ],
     );
@@ -113,7 +110,7 @@ fn resolution_follows_profile_then_platform_then_defaults() {
         "relative to the spec dir"
     );
     assert_eq!(leaf.cpu_features.as_deref(), Some("+sse4.2"));
-    assert_eq!(leaf.host.as_deref(), Some("server-a"));
+    assert_eq!(leaf.host, None, "a one-host lab places nothing");
     let edge = &lab.nodes[2];
     assert_eq!(edge.nic_driver, "e1000", "built-in default");
     assert_eq!(edge.boot_timeout_secs, 180);
@@ -310,6 +307,7 @@ fn opts() -> PlanOptions {
         lab_dir: PathBuf::from("/home/u/.vmlab/labs/lab"),
         accel: Accel::Tcg,
         qemu: "qemu-system-x86_64".into(),
+        local_host: None,
     }
 }
 
@@ -374,4 +372,171 @@ fn missing_profile_and_platform_are_named() {
         errs.contains("profiles/b.json: device b has no profile"),
         "{errs}"
     );
+}
+
+/// Two hosts: spine1 on server-a, leaf1 and edge on server-b.
+fn two_host_lab(check: &str) -> spec::Lab {
+    let topo = TOPOLOGY.replace(
+        r#""hosts": { "server-a": "192.168.1.10" }"#,
+        &format!(r#""hosts": {{ "server-a": "192.168.1.10", "server-b": "192.168.1.11" }}{check}"#),
+    );
+    let src = sources(
+        &topo,
+        PLATFORMS,
+        &[
+            (
+                "spine1",
+                r#"{"platform": "sonic-vs", "vm_host": "server-a"}"#,
+            ),
+            (
+                "leaf1",
+                r#"{"platform": "sonic-vpp", "vm_host": "server-b"}"#,
+            ),
+            ("edge", r#"{"platform": "vendor", "vm_host": "server-b"}"#),
+        ],
+    );
+    spec::resolve(&src, Some(Path::new("/home/u"))).expect("valid spec")
+}
+
+fn opts_on(host: &str) -> PlanOptions {
+    PlanOptions {
+        local_host: Some(host.into()),
+        ..opts()
+    }
+}
+
+#[test]
+fn each_host_plans_the_same_lab_and_runs_only_its_nodes() {
+    use plan::{End, LinkTransport};
+    let lab = two_host_lab("");
+    let a = plan::build(&lab, &opts_on("server-a")).unwrap();
+    let b = plan::build(&lab, &opts_on("server-b")).unwrap();
+    // Indices and ports are global: both hosts compute the same numbers.
+    let ports = |p: &plan::LabPlan| {
+        p.nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.ssh_port, n.console_port))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ports(&a), ports(&b));
+    let local = |p: &plan::LabPlan| p.local_nodes().map(|n| n.name.clone()).collect::<Vec<_>>();
+    assert_eq!(local(&a), ["spine1"]);
+    assert_eq!(local(&b), ["leaf1", "edge"]);
+    // SSH forwards bind the node's host address; consoles stay on loopback.
+    let spine = &a.nodes[0];
+    assert_eq!(spine.mgmt_addr.to_string(), "192.168.1.10");
+    let argv = spine.argv.join(" ");
+    assert!(
+        argv.contains(&format!("hostfwd=tcp:192.168.1.10:{}-:22", spine.ssh_port)),
+        "{argv}"
+    );
+    assert!(
+        argv.contains(&format!(
+            "host=127.0.0.1,port={},server=on",
+            spine.console_port
+        )),
+        "{argv}"
+    );
+    // Every link touches spine1 on server-a and a node on server-b: all cross hosts.
+    for (l_a, l_b) in a.links.iter().zip(&b.links) {
+        assert_eq!(l_a.transport, LinkTransport::CrossHost);
+        assert_eq!(l_b.transport, LinkTransport::CrossHost);
+        let (ca, cb) = (l_a.cross.as_ref().unwrap(), l_b.cross.as_ref().unwrap());
+        // Each host binds its own address, and sends to the other's, on the link's port.
+        assert_eq!(ca.local, cb.peer);
+        assert_eq!(cb.local, ca.peer);
+        assert_eq!(ca.local.port(), l_a.port);
+        assert_ne!(ca.local_end, cb.local_end);
+    }
+    assert_eq!(a.links[0].cross.as_ref().unwrap().local_end, End::A);
+    assert_eq!(
+        a.links[2].cross.as_ref().unwrap().local_end,
+        End::Z,
+        "edge is a"
+    );
+    assert!(a.cross_host_keyed, "keyed unless turned off");
+    assert!(!two_host_lab(r#", "cross_host_check": "none""#).cross_host_keyed_default());
+}
+
+trait KeyedDefault {
+    fn cross_host_keyed_default(&self) -> bool;
+}
+
+impl KeyedDefault for spec::Lab {
+    fn cross_host_keyed_default(&self) -> bool {
+        self.settings.cross_host_keyed
+    }
+}
+
+#[test]
+fn a_multi_host_lab_needs_a_known_host() {
+    let lab = two_host_lab("");
+    let msg = |r: Result<plan::LabPlan, Vec<spec::SpecError>>| {
+        r.unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let none = msg(plan::build(&lab, &opts()));
+    assert!(none.contains("no host was named"), "{none}");
+    assert!(none.contains("--host <name>"), "{none}");
+    let unknown = msg(plan::build(&lab, &opts_on("server-z")));
+    assert!(unknown.contains("\"server-z\" is not a host"), "{unknown}");
+    assert!(unknown.contains("server-a, server-b"), "{unknown}");
+}
+
+#[test]
+fn bad_placement_and_addresses_are_named() {
+    let resolve = |hosts: &str, spine: &str| {
+        let topo = TOPOLOGY.replace(r#""hosts": { "server-a": "192.168.1.10" }"#, hosts);
+        let src = sources(
+            &topo,
+            PLATFORMS,
+            &[
+                ("spine1", spine),
+                (
+                    "leaf1",
+                    r#"{"platform": "sonic-vpp", "vm_host": "server-a"}"#,
+                ),
+                ("edge", r#"{"platform": "vendor", "vm_host": "server-a"}"#),
+            ],
+        );
+        spec::resolve(&src, Some(Path::new("/home/u")))
+            .unwrap_err()
+            .to_string()
+    };
+    let hosts = r#""hosts": { "server-a": "192.168.1.10" }"#;
+    let e = resolve(hosts, r#"{"platform": "sonic-vs", "vm_host": "server-q"}"#);
+    assert!(e.contains("spine1.json"), "{e}");
+    assert!(e.contains("vm_host"), "{e}");
+    assert!(
+        e.contains("\"server-q\", which vmlab.hosts does not name"),
+        "{e}"
+    );
+    let e = resolve(hosts, r#"{"platform": "sonic-vs"}"#);
+    assert!(e.contains("spine1 has no vm_host"), "{e}");
+    let e = resolve(
+        r#""hosts": {}"#,
+        r#"{"platform": "sonic-vs", "vm_host": "server-a"}"#,
+    );
+    assert!(e.contains("topology.json has no vmlab.hosts"), "{e}");
+    let e = resolve(
+        r#""hosts": { "server-a": "192.168.1.300" }"#,
+        r#"{"platform": "sonic-vs", "vm_host": "server-a"}"#,
+    );
+    assert!(e.contains("hosts.server-a"), "{e}");
+    assert!(e.contains("\"192.168.1.300\" is not an IP address"), "{e}");
+    let e = resolve(
+        r#""hosts": { "server-a": "0.0.0.0" }"#,
+        r#"{"platform": "sonic-vs", "vm_host": "server-a"}"#,
+    );
+    assert!(e.contains("is not one host's address"), "{e}");
+    let e = resolve(
+        r#""hosts": { "server-a": "10.0.0.1", "server-b": "10.0.0.1" }"#,
+        r#"{"platform": "sonic-vs", "vm_host": "server-a"}"#,
+    );
+    assert!(e.contains("already the address of another host"), "{e}");
+    let e = resolve(hosts, r#"{"platform": "sonic-vs", "vm_host": "../etc"}"#);
+    assert!(e.contains("vm_host"), "{e}");
 }

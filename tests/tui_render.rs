@@ -83,6 +83,7 @@ fn link(index: usize, a: &str, z: &str, state: LinkState) -> LinkRow {
             a_to_z: dir(12.0, 96_000.0),
             z_to_a: dir(3.0, 1_500.0),
         }),
+        peer: None,
     }
 }
 
@@ -151,7 +152,7 @@ fn observation() -> Observation {
             ],
             relay: Some(RelayRow {
                 pid: Some(999),
-                status: "running",
+                status: "running".into(),
                 started: None,
             }),
             repair: Vec::new(),

@@ -22,8 +22,12 @@ use crate::spec;
 pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, EngineError> {
     let lab = spec::load(&args.specs, home::user_home().as_deref())?;
 
+    if args.all_hosts {
+        return all_hosts(&lab, &args, interrupts).await;
+    }
+
     if args.dry_run {
-        let (plan, problems) = dry_run(&lab, args.accel.wanted()).await?;
+        let (plan, problems) = dry_run(&lab, args.accel.wanted(), args.host.clone()).await?;
         if args.accel.wanted().is_none() {
             say("# accelerator: decided at deploy by probing KVM; shown here for TCG");
         }
@@ -38,8 +42,21 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
         accel: args.accel.wanted(),
         force: args.force,
         keep_on_failure: args.keep_on_failure,
+        host: args.host.clone(),
     };
     let cancel = interrupts.token();
+    if args.cancel_on_eof {
+        // Driven over ssh by `--all-hosts`: when ssh goes away, stdin ends; cancel, and so
+        // roll back, as for Ctrl-C.
+        let token = cancel.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 256];
+            while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+            token.cancel();
+        });
+    }
     let (notes, printer) = printing_sink();
     let prepared = tokio::select! {
         biased;
@@ -64,8 +81,7 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
     let (sink, rx) = EventSink::channel();
     let names: Vec<String> = deployment
         .plan()
-        .nodes
-        .iter()
+        .local_nodes()
         .map(|n| n.name.clone())
         .collect();
     let printer = tokio::spawn(print_progress(rx, names));
@@ -74,6 +90,60 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
     let _ = printer.await;
     let state = result?;
     say(output::deployed_text(&state).trim_end());
+    Ok(0)
+}
+
+/// `vmlab deploy --all-hosts`: every host at once, each line of progress tagged by host.
+async fn all_hosts(
+    lab: &spec::Lab,
+    args: &DeployArgs,
+    interrupts: &Interrupts,
+) -> Result<i32, EngineError> {
+    use crate::engine::host::{self, all};
+    let hosts = host::targets(lab, args.host.as_deref())?;
+    let here = hosts
+        .iter()
+        .find(|h| h.local)
+        .map(|h| format!("this machine is {}", h.name))
+        .unwrap_or_else(|| "this machine is none of them".into());
+    tell(&format!(
+        "lab {} on {} hosts ({here}; the others over ssh): {}",
+        lab.name,
+        hosts.len(),
+        hosts
+            .iter()
+            .map(|h| format!("{} {}", h.name, h.addr))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let (sink, rx) = EventSink::channel();
+    let printer = tokio::spawn(print_progress(rx, Vec::new()));
+    let r = all::deploy_all(
+        lab,
+        &hosts,
+        &all::AllOptions {
+            accel: args.accel.wanted(),
+            force: args.force,
+            keep_on_failure: args.keep_on_failure,
+        },
+        &sink,
+        interrupts.token(),
+    )
+    .await;
+    drop(sink);
+    let _ = printer.await;
+    let counts = r?;
+    say(&format!(
+        "lab {} is up on {} hosts: {}; `vmlab status --all-hosts -S {}` shows it whole",
+        lab.name,
+        counts.len(),
+        counts
+            .iter()
+            .map(|(h, n)| format!("{h} ({n} nodes)"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.specs.display()
+    ));
     Ok(0)
 }
 

@@ -68,6 +68,14 @@ impl LabArgs {
     }
 }
 
+/// `--host` on a command about a deployed lab.
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    /// Multi-host lab: the host this machine is (checked against the lab deployed here)
+    #[arg(long, value_name = "NAME", value_parser = host_name)]
+    pub host: Option<String>,
+}
+
 /// `--accel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AccelArg {
@@ -85,17 +93,30 @@ pub enum Command {
     Destroy {
         #[command(flatten)]
         lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
         /// Clean up a lab whose state is missing or inconsistent
         #[arg(long)]
         force: bool,
+        /// Multi-host lab: destroy it on every host (this one directly, the others over SSH)
+        #[arg(long)]
+        all_hosts: bool,
+        /// A lab that is not deployed is not an error (used by --all-hosts)
+        #[arg(long, hide = true)]
+        missing_ok: bool,
     },
     /// Show VM and link status
     Status {
         #[command(flatten)]
         lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
         /// Print JSON (schema in README)
         #[arg(long)]
         json: bool,
+        /// Multi-host lab: ask every host (over SSH) and show the whole lab
+        #[arg(long)]
+        all_hosts: bool,
     },
     /// SSH to a VM (with a command: run it and exit with its status)
     Ssh {
@@ -118,18 +139,24 @@ pub enum Command {
     Stop {
         #[command(flatten)]
         lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
         node: String,
     },
     /// Start a stopped VM and wait until it is ready
     Start {
         #[command(flatten)]
         lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
         node: String,
     },
     /// Stop then start a VM
     Restart {
         #[command(flatten)]
         lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
         node: String,
     },
     /// Interactive dashboard with console and SSH tabs (deploys the lab first with -S)
@@ -139,6 +166,9 @@ pub enum Command {
         /// Accelerator, when the TUI deploys the lab
         #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
         accel: AccelArg,
+        /// Multi-host lab: the host this machine is, when the TUI deploys the lab
+        #[arg(long, value_name = "NAME", value_parser = host_name)]
+        host: Option<String>,
     },
     /// List deployed labs
     Labs,
@@ -173,6 +203,8 @@ pub enum Command {
     Repair {
         #[command(flatten)]
         lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
     },
     /// Take a live snapshot of the whole lab (every VM's disk and memory at one moment), list
     /// the snapshots, or delete one
@@ -204,6 +236,13 @@ pub enum Command {
         /// The snapshot's name
         #[arg(long, value_name = "NAME")]
         name: String,
+    },
+    /// Multi-host lab: receive a lab's spec from `--all-hosts` on another host (a tar stream on
+    /// stdin, unpacked into $VMLAB_HOME/specs/<lab>); prints where it is
+    #[command(hide = true)]
+    SpecReceive {
+        #[arg(long, value_name = "NAME", value_parser = lab_name)]
+        lab: LabName,
     },
     /// The link relay of one lab (started by deploy and repair; not for direct use)
     #[command(hide = true)]
@@ -314,6 +353,23 @@ pub struct DeployArgs {
     /// Leave the VMs running when a node fails to boot (for debugging)
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Multi-host lab: deploy the nodes placed on this host (its name in vmlab.hosts)
+    #[arg(long, value_name = "NAME", value_parser = host_name)]
+    pub host: Option<String>,
+    /// Multi-host lab: deploy every host, this one directly and the others over SSH (with
+    /// --host: this machine is that host)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub all_hosts: bool,
+    /// Cancel (and roll back) when stdin ends: how `--all-hosts` stops a remote deploy
+    #[arg(long, hide = true)]
+    pub cancel_on_eof: bool,
+}
+
+/// A host name typed by the user, checked before it is used.
+fn host_name(s: &str) -> Result<String, String> {
+    crate::spec::name::check_name(s)
+        .map(|()| s.to_string())
+        .map_err(|why| format!("the host name {s:?} {why}"))
 }
 
 impl AccelArg {
@@ -394,8 +450,44 @@ fn init_tracing(verbose: u8) {
 async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineError> {
     match cli.command {
         Command::Deploy(args) => deploy::run(args, interrupts).await,
-        Command::Destroy { lab, force } => {
-            let lab = find::find(&lab.selector(), force)?;
+        Command::Destroy {
+            lab,
+            host,
+            force: _,
+            all_hosts: true,
+            ..
+        } => {
+            let spec = spec_of(&lab)?;
+            let hosts = crate::engine::host::targets(&spec, host.host.as_deref())?;
+            let (notes, printer) = say::printing_sink();
+            let r = crate::engine::host::all::destroy_all(&spec.name, &hosts, &notes).await;
+            drop(notes);
+            let _ = printer.await;
+            r?;
+            say(&format!(
+                "destroyed lab {} on {} hosts",
+                spec.name,
+                hosts.len()
+            ));
+            Ok(0)
+        }
+        Command::Destroy {
+            lab,
+            host,
+            force,
+            missing_ok,
+            ..
+        } => {
+            let lab = match find::find(&lab.selector(), force) {
+                Err(EngineError::LabNotFound(why)) if missing_ok => {
+                    say(&why);
+                    return Ok(0);
+                }
+                r => r?,
+            };
+            if !force {
+                find::check_host(&lab, host.host.as_deref())?;
+            }
             let (notes, printer) = say::printing_sink();
             let report = destroy::destroy(&lab, force, &notes).await;
             drop(notes);
@@ -412,8 +504,36 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             ));
             Ok(0)
         }
-        Command::Status { lab, json } => {
+        Command::Status {
+            lab,
+            host,
+            json,
+            all_hosts: true,
+        } => {
+            let spec = spec_of(&lab)?;
+            let hosts = crate::engine::host::targets(&spec, host.host.as_deref())?;
+            let views = crate::engine::host::all::status_all(&spec.name, &hosts).await;
+            if json {
+                let text = serde_json::to_string_pretty(&serde_json::json!({
+                    "name": spec.name,
+                    "hosts": views,
+                }))
+                .map_err(|e| EngineError::io("cannot encode status", std::io::Error::other(e)))?;
+                say(&text);
+            } else {
+                say(output::all_hosts_text(&spec.name, &views).trim_end());
+            }
+            Ok(if views.iter().any(|v| v.error.is_some()) {
+                6
+            } else {
+                0
+            })
+        }
+        Command::Status {
+            lab, host, json, ..
+        } => {
             let lab = find::find(&lab.selector(), false)?;
+            find::check_host(&lab, host.host.as_deref())?;
             let st = status::snapshot(&lab)?;
             if json {
                 let text = serde_json::to_string_pretty(&st).map_err(|e| {
@@ -443,25 +563,49 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             let lab = find::find(&lab.selector(), false)?;
             let state = LabState::load(&lab)?;
             let n = state.node(&node)?;
+            if n.status == NodeStatus::Remote {
+                // Its console stays on its host's loopback: reach it through that host.
+                let mut cmd = crate::engine::host::remote::console_command(&state, &node)?;
+                use std::os::unix::process::CommandExt;
+                let err = cmd.exec();
+                return Err(EngineError::io(
+                    "cannot run ssh (install openssh-client)",
+                    err,
+                ));
+            }
             crate::term::console::attach(n.console_port, &node)
                 .await
                 .map_err(|e| EngineError::io("console", e))?;
             Ok(0)
         }
-        Command::Stop { lab, node } => node_action(&lab, &node, NodeOp::Stop, interrupts).await,
-        Command::Start { lab, node } => node_action(&lab, &node, NodeOp::Start, interrupts).await,
-        Command::Restart { lab, node } => {
-            node_action(&lab, &node, NodeOp::Restart, interrupts).await
+        Command::Stop { lab, host, node } => {
+            node_action(&lab, &host, &node, NodeOp::Stop, interrupts).await
         }
-        Command::Tui { lab, accel } => {
+        Command::Start { lab, host, node } => {
+            node_action(&lab, &host, &node, NodeOp::Start, interrupts).await
+        }
+        Command::Restart { lab, host, node } => {
+            node_action(&lab, &host, &node, NodeOp::Restart, interrupts).await
+        }
+        Command::Tui { lab, accel, host } => {
             crate::tui::run(crate::tui::TuiOptions {
                 selector: lab.selector(),
                 accel: accel.wanted(),
+                host,
             })
             .await
         }
         Command::Labs => labs(),
         Command::Relay { .. } => Ok(0),
+        Command::SpecReceive { lab } => {
+            let dir = tokio::task::spawn_blocking(move || {
+                crate::engine::host::transfer::unpack(std::io::stdin().lock(), &lab)
+            })
+            .await
+            .map_err(|e| EngineError::io("spec-receive", std::io::Error::other(e)))??;
+            say(&dir.display().to_string());
+            Ok(0)
+        }
         Command::Links { lab, json } => {
             let lab = find::find(&lab.selector(), false)?;
             let st = status::snapshot(&lab)?;
@@ -566,8 +710,9 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             ));
             Ok(0)
         }
-        Command::Repair { lab } => {
+        Command::Repair { lab, host } => {
             let lab = find::find(&lab.selector(), false)?;
+            find::check_host(&lab, host.host.as_deref())?;
             let (sink, printer) = say::printing_sink();
             let r = repair::repair(&lab, &sink, interrupts.token()).await;
             drop(sink);
@@ -588,6 +733,26 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             Ok(0)
         }
     }
+}
+
+/// The spec of a multi-host lab, for `--all-hosts`: from `-S`, or from where the lab deployed
+/// here was deployed from.
+fn spec_of(lab: &LabArgs) -> Result<crate::spec::Lab, EngineError> {
+    let dir = match &lab.specs {
+        Some(d) => d.clone(),
+        None => {
+            let found = find::find(&lab.selector(), false).map_err(|e| {
+                EngineError::LabNotFound(format!(
+                    "{e}; with --all-hosts, name the lab's spec directory with -S"
+                ))
+            })?;
+            LabState::load(&found)?.spec_dir
+        }
+    };
+    Ok(crate::spec::load(
+        &dir,
+        crate::engine::home::user_home().as_deref(),
+    )?)
 }
 
 /// `vmlab labs`: one line per lab on stdout; a lab whose state cannot be read is reported on
@@ -624,11 +789,13 @@ fn labs() -> Result<i32, EngineError> {
 /// `stop`, `start` and `restart` of one node, with boot progress on stderr.
 async fn node_action(
     lab: &LabArgs,
+    host: &HostArgs,
     node: &str,
     op: NodeOp,
     interrupts: &signals::Interrupts,
 ) -> Result<i32, EngineError> {
     let lab = find::find(&lab.selector(), false)?;
+    find::check_host(&lab, host.host.as_deref())?;
     let (sink, printer) = say::printing_sink();
     let r = lifecycle::run(&lab, node, op, &sink, interrupts.token()).await;
     drop(sink);

@@ -32,14 +32,27 @@ pub fn plan_text(plan: &LabPlan) -> String {
     );
     let _ = writeln!(s, "# lab directory: {}", plan.lab_dir.display());
     let _ = writeln!(s, "# accelerator: {}", plan.accel);
+    if let Some(h) = &plan.local_host {
+        let _ = writeln!(
+            s,
+            "# host: {h} (runs {} of the {} nodes; the other hosts deploy theirs)",
+            plan.local_nodes().count(),
+            plan.nodes.len()
+        );
+    }
     let mut nodes = table(&[
-        "NODE", "PLATFORM", "SSH", "CONSOLE", "NICS", "MEMORY", "CPUS",
+        "NODE", "PLATFORM", "HOST", "SSH", "CONSOLE", "NICS", "MEMORY", "CPUS",
     ]);
     for n in &plan.nodes {
         nodes.add_row(vec![
             n.name.clone(),
             n.platform.clone(),
-            n.ssh_port.to_string(),
+            match (&n.host, n.local) {
+                (None, _) => "localhost".to_string(),
+                (Some(h), true) => format!("{h} (here)"),
+                (Some(h), false) => h.clone(),
+            },
+            format!("{}:{}", n.mgmt_addr, n.ssh_port),
             n.console_port.to_string(),
             (n.nics.len() - 1).to_string(),
             format!("{} MB", n.memory_mb),
@@ -56,9 +69,14 @@ pub fn plan_text(plan: &LabPlan) -> String {
                 format!("eth{}", l.a.nic),
                 l.z.to_string(),
                 format!("eth{}", l.z.nic),
-                match l.transport {
-                    LinkTransport::Relay => "relay".to_string(),
-                    LinkTransport::Direct => "direct".to_string(),
+                match (&l.transport, &l.cross) {
+                    (LinkTransport::Relay, _) => "relay".to_string(),
+                    (LinkTransport::Direct, _) => "direct".to_string(),
+                    (LinkTransport::CrossHost, Some(c)) => {
+                        format!("to host {} (udp {} → {})", c.peer_host, c.local, c.peer)
+                    }
+                    (LinkTransport::CrossHost, None) => "to another host".to_string(),
+                    (LinkTransport::Remote, _) => "elsewhere".to_string(),
                 },
                 impair_text(&l.impair),
             ]);
@@ -72,6 +90,15 @@ pub fn plan_text(plan: &LabPlan) -> String {
         );
     }
     for n in &plan.nodes {
+        if !n.local {
+            let _ = writeln!(
+                s,
+                "\n# {} runs on host {}",
+                n.name,
+                n.host.as_deref().unwrap_or("?")
+            );
+            continue;
+        }
         let _ = writeln!(s, "\n# {}", n.name);
         for nic in &n.nics {
             let what = match &nic.role {
@@ -178,9 +205,10 @@ pub fn links_text(st: &LabStatus) -> String {
             l.index.to_string(),
             format!("{} ({})", l.a, l.a_guest),
             format!("{} ({})", l.z, l.z_guest),
-            match l.state {
-                LinkState::Waiting => format!("waiting for {}", l.waiting_for.join(", ")),
-                other => other.label().to_string(),
+            match (l.state, l.transport) {
+                (LinkState::Waiting, _) => format!("waiting for {}", l.waiting_for.join(", ")),
+                (other, LinkTransport::CrossHost) => format!("{} (between hosts)", other.label()),
+                (other, _) => other.label().to_string(),
             },
             ab,
             ba,
@@ -233,6 +261,9 @@ fn dropped_text(a: &Dropped, b: &Dropped) -> String {
         ("rate", sum(|d| d.rate)),
         ("peer", sum(|d| d.peer)),
         ("oversize", sum(|d| d.oversize)),
+        ("foreign", sum(|d| d.foreign)),
+        ("forged", sum(|d| d.forged)),
+        ("replayed", sum(|d| d.replayed)),
     ]
     .iter()
     .filter(|(_, n)| *n > 0)
@@ -267,10 +298,13 @@ fn human_bits(bps: f64) -> String {
 pub fn deployed_text(state: &LabState) -> String {
     let mut s = String::new();
     let mut t = table(&["NODE", "SSH", "CONSOLE", "BOOT"]);
-    for (name, n) in state.ordered_nodes() {
+    for (name, n) in state
+        .ordered_nodes()
+        .filter(|(_, n)| n.status != NodeStatus::Remote)
+    {
         t.add_row(vec![
             name.clone(),
-            format!("127.0.0.1:{}", n.ssh_port),
+            format!("{}:{}", n.mgmt_addr, n.ssh_port),
             format!("127.0.0.1:{}", n.console_port),
             n.boot_seconds
                 .map(|b| format!("{b:.1} s"))
@@ -278,12 +312,92 @@ pub fn deployed_text(state: &LabState) -> String {
         ]);
     }
     let _ = writeln!(s, "{t}");
-    let first = state.node_order.first().cloned().unwrap_or_default();
-    let _ = writeln!(
-        s,
-        "\nlab {} is up: `vmlab ssh {first}`, `vmlab console {first}`, `vmlab status`, `vmlab destroy`",
-        state.name
-    );
+    let first = state
+        .ordered_nodes()
+        .find(|(_, n)| n.status != NodeStatus::Remote)
+        .map(|(name, _)| name.clone())
+        .unwrap_or_default();
+    match &state.host {
+        Some(h) => {
+            let _ = writeln!(
+                s,
+                "\nlab {} is up on host {h} ({} of its {} nodes): `vmlab ssh {first}`, \
+                 `vmlab status`, `vmlab destroy`; the other hosts deploy their own",
+                state.name,
+                state
+                    .nodes
+                    .values()
+                    .filter(|n| n.status != NodeStatus::Remote)
+                    .count(),
+                state.nodes.len()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "\nlab {} is up: `vmlab ssh {first}`, `vmlab console {first}`, `vmlab status`, `vmlab destroy`",
+                state.name
+            );
+        }
+    }
+    s
+}
+
+/// `vmlab status --all-hosts`: every host's own nodes in one table, then each link as the
+/// hosts of its ends see it, then the hosts that could not be asked.
+pub fn all_hosts_text(
+    name: &crate::spec::LabName,
+    views: &[crate::engine::host::all::HostView],
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "lab {name} on {} hosts", views.len());
+    let mut nodes = table(&["NODE", "HOST", "STATUS", "PID", "SSH", "CONSOLE", "UPTIME"]);
+    let mut links = table(&["LINK", "A", "Z", "SEEN FROM", "STATE", "DROPPED"]);
+    let mut problems = Vec::new();
+    for v in views {
+        let Some(st) = &v.status else {
+            problems.push(format!(
+                "{} ({}): {}",
+                v.host,
+                v.address,
+                v.error.as_deref().unwrap_or("no answer")
+            ));
+            continue;
+        };
+        for n in st.nodes.iter().filter(|n| n.status != NodeStatus::Remote) {
+            nodes.add_row(vec![
+                n.name.clone(),
+                v.host.clone(),
+                n.status.label().to_string(),
+                n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                format!("{}:{}", v.address, n.ssh_port),
+                n.console_port.to_string(),
+                n.uptime_secs
+                    .map(human_duration)
+                    .unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        for l in st.links.iter().filter(|l| l.state != LinkState::Remote) {
+            links.add_row(vec![
+                l.index.to_string(),
+                l.a.clone(),
+                l.z.clone(),
+                v.host.clone(),
+                match l.state {
+                    LinkState::Waiting => format!("waiting for {}", l.waiting_for.join(", ")),
+                    other => other.label().to_string(),
+                },
+                l.counters
+                    .as_ref()
+                    .map(|c| dropped_text(&c.a_to_z.dropped, &c.z_to_a.dropped))
+                    .unwrap_or_else(|| "-".into()),
+            ]);
+        }
+    }
+    let _ = writeln!(s, "{nodes}\n\n{links}");
+    for p in problems {
+        let _ = writeln!(s, "\nnot known: {p}");
+    }
     s
 }
 

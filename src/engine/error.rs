@@ -36,6 +36,9 @@ pub enum EngineError {
     /// A required program is missing.
     #[error("{program} not found: {fix}")]
     MissingProgram { program: String, fix: String },
+    /// A multi-host command failed on one or more hosts (each with what it said).
+    #[error("{}", host_failures(.0))]
+    Hosts(Vec<HostFailure>),
     /// The operation was cancelled (Ctrl-C, SIGTERM, SIGHUP, or the TUI quitting); what it
     /// had started was stopped.
     #[error("interrupted; what was started has been stopped")]
@@ -55,6 +58,31 @@ pub struct NodeFailure {
     pub reason: String,
     pub console_log: PathBuf,
     pub console_tail: Vec<String>,
+}
+
+/// What went wrong on one host of a multi-host command.
+#[derive(Debug, Clone)]
+pub struct HostFailure {
+    pub host: String,
+    pub reason: String,
+}
+
+fn host_failures(f: &[HostFailure]) -> String {
+    let mut s = format!(
+        "{} host{} failed:",
+        f.len(),
+        if f.len() == 1 { "" } else { "s" }
+    );
+    for h in f {
+        for (i, line) in h.reason.lines().enumerate() {
+            if i == 0 {
+                s.push_str(&format!("\n  {}: {line}", h.host));
+            } else {
+                s.push_str(&format!("\n  {}  {line}", " ".repeat(h.host.len())));
+            }
+        }
+    }
+    s
 }
 
 fn boot_failures(f: &[NodeFailure]) -> String {
@@ -98,6 +126,7 @@ impl EngineError {
             | EngineError::NotALab { .. } => 3,
             EngineError::BootFailed(_) => 4,
             EngineError::MissingProgram { .. } => 5,
+            EngineError::Hosts(_) => 6,
             EngineError::Interrupted => 130,
             EngineError::Io { .. } => 1,
         }

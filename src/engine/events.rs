@@ -45,6 +45,8 @@ pub enum Event {
     },
     /// The link relay started or stopped running.
     Relay { running: bool },
+    /// A line of what one host of a multi-host lab does (`--all-hosts`).
+    Host { host: String, line: String },
 }
 
 impl Event {
@@ -81,6 +83,7 @@ impl Event {
                     )
                 }
             }
+            Event::Host { host, line } => format!("{host} | {line}"),
             Event::Relay { running: true } => "the link relay runs".to_string(),
             Event::Relay { running: false } => {
                 "the link relay is not running: links carry no traffic (vmlab repair)".to_string()

@@ -2,11 +2,27 @@
 //! (read from `/proc/net/tcp`, the reality behind a link's "up").
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
 
 /// Can 127.0.0.1:`port` be bound right now?
 pub fn port_free(port: u16) -> bool {
     TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+/// Can TCP `addr`:`port` be bound right now?
+pub fn port_free_on(addr: IpAddr, port: u16) -> bool {
+    TcpListener::bind(SocketAddr::new(addr, port)).is_ok()
+}
+
+/// Can UDP `addr`:`port` be bound right now?
+pub fn udp_port_free(addr: IpAddr, port: u16) -> bool {
+    UdpSocket::bind(SocketAddr::new(addr, port)).is_ok()
+}
+
+/// Is `addr` one of this machine's addresses (can a socket be bound to it)? Every 127.x.y.z
+/// is (the whole loopback network is local on Linux).
+pub fn address_is_local(addr: IpAddr) -> bool {
+    UdpSocket::bind(SocketAddr::new(addr, 0)).is_ok()
 }
 
 /// Local ports with an ESTABLISHED IPv4 TCP connection (vmlab binds 127.0.0.1 only).

@@ -65,7 +65,8 @@ pub fn ssh_command(
         .args(["-o", "NumberOfPasswordPrompts=1"])
         .args(["-o", "ConnectTimeout=15"])
         // Options end here: the host and every remote word are never read as options.
-        .args(["--", "127.0.0.1"])
+        .arg("--")
+        .arg(n.mgmt_addr.to_string())
         .args(remote)
         .env("SSH_ASKPASS", askpass)
         .env("SSH_ASKPASS_REQUIRE", "force")

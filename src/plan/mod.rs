@@ -9,9 +9,9 @@ pub mod nics;
 pub mod ports;
 pub mod qemu;
 
-use std::path::{Path, PathBuf};
-
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use crate::spec::{Credentials, Endpoint, Lab, LabName, Link, LinkImpair, LinkMode, SpecError};
 
@@ -43,6 +43,9 @@ pub struct PlanOptions {
     pub accel: Accel,
     /// The QEMU system emulator to run.
     pub qemu: String,
+    /// In a multi-host lab: the host this plan is for (`--host`). Its nodes are launched
+    /// here; the others are remote.
+    pub local_host: Option<String>,
 }
 
 /// Files of one node inside the lab directory (HLD §8.1).
@@ -100,10 +103,10 @@ impl LinkSockets {
     /// (bound by this end's QEMU, where it sends) for the end `end` under `mode`.
     pub fn of(&self, end: End, mode: LinkTransport) -> (&Path, &Path) {
         match (end, mode) {
-            (End::A, LinkTransport::Relay) => (&self.a_vm, &self.a_relay),
-            (End::Z, LinkTransport::Relay) => (&self.z_vm, &self.z_relay),
             (End::A, LinkTransport::Direct) => (&self.a_vm, &self.z_vm),
             (End::Z, LinkTransport::Direct) => (&self.z_vm, &self.a_vm),
+            (End::A, _) => (&self.a_vm, &self.a_relay),
+            (End::Z, _) => (&self.z_vm, &self.z_relay),
         }
     }
 }
@@ -122,6 +125,11 @@ pub struct NodePlan {
     pub name: String,
     pub index: usize,
     pub platform: String,
+    /// Does this host run it (always, in a one-host lab)?
+    pub local: bool,
+    /// The address its SSH forward binds and others reach it on: 127.0.0.1 in a one-host
+    /// lab, its host's address in a multi-host one (consoles always stay on 127.0.0.1).
+    pub mgmt_addr: IpAddr,
     pub image: PathBuf,
     pub memory_mb: u64,
     pub cpus: u32,
@@ -151,6 +159,30 @@ pub enum LinkTransport {
     Relay,
     /// Each QEMU sends straight to the other's socket.
     Direct,
+    /// The ends are on two hosts: this host's VM talks to this host's relay, and the two
+    /// hosts' relays exchange the link's frames over UDP.
+    CrossHost,
+    /// Neither end is on this host.
+    Remote,
+}
+
+impl LinkTransport {
+    /// Does this host's relay carry (its end of) the link?
+    pub fn uses_relay(self) -> bool {
+        matches!(self, LinkTransport::Relay | LinkTransport::CrossHost)
+    }
+}
+
+/// The UDP side of a link between hosts, as this host sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CrossHost {
+    /// Which end is here.
+    pub local_end: End,
+    /// This host's address and the link's port (`link_port_base + index`): the relay binds it.
+    pub local: std::net::SocketAddr,
+    /// The other host, and the same port there.
+    pub peer_host: String,
+    pub peer: std::net::SocketAddr,
 }
 
 /// One link: its ends, its sockets and how they meet.
@@ -166,6 +198,8 @@ pub struct LinkPlan {
     pub sockets: LinkSockets,
     /// Impairments from topology.json, applied by the relay at deploy.
     pub impair: LinkImpair,
+    /// For a link between hosts.
+    pub cross: Option<CrossHost>,
 }
 
 /// The whole lab, ready to execute.
@@ -181,6 +215,17 @@ pub struct LabPlan {
     pub ports: Vec<PortUse>,
     /// At most this many nodes boot at once (`None`: the engine decides from the host).
     pub max_parallel_boots: Option<u32>,
+    /// In a multi-host lab, the host this plan is for.
+    pub local_host: Option<String>,
+    /// Links between hosts carry a keyed check.
+    pub cross_host_keyed: bool,
+}
+
+impl LabPlan {
+    /// The nodes this host runs.
+    pub fn local_nodes(&self) -> impl Iterator<Item = &NodePlan> {
+        self.nodes.iter().filter(|n| n.local)
+    }
 }
 
 impl LabPlan {
@@ -193,6 +238,60 @@ impl LabPlan {
 /// naming topology.json's port settings.
 pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
     let ports = ports::allocate(lab)?;
+    let topo = lab.spec_dir.join("topology.json");
+    // Multi-host: which host this plan is for, and where each node lives.
+    let placed: Vec<&str> = {
+        let mut h: Vec<&str> = lab.nodes.iter().filter_map(|n| n.host.as_deref()).collect();
+        h.sort();
+        h.dedup();
+        h
+    };
+    if !placed.is_empty() {
+        match &opts.local_host {
+            None => {
+                return Err(vec![SpecError::new(
+                    &topo,
+                    "vmlab.hosts",
+                    format!(
+                        "this lab places its nodes on hosts ({}), and no host was named",
+                        placed.join(", ")
+                    ),
+                    "deploy it with --host <name> on each host, or --all-hosts",
+                )]);
+            }
+            Some(h) if lab.settings.host_addr(h).is_none() => {
+                return Err(vec![SpecError::new(
+                    &topo,
+                    "vmlab.hosts",
+                    format!("--host {h:?} is not a host of this lab"),
+                    format!(
+                        "use one of: {}",
+                        lab.settings
+                            .hosts
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )]);
+            }
+            Some(_) => {}
+        }
+    }
+    let here = |host: &Option<String>| match (&opts.local_host, host) {
+        (Some(l), Some(h)) => l == h,
+        _ => true,
+    };
+    let addr_of = |host: &Option<String>| -> IpAddr {
+        host.as_deref()
+            .and_then(|h| lab.settings.host_addr(h))
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    };
+    let node_host: HashMap<&str, &Option<String>> = lab
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), &n.host))
+        .collect();
     // Links by the nodes they touch, so planning stays linear in the lab's size.
     let index: HashMap<&str, usize> = lab
         .nodes
@@ -214,17 +313,48 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
     let links: Vec<LinkPlan> = lab
         .links
         .iter()
-        .map(|l| LinkPlan {
-            index: l.index,
-            a: l.a.clone(),
-            z: l.z.clone(),
-            port: ports.link[l.index],
-            transport: match l.mode {
-                LinkMode::Relay => LinkTransport::Relay,
-                LinkMode::Direct => LinkTransport::Direct,
-            },
-            sockets: LinkSockets::new(&opts.lab_dir, l.index),
-            impair: l.impair,
+        .map(|l| {
+            let (ha, hz) = (
+                node_host.get(l.a.node.as_str()).copied().unwrap_or(&None),
+                node_host.get(l.z.node.as_str()).copied().unwrap_or(&None),
+            );
+            let port = ports.link[l.index];
+            let (transport, cross) = match (here(ha), here(hz)) {
+                (true, true) => (
+                    match l.mode {
+                        LinkMode::Relay => LinkTransport::Relay,
+                        LinkMode::Direct => LinkTransport::Direct,
+                    },
+                    None,
+                ),
+                (false, false) => (LinkTransport::Remote, None),
+                (a_here, _) => {
+                    let (local_end, mine, theirs) = if a_here {
+                        (End::A, ha, hz)
+                    } else {
+                        (End::Z, hz, ha)
+                    };
+                    (
+                        LinkTransport::CrossHost,
+                        Some(CrossHost {
+                            local_end,
+                            local: std::net::SocketAddr::new(addr_of(mine), port),
+                            peer_host: theirs.clone().unwrap_or_default(),
+                            peer: std::net::SocketAddr::new(addr_of(theirs), port),
+                        }),
+                    )
+                }
+            };
+            LinkPlan {
+                index: l.index,
+                a: l.a.clone(),
+                z: l.z.clone(),
+                port,
+                transport,
+                sockets: LinkSockets::new(&opts.lab_dir, l.index),
+                impair: l.impair,
+                cross,
+            }
         })
         .collect();
     let mut nodes = Vec::with_capacity(lab.nodes.len());
@@ -234,6 +364,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         let ssh_port = ports.ssh[node.index];
         let console_port = ports.console[node.index];
         let argv = qemu::argv(&qemu::QemuInput {
+            mgmt_addr: addr_of(&node.host),
             qemu: &opts.qemu,
             lab: lab.name.as_str(),
             node,
@@ -248,6 +379,8 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             name: node.name.clone(),
             index: node.index,
             platform: node.platform.clone(),
+            local: here(&node.host),
+            mgmt_addr: addr_of(&node.host),
             image: node.image.clone(),
             memory_mb: node.memory_mb,
             cpus: node.cpus,
@@ -273,5 +406,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         links,
         ports: ports.table,
         max_parallel_boots: lab.settings.max_parallel_boots,
+        local_host: opts.local_host.clone(),
+        cross_host_keyed: lab.settings.cross_host_keyed,
     })
 }

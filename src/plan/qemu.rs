@@ -11,11 +11,13 @@
 //! come with the ones they imply.
 
 use crate::plan::nics::{NicPlan, NicRole};
-use crate::plan::{Accel, LinkPlan, NodePaths};
+use crate::plan::{Accel, LinkPlan, LinkTransport, NodePaths};
 use crate::spec::Node;
 
 /// Inputs for one command line.
 pub struct QemuInput<'a> {
+    /// Where the SSH forward binds.
+    pub mgmt_addr: std::net::IpAddr,
     pub qemu: &'a str,
     pub lab: &'a str,
     pub node: &'a Node,
@@ -96,7 +98,10 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
             NicRole::Management => {
                 push(&[
                     "-netdev",
-                    &format!("user,id=mgmt,hostfwd=tcp:127.0.0.1:{}-:22", i.ssh_port),
+                    &format!(
+                        "user,id=mgmt,hostfwd=tcp:{}:{}-:22",
+                        i.mgmt_addr, i.ssh_port
+                    ),
                 ]);
                 push(&["-device", &device(Some("mgmt"))]);
             }
@@ -111,7 +116,12 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
                 else {
                     continue;
                 };
-                let (local, remote) = l.sockets.of(*end, l.transport);
+                // A link between hosts reaches the other host through this host's relay.
+                let wiring = match l.transport {
+                    LinkTransport::CrossHost | LinkTransport::Remote => LinkTransport::Relay,
+                    t => t,
+                };
+                let (local, remote) = l.sockets.of(*end, wiring);
                 let netdev = format!(
                     "dgram,id={id},local.type=unix,local.path={},remote.type=unix,remote.path={}",
                     path(local),

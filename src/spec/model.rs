@@ -33,6 +33,26 @@ pub struct LabSettings {
     /// `vmlab.max_parallel_boots`: at most this many nodes boot at once (`None`: decided from
     /// the host's cores and memory at deploy).
     pub max_parallel_boots: Option<u32>,
+    /// `vmlab.cross_host_check`: every datagram between hosts carries a keyed check (default),
+    /// or not (`"none"`, for a network nothing else can reach).
+    pub cross_host_keyed: bool,
+}
+
+impl LabSettings {
+    /// Does a host already have address `ip`?
+    pub fn host_addr_taken(&self, ip: std::net::IpAddr) -> bool {
+        self.hosts
+            .iter()
+            .any(|(_, a)| a.parse::<std::net::IpAddr>().ok() == Some(ip))
+    }
+
+    /// The address of host `name`.
+    pub fn host_addr(&self, name: &str) -> Option<std::net::IpAddr> {
+        self.hosts
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, a)| a.parse().ok())
+    }
 }
 
 /// How a lab's links are wired on one host.
@@ -57,6 +77,7 @@ impl Default for LabSettings {
             hosts: Vec::new(),
             links: LinkMode::Relay,
             max_parallel_boots: None,
+            cross_host_keyed: true,
         }
     }
 }

@@ -118,6 +118,7 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
         )),
     }
 
+    check_hosts(&nodes, &settings, &topo_path, &mut errs);
     // With every device resolved, its waits can be checked (a node that failed is missing).
     let all_devices =
         matches!(topology.get("devices"), Some(Value::Object(d)) if d.len() == nodes.len());
@@ -230,6 +231,17 @@ fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecError
             )),
         },
     }
+    match section.get("cross_host_check") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(m)) if m == "keyed" => s.cross_host_keyed = true,
+        Some(Value::String(m)) if m == "none" => s.cross_host_keyed = false,
+        Some(other) => errs.push(SpecError::new(
+            path,
+            format!("{key}.cross_host_check"),
+            format!("must be \"keyed\" or \"none\", not {other}"),
+            "leave it out (keyed: nothing on the network can inject frames)",
+        )),
+    }
     match section.get("links") {
         None | Some(Value::Null) => {}
         Some(Value::String(m)) if m == "relay" => s.links = LinkMode::Relay,
@@ -254,11 +266,27 @@ fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecError
                     ));
                     continue;
                 }
-                match addr.as_str() {
-                    Some(a) if a.parse::<std::net::IpAddr>().is_ok() => {
-                        s.hosts.push((name.clone(), a.to_string()))
+                match addr.as_str().map(|a| (a, a.parse::<std::net::IpAddr>())) {
+                    Some((a, Ok(ip)))
+                        if ip.is_unspecified()
+                            || ip.is_multicast()
+                            || ip == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST) =>
+                    {
+                        errs.push(SpecError::new(
+                            path,
+                            format!("{key}.hosts.{name}"),
+                            format!("{a:?} is not one host's address"),
+                            "write the address other hosts reach this one on, for example                              \"192.168.1.10\"",
+                        ))
                     }
-                    Some(a) => errs.push(SpecError::new(
+                    Some((a, Ok(ip))) if s.host_addr_taken(ip) => errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts.{name}"),
+                        format!("{a:?} is already the address of another host"),
+                        "give each host its own address",
+                    )),
+                    Some((a, Ok(_))) => s.hosts.push((name.clone(), a.to_string())),
+                    Some((a, Err(_))) => errs.push(SpecError::new(
                         path,
                         format!("{key}.hosts.{name}"),
                         format!("{a:?} is not an IP address"),
@@ -515,7 +543,7 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
     );
     let host = match profile.get("vm_host").filter(|v| !is_empty(v)) {
         None => None,
-        Some(Value::String(h)) => Some(h.clone()),
+        Some(Value::String(h)) if is_safe_name(h) => Some(h.clone()),
         Some(_) => {
             errs.push(SpecError::new(
                 profile_path,
@@ -605,6 +633,52 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
         wait_for_from,
         qemu_args,
     })
+}
+
+/// Multi-host placement: a `vm_host` names a host of `vmlab.hosts`, and once any node is
+/// placed, every node is.
+fn check_hosts(nodes: &[Node], settings: &LabSettings, topo: &Path, errs: &mut SpecErrors) {
+    let placed = nodes.iter().filter(|n| n.host.is_some()).count();
+    if placed == 0 {
+        return;
+    }
+    let names: Vec<&str> = settings.hosts.iter().map(|(n, _)| n.as_str()).collect();
+    for n in nodes {
+        match &n.host {
+            Some(h) if settings.hosts.is_empty() => errs.push(SpecError::new(
+                &n.profile,
+                "vm_host",
+                format!(
+                    "{} is placed on host {h:?}, but topology.json has no vmlab.hosts",
+                    n.name
+                ),
+                format!(
+                    "add \"hosts\": {{\"{h}\": \"<its IP address>\"}} to the vmlab section of {}",
+                    topo.display()
+                ),
+            )),
+            Some(h) if !names.contains(&h.as_str()) => errs.push(SpecError::new(
+                &n.profile,
+                "vm_host",
+                format!(
+                    "{} is placed on host {h:?}, which vmlab.hosts does not name",
+                    n.name
+                ),
+                format!("use one of: {}", names.join(", ")),
+            )),
+            Some(_) => {}
+            None => errs.push(SpecError::new(
+                &n.profile,
+                "vm_host",
+                format!(
+                    "{} has no vm_host, but the lab places nodes on hosts ({placed} of {} do)",
+                    n.name,
+                    nodes.len()
+                ),
+                format!("set \"vm_host\" to one of: {}", names.join(", ")),
+            )),
+        }
+    }
 }
 
 /// `vm_wait_for` names nodes of the lab, and no node waits for itself, directly or around a

@@ -57,6 +57,8 @@ pub struct TuiOptions {
     pub selector: LabSelector,
     /// With a spec dir: the accelerator for a deploy (`None`: probe).
     pub accel: Option<Accel>,
+    /// Multi-host lab: the host this machine is, when the TUI deploys the lab.
+    pub host: Option<String>,
 }
 
 /// Results of work the loop spawned.
@@ -81,6 +83,7 @@ pub async fn run(opts: TuiOptions) -> Result<i32, EngineError> {
             let spec = crate::spec::load(dir, home::user_home().as_deref())?;
             let opts = DeployOptions {
                 accel: opts.accel,
+                host: opts.host.clone(),
                 ..DeployOptions::default()
             };
             // Before the screen changes, notes go to stderr as `vmlab deploy` prints them.
@@ -404,8 +407,15 @@ fn connect(
             let state = LabState::load(&lab).map_err(|e| e.to_string())?;
             match kind {
                 TabKind::Console => {
-                    let port = state.node(&node).map_err(|e| e.to_string())?.console_port;
-                    Session::console(id, port, sess_tx)
+                    let n = state.node(&node).map_err(|e| e.to_string())?;
+                    if n.status == crate::engine::NodeStatus::Remote {
+                        // A node on another host: its console, through that host's vmlab.
+                        let cmd = crate::engine::host::remote::console_command(&state, &node)
+                            .map_err(|e| e.to_string())?;
+                        return Session::pty(id, &cmd, rows, cols, sess_tx)
+                            .map_err(|e| e.to_string());
+                    }
+                    Session::console(id, n.console_port, sess_tx)
                         .await
                         .map_err(|e| e.to_string())
                 }

@@ -268,6 +268,13 @@ fn links(f: &mut Frame, app: &App, area: Rect) {
                             Color::Yellow,
                         ),
                         LinkState::Down => ("down".to_string(), Color::Red),
+                        LinkState::Remote => ("other hosts".to_string(), Color::DarkGray),
+                    };
+                    // A link between hosts says so: its frames leave this machine.
+                    let label = if l.transport == crate::plan::LinkTransport::CrossHost {
+                        format!("{label} ⇄")
+                    } else {
+                        label
                     };
                     let label = match app.captures.get(&l.index) {
                         Some(_) => format!("{label} ●rec"),

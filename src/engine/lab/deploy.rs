@@ -42,7 +42,7 @@ use crate::plan::{self, Accel, LabPlan, LinkTransport, NodePlan, PlanOptions};
 use crate::spec::{Lab, SpecErrors};
 
 /// How to deploy.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DeployOptions {
     /// `None`: probe KVM and fall back to TCG with a warning.
     pub accel: Option<Accel>,
@@ -50,13 +50,15 @@ pub struct DeployOptions {
     pub force: bool,
     /// Leave the VMs running when a node fails to boot (debugging).
     pub keep_on_failure: bool,
+    /// In a multi-host lab: the host to deploy (`--host`).
+    pub host: Option<String>,
 }
 
 /// What [`prepare`] found.
 #[derive(Debug)]
 pub enum Prepared {
     /// The lab runs already (and no redeploy was asked for): nothing to do.
-    AlreadyRunning(LabState),
+    AlreadyRunning(Box<LabState>),
     /// Everything checked; this deployment is ready to run.
     Ready(Box<Deployment>),
 }
@@ -91,7 +93,7 @@ pub async fn prepare(
     let lab = LabDir::of(spec.name.clone());
     let lock = lock::acquire(lab.name(), "vmlab deploy", events).await?;
     if let Some(state) = running_state(&lab).filter(|_| !opts.force) {
-        return Ok(Prepared::AlreadyRunning(state));
+        return Ok(Prepared::AlreadyRunning(Box::new(state)));
     }
     if lab.path().symlink_metadata().is_ok() {
         if !lab.is_vmlab_lab() {
@@ -113,7 +115,8 @@ pub async fn prepare(
         )));
         destroy_locked(&lab, &lock, true).await?;
     }
-    let (plan, problems) = checked_plan(spec, &lab, opts.accel, true, events).await?;
+    let (plan, problems) =
+        checked_plan(spec, &lab, opts.accel, opts.host.clone(), true, events).await?;
     if !problems.is_empty() {
         return Err(EngineError::Invalid(problems));
     }
@@ -131,12 +134,14 @@ pub async fn prepare(
 pub async fn dry_run(
     spec: &Lab,
     accel: Option<Accel>,
+    host: Option<String>,
 ) -> Result<(LabPlan, SpecErrors), EngineError> {
     let lab = LabDir::of(spec.name.clone());
     let (plan, mut problems) = checked_plan(
         spec,
         &lab,
         Some(accel.unwrap_or(Accel::Tcg)),
+        host,
         false,
         &EventSink::none(),
     )
@@ -153,6 +158,7 @@ async fn checked_plan(
     spec: &Lab,
     lab: &LabDir,
     accel: Option<Accel>,
+    host: Option<String>,
     require_qemu: bool,
     events: &EventSink,
 ) -> Result<(LabPlan, SpecErrors), EngineError> {
@@ -170,6 +176,7 @@ async fn checked_plan(
             lab_dir: lab.path().to_path_buf(),
             accel,
             qemu: qemu_bin,
+            local_host: host,
         },
     )
     .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
@@ -224,10 +231,14 @@ impl Deployment {
         // mid-launch leaves destroy what it needs to recognise each QEMU.
         LabState::from_plan(plan).create(lab)?;
 
-        events.send(Event::Step(format!(
-            "creating {} disk overlays",
-            plan.nodes.len()
-        )));
+        let local = plan.local_nodes().count();
+        if let Some(h) = &plan.local_host {
+            events.send(Event::Step(format!(
+                "host {h}: deploying {local} of the lab's {} nodes here",
+                plan.nodes.len()
+            )));
+        }
+        events.send(Event::Step(format!("creating {local} disk overlays")));
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(EngineError::Interrupted),
@@ -235,15 +246,37 @@ impl Deployment {
         }
 
         // The links' settings, then the relay, before any QEMU: a VM's first frames find it.
-        LinksFile::from_plan(plan).save(lab.path())?;
-        if plan
+        let crossing = plan
             .links
             .iter()
-            .any(|l| l.transport == LinkTransport::Relay)
-        {
+            .filter(|l| l.transport == LinkTransport::CrossHost)
+            .count();
+        let key = if crossing > 0 && plan.cross_host_keyed {
+            Some(super::key::ensure(&plan.spec_dir)?)
+        } else {
+            None
+        };
+        LinksFile::from_plan(plan, key.as_ref()).save(lab.path())?;
+        let relayed = plan
+            .links
+            .iter()
+            .filter(|l| l.transport.uses_relay())
+            .count();
+        if relayed > 0 {
             events.send(Event::Step(format!(
-                "starting the link relay for {} links",
-                plan.links.len()
+                "starting the link relay for {relayed} links{}",
+                if crossing > 0 {
+                    format!(
+                        " ({crossing} to other hosts, {})",
+                        if key.is_some() {
+                            "keyed"
+                        } else {
+                            "NOT keyed: vmlab.cross_host_check is none"
+                        }
+                    )
+                } else {
+                    String::new()
+                }
             )));
             let me = std::env::current_exe()
                 .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
@@ -259,9 +292,9 @@ impl Deployment {
         }
 
         events.send(Event::Step("patching profiles".into()));
-        for node in &plan.nodes {
+        for node in plan.local_nodes() {
             let patch = ProfilePatch {
-                mgmt_ip: "127.0.0.1".into(),
+                mgmt_ip: node.mgmt_addr.to_string(),
                 ssh_port: node.ssh_port,
                 console_port: node.console_port,
             };
@@ -294,6 +327,18 @@ impl Deployment {
         cancel: &CancellationToken,
     ) -> Result<Vec<NodeFailure>, EngineError> {
         let (plan, lab) = (&self.plan, &self.lab);
+        // Only this host's nodes boot here; a wait for a node on another host cannot be
+        // watched from here and is dropped, said once.
+        let nodes: Vec<&NodePlan> = plan.local_nodes().collect();
+        let here: std::collections::HashSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        for n in &nodes {
+            for w in n.wait_for.iter().filter(|w| !here.contains(w.as_str())) {
+                events.send(Event::Warning(format!(
+                    "{} waits for {w}, which runs on another host: this host does not wait for it",
+                    n.name
+                )));
+            }
+        }
         let max = match plan.max_parallel_boots {
             Some(m) => {
                 events.send(Event::Step(format!(
@@ -305,7 +350,7 @@ impl Deployment {
             None => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 let mem = mem_available_mb();
-                let largest = plan.nodes.iter().map(|n| n.memory_mb).max().unwrap_or(1);
+                let largest = nodes.iter().map(|n| n.memory_mb).max().unwrap_or(1);
                 let m = stages::default_parallel(cores, mem, largest);
                 events.send(Event::Step(format!(
                     "booting at most {m} node{} at once: twice {cores} core{}{} (set \
@@ -320,15 +365,20 @@ impl Deployment {
         };
         events.send(Event::Step(format!(
             "launching {} VMs under {}",
-            plan.nodes.len(),
+            nodes.len(),
             plan.accel
         )));
         let mut stages = Stages::new(
-            plan.nodes
+            nodes
                 .iter()
                 .map(|n| StageNode {
                     name: n.name.clone(),
-                    wait_for: n.wait_for.clone(),
+                    wait_for: n
+                        .wait_for
+                        .iter()
+                        .filter(|w| here.contains(w.as_str()))
+                        .cloned()
+                        .collect(),
                     delay: Duration::from_secs(n.boot_delay_secs),
                 })
                 .collect(),
@@ -341,7 +391,7 @@ impl Deployment {
         loop {
             let d = stages.decide(t0.elapsed(), watches.len());
             for (i, wait) in &d.waiting {
-                let node = &plan.nodes[*i];
+                let node = nodes[*i];
                 // Say each kind of wait once (a delay's remaining time changes all along).
                 let key = match wait {
                     Wait::Delay(_) => "delay".to_string(),
@@ -358,7 +408,7 @@ impl Deployment {
                 }
             }
             for (i, dep) in &d.doomed {
-                let node = &plan.nodes[*i];
+                let node = nodes[*i];
                 let reason = format!("never started: it waits for {dep}, which did not come up");
                 LabState::update_node(lab, &node.name, |n| n.failed(None, &reason))?;
                 events.send(Event::NodeFailed {
@@ -375,7 +425,7 @@ impl Deployment {
             }
             if !d.start.is_empty() {
                 let launches = d.start.iter().map(|i| {
-                    let node = &plan.nodes[*i];
+                    let node = nodes[*i];
                     async move {
                         let at = Instant::now();
                         (node, at, qemu::launch(&qemu::Launch::of(node)).await)
@@ -492,7 +542,7 @@ async fn watch(
             pid: l.pid,
             qemu: QemuIdentity::launched(&node.paths.pidfile, l.exe.as_deref()),
             console_log: &node.paths.console_log,
-            ssh_port: node.ssh_port,
+            ssh: std::net::SocketAddr::new(node.mgmt_addr, node.ssh_port),
             timeout: Duration::from_secs(node.boot_timeout_secs),
             started,
             log_offset: 0,
@@ -523,7 +573,7 @@ fn create_lab_dir(lab: &LabDir) -> Result<(), EngineError> {
 }
 
 async fn create_overlays(plan: &LabPlan) -> Result<(), EngineError> {
-    let mut images: Vec<&Path> = plan.nodes.iter().map(|n| n.image.as_path()).collect();
+    let mut images: Vec<&Path> = plan.local_nodes().map(|n| n.image.as_path()).collect();
     images.sort();
     images.dedup();
     let formats = futures::future::join_all(images.iter().map(|i| qemu::image_format(i))).await;
@@ -534,7 +584,7 @@ async fn create_overlays(plan: &LabPlan) -> Result<(), EngineError> {
         })?;
         format_of.insert(*image, f);
     }
-    let jobs = plan.nodes.iter().map(|n| {
+    let jobs = plan.local_nodes().map(|n| {
         let format = format_of
             .get(n.image.as_path())
             .cloned()

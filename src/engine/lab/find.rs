@@ -84,6 +84,25 @@ pub fn find(sel: &LabSelector, allow_missing_state: bool) -> Result<LabDir, Engi
     Ok(lab)
 }
 
+/// `--host NAME` on a command: the lab deployed here must be host NAME's part of it.
+pub fn check_host(lab: &LabDir, host: Option<&str>) -> Result<(), EngineError> {
+    let Some(host) = host else {
+        return Ok(());
+    };
+    let state = super::state::LabState::load(lab)?;
+    match state.host.as_deref() {
+        Some(h) if h == host => Ok(()),
+        Some(h) => Err(EngineError::LabState(format!(
+            "lab {} here is host {h}'s part, not {host}'s (it was deployed with --host {h})",
+            lab.name()
+        ))),
+        None => Err(EngineError::LabState(format!(
+            "lab {} here is not a multi-host lab's part; leave out --host",
+            lab.name()
+        ))),
+    }
+}
+
 fn join(names: &[LabName]) -> String {
     names
         .iter()

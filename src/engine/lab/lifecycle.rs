@@ -50,6 +50,19 @@ impl NodeOp {
     }
 }
 
+/// A node of another host is that host's to start and stop.
+pub fn refuse_remote(node: &str, rec: &NodeState) -> Result<(), EngineError> {
+    if rec.status != crate::engine::node::NodeStatus::Remote {
+        return Ok(());
+    }
+    Err(EngineError::LabState(format!(
+        "{node} runs on host {} ({}), not here; run the command there (ssh {} vmlab ...)",
+        rec.host.as_deref().unwrap_or("?"),
+        rec.mgmt_addr,
+        rec.mgmt_addr
+    )))
+}
+
 /// Runs `op` on `node`, reporting through `events`; a start or restart returns once the node
 /// is ready.
 pub async fn run(
@@ -62,6 +75,7 @@ pub async fn run(
     let lock = lock::acquire(lab.name(), &format!("vmlab {} {node}", op.verb()), events).await?;
     let state = LabState::load(lab)?;
     let rec = state.node(node)?.clone();
+    refuse_remote(node, &rec)?;
     let accel = state.accel;
     if op == NodeOp::Start && running_pid(lab, node, &rec).is_some() {
         return Err(EngineError::LabState(format!("{node} is already running")));
@@ -264,7 +278,7 @@ async fn watch(
             pid: l.pid,
             qemu: QemuIdentity::launched(&paths.pidfile, l.exe.as_deref()),
             console_log: &paths.console_log,
-            ssh_port: rec.ssh_port,
+            ssh: std::net::SocketAddr::new(rec.mgmt_addr, rec.ssh_port),
             timeout: Duration::from_secs(rec.boot_timeout_secs.max(1)),
             started,
             log_offset,

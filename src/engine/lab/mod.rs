@@ -7,6 +7,7 @@
 pub mod deploy;
 pub mod destroy;
 pub mod find;
+pub mod key;
 pub mod lifecycle;
 pub mod links;
 pub mod lock;

@@ -216,6 +216,7 @@ mod tests {
                 admin_up: link != LinkState::Down,
                 impair: Default::default(),
                 counters: None,
+                peer: None,
             }],
             relay: None,
             repair: Vec::new(),

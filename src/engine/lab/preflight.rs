@@ -1,8 +1,11 @@
 //! Checks on the machine before anything starts: images exist, ports are free, socket paths
-//! fit. Problems come back together, in the same form as spec errors (file, field, fix).
+//! fit, and in a multi-host lab this host's address is really this host's. Only what this
+//! host runs is checked (its nodes' images and ports, its ends of links between hosts).
+//! Problems come back together, in the same form as spec errors (file, field, fix).
 
 use std::collections::BTreeSet;
 
+use crate::engine::netstat;
 use crate::plan::{LabPlan, PortRole};
 use crate::spec::{Lab, SpecError, SpecErrors};
 
@@ -13,7 +16,8 @@ const MAX_SOCKET_PATH: usize = 107;
 pub fn check(plan: &LabPlan, lab: &Lab) -> SpecErrors {
     let mut errs = SpecErrors::default();
     let mut seen = BTreeSet::new();
-    for n in &lab.nodes {
+    let local: BTreeSet<&str> = plan.local_nodes().map(|n| n.name.as_str()).collect();
+    for n in lab.nodes.iter().filter(|n| local.contains(n.name.as_str())) {
         let (node, image, (file, field)) = (&n.name, &n.image, &n.image_from);
         if !seen.insert(image.clone()) {
             continue;
@@ -44,19 +48,59 @@ pub fn check(plan: &LabPlan, lab: &Lab) -> SpecErrors {
         }
     }
     let topo = plan.spec_dir.join("topology.json");
+    if let Some(host) = &plan.local_host {
+        let addr = plan.local_nodes().next().map(|n| n.mgmt_addr).or_else(|| {
+            plan.links
+                .iter()
+                .find_map(|l| l.cross.as_ref().map(|c| c.local.ip()))
+        });
+        if let Some(addr) = addr.filter(|a| !netstat::address_is_local(*a)) {
+            errs.push(SpecError::new(
+                &topo,
+                format!("vmlab.hosts.{host}"),
+                format!("{addr} (host {host}) is not an address of this machine"),
+                format!("deploy --host {host} on the machine that has {addr}, or fix the address"),
+            ));
+            return errs;
+        }
+    }
+    let mgmt_of: std::collections::HashMap<&str, std::net::IpAddr> = plan
+        .local_nodes()
+        .map(|n| (n.name.as_str(), n.mgmt_addr))
+        .collect();
+    let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     for p in &plan.ports {
-        if !crate::engine::netstat::port_free(p.port) {
-            let base = match p.role {
-                PortRole::Link { .. } => "link_port_base",
-                PortRole::Console { .. } => "console_port_base",
-                PortRole::Ssh { .. } => "ssh_port_base",
-            };
+        let (base, addr, udp) = match &p.role {
+            PortRole::Link { index, .. } => {
+                // Only a link between hosts uses its port (UDP, on this host's address).
+                match plan.links.get(*index).and_then(|l| l.cross.as_ref()) {
+                    Some(c) => ("link_port_base", c.local.ip(), true),
+                    None => continue,
+                }
+            }
+            PortRole::Console { node } if mgmt_of.contains_key(node.as_str()) => {
+                ("console_port_base", loopback, false)
+            }
+            PortRole::Ssh { node } => match mgmt_of.get(node.as_str()) {
+                Some(a) => ("ssh_port_base", *a, false),
+                None => continue,
+            },
+            PortRole::Console { .. } => continue,
+        };
+        let free = if udp {
+            netstat::udp_port_free(addr, p.port)
+        } else {
+            netstat::port_free_on(addr, p.port)
+        };
+        if !free {
             errs.push(SpecError::new(
                 &topo,
                 format!("vmlab.{base}"),
                 format!(
-                    "port {} ({}) is already in use on 127.0.0.1",
-                    p.port, p.role
+                    "port {} ({}) is already in use on {addr}{}",
+                    p.port,
+                    p.role,
+                    if udp { " (UDP)" } else { "" }
                 ),
                 format!("stop whatever holds it, or move {base} to a free range"),
             ));

@@ -13,7 +13,6 @@ use crate::engine::error::EngineError;
 use crate::engine::events::{Event, EventSink};
 use crate::engine::link::supervise;
 use crate::engine::node::NodeStatus;
-use crate::plan::LinkTransport;
 
 /// What repair did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,10 +39,7 @@ pub async fn repair(
     let state = LabState::load(lab)?;
     let mut report = RepairReport::default();
 
-    let relayed = state
-        .links
-        .iter()
-        .any(|l| l.transport == LinkTransport::Relay);
+    let relayed = state.links.iter().any(|l| l.transport.uses_relay());
     let relay_alive = state
         .relay
         .as_ref()

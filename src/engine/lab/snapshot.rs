@@ -177,7 +177,16 @@ pub async fn take(lab: &LabDir, name: &str, events: &EventSink) -> Result<Snapsh
     }
     let state = LabState::load(lab)?;
     let mut targets = Vec::new();
-    for (node, _) in state.ordered_nodes() {
+    if state.host.is_some() {
+        events.send(Event::Warning(format!(
+            "a multi-host lab: this snapshot holds only host {}'s nodes (take one on each host)",
+            state.host.as_deref().unwrap_or("?")
+        )));
+    }
+    for (node, _) in state
+        .ordered_nodes()
+        .filter(|(_, n)| n.status != NodeStatus::Remote)
+    {
         match running_qmp(lab, &state, node) {
             Some(q) => targets.push((node.clone(), q)),
             None => {
@@ -218,7 +227,10 @@ pub async fn take(lab: &LabDir, name: &str, events: &EventSink) -> Result<Snapsh
     }
     resumed?;
     let mut nodes = Vec::new();
-    for (node, n) in state.ordered_nodes() {
+    for (node, n) in state
+        .ordered_nodes()
+        .filter(|(_, n)| n.status != NodeStatus::Remote)
+    {
         let overlay = lab.node_paths(node).overlay;
         nodes.push(SnapNode {
             name: node.clone(),
@@ -277,8 +289,17 @@ pub async fn restore(
     let snap = load(lab, name)?;
     let _lock = lock::acquire(lab.name(), &format!("vmlab restore {name}"), events).await?;
     let state = LabState::load(lab)?;
-    // The same nodes, the same machines.
-    let now: Vec<&String> = state.node_order.iter().collect();
+    // The same nodes, the same machines (in a multi-host lab: this host's).
+    let now: Vec<&String> = state
+        .node_order
+        .iter()
+        .filter(|n| {
+            state
+                .nodes
+                .get(*n)
+                .is_some_and(|r| r.status != NodeStatus::Remote)
+        })
+        .collect();
     let then: Vec<&String> = snap.nodes.iter().map(|n| &n.name).collect();
     if now != then {
         return Err(EngineError::LabState(format!(
@@ -306,7 +327,10 @@ pub async fn restore(
     let t0 = Instant::now();
     let mut running = Vec::new();
     let mut stopped = Vec::new();
-    for (node, _) in state.ordered_nodes() {
+    for (node, _) in state
+        .ordered_nodes()
+        .filter(|(_, n)| n.status != NodeStatus::Remote)
+    {
         match running_qmp(lab, &state, node) {
             Some(q) => running.push((node.clone(), q)),
             None => stopped.push(node.clone()),
@@ -359,11 +383,7 @@ pub async fn restore(
             control::reload(lab.path(), Duration::from_secs(5)).map_err(|e| {
                 EngineError::LabState(format!("the relay did not take the links' settings: {e}"))
             })?;
-        } else if links
-            .links
-            .iter()
-            .any(|l| l.transport == crate::plan::LinkTransport::Relay)
-        {
+        } else if links.links.iter().any(|l| l.transport.uses_relay()) {
             events.send(Event::Warning(format!(
                 "the link relay is not running; `vmlab repair --lab {}` starts it with the \
                  snapshot's link settings",
@@ -388,7 +408,12 @@ pub async fn restore(
         "every VM runs again from {name} after {:.2} s; waiting for SSH",
         resumed_after.as_secs_f64()
     )));
-    let ssh_ports: Vec<u16> = state.nodes.values().map(|n| n.ssh_port).collect();
+    let ssh_ports: Vec<std::net::SocketAddr> = state
+        .nodes
+        .values()
+        .filter(|n| n.status != crate::engine::node::NodeStatus::Remote)
+        .map(|n| std::net::SocketAddr::new(n.mgmt_addr, n.ssh_port))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(120);
     let waits = ssh_ports.iter().map(|port| async move {
         while !crate::engine::node::health::ssh_banner(*port, Duration::from_millis(1000)).await {

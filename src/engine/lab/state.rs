@@ -29,6 +29,10 @@ pub struct LabState {
     pub spec_dir: PathBuf,
     pub lab_dir: PathBuf,
     pub accel: Accel,
+    /// In a multi-host lab: the host this lab directory is (its nodes run here; the others
+    /// are recorded as remote).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Nodes by name (sorted: the file is for humans too).
     pub nodes: BTreeMap<String, NodeState>,
     /// Node names in topology order.
@@ -49,10 +53,15 @@ impl LabState {
                 n.name.clone(),
                 NodeState {
                     pid: None,
-                    status: NodeStatus::Pending,
+                    status: if n.local {
+                        NodeStatus::Pending
+                    } else {
+                        NodeStatus::Remote
+                    },
                     ssh_port: n.ssh_port,
                     console_port: n.console_port,
                     platform: n.platform.clone(),
+                    mgmt_addr: n.mgmt_addr,
                     image: Some(n.image.clone()),
                     host: n.host.clone(),
                     stage: None,
@@ -75,6 +84,7 @@ impl LabState {
             spec_dir: plan.spec_dir.clone(),
             lab_dir: plan.lab_dir.clone(),
             accel: plan.accel,
+            host: plan.local_host.clone(),
             nodes,
             node_order: plan.nodes.iter().map(|n| n.name.clone()).collect(),
             links: plan

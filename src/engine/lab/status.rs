@@ -7,13 +7,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::LabDir;
 use super::state::LabState;
 use crate::engine::error::EngineError;
 use crate::engine::link::config::LinksFile;
-use crate::engine::link::control::{self, DirReport, RelayReport};
+use crate::engine::link::control::{self, DirReport, PeerReport, RelayReport};
 use crate::engine::link::{LinkState, supervise};
 use crate::engine::node::process;
 use crate::engine::node::{BootStage, NodeStatus};
@@ -21,7 +21,7 @@ use crate::plan::{Accel, LinkTransport};
 use crate::spec::{LabName, LinkImpair};
 
 /// One node's row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRow {
     pub name: String,
     pub platform: String,
@@ -43,14 +43,14 @@ pub struct NodeRow {
 }
 
 /// Both directions' counters of a link.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkCounters {
     pub a_to_z: DirReport,
     pub z_to_a: DirReport,
 }
 
 /// One link's row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkRow {
     pub index: usize,
     pub a: String,
@@ -68,20 +68,23 @@ pub struct LinkRow {
     pub impair: LinkImpair,
     /// From the relay (none with direct links or while the relay is not running).
     pub counters: Option<LinkCounters>,
+    /// A link between hosts: the other host as this host's relay hears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerReport>,
 }
 
 /// The link relay's row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RelayRow {
     pub pid: Option<i32>,
     /// `running` or `dead`.
-    pub status: &'static str,
+    pub status: String,
     /// When it started (RFC 3339): counters count from here.
     pub started: Option<String>,
 }
 
 /// The whole status.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabStatus {
     pub name: LabName,
     pub lab_dir: PathBuf,
@@ -141,7 +144,10 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             .filter(|pid| process::is_running_qemu(*pid, n.qemu_identity(&paths.pidfile)));
         let status = match (live, n.status) {
             (Some(_), s) => s,
-            (None, NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Pending) => n.status,
+            (
+                None,
+                NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Pending | NodeStatus::Remote,
+            ) => n.status,
             (None, _) => NodeStatus::Dead,
         };
         if status == NodeStatus::Dead {
@@ -164,27 +170,24 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
                 .flatten(),
         });
     }
-    let relayed = state
-        .links
-        .iter()
-        .any(|l| l.transport == LinkTransport::Relay);
+    let relayed = state.links.iter().any(|l| l.transport.uses_relay());
     let relay = relayed.then(|| RelayRow {
         pid: state
             .relay
             .as_ref()
             .map(|r| r.pid)
             .filter(|_| view.relay_alive),
-        status: if view.relay_alive { "running" } else { "dead" },
+        status: if view.relay_alive { "running" } else { "dead" }.into(),
         started: view.report.as_ref().map(|r| r.started.clone()),
     });
     if relayed && !view.relay_alive {
         repair.push("the link relay is not running".into());
     }
-    let running = |end: &str| {
-        let node = end.split_once(':').map(|(n, _)| n).unwrap_or(end);
-        nodes.iter().any(|r| r.name == node && r.pid.is_some())
-    };
     let node_of = |end: &str| end.split_once(':').map_or(end, |(n, _)| n).to_string();
+    let row_of = |end: &str| {
+        let node = node_of(end);
+        nodes.iter().find(|r| r.name == node)
+    };
     let links = state
         .links
         .iter()
@@ -199,20 +202,35 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
                 .map(|r| r.impair)
                 .or(cfg.map(|c| c.impair))
                 .unwrap_or_default();
-            // An end is there when its VM runs and (through the relay) its socket answers.
-            let a_there = running(&l.a) && rep.is_none_or(|r| r.a_attached);
-            let z_there = running(&l.z) && rep.is_none_or(|r| r.z_attached);
+            // An end here is there when its VM runs and (through the relay) its socket
+            // answers; an end on another host, when that host's relay says its VM is attached.
+            let peer = rep.and_then(|r| r.peer.as_ref());
             let mut waiting_for = Vec::new();
-            if l.transport == LinkTransport::Relay && !view.relay_alive {
+            if l.transport.uses_relay() && !view.relay_alive {
                 waiting_for.push("relay".to_string());
             }
-            if !a_there {
-                waiting_for.push(node_of(&l.a));
+            for (end, attached) in [
+                (&l.a, rep.map(|r| r.a_attached)),
+                (&l.z, rep.map(|r| r.z_attached)),
+            ] {
+                let there = match row_of(end) {
+                    Some(r) if r.status == NodeStatus::Remote => attached.unwrap_or(false),
+                    Some(r) => r.pid.is_some() && attached.unwrap_or(true),
+                    None => false,
+                };
+                if there {
+                    continue;
+                }
+                match (row_of(end), peer) {
+                    (Some(r), Some(p)) if r.status == NodeStatus::Remote && !p.alive => {
+                        waiting_for.push(format!("host {}", p.host))
+                    }
+                    _ => waiting_for.push(node_of(end)),
+                }
             }
-            if !z_there {
-                waiting_for.push(node_of(&l.z));
-            }
-            let state = if !admin_up {
+            let state = if l.transport == LinkTransport::Remote {
+                LinkState::Remote
+            } else if !admin_up {
                 LinkState::Down
             } else if waiting_for.is_empty() {
                 LinkState::Up
@@ -238,6 +256,7 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
                     a_to_z: r.a_to_z.clone(),
                     z_to_a: r.z_to_a.clone(),
                 }),
+                peer: peer.cloned(),
             }
         })
         .collect();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::error::EngineError;
 use crate::engine::fsutil::atomic_write;
-use crate::plan::{LabPlan, LinkTransport};
+use crate::plan::{CrossHost, LabPlan, LinkTransport};
 use crate::spec::LinkImpair;
 
 /// The file's name in a lab directory.
@@ -39,6 +39,9 @@ pub struct LinkConfig {
     pub up: bool,
     #[serde(default, skip_serializing_if = "LinkImpair::is_clean")]
     pub impair: LinkImpair,
+    /// A link between hosts: this host's end, its UDP address and the other host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross: Option<CrossHost>,
 }
 
 fn relayed() -> LinkTransport {
@@ -49,12 +52,17 @@ fn relayed() -> LinkTransport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinksFile {
     pub links: Vec<LinkConfig>,
+    /// The lab key (64 hex digits) that tags every datagram of a link between hosts; none when
+    /// the lab has no such link or turned the check off (`vmlab.cross_host_check: "none"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl LinksFile {
     /// The file for a plan about to be deployed: every link up, with its declared impairments.
-    pub fn from_plan(plan: &LabPlan) -> Self {
+    pub fn from_plan(plan: &LabPlan, key: Option<&[u8; super::wire::KEY_LEN]>) -> Self {
         LinksFile {
+            key: key.map(super::wire::key_to_hex),
             links: plan
                 .links
                 .iter()
@@ -71,6 +79,7 @@ impl LinksFile {
                     transport: l.transport,
                     up: true,
                     impair: l.impair,
+                    cross: l.cross.clone(),
                 })
                 .collect(),
         }
@@ -100,6 +109,16 @@ impl LinksFile {
         text.push('\n');
         atomic_write(&path, text.as_bytes(), Some(0o600))
             .map_err(|e| EngineError::io(format!("cannot write {}", path.display()), e))
+    }
+
+    /// The lab key, if links between hosts are keyed.
+    pub fn key(&self) -> Result<Option<[u8; super::wire::KEY_LEN]>, EngineError> {
+        match &self.key {
+            None => Ok(None),
+            Some(k) => super::wire::key_from_hex(k).map(Some).ok_or_else(|| {
+                EngineError::LabState("links.json holds a damaged key; redeploy the lab".into())
+            }),
+        }
     }
 
     pub fn link(&self, index: usize) -> Option<&LinkConfig> {

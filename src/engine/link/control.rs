@@ -45,11 +45,27 @@ pub struct Dropped {
     /// Larger than a jumbo frame (9216 bytes).
     #[serde(default)]
     pub oversize: u64,
+    /// A link between hosts: datagrams from an address other than the peer host's.
+    #[serde(default)]
+    pub foreign: u64,
+    /// A link between hosts: datagrams whose keyed check failed (or that were malformed).
+    #[serde(default)]
+    pub forged: u64,
+    /// A link between hosts: datagrams seen before (replays).
+    #[serde(default)]
+    pub replayed: u64,
 }
 
 impl Dropped {
     pub fn total(&self) -> u64 {
-        self.down + self.loss + self.rate + self.peer + self.oversize
+        self.down
+            + self.loss
+            + self.rate
+            + self.peer
+            + self.oversize
+            + self.foreign
+            + self.forged
+            + self.replayed
     }
 }
 
@@ -78,6 +94,25 @@ pub struct LinkReport {
     pub z_attached: bool,
     pub a_to_z: DirReport,
     pub z_to_a: DirReport,
+    /// A link between hosts: the other host as this relay hears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerReport>,
+}
+
+/// The other host of a link between hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerReport {
+    pub host: String,
+    /// Its address and the link's port.
+    pub address: String,
+    /// Its relay was heard in the last few seconds.
+    pub alive: bool,
+    /// Its VM is attached (as its last heartbeat said).
+    pub attached: bool,
+    /// When it was last heard (RFC 3339).
+    pub last_heard: Option<String>,
+    /// Datagrams carry the keyed check.
+    pub keyed: bool,
 }
 
 impl LinkReport {

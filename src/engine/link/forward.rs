@@ -36,11 +36,16 @@ const SEND_WAIT: Duration = Duration::from_millis(250);
 pub struct DirCounters {
     frames: AtomicU64,
     bytes: AtomicU64,
-    down: AtomicU64,
+    pub down: AtomicU64,
     loss: AtomicU64,
     rate: AtomicU64,
     peer: AtomicU64,
     oversize: AtomicU64,
+    /// Links between hosts, arriving: from an address other than the peer host's, with a
+    /// wrong tag (or malformed), or a replay.
+    pub foreign: AtomicU64,
+    pub forged: AtomicU64,
+    pub replayed: AtomicU64,
     /// Milliseconds since the epoch of the last frame in (0: none).
     last_ms: AtomicU64,
     /// Frames and bytes at the last one-second tick, and the rates over that second (f64 bits).
@@ -62,6 +67,9 @@ impl DirCounters {
                 rate: self.rate.load(Ordering::Relaxed),
                 peer: self.peer.load(Ordering::Relaxed),
                 oversize: self.oversize.load(Ordering::Relaxed),
+                foreign: self.foreign.load(Ordering::Relaxed),
+                forged: self.forged.load(Ordering::Relaxed),
+                replayed: self.replayed.load(Ordering::Relaxed),
             },
             last_frame: (last > 0).then(|| {
                 humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(last))
@@ -70,6 +78,11 @@ impl DirCounters {
             frames_per_sec: f64::from_bits(self.fps.load(Ordering::Relaxed)),
             bits_per_sec: f64::from_bits(self.bps.load(Ordering::Relaxed)),
         }
+    }
+
+    /// A frame came in now.
+    pub fn touch(&self) {
+        self.last_ms.store(now_us() / 1000, Ordering::Relaxed);
     }
 
     /// Once a second: the rates over the last second.
@@ -112,13 +125,29 @@ pub fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
+/// Where one direction's frames go: a VM's socket here, or the link's other host.
+pub trait Sink {
+    /// Delivers frames in order; returns how many were taken.
+    fn send(&mut self, frames: &[&[u8]]) -> usize;
+}
+
 /// The sending side towards one VM: connected to its socket, reconnected after a restart.
-struct Peer {
+pub struct Peer {
     path: PathBuf,
     sock: Option<UnixDatagram>,
 }
 
+impl Sink for Peer {
+    fn send(&mut self, frames: &[&[u8]]) -> usize {
+        Peer::send(self, frames)
+    }
+}
+
 impl Peer {
+    pub fn new(path: PathBuf) -> Self {
+        Peer { path, sock: None }
+    }
+
     fn connect(&mut self) -> bool {
         if self.sock.is_some() {
             return true;
@@ -172,19 +201,15 @@ impl Peer {
 }
 
 /// Runs one direction until the link's stop flag is set: frames arriving on `rx` (from one
-/// VM) go to the VM socket at `to`.
+/// VM) go to `out` (the other VM, or the link's other host).
 pub fn run(
     link: std::sync::Arc<LinkShared>,
     dir: Direction,
     rx: UnixDatagram,
-    to: PathBuf,
+    mut out: impl Sink,
     mut settings: watch::Receiver<(bool, LinkImpair)>,
 ) {
     let counters = link.counters(dir);
-    let mut out = Peer {
-        path: to,
-        sock: None,
-    };
     let mut batch = Batch::small();
     let (mut up, imp) = *settings.borrow_and_update();
     let mut shaper = Shaper::new(*imp.get(dir));
@@ -271,13 +296,13 @@ pub fn run(
     }
 }
 
-/// Delivers frames in order to the VM, counting what went and what did not, and copies them
-/// to captures.
-fn deliver(
+/// Delivers frames in order, counting what went and what did not, and copies them to
+/// captures.
+pub fn deliver(
     link: &LinkShared,
     dir: Direction,
     counters: &DirCounters,
-    out: &mut Peer,
+    out: &mut impl Sink,
     frames: &[&[u8]],
 ) {
     let sent = out.send(frames);

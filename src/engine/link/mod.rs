@@ -10,11 +10,13 @@
 
 pub mod config;
 pub mod control;
+pub mod cross;
 pub mod forward;
 pub mod mmsg;
 pub mod relay;
 pub mod shaper;
 pub mod supervise;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +34,7 @@ pub struct LinkRecord {
     pub a_nic: u32,
     #[serde(default)]
     pub z_nic: u32,
-    /// Reserved for a link between hosts.
+    /// A link between hosts: the UDP port its hosts' relays exchange its frames on.
     pub port: u16,
     pub transport: LinkTransport,
 }
@@ -47,6 +49,8 @@ pub enum LinkState {
     Waiting,
     /// Set down by the user.
     Down,
+    /// Neither end runs on this host (a multi-host lab seen from a third host).
+    Remote,
 }
 
 impl LinkState {
@@ -55,6 +59,7 @@ impl LinkState {
             LinkState::Up => "up",
             LinkState::Waiting => "waiting",
             LinkState::Down => "down",
+            LinkState::Remote => "remote",
         }
     }
 }

@@ -30,7 +30,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, watch};
 
 use super::config::{LinkConfig, LinksFile};
-use super::control::{self, Ack, LinkReport, RelayReport, Request};
+use super::control::{self, Ack, LinkReport, PeerReport, RelayReport, Request};
+use super::cross::{self, CrossShared, UdpSink};
 use super::forward::{self, LinkShared};
 use crate::spec::impair::Direction;
 
@@ -57,6 +58,9 @@ fn bind(path: &Path) -> std::io::Result<StdDatagram> {
 /// Everything bound before the fork, so a failure is reported to whoever started the relay.
 struct Bound {
     links: Vec<(LinkConfig, StdDatagram, StdDatagram)>,
+    /// Links between hosts: the local end's relay socket and the link's UDP socket.
+    cross: Vec<(LinkConfig, StdDatagram, std::net::UdpSocket)>,
+    key: Option<[u8; super::wire::KEY_LEN]>,
     control: std::os::unix::net::UnixListener,
     _lock: nix::fcntl::Flock<std::fs::File>,
 }
@@ -77,17 +81,34 @@ fn prepare(lab_dir: &Path) -> Result<Bound, String> {
     let lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|_| "a relay already runs for this lab".to_string())?;
     let file = LinksFile::load(lab_dir).map_err(|e| e.to_string())?;
+    let key = file.key().map_err(|e| e.to_string())?;
     let mut links = Vec::new();
-    for l in file
-        .links
-        .into_iter()
-        .filter(|l| l.transport == crate::plan::LinkTransport::Relay)
-    {
-        let a = bind(&l.sockets.a_relay)
-            .map_err(|e| format!("cannot bind {}: {e}", l.sockets.a_relay.display()))?;
-        let z = bind(&l.sockets.z_relay)
-            .map_err(|e| format!("cannot bind {}: {e}", l.sockets.z_relay.display()))?;
-        links.push((l, a, z));
+    let mut cross = Vec::new();
+    for l in file.links {
+        match (l.transport, &l.cross) {
+            (crate::plan::LinkTransport::Relay, _) => {
+                let a = bind(&l.sockets.a_relay)
+                    .map_err(|e| format!("cannot bind {}: {e}", l.sockets.a_relay.display()))?;
+                let z = bind(&l.sockets.z_relay)
+                    .map_err(|e| format!("cannot bind {}: {e}", l.sockets.z_relay.display()))?;
+                links.push((l, a, z));
+            }
+            (crate::plan::LinkTransport::CrossHost, Some(c)) => {
+                let path = match c.local_end {
+                    crate::plan::End::A => &l.sockets.a_relay,
+                    crate::plan::End::Z => &l.sockets.z_relay,
+                };
+                let rx = bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+                let udp = std::net::UdpSocket::bind(c.local).map_err(|e| {
+                    format!(
+                        "cannot bind UDP {} for link {} ({} -- {}): {e}",
+                        c.local, l.index, l.a, l.z
+                    )
+                })?;
+                cross.push((l, rx, udp));
+            }
+            _ => {}
+        }
     }
     let ctl = control::socket_path(lab_dir);
     let _ = std::fs::remove_file(&ctl);
@@ -98,6 +119,8 @@ fn prepare(lab_dir: &Path) -> Result<Bound, String> {
         .map_err(|e| format!("cannot set up {}: {e}", ctl.display()))?;
     Ok(Bound {
         links,
+        cross,
+        key,
         control,
         _lock: lock,
     })
@@ -165,7 +188,7 @@ fn eprintln_safe(line: &str) {
 
 async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
     let started = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut links: Vec<Arc<LinkShared>> = Vec::new();
+    let mut links: Vec<Carried> = Vec::new();
     let mut threads = Vec::new();
     for (cfg, a_rx, z_rx) in bound.links {
         let (settings, _) = watch::channel((cfg.up, cfg.impair));
@@ -188,7 +211,7 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
             let spawned = std::thread::Builder::new()
                 .name(format!("link{}{}", cfg.index, dir.label()))
                 .stack_size(256 * 1024)
-                .spawn(move || forward::run(link, dir, rx, to, settings));
+                .spawn(move || forward::run(link, dir, rx, forward::Peer::new(to), settings));
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => {
@@ -198,7 +221,27 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
             }
         }
         tracing::info!("link {}: {} -- {} relayed", cfg.index, cfg.a, cfg.z);
-        links.push(shared);
+        links.push(Carried {
+            link: shared,
+            cross: None,
+        });
+    }
+    let epoch = if bound.cross.is_empty() {
+        0
+    } else {
+        cross::next_epoch(lab_dir)
+    };
+    for (cfg, vm_rx, udp) in bound.cross {
+        match start_cross(cfg, vm_rx, udp, bound.key, epoch) {
+            Ok((shared, mut started)) => {
+                links.push(shared);
+                threads.append(&mut started);
+            }
+            Err(e) => {
+                eprintln_safe(&format!("vmlab relay: {e}"));
+                return 1;
+            }
+        }
     }
     let links = Arc::new(links);
     let listener = match UnixListener::from_std(bound.control) {
@@ -230,6 +273,13 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
                     for d in &l.dirs {
                         d.tick(secs);
                     }
+                    if let Some(c) = &l.cross {
+                        let vm = match c.local_end {
+                            crate::plan::End::A => &l.a_vm,
+                            crate::plan::End::Z => &l.z_vm,
+                        };
+                        c.heartbeat(attached(vm));
+                    }
                 }
                 // The lab was destroyed under us: nothing left to serve.
                 if !marker.is_file() {
@@ -244,6 +294,96 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
     }
 }
 
+/// Starts a link between hosts: the thread that sends the local VM's frames to the other host
+/// and the one that takes the other host's datagrams to the VM.
+fn start_cross(
+    cfg: LinkConfig,
+    vm_rx: StdDatagram,
+    udp: std::net::UdpSocket,
+    key: Option<[u8; super::wire::KEY_LEN]>,
+    epoch: u64,
+) -> Result<(Carried, Vec<std::thread::JoinHandle<()>>), String> {
+    let Some(c) = cfg.cross.clone() else {
+        return Err(format!("link {} has no host addresses", cfg.index));
+    };
+    let crossed = Arc::new(CrossShared::new(
+        cfg.index as u32,
+        c.local_end,
+        udp,
+        c.peer,
+        c.peer_host.clone(),
+        key,
+        epoch,
+    ));
+    let (settings, _) = watch::channel((cfg.up, cfg.impair));
+    let shared = Arc::new(LinkShared {
+        index: cfg.index,
+        a_vm: cfg.sockets.a_vm.clone(),
+        z_vm: cfg.sockets.z_vm.clone(),
+        settings,
+        dirs: Default::default(),
+        capture: broadcast::channel(4096).0,
+        stop: AtomicBool::new(false),
+    });
+    let (out_dir, _) = crossed.directions();
+    let local_vm = match c.local_end {
+        crate::plan::End::A => cfg.sockets.a_vm.clone(),
+        crate::plan::End::Z => cfg.sockets.z_vm.clone(),
+    };
+    let mut threads = Vec::new();
+    let (link, settings) = (shared.clone(), shared.settings.subscribe());
+    let sink = UdpSink::new(crossed.clone());
+    threads.push(
+        std::thread::Builder::new()
+            .name(format!("link{}out", cfg.index))
+            .stack_size(256 * 1024)
+            .spawn(move || forward::run(link, out_dir, vm_rx, sink, settings))
+            .map_err(|e| format!("cannot start a link thread: {e}"))?,
+    );
+    let (link, settings) = (shared.clone(), shared.settings.subscribe());
+    threads.push(
+        std::thread::Builder::new()
+            .name(format!("link{}in", cfg.index))
+            .stack_size(256 * 1024)
+            .spawn({
+                let crossed = crossed.clone();
+                move || cross::inbound(link, crossed, local_vm, settings)
+            })
+            .map_err(|e| format!("cannot start a link thread: {e}"))?,
+    );
+    tracing::info!(
+        "link {}: {} -- {} between hosts: {} <-> {} ({}){}",
+        cfg.index,
+        cfg.a,
+        cfg.z,
+        c.local,
+        c.peer,
+        c.peer_host,
+        if key.is_some() { ", keyed" } else { "" }
+    );
+    Ok((
+        Carried {
+            link: shared,
+            cross: Some(crossed),
+        },
+        threads,
+    ))
+}
+
+/// A link the relay carries: what its directions share, and for a link between hosts its
+/// UDP side.
+struct Carried {
+    link: Arc<LinkShared>,
+    cross: Option<Arc<CrossShared>>,
+}
+
+impl std::ops::Deref for Carried {
+    type Target = LinkShared;
+    fn deref(&self) -> &LinkShared {
+        &self.link
+    }
+}
+
 /// Is there a socket bound at `path` to send to?
 fn attached(path: &Path) -> bool {
     StdDatagram::unbound().and_then(|s| s.connect(path)).is_ok()
@@ -251,7 +391,7 @@ fn attached(path: &Path) -> bool {
 
 async fn handle(
     stream: UnixStream,
-    links: &[Arc<LinkShared>],
+    links: &[Carried],
     lab_dir: &Path,
     started: &str,
 ) -> std::io::Result<()> {
@@ -274,14 +414,29 @@ async fn handle(
                     .iter()
                     .map(|l| {
                         let (up, impair) = *l.settings.borrow();
+                        // A link between hosts: the remote end is there when its host says so.
+                        let end = |e: crate::plan::End, path: &Path| match &l.cross {
+                            Some(c) if c.local_end != e => c.peer_attached(),
+                            _ => attached(path),
+                        };
                         LinkReport {
                             index: l.index,
                             up,
                             impair,
-                            a_attached: attached(&l.a_vm),
-                            z_attached: attached(&l.z_vm),
+                            a_attached: end(crate::plan::End::A, &l.a_vm),
+                            z_attached: end(crate::plan::End::Z, &l.z_vm),
                             a_to_z: l.counters(Direction::AToZ).report(),
                             z_to_a: l.counters(Direction::ZToA).report(),
+                            peer: l.cross.as_ref().map(|c| PeerReport {
+                                host: c.peer_host.clone(),
+                                address: c.peer.to_string(),
+                                alive: c.alive(),
+                                attached: c.peer_attached(),
+                                last_heard: c
+                                    .last_heard()
+                                    .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+                                keyed: c.key.is_some(),
+                            }),
                         }
                     })
                     .collect(),

@@ -30,7 +30,8 @@ pub struct Watch<'a> {
     /// What proves `pid` is still this node's QEMU.
     pub qemu: QemuIdentity<'a>,
     pub console_log: &'a Path,
-    pub ssh_port: u16,
+    /// The node's SSH forward (its management address and port).
+    pub ssh: std::net::SocketAddr,
     pub timeout: Duration,
     /// When the launch began (elapsed times count from here).
     pub started: Instant,
@@ -83,7 +84,7 @@ pub async fn watch_boot(
             }
         }
         if Instant::now() >= next_ssh_probe {
-            if ssh_banner(w.ssh_port, Duration::from_millis(1500)).await {
+            if ssh_banner(w.ssh, Duration::from_millis(1500)).await {
                 if stage < BootStage::Booting {
                     // A guest that prints nothing on its console still booted.
                     emit(BootStage::Booting);
@@ -110,10 +111,10 @@ pub async fn watch_boot(
     }
 }
 
-/// Does 127.0.0.1:`port` send an SSH banner within `limit`?
-pub async fn ssh_banner(port: u16, limit: Duration) -> bool {
+/// Does `addr` (a node's SSH forward) send an SSH banner within `limit`?
+pub async fn ssh_banner(addr: std::net::SocketAddr, limit: Duration) -> bool {
     let probe = async {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut s = TcpStream::connect(addr).await.ok()?;
         let mut buf = [0u8; 8];
         let mut got = 0;
         while got < buf.len() {

@@ -24,6 +24,8 @@ pub enum NodeStatus {
     Stopped,
     /// The process is gone though the lab expects it (derived when reading, never written).
     Dead,
+    /// Placed on another host of a multi-host lab: that host runs it.
+    Remote,
 }
 
 impl NodeStatus {
@@ -35,6 +37,7 @@ impl NodeStatus {
             NodeStatus::Failed => "failed",
             NodeStatus::Stopped => "stopped",
             NodeStatus::Dead => "dead",
+            NodeStatus::Remote => "remote",
         }
     }
 }
@@ -77,6 +80,9 @@ pub struct NodeState {
     pub ssh_port: u16,
     pub console_port: u16,
     pub platform: String,
+    /// The address its SSH answers on (its host's, in a multi-host lab).
+    #[serde(default = "loopback")]
+    pub mgmt_addr: std::net::IpAddr,
     /// The base disk image its overlay sits on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<PathBuf>,
@@ -114,6 +120,10 @@ pub struct NodeState {
     /// The QEMU command line, so the node can be started again without the spec.
     #[serde(default)]
     pub argv: Vec<String>,
+}
+
+fn loopback() -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
 }
 
 /// The transitions. Each leaves the record consistent on its own.
@@ -201,6 +211,7 @@ mod tests {
             ssh_port: 1,
             console_port: 2,
             platform: "p".into(),
+            mgmt_addr: loopback(),
             image: None,
             host: None,
             stage: None,

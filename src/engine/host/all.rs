@@ -1,0 +1,570 @@
+//! One command for every host of a multi-host lab: `deploy`, `destroy` and `status` with
+//! `--all-hosts`.
+//!
+//! Deploy goes in three rounds, each across all hosts at once: copy the spec (and the lab key)
+//! to every other host; check every host (`vmlab deploy --dry-run --host NAME` there: images,
+//! ports, addresses) and stop before anything starts if one has a problem, naming the host;
+//! then deploy every host (`vmlab deploy --host NAME`), with each host's progress streamed as
+//! events tagged by host. This machine's host takes part in this process, without SSH. If a
+//! host fails (or the command is cancelled), the hosts that did deploy are destroyed again
+//! unless the caller keeps them: nothing half-deployed stays behind. A cancelled remote deploy
+//! notices its ssh going away (`--cancel-on-eof`) and rolls itself back.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+use super::{HostTarget, remote, transfer};
+use crate::engine::error::{EngineError, HostFailure};
+use crate::engine::events::{Event, EventSink};
+use crate::engine::lab::deploy::{self, DeployOptions, Prepared};
+use crate::engine::lab::profiles::{ProfilePatch, patch_file};
+use crate::engine::lab::status::{self, LabStatus};
+use crate::engine::lab::{LabDir, destroy, key};
+use crate::plan::{self, Accel, PlanOptions};
+use crate::spec::{Lab, LabName};
+
+/// How `deploy --all-hosts` deploys.
+#[derive(Debug, Clone, Default)]
+pub struct AllOptions {
+    pub accel: Option<Accel>,
+    pub force: bool,
+    pub keep_on_failure: bool,
+}
+
+/// What a remote vmlab run gave back.
+#[derive(Debug, Clone, Default)]
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Why it failed, for a person: what ssh's status means, else what the command said last.
+    fn reason(&self, host: &HostTarget) -> String {
+        if let Some(r) = remote::explain_exit(&host.name, host.addr, self.code) {
+            return r;
+        }
+        let said: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let tail = &said[said.len().saturating_sub(20)..];
+        if tail.is_empty() {
+            format!("vmlab exited with {:?}", self.code)
+        } else {
+            tail.join("\n")
+        }
+    }
+}
+
+/// Runs `vmlab <args>` on `host` over SSH, feeding it `input` then (with `hold_stdin`)
+/// keeping its stdin open until it ends; each output line goes to `events` when given.
+/// Cancelling kills ssh (the remote command sees its stdin end).
+async fn run_remote(
+    host: &HostTarget,
+    args: &[String],
+    input: Option<&[u8]>,
+    hold_stdin: bool,
+    events: Option<&EventSink>,
+    cancel: &CancellationToken,
+) -> Result<Output, EngineError> {
+    let std_cmd = remote::vmlab_on(host.addr, args, false);
+    let mut cmd = tokio::process::Command::from(std_cmd);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| EngineError::io("cannot run ssh (install openssh-client)", e))?;
+    let mut stdin = child.stdin.take();
+    if let (Some(data), Some(w)) = (input, stdin.as_mut()) {
+        // A host that refuses the stream early is reported by its exit status.
+        let _ = w.write_all(data).await;
+    }
+    if !hold_stdin {
+        drop(stdin.take());
+    }
+    let read = |r: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        let (events, host) = (events.cloned(), host.name.clone());
+        async move {
+            let mut all = String::new();
+            let Some(r) = r else { return all };
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(ev) = &events {
+                    ev.send(Event::Host {
+                        host: host.clone(),
+                        line: line.clone(),
+                    });
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        }
+    };
+    let out_task = read(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    );
+    let err_task = read(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    );
+    let waited = async {
+        let (stdout, stderr, status) = tokio::join!(out_task, err_task, child.wait());
+        (stdout, stderr, status)
+    };
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            drop(stdin);
+            Err(EngineError::Interrupted)
+        }
+        (stdout, stderr, status) = waited => {
+            drop(stdin);
+            let status = status.map_err(|e| EngineError::io("ssh", e))?;
+            Ok(Output { code: status.code(), stdout, stderr })
+        }
+    }
+}
+
+/// Forwards a local host's engine events as host lines.
+fn host_sink(host: &str, events: &EventSink) -> (EventSink, tokio::task::JoinHandle<()>) {
+    let (sink, mut rx) = EventSink::channel();
+    let (events, host) = (events.clone(), host.to_string());
+    let task = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            events.send(Event::Host {
+                host: host.clone(),
+                line: e.describe(),
+            });
+        }
+    });
+    (sink, task)
+}
+
+/// `vmlab deploy --all-hosts`: the module doc's three rounds. Returns each host's node count.
+pub async fn deploy_all(
+    lab: &Lab,
+    hosts: &[HostTarget],
+    opts: &AllOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<Vec<(String, usize)>, EngineError> {
+    // The key first, so that every host gets the same one with the spec.
+    let plan = placement_plan(lab, hosts)?;
+    if plan.cross_host_keyed && plan.links.iter().any(|l| l.cross.is_some()) {
+        key::ensure(&lab.spec_dir)?;
+    }
+    let remote_hosts: Vec<&HostTarget> = hosts.iter().filter(|h| !h.local).collect();
+
+    // 1. The spec to every other host.
+    if !remote_hosts.is_empty() {
+        events.send(Event::Step(format!(
+            "copying the spec to {}",
+            names(&remote_hosts)
+        )));
+    }
+    let bundle = transfer::pack(&lab.spec_dir)?;
+    let receive = [
+        "spec-receive".to_string(),
+        "--lab".into(),
+        lab.name.to_string(),
+    ];
+    let copies = futures::future::join_all(remote_hosts.iter().map(|h| {
+        let (receive, bundle) = (&receive, &bundle);
+        async move {
+            let out = run_remote(h, receive, Some(bundle), false, None, cancel).await?;
+            if !out.ok() {
+                return Ok(Err(HostFailure {
+                    host: h.name.clone(),
+                    reason: format!("cannot copy the spec: {}", out.reason(h)),
+                }));
+            }
+            let path = out
+                .stdout
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            Ok::<_, EngineError>(Ok((h.name.clone(), path)))
+        }
+    }))
+    .await;
+    let mut spec_at = std::collections::HashMap::new();
+    let mut failures = Vec::new();
+    for c in copies {
+        match c? {
+            Ok((h, p)) => {
+                spec_at.insert(h, p);
+            }
+            Err(f) => failures.push(f),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(EngineError::Hosts(failures));
+    }
+
+    // 2. Every host checked before any starts.
+    events.send(Event::Step(format!(
+        "checking {} hosts (images, ports, addresses)",
+        hosts.len()
+    )));
+    let accel_args = |v: &mut Vec<String>| {
+        if let Some(a) = opts.accel {
+            v.push("--accel".into());
+            v.push(a.to_string().to_lowercase());
+        }
+    };
+    let checks = futures::future::join_all(hosts.iter().map(|h| {
+        let spec = spec_at.get(&h.name).cloned().unwrap_or_default();
+        async move {
+            if h.local {
+                return match deploy::dry_run(lab, opts.accel, Some(h.name.clone())).await {
+                    Ok((_, p)) if p.is_empty() => Ok(None),
+                    Ok((_, p)) => Ok(Some(HostFailure {
+                        host: h.name.clone(),
+                        reason: p.to_string(),
+                    })),
+                    Err(e) => Ok(Some(HostFailure {
+                        host: h.name.clone(),
+                        reason: e.to_string(),
+                    })),
+                };
+            }
+            let mut args = vec![
+                "deploy".to_string(),
+                "-S".into(),
+                spec,
+                "--host".into(),
+                h.name.clone(),
+                "--dry-run".into(),
+            ];
+            accel_args(&mut args);
+            let out = run_remote(h, &args, None, false, None, cancel).await?;
+            Ok::<_, EngineError>((!out.ok()).then(|| HostFailure {
+                host: h.name.clone(),
+                reason: out.reason(h),
+            }))
+        }
+    }))
+    .await;
+    let mut failures = Vec::new();
+    for c in checks {
+        if let Some(f) = c? {
+            failures.push(f);
+        }
+    }
+    if !failures.is_empty() {
+        return Err(EngineError::Hosts(failures));
+    }
+
+    // 3. Every host deploys.
+    events.send(Event::Step(format!("deploying {} hosts", hosts.len())));
+    let runs = futures::future::join_all(hosts.iter().map(|h| {
+        let spec = spec_at.get(&h.name).cloned().unwrap_or_default();
+        async move {
+            let r = if h.local {
+                deploy_here(lab, h, opts, events, cancel).await
+            } else {
+                let mut args = vec![
+                    "deploy".to_string(),
+                    "-S".into(),
+                    spec,
+                    "--host".into(),
+                    h.name.clone(),
+                    "--cancel-on-eof".into(),
+                ];
+                accel_args(&mut args);
+                if opts.force {
+                    args.push("--force".into());
+                }
+                if opts.keep_on_failure {
+                    args.push("--keep-on-failure".into());
+                }
+                match run_remote(h, &args, None, true, Some(events), cancel).await {
+                    Ok(out) if out.ok() => Ok(()),
+                    Ok(out) => Err(out.reason(h)),
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            (h, r)
+        }
+    }))
+    .await;
+    let (mut done, mut failures) = (Vec::new(), Vec::new());
+    for (h, r) in runs {
+        match r {
+            Ok(()) => done.push(h),
+            Err(reason) => failures.push(HostFailure {
+                host: h.name.clone(),
+                reason,
+            }),
+        }
+    }
+    if !failures.is_empty() || cancel.is_cancelled() {
+        if opts.keep_on_failure {
+            events.send(Event::Warning(format!(
+                "leaving {} deployed (--keep-on-failure)",
+                if done.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    names(&done)
+                }
+            )));
+        } else if !done.is_empty() {
+            events.send(Event::Step(format!(
+                "destroying the lab again on {}",
+                names(&done)
+            )));
+            let never = CancellationToken::new();
+            for f in destroy_on(&lab.name, &done, events, &never).await {
+                events.send(Event::Warning(format!(
+                    "{}: cleanup failed: {}",
+                    f.host, f.reason
+                )));
+            }
+        }
+        if cancel.is_cancelled() {
+            return Err(EngineError::Interrupted);
+        }
+        return Err(EngineError::Hosts(failures));
+    }
+
+    // The origin's profiles learn where every node is (each host patched its own copy).
+    for n in plan.nodes.iter() {
+        let here = hosts
+            .iter()
+            .any(|h| h.local && n.host.as_deref() == Some(h.name.as_str()));
+        if here {
+            continue;
+        }
+        let patch = ProfilePatch {
+            mgmt_ip: n.mgmt_addr.to_string(),
+            ssh_port: n.ssh_port,
+            console_port: n.console_port,
+        };
+        if let Err(e) = patch_file(&n.profile, &patch) {
+            events.send(Event::Warning(format!(
+                "could not patch {}: {e}",
+                n.profile.display()
+            )));
+        }
+    }
+    Ok(hosts
+        .iter()
+        .map(|h| {
+            let count = plan
+                .nodes
+                .iter()
+                .filter(|n| n.host.as_deref() == Some(h.name.as_str()))
+                .count();
+            (h.name.clone(), count)
+        })
+        .collect())
+}
+
+/// This machine's part of a deploy, in this process.
+async fn deploy_here(
+    lab: &Lab,
+    h: &HostTarget,
+    opts: &AllOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let (sink, forward) = host_sink(&h.name, events);
+    let r = async {
+        let d = deploy::prepare(
+            lab,
+            DeployOptions {
+                accel: opts.accel,
+                force: opts.force,
+                keep_on_failure: opts.keep_on_failure,
+                host: Some(h.name.clone()),
+            },
+            &sink,
+        )
+        .await?;
+        match d {
+            Prepared::AlreadyRunning(_) => {
+                sink.send(Event::Step(
+                    "already running; nothing changed (use --force to redeploy)".into(),
+                ));
+                Ok(())
+            }
+            Prepared::Ready(d) => d.run(&sink, cancel).await.map(|_| ()),
+        }
+    }
+    .await;
+    drop(sink);
+    let _ = forward.await;
+    r.map_err(|e: EngineError| e.to_string())
+}
+
+/// The plan as every host computes it (only placement, addresses and ports are read).
+fn placement_plan(lab: &Lab, hosts: &[HostTarget]) -> Result<plan::LabPlan, EngineError> {
+    plan::build(
+        lab,
+        &PlanOptions {
+            lab_dir: LabDir::of(lab.name.clone()).path().to_path_buf(),
+            accel: Accel::Tcg,
+            qemu: "qemu-system-x86_64".into(),
+            local_host: hosts.first().map(|h| h.name.clone()),
+        },
+    )
+    .map_err(|e| EngineError::Invalid(crate::spec::SpecErrors(e)))
+}
+
+fn names(hosts: &[&HostTarget]) -> String {
+    hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `vmlab destroy --all-hosts`: destroys the lab on every host (where it is deployed).
+pub async fn destroy_all(
+    lab: &LabName,
+    hosts: &[HostTarget],
+    events: &EventSink,
+) -> Result<(), EngineError> {
+    let all: Vec<&HostTarget> = hosts.iter().collect();
+    let never = CancellationToken::new();
+    let failures = destroy_on(lab, &all, events, &never).await;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Hosts(failures))
+    }
+}
+
+async fn destroy_on(
+    lab: &LabName,
+    hosts: &[&HostTarget],
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Vec<HostFailure> {
+    let runs = futures::future::join_all(hosts.iter().map(|h| async move {
+        if h.local {
+            let dir = LabDir::of(lab.clone());
+            if !dir.is_vmlab_lab() {
+                events.send(Event::Host {
+                    host: h.name.clone(),
+                    line: format!("lab {lab} is not deployed here"),
+                });
+                return None;
+            }
+            let (sink, forward) = host_sink(&h.name, events);
+            let r = destroy::destroy(&dir, false, &sink).await;
+            drop(sink);
+            let _ = forward.await;
+            return match r {
+                Ok(rep) => {
+                    events.send(Event::Host {
+                        host: h.name.clone(),
+                        line: format!("destroyed lab {lab} ({} VMs stopped)", rep.stopped.len()),
+                    });
+                    None
+                }
+                Err(e) => Some(HostFailure {
+                    host: h.name.clone(),
+                    reason: e.to_string(),
+                }),
+            };
+        }
+        let args = [
+            "destroy".to_string(),
+            "--lab".into(),
+            lab.to_string(),
+            "--missing-ok".into(),
+        ];
+        match run_remote(h, &args, None, false, Some(events), cancel).await {
+            Ok(out) if out.ok() => None,
+            Ok(out) => Some(HostFailure {
+                host: h.name.clone(),
+                reason: out.reason(h),
+            }),
+            Err(e) => Some(HostFailure {
+                host: h.name.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }))
+    .await;
+    runs.into_iter().flatten().collect()
+}
+
+/// One host's view in `vmlab status --all-hosts`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostView {
+    pub host: String,
+    pub address: String,
+    /// The lab as that host sees it (its own nodes live, the others remote).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<LabStatus>,
+    /// Why it could not be asked, or that the lab is not deployed there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `vmlab status --all-hosts`: every host's status of the lab, asked at once.
+pub async fn status_all(lab: &LabName, hosts: &[HostTarget]) -> Vec<HostView> {
+    let never = CancellationToken::new();
+    futures::future::join_all(hosts.iter().map(|h| {
+        let never = &never;
+        async move {
+            let (status, error) = if h.local {
+                match status::snapshot(&LabDir::of(lab.clone())) {
+                    Ok(s) => (Some(s), None),
+                    Err(e) => (None, Some(e.to_string())),
+                }
+            } else {
+                let args = [
+                    "status".to_string(),
+                    "--lab".into(),
+                    lab.to_string(),
+                    "--json".into(),
+                ];
+                let asked = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    run_remote(h, &args, None, false, None, never),
+                )
+                .await;
+                match asked {
+                    Ok(Ok(out)) if out.ok() => match serde_json::from_str(&out.stdout) {
+                        Ok(s) => (Some(s), None),
+                        Err(e) => (None, Some(format!("unreadable status: {e}"))),
+                    },
+                    Ok(Ok(out)) => (None, Some(out.reason(h))),
+                    Ok(Err(e)) => (None, Some(e.to_string())),
+                    Err(_) => (None, Some("no answer within 30 s".into())),
+                }
+            };
+            HostView {
+                host: h.name.clone(),
+                address: h.addr.to_string(),
+                status,
+                error,
+            }
+        }
+    }))
+    .await
+}
