@@ -432,3 +432,92 @@ fn qemu_args_are_a_checked_list() {
         stdout(&o)
     );
 }
+
+fn with_hosts(lab: &TestLab, hosts: &str) {
+    lab.write(
+        "topology.json",
+        &TOPOLOGY.replace(
+            r#""ssh_port_base": 43100 }"#,
+            &format!(r#""ssh_port_base": 43100, "hosts": {hosts} }}"#),
+        ),
+    );
+}
+
+#[test]
+fn a_node_on_an_unknown_host() {
+    let lab = good_lab();
+    with_hosts(&lab, r#"{ "h1": "127.0.0.2", "h2": "127.0.0.3" }"#);
+    lab.write(
+        "profiles/r1.json",
+        "{\"platform\": \"tiny-stride\", \"vm_host\": \"h9\"}",
+    );
+    lab.write(
+        "profiles/r2.json",
+        "{\"platform\": \"tiny-seq\", \"vm_host\": \"h2\"}",
+    );
+    refused(
+        &lab,
+        &[
+            "profiles/r1.json",
+            "vm_host",
+            "\"h9\"",
+            "use one of: h1, h2",
+        ],
+    );
+}
+
+#[test]
+fn a_host_missing_from_hosts() {
+    let lab = good_lab();
+    lab.write(
+        "profiles/r1.json",
+        "{\"platform\": \"tiny-stride\", \"vm_host\": \"h1\"}",
+    );
+    refused(&lab, &["profiles/r1.json", "vm_host", "no vmlab.hosts"]);
+    // With hosts, a node left unplaced is named too.
+    with_hosts(&lab, r#"{ "h1": "127.0.0.2" }"#);
+    refused(&lab, &["profiles/r2.json", "r2 has no vm_host"]);
+}
+
+#[test]
+fn an_invalid_host_address() {
+    let lab = good_lab();
+    with_hosts(&lab, r#"{ "h1": "127.0.0.300" }"#);
+    refused(
+        &lab,
+        &["topology.json", "vmlab.hosts.h1", "is not an IP address"],
+    );
+}
+
+#[test]
+fn a_multi_host_lab_without_its_host() {
+    let lab = good_lab();
+    with_hosts(&lab, r#"{ "h1": "127.0.0.2", "h2": "127.0.0.3" }"#);
+    lab.write(
+        "profiles/r1.json",
+        "{\"platform\": \"tiny-stride\", \"vm_host\": \"h1\"}",
+    );
+    lab.write(
+        "profiles/r2.json",
+        "{\"platform\": \"tiny-seq\", \"vm_host\": \"h2\"}",
+    );
+    refused(&lab, &["no host was named", "--host <name>"]);
+    // A host whose address is not this machine's.
+    with_hosts(&lab, r#"{ "h1": "192.0.2.1", "h2": "127.0.0.3" }"#);
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        lab.specs().to_str().unwrap(),
+        "--accel",
+        "tcg",
+        "--host",
+        "h1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("192.0.2.1 (host h1) is not an address of this machine"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lab.lab_dir().exists());
+}

@@ -48,14 +48,18 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
     if args.cancel_on_eof {
         // Driven over ssh by `--all-hosts`: when ssh goes away, stdin ends; cancel, and so
         // roll back, as for Ctrl-C.
+        // A plain thread: one blocked in read() never holds up the process's exit (a tokio
+        // blocking task would, at runtime shutdown).
         let token = cancel.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut stdin = tokio::io::stdin();
-            let mut buf = [0u8; 256];
-            while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
-            token.cancel();
-        });
+        let _ = std::thread::Builder::new()
+            .name("stdin-eof".into())
+            .spawn(move || {
+                use std::io::Read;
+                let mut stdin = std::io::stdin();
+                let mut buf = [0u8; 256];
+                while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+                token.cancel();
+            });
     }
     let (notes, printer) = printing_sink();
     let prepared = tokio::select! {

@@ -406,7 +406,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    rt.block_on(async {
+    let code = rt.block_on(async {
         // For commands that start VMs, Ctrl-C, SIGTERM and SIGHUP cancel what runs; it stops
         // what it started, and vmlab exits 128 + the signal's number. (The TUI handles its own.)
         let interrupts = match cli.command {
@@ -428,7 +428,11 @@ pub fn main() -> i32 {
                 }
             }
         }
-    })
+    });
+    // Whatever still runs in the background (a blocked read of stdin, a lingering task) must
+    // not hold up the exit.
+    rt.shutdown_background();
+    code
 }
 
 fn init_tracing(verbose: u8) {

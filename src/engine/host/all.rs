@@ -480,7 +480,11 @@ async fn destroy_on(
                 Ok(rep) => {
                     events.send(Event::Host {
                         host: h.name.clone(),
-                        line: format!("destroyed lab {lab} ({} VMs stopped)", rep.stopped.len()),
+                        line: format!(
+                            "destroyed lab {lab} ({} VM{} stopped)",
+                            rep.stopped.len(),
+                            if rep.stopped.len() == 1 { "" } else { "s" }
+                        ),
                     });
                     None
                 }

@@ -61,7 +61,7 @@ pub struct LinkRow {
     pub transport: LinkTransport,
     pub state: LinkState,
     /// With `waiting`: what is missing (an end's node, or `relay`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiting_for: Vec<String>,
     /// The admin state (`vmlab link down|up`).
     pub admin_up: bool,

@@ -35,6 +35,9 @@ use super::cross::{self, CrossShared, UdpSink};
 use super::forward::{self, LinkShared};
 use crate::spec::impair::Direction;
 
+/// The socket buffers asked for a link between hosts (4 MiB each way).
+const UDP_BUFFER: usize = 4 << 20;
+
 /// The relay's pidfile in a lab directory.
 pub fn pidfile(lab_dir: &Path) -> PathBuf {
     lab_dir.join("relay.pid")
@@ -105,6 +108,18 @@ fn prepare(lab_dir: &Path) -> Result<Bound, String> {
                         c.local, l.index, l.a, l.z
                     )
                 })?;
+                // UDP does not push back: room for a burst (the kernel caps it at
+                // net.core.rmem_max / wmem_max) keeps a burst from being a loss.
+                let _ = nix::sys::socket::setsockopt(
+                    &udp,
+                    nix::sys::socket::sockopt::RcvBuf,
+                    &UDP_BUFFER,
+                );
+                let _ = nix::sys::socket::setsockopt(
+                    &udp,
+                    nix::sys::socket::sockopt::SndBuf,
+                    &UDP_BUFFER,
+                );
                 cross.push((l, rx, udp));
             }
             _ => {}

@@ -1,0 +1,43 @@
+//! What the keyed check on links between hosts costs per datagram: wrapping a frame for the
+//! other host and checking it there, with the lab key (BLAKE3 keyed tag) and without
+//! (`vmlab.cross_host_check: "none"`), for a small and a full-size frame.
+//!
+//!   cargo bench --bench wire
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use vmlab::engine::link::wire::{self, Header, KEY_LEN, Kind};
+use vmlab::plan::End;
+
+fn bench(c: &mut Criterion) {
+    let key = [7u8; KEY_LEN];
+    let mut g = c.benchmark_group("wrap and check one datagram");
+    for size in [64usize, 1514] {
+        let frame = vec![0x5a; size];
+        g.throughput(Throughput::Bytes(size as u64));
+        for (label, k) in [("keyed", Some(&key)), ("unkeyed", None)] {
+            g.bench_with_input(BenchmarkId::new(label, size), &frame, |b, frame| {
+                let mut out = Vec::with_capacity(size + 64);
+                let mut seq = 0u64;
+                b.iter(|| {
+                    seq += 1;
+                    let h = Header {
+                        kind: Kind::Frame,
+                        from: End::A,
+                        attached: true,
+                        link: 3,
+                        epoch: 1,
+                        seq,
+                    };
+                    wire::encode(&h, black_box(frame), k, &mut out);
+                    let (_, f) = wire::decode(black_box(&out), 3, End::Z, k).expect("valid");
+                    black_box(f.len())
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
