@@ -6,6 +6,7 @@ mod deploy;
 mod output;
 mod say;
 mod signals;
+mod tools;
 
 use std::path::PathBuf;
 
@@ -68,6 +69,30 @@ impl LabArgs {
     }
 }
 
+/// How a listing prints: a table for people, JSON for programs (schemas in README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// `--format table|json` (and `--json`, the same as `--format json`).
+#[derive(Debug, Clone, Args)]
+pub struct FormatArgs {
+    /// Output format: a table, or JSON (schema in README)
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Same as --format json
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl FormatArgs {
+    pub fn json(&self) -> bool {
+        self.json || self.format == Format::Json
+    }
+}
+
 /// `--host` on a command about a deployed lab.
 #[derive(Debug, Clone, Args)]
 pub struct HostArgs {
@@ -111,9 +136,8 @@ pub enum Command {
         lab: LabArgs,
         #[command(flatten)]
         host: HostArgs,
-        /// Print JSON (schema in README)
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: FormatArgs,
         /// Multi-host lab: ask every host (over SSH) and show the whole lab
         #[arg(long)]
         all_hosts: bool,
@@ -171,15 +195,97 @@ pub enum Command {
         host: Option<String>,
     },
     /// List deployed labs
-    Labs,
+    #[command(after_help = "Example:\n  vmlab labs --format json")]
+    Labs {
+        #[command(flatten)]
+        out: FormatArgs,
+    },
+    /// Print the lab's OpenSSH config: `ssh -F <file> spine1` (or an `Include` line in
+    /// ~/.ssh/config) logs in with the lab's key, no password
+    #[command(after_help = "Example:\n  vmlab ssh-config > lab.ssh && ssh -F lab.ssh spine1")]
+    SshConfig {
+        #[command(flatten)]
+        lab: LabArgs,
+    },
+    /// Print an inventory of the lab: Ansible YAML (grouped by platform and host) or JSON
+    /// (nodes, addresses, ports, interfaces, links)
+    #[command(
+        after_help = "Example:\n  vmlab inventory > hosts.yml && ansible -i hosts.yml all -m ping"
+    )]
+    Inventory {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// ansible (YAML) or json
+        #[arg(long, value_enum, default_value = "ansible")]
+        format: tools::InventoryFormat,
+    },
+    /// Draw the topology: nodes and links with both ends' interfaces (spec and guest names),
+    /// grouped by host; works on a spec before it is deployed
+    #[command(
+        after_help = "Examples:\n  vmlab graph -S specs/\n  vmlab graph --format dot | dot -Tsvg > lab.svg"
+    )]
+    Graph {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// ascii (a drawing for the terminal), dot (Graphviz) or mermaid
+        #[arg(long, value_enum, default_value = "ascii")]
+        format: tools::GraphFormat,
+    },
+    /// Run a command on many nodes at once over SSH; each line of output is prefixed with its
+    /// node; exits 7 naming the nodes where it failed
+    #[command(
+        after_help = "Examples:\n  vmlab exec --all -- hostname\n  vmlab exec --platform sonic-vs --format json -- show version"
+    )]
+    Exec {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// These nodes (comma-separated)
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["platform", "all"], required_unless_present_any = ["platform", "all"])]
+        nodes: Vec<String>,
+        /// Every node of this platform
+        #[arg(long, conflicts_with = "all")]
+        platform: Option<String>,
+        /// Every node
+        #[arg(long)]
+        all: bool,
+        /// text (lines prefixed with the node) or json (one object per node, at the end)
+        #[arg(long, value_enum, default_value = "text")]
+        format: tools::ExecFormat,
+        /// Give up on a node after this many seconds
+        #[arg(long, default_value = "120")]
+        timeout: u64,
+        /// The command, after --
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Check this machine (QEMU, KVM, ssh, memory, disk) and, with -S, a lab's images and
+    /// ports; exits 8 when something blocks a deploy
+    #[command(after_help = "Example:\n  vmlab doctor -S specs/")]
+    Doctor {
+        /// A spec directory to check too
+        #[arg(short = 'S', long = "specs", value_name = "DIR")]
+        specs: Option<PathBuf>,
+        #[command(flatten)]
+        out: FormatArgs,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Example:\n  vmlab completions bash > ~/.local/share/bash-completion/completions/vmlab"
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    #[command(after_help = "Example:\n  vmlab man > vmlab.1 && man -l vmlab.1")]
+    Man,
     /// Show every link: state, guest interfaces, counters and rates each way, drops,
     /// impairments
     Links {
         #[command(flatten)]
         lab: LabArgs,
-        /// Print JSON (schema in README)
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: FormatArgs,
     },
     /// Set a link down or up, impair it, or clear its impairments
     Link {
@@ -220,9 +326,8 @@ pub enum Command {
         /// Delete the snapshot with this name
         #[arg(long, value_name = "NAME")]
         delete: Option<String>,
-        /// With --list: print JSON
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: FormatArgs,
     },
     /// Disk images: list them, import one (converted to qcow2), remove one no lab uses
     Image {
@@ -261,9 +366,8 @@ pub enum Command {
 pub enum ImageAction {
     /// Images in $VMLAB_HOME/images and those deployed labs use: size, format, users
     List {
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: FormatArgs,
     },
     /// Copy a disk image into $VMLAB_HOME/images as qcow2 (converting raw, vmdk, vdi, vhdx)
     Import {
@@ -511,13 +615,13 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Status {
             lab,
             host,
-            json,
+            out,
             all_hosts: true,
         } => {
             let spec = spec_of(&lab)?;
             let hosts = crate::engine::host::targets(&spec, host.host.as_deref())?;
             let views = crate::engine::host::all::status_all(&spec.name, &hosts).await;
-            if json {
+            if out.json() {
                 let text = serde_json::to_string_pretty(&serde_json::json!({
                     "name": spec.name,
                     "hosts": views,
@@ -533,13 +637,11 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
                 0
             })
         }
-        Command::Status {
-            lab, host, json, ..
-        } => {
+        Command::Status { lab, host, out, .. } => {
             let lab = find::find(&lab.selector(), false)?;
             find::check_host(&lab, host.host.as_deref())?;
             let st = status::snapshot(&lab)?;
-            if json {
+            if out.json() {
                 let text = serde_json::to_string_pretty(&st).map_err(|e| {
                     EngineError::io("cannot encode status", std::io::Error::other(e))
                 })?;
@@ -599,7 +701,41 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             })
             .await
         }
-        Command::Labs => labs(),
+        Command::Labs { out } => labs(out.json()),
+        Command::SshConfig { lab } => tools::ssh_config(&lab),
+        Command::Inventory { lab, format } => tools::inventory(&lab, format),
+        Command::Graph { lab, format } => tools::graph(&lab, format).await,
+        Command::Exec {
+            lab,
+            nodes,
+            platform,
+            all,
+            format,
+            timeout,
+            command,
+        } => {
+            let targets = match (all, platform) {
+                (true, _) => crate::engine::lab::exec::Targets::All,
+                (false, Some(p)) => crate::engine::lab::exec::Targets::Platform(p),
+                (false, None) => crate::engine::lab::exec::Targets::Nodes(nodes),
+            };
+            tools::exec(&lab, targets, format, timeout, &command).await
+        }
+        Command::Doctor { specs, out } => tools::doctor(specs.as_deref(), out.json()).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "vmlab", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| EngineError::io("cannot render the man page", e))?;
+            say(String::from_utf8_lossy(&buf).trim_end());
+            Ok(0)
+        }
         Command::Relay { .. } => Ok(0),
         Command::SpecReceive { lab } => {
             let dir = tokio::task::spawn_blocking(move || {
@@ -610,10 +746,10 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             say(&dir.display().to_string());
             Ok(0)
         }
-        Command::Links { lab, json } => {
+        Command::Links { lab, out } => {
             let lab = find::find(&lab.selector(), false)?;
             let st = status::snapshot(&lab)?;
-            if json {
+            if out.json() {
                 let text = serde_json::to_string_pretty(&serde_json::json!({
                     "name": st.name,
                     "relay": st.relay,
@@ -674,7 +810,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             name,
             list,
             delete,
-            json,
+            out,
         } => {
             let lab = find::find(&lab.selector(), false)?;
             let (notes, printer) = say::printing_sink();
@@ -687,7 +823,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             let _ = printer.await;
             if let Some(snaps) = r? {
                 let _ = list;
-                if json {
+                if out.json() {
                     let text = serde_json::to_string_pretty(&snaps).map_err(|e| {
                         EngineError::io("cannot encode snapshots", std::io::Error::other(e))
                     })?;
@@ -761,12 +897,13 @@ fn spec_of(lab: &LabArgs) -> Result<crate::spec::Lab, EngineError> {
 
 /// `vmlab labs`: one line per lab on stdout; a lab whose state cannot be read is reported on
 /// stderr, and then the exit code is 3.
-fn labs() -> Result<i32, EngineError> {
+fn labs(json: bool) -> Result<i32, EngineError> {
     let names = find::list();
-    if names.is_empty() {
-        say("no labs deployed");
+    if names.is_empty() && !json {
+        tell("no labs deployed");
     }
     let mut damaged = 0;
+    let mut rows = Vec::new();
     for name in names {
         match status::snapshot(&LabDir::of(name.clone())) {
             Ok(st) => {
@@ -775,17 +912,28 @@ fn labs() -> Result<i32, EngineError> {
                     .iter()
                     .filter(|n| n.status == NodeStatus::Running)
                     .count();
-                say(&format!(
-                    "{name}\t{up}/{} running\t{}",
-                    st.nodes.len(),
-                    st.spec_dir.display()
-                ));
+                let local = st
+                    .nodes
+                    .iter()
+                    .filter(|n| n.status != NodeStatus::Remote)
+                    .count();
+                rows.push(serde_json::json!({
+                    "name": name, "running": up, "nodes": local, "spec_dir": st.spec_dir,
+                    "lab_dir": st.lab_dir,
+                }));
             }
             Err(e) => {
                 damaged += 1;
                 tell(&format!("error: lab {name}: {e}"));
             }
         }
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|e| EngineError::io("cannot encode labs", std::io::Error::other(e)))?;
+        say(&text);
+    } else if !rows.is_empty() {
+        say(output::labs_text(&rows).trim_end());
     }
     Ok(if damaged > 0 { 3 } else { 0 })
 }
@@ -862,9 +1010,9 @@ async fn capture(
 async fn image_cmd(action: ImageAction) -> Result<i32, EngineError> {
     use crate::engine::image;
     match action {
-        ImageAction::List { json } => {
+        ImageAction::List { out } => {
             let rows = image::list().await?;
-            if json {
+            if out.json() {
                 let text = serde_json::to_string_pretty(&rows).map_err(|e| {
                     EngineError::io("cannot encode images", std::io::Error::other(e))
                 })?;

@@ -343,6 +343,38 @@ pub fn deployed_text(state: &LabState) -> String {
     s
 }
 
+/// `vmlab doctor`: one row per check.
+pub fn doctor_text(checks: &[crate::engine::doctor::Check]) -> String {
+    let mut t = table(&["CHECK", "", "FOUND", "FIX"]);
+    // Long findings and fixes wrap to the terminal (or 120 columns in a log).
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    if t.width().is_none() {
+        t.set_width(120);
+    }
+    for c in checks {
+        t.add_row(vec![
+            c.name.clone(),
+            c.verdict.label().to_string(),
+            c.found.clone(),
+            c.fix.clone().unwrap_or_default(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// `vmlab labs`: name, nodes running, spec directory.
+pub fn labs_text(rows: &[serde_json::Value]) -> String {
+    let mut t = table(&["LAB", "RUNNING", "SPEC DIR"]);
+    for r in rows {
+        t.add_row(vec![
+            r["name"].as_str().unwrap_or_default().to_string(),
+            format!("{}/{}", r["running"], r["nodes"]),
+            r["spec_dir"].as_str().unwrap_or_default().to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
 /// `vmlab status --all-hosts`: every host's own nodes in one table, then each link as the
 /// hosts of its ends see it, then the hosts that could not be asked.
 pub fn all_hosts_text(

@@ -39,6 +39,12 @@ pub enum EngineError {
     /// A multi-host command failed on one or more hosts (each with what it said).
     #[error("{}", host_failures(.0))]
     Hosts(Vec<HostFailure>),
+    /// `vmlab exec`: the command failed (or could not run) on these nodes.
+    #[error("the command failed on {}", .0.join(", "))]
+    ExecFailed(Vec<String>),
+    /// `vmlab doctor` found something that blocks a deploy.
+    #[error("{0}")]
+    Blocked(String),
     /// The operation was cancelled (Ctrl-C, SIGTERM, SIGHUP, or the TUI quitting); what it
     /// had started was stopped.
     #[error("interrupted; what was started has been stopped")]
@@ -127,6 +133,8 @@ impl EngineError {
             EngineError::BootFailed(_) => 4,
             EngineError::MissingProgram { .. } => 5,
             EngineError::Hosts(_) => 6,
+            EngineError::ExecFailed(_) => 7,
+            EngineError::Blocked(_) => 8,
             EngineError::Interrupted => 130,
             EngineError::Io { .. } => 1,
         }

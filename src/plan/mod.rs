@@ -138,6 +138,8 @@ pub struct NodePlan {
     pub host: Option<String>,
     pub credentials: Option<Credentials>,
     pub boot_timeout_secs: u64,
+    /// Install the lab's SSH key in the guest once it is ready (`vm_ssh_key`).
+    pub ssh_key: bool,
     /// Staged boot: wait this long once the node may start.
     pub boot_delay_secs: u64,
     /// Staged boot: these nodes must be ready before this one starts.
@@ -389,6 +391,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             host: node.host.clone(),
             credentials: node.credentials.clone(),
             boot_timeout_secs: node.boot_timeout_secs,
+            ssh_key: node.ssh_key,
             boot_delay_secs: node.boot_delay_secs,
             wait_for: node.wait_for.clone(),
             profile: node.profile.clone(),

@@ -119,6 +119,8 @@ pub struct Node {
     pub wait_for_from: Option<(PathBuf, String)>,
     /// `vm_qemu_args`: checked options appended to the QEMU command line.
     pub qemu_args: Vec<String>,
+    /// `vm_ssh_key`: install the lab's SSH key in the guest once it is ready.
+    pub ssh_key: bool,
 }
 
 /// One end of a link.

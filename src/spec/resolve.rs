@@ -609,6 +609,18 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
         }
     };
 
+    // `vm_ssh_key`: install the lab's SSH key in the guest once it is ready (default: yes).
+    let ssh_key = match lookup("vm_ssh_key") {
+        None => true,
+        Some(f) => match f.value {
+            Value::Bool(b) => *b,
+            _ => {
+                errs.push(type_error(&f, "true or false", "false"));
+                true
+            }
+        },
+    };
+
     if errs.len() != before {
         return None;
     }
@@ -632,6 +644,7 @@ fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
         wait_for,
         wait_for_from,
         qemu_args,
+        ssh_key,
     })
 }
 

@@ -291,6 +291,14 @@ impl Deployment {
             return Err(EngineError::BootFailed(failures));
         }
 
+        let local: Vec<String> = plan.local_nodes().map(|n| n.name.clone()).collect();
+        super::sshkey::install_on(lab, &local, events).await;
+        if let Err(e) = super::export::write_all(lab, &LabState::load(lab)?) {
+            events.send(Event::Warning(format!(
+                "could not write the lab's ssh_config and inventories: {e}"
+            )));
+        }
+
         events.send(Event::Step("patching profiles".into()));
         for node in plan.local_nodes() {
             let patch = ProfilePatch {

@@ -151,6 +151,8 @@ pub(super) async fn finish(
             LabState::update_node(lab, node, |n| {
                 n.ready(launched.pid, elapsed.as_secs_f64(), now_rfc3339_millis())
             })?;
+            // A guest that keeps its home in RAM forgot the lab's key.
+            super::sshkey::install_on(lab, &[node.to_string()], events).await;
             Ok(())
         }
         Some(BootOutcome::Failed { reason, elapsed }) => {

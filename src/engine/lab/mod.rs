@@ -6,6 +6,8 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod exec;
+pub mod export;
 pub mod find;
 pub mod key;
 pub mod lifecycle;
@@ -16,6 +18,7 @@ pub mod preflight;
 pub mod profiles;
 pub mod repair;
 pub mod snapshot;
+pub mod sshkey;
 pub mod stages;
 pub mod state;
 pub mod status;

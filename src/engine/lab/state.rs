@@ -74,6 +74,8 @@ impl LabState {
                     ssh_user: n.credentials.as_ref().map(|c| c.user.clone()),
                     ssh_pass: n.credentials.as_ref().map(|c| c.pass.clone()),
                     boot_timeout_secs: n.boot_timeout_secs,
+                    ssh_key: n.ssh_key,
+                    key_installed: false,
                     argv: n.argv.clone(),
                 },
             );

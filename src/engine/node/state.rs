@@ -117,9 +117,19 @@ pub struct NodeState {
     /// Seconds the node may take to become ready.
     #[serde(default)]
     pub boot_timeout_secs: u64,
+    /// Install the lab's SSH key in the guest whenever it becomes ready (`vm_ssh_key`).
+    #[serde(default = "yes")]
+    pub ssh_key: bool,
+    /// Did the lab's SSH key reach the guest at its last boot?
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_installed: bool,
     /// The QEMU command line, so the node can be started again without the spec.
     #[serde(default)]
     pub argv: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn loopback() -> std::net::IpAddr {
@@ -155,6 +165,7 @@ impl NodeState {
         self.ready_at = None;
         self.boot_seconds = None;
         self.failure = None;
+        self.key_installed = false;
     }
 
     /// The boot of QEMU `pid` reached `stage` (ignored if another QEMU runs the node now, or
@@ -224,6 +235,8 @@ mod tests {
             ssh_user: None,
             ssh_pass: None,
             boot_timeout_secs: 60,
+            ssh_key: true,
+            key_installed: false,
             argv: Vec::new(),
         }
     }

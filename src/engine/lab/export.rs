@@ -1,0 +1,804 @@
+//! What other tools read about a deployed lab, rendered from its state: an OpenSSH config,
+//! an Ansible inventory, a JSON inventory, and the topology as Graphviz, Mermaid or a
+//! terminal drawing. The renderers are pure (state in, text out); [`write_all`] puts the
+//! files in the lab directory at deploy: `ssh_config`, `inventory.yml`, `inventory.json`.
+//!
+//! Nothing here holds a password: logins go through the lab's SSH key ([`super::sshkey`]).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::LabDir;
+use super::sshkey;
+use super::state::LabState;
+use crate::engine::error::EngineError;
+use crate::engine::fsutil::atomic_write;
+use crate::engine::node::{NodeState, NodeStatus};
+
+/// The state a spec would deploy to, for drawing a lab before it exists (every node as
+/// planned, none running).
+pub fn planned_state(spec: &crate::spec::Lab) -> Result<LabState, EngineError> {
+    let lab = LabDir::of(spec.name.clone());
+    let plan = crate::plan::build(
+        spec,
+        &crate::plan::PlanOptions {
+            lab_dir: lab.path().to_path_buf(),
+            accel: crate::plan::Accel::Tcg,
+            qemu: crate::engine::node::qemu::qemu_binary(),
+            // Any host will do: every host plans the same lab.
+            local_host: spec.settings.hosts.first().map(|(h, _)| h.clone()),
+        },
+    )
+    .map_err(|e| EngineError::Invalid(crate::spec::SpecErrors(e)))?;
+    Ok(LabState::from_plan(&plan))
+}
+
+/// Writes `ssh_config`, `inventory.yml` and `inventory.json` into the lab directory.
+pub fn write_all(lab: &LabDir, state: &LabState) -> Result<(), EngineError> {
+    for (name, text) in [
+        ("ssh_config", ssh_config(state, lab.path())),
+        ("inventory.yml", ansible(state, lab.path())),
+        ("inventory.json", json_text(&inventory(state, lab.path()))?),
+    ] {
+        let p = lab.path().join(name);
+        atomic_write(&p, text.as_bytes(), Some(0o600))
+            .map_err(|e| EngineError::io(format!("cannot write {}", p.display()), e))?;
+    }
+    Ok(())
+}
+
+fn json_text<T: Serialize>(v: &T) -> Result<String, EngineError> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(|e| EngineError::io("cannot encode JSON", std::io::Error::other(e)))
+}
+
+/// A path as an ssh_config value: `%` escaped, quoted when it holds white space.
+fn cfg_path(p: &Path) -> String {
+    let s = p.to_string_lossy().replace('%', "%%");
+    if s.contains(char::is_whitespace) {
+        format!("\"{s}\"")
+    } else {
+        s
+    }
+}
+
+/// Nodes this host runs (all of them, in a one-host lab), in topology order.
+fn local_nodes(state: &LabState) -> impl Iterator<Item = (&String, &NodeState)> {
+    state
+        .ordered_nodes()
+        .filter(|(_, n)| n.status != NodeStatus::Remote)
+}
+
+/// `ssh_config`: `Host <node> <lab>-<node>` for each node of this host, logging in with the
+/// lab's key; use it with `ssh -F <file> spine1` or an `Include` line in `~/.ssh/config`.
+pub fn ssh_config(state: &LabState, lab_dir: &Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# vmlab lab {lab}: `ssh -F {f} <node>`, or `Include {f}` in ~/.ssh/config.\n\
+         # Written by vmlab deploy; regenerated on every deploy.",
+        lab = state.name,
+        f = cfg_path(&lab_dir.join("ssh_config"))
+    );
+    for (name, n) in local_nodes(state) {
+        let _ = writeln!(s, "\nHost {name} {}-{name}", state.name);
+        if !n.ssh_key {
+            let _ = writeln!(
+                s,
+                "  # vm_ssh_key is false for this node: ssh asks for its password"
+            );
+        }
+        let _ = writeln!(s, "  HostName {}", n.mgmt_addr);
+        let _ = writeln!(s, "  Port {}", n.ssh_port);
+        if let Some(u) = &n.ssh_user {
+            let _ = writeln!(s, "  User {u}");
+        }
+        if n.ssh_key {
+            let _ = writeln!(
+                s,
+                "  IdentityFile {}\n  IdentitiesOnly yes",
+                cfg_path(&sshkey::private_key(lab_dir))
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  UserKnownHostsFile {}\n  StrictHostKeyChecking no\n  LogLevel ERROR",
+            cfg_path(&lab_dir.join("known_hosts"))
+        );
+    }
+    s
+}
+
+/// One guest interface in the JSON inventory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvInterface {
+    /// As the spec names it (`Ethernet0`).
+    pub name: String,
+    /// As the guest sees it (`eth1`).
+    pub guest: String,
+    pub link: usize,
+    /// The other end, `node:interface`.
+    pub peer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvNode {
+    pub name: String,
+    pub platform: String,
+    pub host: Option<String>,
+    pub mgmt_ip: String,
+    pub ssh_port: u16,
+    pub console_port: u16,
+    pub ssh_user: Option<String>,
+    pub interfaces: Vec<InvInterface>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvLink {
+    pub index: usize,
+    pub a: String,
+    pub z: String,
+    pub a_guest: String,
+    pub z_guest: String,
+    pub transport: crate::plan::LinkTransport,
+}
+
+/// `inventory.json`: nodes with their addresses, ports, user and interfaces (spec and guest
+/// names), links, and how to log in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inventory {
+    pub lab: String,
+    pub ssh_config: String,
+    pub ssh_key: String,
+    pub nodes: Vec<InvNode>,
+    pub links: Vec<InvLink>,
+}
+
+fn split_end(end: &str) -> (&str, &str) {
+    end.split_once(':').unwrap_or((end, ""))
+}
+
+pub fn inventory(state: &LabState, lab_dir: &Path) -> Inventory {
+    let nodes = state
+        .ordered_nodes()
+        .map(|(name, n)| {
+            let mut interfaces = Vec::new();
+            for l in &state.links {
+                for (mine, nic, other) in [(&l.a, l.a_nic, &l.z), (&l.z, l.z_nic, &l.a)] {
+                    let (node, iface) = split_end(mine);
+                    if node == name {
+                        interfaces.push(InvInterface {
+                            name: iface.to_string(),
+                            guest: format!("eth{nic}"),
+                            link: l.index,
+                            peer: other.clone(),
+                        });
+                    }
+                }
+            }
+            interfaces.sort_by_key(|i| (i.guest.len(), i.guest.clone()));
+            InvNode {
+                name: name.clone(),
+                platform: n.platform.clone(),
+                host: n.host.clone(),
+                mgmt_ip: n.mgmt_addr.to_string(),
+                ssh_port: n.ssh_port,
+                console_port: n.console_port,
+                ssh_user: n.ssh_user.clone(),
+                interfaces,
+            }
+        })
+        .collect();
+    Inventory {
+        lab: state.name.to_string(),
+        ssh_config: lab_dir.join("ssh_config").to_string_lossy().into_owned(),
+        ssh_key: sshkey::private_key(lab_dir).to_string_lossy().into_owned(),
+        nodes,
+        links: state
+            .links
+            .iter()
+            .map(|l| InvLink {
+                index: l.index,
+                a: l.a.clone(),
+                z: l.z.clone(),
+                a_guest: format!("eth{}", l.a_nic),
+                z_guest: format!("eth{}", l.z_nic),
+                transport: l.transport,
+            })
+            .collect(),
+    }
+}
+
+/// An Ansible group name: letters, digits and `_` (platform `sonic-vs` → `sonic_vs`).
+fn group(name: &str) -> String {
+    let g: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if g.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{g}")
+    } else {
+        g
+    }
+}
+
+/// A YAML scalar: double-quoted JSON strings are valid YAML and escape everything.
+fn yq(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// `inventory.yml`: Ansible's YAML inventory, grouped by platform (and by host in a multi-host
+/// lab), each node with `ansible_host`, `ansible_port` and `ansible_user`, the lab's key for all.
+pub fn ansible(state: &LabState, lab_dir: &Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# vmlab lab {}: `ansible-inventory -i <this file> --graph`",
+        state.name
+    );
+    let _ = writeln!(s, "all:\n  vars:");
+    let _ = writeln!(
+        s,
+        "    ansible_ssh_private_key_file: {}",
+        yq(&sshkey::private_key(lab_dir).to_string_lossy())
+    );
+    let _ = writeln!(
+        s,
+        "    ansible_ssh_common_args: {}",
+        yq(&format!(
+            "-o UserKnownHostsFile={} -o StrictHostKeyChecking=no",
+            cfg_path(&lab_dir.join("known_hosts"))
+        ))
+    );
+    let _ = writeln!(s, "  children:");
+    let mut groups: Vec<(String, Vec<&String>)> = Vec::new();
+    fn add<'a>(groups: &mut Vec<(String, Vec<&'a String>)>, g: String, n: &'a String) {
+        match groups.iter_mut().find(|(k, _)| *k == g) {
+            Some((_, v)) => v.push(n),
+            None => groups.push((g, vec![n])),
+        }
+    }
+    let nodes: Vec<(&String, &NodeState)> = state.ordered_nodes().collect();
+    for (name, n) in &nodes {
+        add(&mut groups, group(&n.platform), name);
+    }
+    for (name, n) in &nodes {
+        if let Some(h) = &n.host {
+            add(&mut groups, format!("host_{}", group(h)), name);
+        }
+    }
+    let mut first = std::collections::HashSet::new();
+    for (g, members) in &groups {
+        let _ = writeln!(s, "    {g}:\n      hosts:");
+        for name in members {
+            // Host variables once, in the node's first group.
+            if !first.insert(name.as_str()) {
+                let _ = writeln!(s, "        {}: {{}}", yq(name));
+                continue;
+            }
+            let Some(n) = state.nodes.get(*name) else {
+                continue;
+            };
+            let _ = writeln!(s, "        {}:", yq(name));
+            let _ = writeln!(
+                s,
+                "          ansible_host: {}",
+                yq(&n.mgmt_addr.to_string())
+            );
+            let _ = writeln!(s, "          ansible_port: {}", n.ssh_port);
+            if let Some(u) = &n.ssh_user {
+                let _ = writeln!(s, "          ansible_user: {}", yq(u));
+            }
+        }
+    }
+    s
+}
+
+/// Links grouped for drawing: each as `(index, a node, a label, z node, z label)`.
+fn edges(state: &LabState) -> Vec<(usize, String, String, String, String)> {
+    state
+        .links
+        .iter()
+        .map(|l| {
+            let (an, ai) = split_end(&l.a);
+            let (zn, zi) = split_end(&l.z);
+            (
+                l.index,
+                an.to_string(),
+                format!("{ai} (eth{})", l.a_nic),
+                zn.to_string(),
+                format!("{zi} (eth{})", l.z_nic),
+            )
+        })
+        .collect()
+}
+
+fn hosts(state: &LabState) -> Vec<(Option<String>, Vec<String>)> {
+    let mut out: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    for (name, n) in state.ordered_nodes() {
+        match out.iter_mut().find(|(h, _)| *h == n.host) {
+            Some((_, v)) => v.push(name.clone()),
+            None => out.push((n.host.clone(), vec![name.clone()])),
+        }
+    }
+    out
+}
+
+/// Graphviz: nodes (grouped in a cluster per host), links labelled with both ends'
+/// interfaces. `dot -Tsvg`.
+pub fn dot(state: &LabState) -> String {
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    let mut s = format!(
+        "graph {} {{\n  graph [label={}, labelloc=t];\n  node [shape=box, style=rounded];\n",
+        q(state.name.as_str()),
+        q(&format!("vmlab lab {}", state.name))
+    );
+    for (i, (host, members)) in hosts(state).iter().enumerate() {
+        let indent = if host.is_some() { "    " } else { "  " };
+        if let Some(h) = host {
+            let _ = writeln!(s, "  subgraph cluster_{i} {{\n    label={};", q(h));
+        }
+        for m in members {
+            let platform = state
+                .nodes
+                .get(m)
+                .map(|n| n.platform.as_str())
+                .unwrap_or("");
+            let _ = writeln!(
+                s,
+                "{indent}{} [label={}];",
+                q(m),
+                q(&format!("{m}\n{platform}"))
+            );
+        }
+        if host.is_some() {
+            let _ = writeln!(s, "  }}");
+        }
+    }
+    for (_, a, al, z, zl) in edges(state) {
+        let _ = writeln!(
+            s,
+            "  {} -- {} [taillabel={}, headlabel={}];",
+            q(&a),
+            q(&z),
+            q(&al),
+            q(&zl)
+        );
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// Mermaid (`graph TD`), for Markdown docs: a subgraph per host, links labelled with both
+/// ends' interfaces.
+pub fn mermaid(state: &LabState) -> String {
+    // Mermaid ids: letters, digits, `_`; labels in quotes with `"` as `#quot;`.
+    let id = |n: &str| format!("n_{}", group(n));
+    let label = |s: &str| s.replace('"', "#quot;");
+    let mut s = String::from("graph TD\n");
+    for (host, members) in hosts(state) {
+        let indent = if host.is_some() { "    " } else { "  " };
+        if let Some(h) = &host {
+            let _ = writeln!(
+                s,
+                "  subgraph {}[\"{}\"]",
+                id(&format!("host_{h}")),
+                label(h)
+            );
+        }
+        for m in members {
+            let _ = writeln!(s, "{indent}{}[\"{}\"]", id(&m), label(&m));
+        }
+        if host.is_some() {
+            let _ = writeln!(s, "  end");
+        }
+    }
+    for (_, a, al, z, zl) in edges(state) {
+        let _ = writeln!(
+            s,
+            "  {} ---|\"{} — {}\"| {}",
+            id(&a),
+            label(&al),
+            label(&zl),
+            id(&z)
+        );
+    }
+    s
+}
+
+/// What a cell of the terminal drawing belongs to (the TUI colours by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Blank,
+    /// A node's box, by topology index.
+    Node(usize),
+    /// A link's line, by link index.
+    Link(usize),
+    /// Text of the legend.
+    Text,
+}
+
+/// A drawing: rows of characters with their owners.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Drawing {
+    pub rows: Vec<Vec<(char, Owner)>>,
+}
+
+impl Drawing {
+    /// Plain text, trailing spaces cut.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for r in &self.rows {
+            let line: String = r.iter().map(|(c, _)| *c).collect();
+            s.push_str(line.trim_end());
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// A grid being drawn: line directions per cell, merged into box-drawing characters.
+struct Canvas {
+    w: usize,
+    h: usize,
+    text: Vec<Vec<Option<(char, Owner)>>>,
+    lines: Vec<Vec<(u8, Owner)>>,
+}
+
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+const LEFT: u8 = 4;
+const RIGHT: u8 = 8;
+
+impl Canvas {
+    fn new(w: usize, h: usize) -> Self {
+        Canvas {
+            w,
+            h,
+            text: vec![vec![None; w]; h],
+            lines: vec![vec![(0, Owner::Blank); w]; h],
+        }
+    }
+
+    fn put(&mut self, x: usize, y: usize, s: &str, o: Owner) {
+        for (i, c) in s.chars().enumerate() {
+            if x + i < self.w && y < self.h {
+                self.text[y][x + i] = Some((c, o));
+            }
+        }
+    }
+
+    fn mark(&mut self, x: usize, y: usize, dirs: u8, o: Owner) {
+        if x < self.w && y < self.h {
+            let cell = &mut self.lines[y][x];
+            cell.0 |= dirs;
+            if cell.1 == Owner::Blank {
+                cell.1 = o;
+            }
+        }
+    }
+
+    fn vline(&mut self, x: usize, y0: usize, y1: usize, o: Owner) {
+        let (a, b) = (y0.min(y1), y0.max(y1));
+        for y in a..=b {
+            let mut d = 0;
+            if y > a {
+                d |= UP;
+            }
+            if y < b {
+                d |= DOWN;
+            }
+            self.mark(x, y, d, o);
+        }
+    }
+
+    fn hline(&mut self, y: usize, x0: usize, x1: usize, o: Owner) {
+        let (a, b) = (x0.min(x1), x0.max(x1));
+        for x in a..=b {
+            let mut d = 0;
+            if x > a {
+                d |= LEFT;
+            }
+            if x < b {
+                d |= RIGHT;
+            }
+            self.mark(x, y, d, o);
+        }
+    }
+
+    fn finish(self) -> Drawing {
+        let glyph = |d: u8| match d {
+            0 => ' ',
+            d if d == UP | DOWN || d == UP || d == DOWN => '│',
+            d if d == LEFT | RIGHT || d == LEFT || d == RIGHT => '─',
+            d if d == DOWN | RIGHT => '┌',
+            d if d == DOWN | LEFT => '┐',
+            d if d == UP | RIGHT => '└',
+            d if d == UP | LEFT => '┘',
+            d if d == UP | DOWN | RIGHT => '├',
+            d if d == UP | DOWN | LEFT => '┤',
+            d if d == LEFT | RIGHT | DOWN => '┬',
+            d if d == LEFT | RIGHT | UP => '┴',
+            _ => '┼',
+        };
+        let mut rows = Vec::with_capacity(self.h);
+        for y in 0..self.h {
+            let mut row = Vec::with_capacity(self.w);
+            for x in 0..self.w {
+                row.push(match self.text[y][x] {
+                    Some(t) => t,
+                    None => {
+                        let (d, o) = self.lines[y][x];
+                        (glyph(d), o)
+                    }
+                });
+            }
+            rows.push(row);
+        }
+        Drawing { rows }
+    }
+}
+
+/// Layers for drawing: a two-colouring when the graph is bipartite (spine-leaf: spines on
+/// top, the side of the first node), else breadth-first levels from the first node of each
+/// connected part.
+fn layers(names: &[String], adj: &[Vec<usize>]) -> Vec<usize> {
+    let n = names.len();
+    let mut level = vec![usize::MAX; n];
+    for start in 0..n {
+        if level[start] != usize::MAX {
+            continue;
+        }
+        level[start] = 0;
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(u) = queue.pop_front() {
+            for &v in &adj[u] {
+                if level[v] == usize::MAX {
+                    level[v] = level[u] + 1;
+                    queue.push_back(v);
+                }
+            }
+        }
+    }
+    let bipartite = (0..n).all(|u| adj[u].iter().all(|&v| level[u] % 2 != level[v] % 2));
+    if bipartite {
+        level.iter().map(|l| l % 2).collect()
+    } else {
+        level
+    }
+}
+
+/// The topology drawn for a terminal: a row of boxes per layer, each link on a track of its
+/// own between layers (numbered where it turns), then a legend of links with both ends'
+/// interfaces. `status` (one word per node, for the TUI: `running`, …) goes under each name.
+pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawing {
+    let names: Vec<String> = state.node_order.clone();
+    let index = |n: &str| names.iter().position(|m| m == n);
+    let es = edges(state);
+    let mut adj = vec![Vec::new(); names.len()];
+    for (_, a, _, z, _) in &es {
+        if let (Some(i), Some(j)) = (index(a), index(z))
+            && i != j
+        {
+            adj[i].push(j);
+            adj[j].push(i);
+        }
+    }
+    let level = layers(&names, &adj);
+    let depth = level.iter().copied().max().map_or(0, |m| m + 1);
+    // Box geometry per node.
+    let labels: Vec<(String, Option<String>)> = names
+        .iter()
+        .map(|n| {
+            let host = state.nodes.get(n).and_then(|s| s.host.clone());
+            let st = status(n);
+            let second = match (host, st) {
+                (Some(h), Some(s)) => Some(format!("{s} @{h}")),
+                (Some(h), None) => Some(format!("@{h}")),
+                (None, s) => s,
+            };
+            (n.clone(), second)
+        })
+        .collect();
+    let width_of = |i: usize| {
+        let (a, b) = &labels[i];
+        a.chars()
+            .count()
+            .max(b.as_ref().map_or(0, |b| b.chars().count()))
+            + 6
+    };
+    let box_h = if labels.iter().any(|(_, b)| b.is_some()) {
+        4
+    } else {
+        3
+    };
+    // Links between adjacent layers are drawn; the others are in the legend only.
+    let drawn: Vec<usize> = es
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, a, _, z, _))| match (index(a), index(z)) {
+            (Some(i), Some(j)) => level[i].abs_diff(level[j]) == 1,
+            _ => false,
+        })
+        .map(|(k, _)| k)
+        .collect();
+    let mut rows_of = vec![Vec::new(); depth];
+    for (i, l) in level.iter().enumerate() {
+        rows_of[*l].push(i);
+    }
+    let gap = 6;
+    let row_w = |r: &Vec<usize>| r.iter().map(|&i| width_of(i)).sum::<usize>() + gap * r.len();
+    let total_w = rows_of.iter().map(row_w).max().unwrap_or(0).max(20);
+    // Tracks between layer l and l+1: one per drawn link there.
+    let tracks: Vec<Vec<usize>> = (0..depth.saturating_sub(1))
+        .map(|l| {
+            drawn
+                .iter()
+                .copied()
+                .filter(|&k| {
+                    let (_, a, _, z, _) = &es[k];
+                    let (i, j) = (index(a).unwrap_or(0), index(z).unwrap_or(0));
+                    level[i].min(level[j]) == l
+                })
+                .collect()
+        })
+        .collect();
+    let mut y_of_layer = Vec::with_capacity(depth);
+    let mut y = 0;
+    for l in 0..depth {
+        y_of_layer.push(y);
+        y += box_h;
+        if let Some(t) = tracks.get(l) {
+            y += t.len() + 3;
+        }
+    }
+    let legend_start = y + 1;
+    let legend: Vec<String> = es
+        .iter()
+        .enumerate()
+        .map(|(k, (i, a, al, z, zl))| {
+            format!(
+                "{:>2}  {a} {al} ── {z} {zl}{}",
+                i + 1,
+                if drawn.contains(&k) {
+                    ""
+                } else {
+                    "  (not drawn)"
+                }
+            )
+        })
+        .collect();
+    let legend_w = legend.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut c = Canvas::new(total_w.max(legend_w), legend_start + legend.len());
+    // Boxes, each row centred.
+    let mut x_of = vec![0usize; names.len()];
+    for (l, row) in rows_of.iter().enumerate() {
+        let mut x = (total_w.saturating_sub(row_w(row))) / 2 + gap / 2;
+        for &i in row {
+            x_of[i] = x;
+            let w = width_of(i);
+            let top = y_of_layer[l];
+            let o = Owner::Node(i);
+            c.put(x, top, &format!("┌{}┐", "─".repeat(w - 2)), o);
+            for r in 1..box_h - 1 {
+                c.put(x, top + r, &format!("│{}│", " ".repeat(w - 2)), o);
+            }
+            c.put(x, top + box_h - 1, &format!("└{}┘", "─".repeat(w - 2)), o);
+            c.put(x + 3, top + 1, &labels[i].0, o);
+            if let Some(b) = &labels[i].1 {
+                c.put(x + 3, top + 2, b, o);
+            }
+            x += w + gap;
+        }
+    }
+    // Attachment points: spread along each box's bottom (links down) and top (links up).
+    let attach = |i: usize, k: usize, down: bool| {
+        let mine: Vec<usize> = drawn
+            .iter()
+            .copied()
+            .filter(|&e| {
+                let (_, a, _, z, _) = &es[e];
+                let (p, q) = (index(a).unwrap_or(0), index(z).unwrap_or(0));
+                let other = if p == i {
+                    q
+                } else if q == i {
+                    p
+                } else {
+                    return false;
+                };
+                (level[other] > level[i]) == down
+            })
+            .collect();
+        let pos = mine.iter().position(|&e| e == k).unwrap_or(0);
+        let inner = width_of(i) - 2;
+        x_of[i] + 1 + (pos + 1) * inner / (mine.len() + 1)
+    };
+    // Each link's columns: where it leaves its upper box and enters its lower one, every
+    // column of a gap used by one link only, so lines meet only where they cross.
+    let mut labels_at = Vec::new();
+    for (l, ts) in tracks.iter().enumerate() {
+        let mut used = std::collections::HashSet::new();
+        let mut cols = Vec::with_capacity(ts.len());
+        for &k in ts {
+            let (_, a, _, z, _) = &es[k];
+            let (i, j) = (index(a).unwrap_or(0), index(z).unwrap_or(0));
+            let (up, low) = if level[i] == l { (i, j) } else { (j, i) };
+            let xu = attach(up, k, true);
+            used.insert(xu);
+            cols.push((k, up, low, xu));
+        }
+        let mut placed = Vec::with_capacity(cols.len());
+        for (k, up, low, xu) in cols {
+            let (lo, hi) = (x_of[low] + 1, x_of[low] + width_of(low) - 2);
+            let want = attach(low, k, false);
+            let xl = (0..=(hi - lo))
+                .flat_map(|d| [want + d, want.wrapping_sub(d)])
+                .find(|x| (lo..=hi).contains(x) && !used.contains(x))
+                .unwrap_or(want);
+            used.insert(xl);
+            placed.push((k, up, low, xu, xl));
+        }
+        for (t, (k, _, _, xu, xl)) in placed.into_iter().enumerate() {
+            let idx = es[k].0;
+            let o = Owner::Link(idx);
+            let y_up = y_of_layer[l] + box_h;
+            let y_track = y_up + t + 1;
+            let y_low = y_of_layer[l + 1] - 1;
+            c.vline(xu, y_up, y_track, o);
+            c.hline(y_track, xu, xl, o);
+            c.vline(xl, y_track, y_low, o);
+            labels_at.push((idx, xl, xu, y_track, y_low));
+        }
+    }
+    // Each link's number beside the line where it turns down, where nothing else is drawn.
+    for (idx, xl, xu, y_track, y_low) in labels_at {
+        let label = (idx + 1).to_string();
+        let y = y_track + 1;
+        if y >= y_low {
+            continue;
+        }
+        let candidates = [xl + 1, xl.saturating_sub(label.len())];
+        let order = if xl >= xu {
+            candidates
+        } else {
+            [candidates[1], candidates[0]]
+        };
+        for lx in order {
+            let free = (0..label.len())
+                .all(|d| lx + d < c.w && c.text[y][lx + d].is_none() && c.lines[y][lx + d].0 == 0);
+            if free {
+                c.put(lx, y, &label, Owner::Link(idx));
+                break;
+            }
+        }
+    }
+    for (r, line) in legend.iter().enumerate() {
+        c.put(0, legend_start + r, line, Owner::Link(es[r].0));
+    }
+    c.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_names_suit_ansible() {
+        assert_eq!(group("sonic-vs"), "sonic_vs");
+        assert_eq!(group("9k"), "_9k");
+    }
+
+    #[test]
+    fn layers_put_a_bipartite_fabric_on_two_rows() {
+        let names: Vec<String> = ["s1", "s2", "l1", "l2"].map(String::from).to_vec();
+        let adj = vec![vec![2, 3], vec![2, 3], vec![0, 1], vec![0, 1]];
+        assert_eq!(layers(&names, &adj), [0, 0, 1, 1]);
+        // A triangle is not bipartite: breadth-first levels.
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let adj = vec![vec![1, 2], vec![0, 2], vec![0, 1]];
+        assert_eq!(layers(&names, &adj), [0, 1, 1]);
+    }
+}
