@@ -117,6 +117,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
             started: None,
             ready_at: None,
             waiting: None,
+            boot_secs: None,
         })
         .collect();
     let usage: HashMap<String, Usage> = nodes
@@ -173,6 +174,8 @@ fn observation(nodes: usize, links: usize) -> Observation {
         usage,
         expected_boot: expected,
         snapshots: Vec::new(),
+        interfaces: HashMap::new(),
+        topology: Default::default(),
         taken: Instant::now(),
     }
 }

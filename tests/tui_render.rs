@@ -13,6 +13,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use vmlab::engine::events::BootStage;
+use vmlab::engine::lab::export;
 use vmlab::engine::lab::monitor::{Observation, Usage};
 use vmlab::engine::lab::status::{LabStatus, LinkCounters, LinkRow, NodeRow, RelayRow};
 use vmlab::engine::link::control::DirReport;
@@ -38,12 +39,35 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         started: None,
         ready_at: None,
         waiting: None,
+        boot_secs: (status == NodeStatus::Running).then_some(38.4),
     }
 }
 
+/// The demo spine-leaf's state as planned (the topology the observation draws).
+fn demo_state() -> vmlab::engine::lab::state::LabState {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let spec = vmlab::spec::load(&dir, Some(std::path::Path::new("/home/u"))).expect("demo");
+    let plan = vmlab::plan::build(
+        &spec,
+        &vmlab::plan::PlanOptions {
+            lab_dir: PathBuf::from("/labs/fabric"),
+            accel: Accel::Tcg,
+            qemu: "qemu-system-x86_64".into(),
+            local_host: None,
+        },
+    )
+    .expect("plan");
+    vmlab::engine::lab::state::LabState::from_plan(&plan)
+}
+
 /// A link row: the up one carries traffic through an impairment, the waiting one waits for
-/// leaf1, the down one was set down.
-fn link(index: usize, a: &str, z: &str, state: LinkState) -> LinkRow {
+/// leaf2, the down one was set down.
+fn link(
+    index: usize,
+    (a, a_guest): (&str, &str),
+    (z, z_guest): (&str, &str),
+    state: LinkState,
+) -> LinkRow {
     let dir = |fps: f64, bps: f64| DirReport {
         frames: 1200,
         bytes: 96_000,
@@ -55,12 +79,12 @@ fn link(index: usize, a: &str, z: &str, state: LinkState) -> LinkRow {
         index,
         a: a.into(),
         z: z.into(),
-        a_guest: "eth1".into(),
-        z_guest: format!("eth{}", index + 1),
+        a_guest: a_guest.into(),
+        z_guest: z_guest.into(),
         transport: LinkTransport::Relay,
         state,
         waiting_for: if state == LinkState::Waiting {
-            vec!["leaf1".into()]
+            vec!["leaf2".into()]
         } else {
             Vec::new()
         },
@@ -146,9 +170,25 @@ fn observation() -> Observation {
             created: "2999-01-01T00:00:00Z".into(),
             nodes,
             links: vec![
-                link(0, "spine1:Ethernet0", "leaf1:Ethernet0", LinkState::Up),
-                link(1, "spine2:Ethernet0", "leaf1:Ethernet1", LinkState::Waiting),
-                link(2, "spine1:Ethernet4", "leaf2:Ethernet0", LinkState::Down),
+                // The demo's first three links.
+                link(
+                    0,
+                    ("spine1:Ethernet0", "eth1"),
+                    ("leaf1:Ethernet0", "eth1"),
+                    LinkState::Up,
+                ),
+                link(
+                    1,
+                    ("spine1:Ethernet4", "eth2"),
+                    ("leaf2:Ethernet0", "eth1"),
+                    LinkState::Waiting,
+                ),
+                link(
+                    2,
+                    ("spine2:Ethernet0", "eth1"),
+                    ("leaf1:Ethernet1", "eth2"),
+                    LinkState::Down,
+                ),
             ],
             relay: Some(RelayRow {
                 pid: Some(999),
@@ -160,6 +200,17 @@ fn observation() -> Observation {
         usage,
         expected_boot: expected,
         snapshots: Vec::new(),
+        interfaces: export::interface_map(&demo_state()),
+        topology: export::ascii(&demo_state(), &|n| {
+            Some(
+                match n {
+                    "spine1" => "running",
+                    "leaf2" => "dead",
+                    _ => "booting",
+                }
+                .to_string(),
+            )
+        }),
         taken: Instant::now(),
     }
 }
@@ -376,7 +427,7 @@ fn link_keys_set_down_and_capture_the_selected_link() {
         a,
         vec![Action::Link {
             index: 2,
-            end: "spine1:Ethernet4".into(),
+            end: "spine2:Ethernet0".into(),
             up: true
         }]
     );
@@ -463,4 +514,130 @@ fn snapshot_keys_ask_then_take_or_restore() {
     t.draw(|f| view::draw(f, &app)).unwrap();
     let screen = format!("{:?}", t.backend().buffer());
     assert!(screen.contains("snap2"), "the list shows the snapshots");
+}
+
+/// Every word of every key's description is on screen: nothing is cut, at 80 columns or 150.
+#[test]
+fn help_overlay_fits_its_text_at_80_columns_and_up() {
+    for (w, h) in [(80, 40), (150, 40)] {
+        let mut app = app_with_lab();
+        app.screen = Rect::new(0, 0, w, h);
+        app.input(Event::Key(KeyEvent::new(
+            KeyCode::Char('?'),
+            KeyModifiers::NONE,
+        )));
+        let t = text(&render(&app, w, h));
+        let words: Vec<&str> = t.split_whitespace().collect();
+        for b in vmlab::tui::keymap::BINDINGS {
+            for word in b.does.split_whitespace() {
+                assert!(
+                    words.contains(&word),
+                    "at {w} columns the help cuts {word:?} of {:?}:\n{t}",
+                    b.does
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn topology_view_draws_the_lab_with_live_states() {
+    let mut app = app_with_lab();
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.input(key(KeyCode::Char('T')));
+    assert_eq!(app.focus, Focus::Topology);
+    let b = render(&app, 110, 30);
+    let t = text(&b);
+    insta::assert_snapshot!(t);
+    // Each node's box is coloured by its state, the selected one (spine1) in reverse.
+    let at = |needle: &str| -> (u16, u16) {
+        for y in 0..b.area.height {
+            let row: String = (0..b.area.width)
+                .map(|x| b[(x, y)].symbol().to_string())
+                .collect();
+            if let Some(i) = row.find(needle) {
+                return (row[..i].chars().count() as u16, y);
+            }
+        }
+        panic!("{needle} not drawn:\n{t}");
+    };
+    let (x, y) = at("spine1");
+    assert_eq!(b[(x, y)].fg, Color::Green);
+    assert!(b[(x, y)].modifier.contains(Modifier::REVERSED));
+    let (x, y) = at("leaf2");
+    assert_eq!(b[(x, y)].fg, Color::Red);
+    let (x, y) = at("spine2");
+    assert_eq!(b[(x, y)].fg, Color::Yellow);
+    // The dashboard's keys work here: select and open a console.
+    app.input(key(KeyCode::Down));
+    let a = app.input(key(KeyCode::Enter));
+    assert!(
+        matches!(&a[0], Action::Connect { node, kind: TabKind::Console, .. } if node == "spine2")
+    );
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Char(']'),
+        KeyModifiers::CONTROL,
+    )));
+    app.input(key(KeyCode::Char('T')));
+    assert_eq!(app.focus, Focus::Topology);
+    app.input(key(KeyCode::Char('T')));
+    assert_eq!(app.focus, Focus::Dashboard);
+}
+
+#[test]
+fn slash_filters_the_nodes() {
+    let mut app = app_with_lab();
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.input(key(KeyCode::Char('j')));
+    app.input(key(KeyCode::Char('j')));
+    app.input(key(KeyCode::Char('j')));
+    assert_eq!(app.selected, 3);
+    app.input(key(KeyCode::Char('/')));
+    for c in "LEAF".chars() {
+        // Typed keys go to the filter, not to the key map (`L` would list snapshots).
+        assert!(app.input(key(KeyCode::Char(c))).is_empty());
+    }
+    assert_eq!(app.node_names(), ["leaf1", "leaf2"]);
+    assert_eq!(app.selected, 1, "the selection stays on a shown row");
+    let t = text(&render(&app, 110, 30));
+    assert!(t.contains("filter: LEAF"), "{t}");
+    assert!(!t.contains("spine2 sonic"), "{t}");
+    app.input(key(KeyCode::Enter));
+    assert!(!app.filtering);
+    app.input(key(KeyCode::Char('k')));
+    let a = app.input(key(KeyCode::Enter));
+    assert!(
+        matches!(&a[0], Action::Connect { node, .. } if node == "leaf1"),
+        "{a:?}"
+    );
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Char(']'),
+        KeyModifiers::CONTROL,
+    )));
+    app.input(key(KeyCode::Char('/')));
+    app.input(key(KeyCode::Esc));
+    assert_eq!(app.node_names().len(), 4);
+}
+
+#[test]
+fn no_color_draws_without_colour() {
+    let mut app = app_with_lab();
+    app.no_color = true;
+    for focus in [Focus::Dashboard, Focus::Topology] {
+        app.focus = focus;
+        let b = render(&app, 110, 30);
+        for cell in b.content() {
+            assert_eq!(
+                (cell.fg, cell.bg),
+                (Color::Reset, Color::Reset),
+                "{focus:?}: a coloured cell {cell:?}"
+            );
+        }
+        // The selection still stands out.
+        assert!(
+            b.content()
+                .iter()
+                .any(|c| c.modifier.contains(Modifier::REVERSED))
+        );
+    }
 }

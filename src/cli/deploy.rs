@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::DeployArgs;
 use super::output;
-use super::say::{printing_sink, say, tell};
+use super::say::{Progress, printing_sink, progress, say, tell, tell_event, tell_step};
 use super::signals::Interrupts;
 use crate::engine::events::{BootStage, Event, EventSink};
 use crate::engine::lab::deploy::{DeployOptions, Prepared, dry_run, prepare};
@@ -110,7 +110,7 @@ async fn all_hosts(
         .find(|h| h.local)
         .map(|h| format!("this machine is {}", h.name))
         .unwrap_or_else(|| "this machine is none of them".into());
-    tell(&format!(
+    tell_step(&format!(
         "lab {} on {} hosts ({here}; the others over ssh): {}",
         lab.name,
         hosts.len(),
@@ -154,10 +154,16 @@ async fn all_hosts(
 /// Prints engine events until the stream ends.
 pub async fn print_progress(mut rx: UnboundedReceiver<Event>, nodes: Vec<String>) {
     let width = nodes.iter().map(String::len).max().unwrap_or(4);
-    if std::io::stderr().is_terminal() {
-        progress_bars(&mut rx, &nodes, width).await;
-    } else {
-        plain_lines(&mut rx, width).await;
+    match progress() {
+        Progress::Json | Progress::Quiet => {
+            while let Some(e) = rx.recv().await {
+                tell_event(&e);
+            }
+        }
+        Progress::Auto if std::io::stderr().is_terminal() => {
+            progress_bars(&mut rx, &nodes, width).await
+        }
+        _ => plain_lines(&mut rx, width).await,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Cli {
     /// and why, each state change; -vv more
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Say only warnings and errors: no progress (data on stdout is still printed)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -467,6 +470,10 @@ pub struct DeployArgs {
     /// Cancel (and roll back) when stdin ends: how `--all-hosts` stops a remote deploy
     #[arg(long, hide = true)]
     pub cancel_on_eof: bool,
+    /// How progress goes to stderr: auto (animated on a terminal, plain lines otherwise),
+    /// plain, or json (one object per event, for CI and scripts)
+    #[arg(long, value_enum, default_value = "auto", value_name = "HOW")]
+    pub progress: say::Progress,
 }
 
 /// A host name typed by the user, checked before it is used.
@@ -495,10 +502,15 @@ pub fn main() -> i32 {
     } = &cli.command
     {
         // Before any thread exists: the relay forks itself away from its parent.
-        init_tracing(cli.verbose.max(1));
+        init_tracing(cli.verbose.max(1) as i8);
         return crate::engine::link::relay::main(lab_dir, *foreground);
     }
-    init_tracing(cli.verbose);
+    say::set_progress(match &cli.command {
+        _ if cli.quiet => say::Progress::Quiet,
+        Command::Deploy(a) => a.progress,
+        _ => say::Progress::Auto,
+    });
+    init_tracing(if cli.quiet { -1 } else { cli.verbose as i8 });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -539,8 +551,10 @@ pub fn main() -> i32 {
     code
 }
 
-fn init_tracing(verbose: u8) {
+/// Logs on stderr: warnings by default, errors only with `-q` (-1), more with each `-v`.
+fn init_tracing(verbose: i8) {
     let level = match verbose {
+        ..0 => "error",
         0 => "warn",
         1 => "info",
         _ => "debug",
@@ -550,7 +564,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && !say::no_color())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -698,6 +712,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
                 selector: lab.selector(),
                 accel: accel.wanted(),
                 host,
+                no_color: say::no_color(),
             })
             .await
         }

@@ -3,8 +3,60 @@
 //! cleanup that follows, as `println!` would.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::engine::EventSink;
+use crate::engine::events::Event;
+
+/// How progress (engine events) is told on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// Animated lines on a terminal, plain timestamped lines otherwise.
+    Auto,
+    /// Plain timestamped lines, even on a terminal.
+    Plain,
+    /// One JSON object per event (see README, "Machine-readable output").
+    Json,
+    /// Only warnings and failures (`-q`).
+    Quiet,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(0);
+
+/// Sets how progress is told, for the whole process (from `-q` and `--progress`).
+pub fn set_progress(p: Progress) {
+    MODE.store(p as u8, Ordering::Relaxed);
+}
+
+/// How progress is told.
+pub fn progress() -> Progress {
+    match MODE.load(Ordering::Relaxed) {
+        1 => Progress::Plain,
+        2 => Progress::Json,
+        3 => Progress::Quiet,
+        _ => Progress::Auto,
+    }
+}
+
+/// Tells one event as the progress mode wants it (nothing, with `-q`, unless it is a problem).
+pub fn tell_event(e: &Event) {
+    match progress() {
+        Progress::Json => tell(&e.to_json().to_string()),
+        Progress::Quiet if !e.is_problem() => {}
+        _ => tell(&e.describe()),
+    }
+}
+
+/// Progress that is not an engine event (a command saying what it does), as a `step` in JSON
+/// mode and not at all with `-q`.
+pub fn tell_step(line: &str) {
+    tell_event(&Event::Step(line.to_string()));
+}
+
+/// `NO_COLOR` set and not empty (no-color.org): no colour anywhere, CLI or TUI.
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
 
 /// A line of data on stdout.
 pub fn say(line: &str) {
@@ -23,7 +75,7 @@ pub fn printing_sink() -> (EventSink, tokio::task::JoinHandle<()>) {
     let (sink, mut rx) = EventSink::channel();
     let task = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
-            tell(&e.describe());
+            tell_event(&e);
         }
     });
     (sink, task)

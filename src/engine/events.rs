@@ -92,6 +92,60 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The event as one JSON object for scripts and CI (`vmlab deploy --progress json`):
+    /// always an `event` field naming the kind, then the kind's own fields. Times are seconds.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Event::NodeStage {
+                node,
+                stage,
+                elapsed,
+            } => json!({"event": "node_stage", "node": node, "stage": stage,
+                        "elapsed_s": secs(*elapsed)}),
+            Event::NodeWaiting { node, reason } => {
+                json!({"event": "node_waiting", "node": node, "reason": reason})
+            }
+            Event::NodeFailed {
+                node,
+                reason,
+                elapsed,
+            } => json!({"event": "node_failed", "node": node, "reason": reason,
+                        "elapsed_s": secs(*elapsed)}),
+            Event::Step(s) => json!({"event": "step", "message": s}),
+            Event::Warning(w) => json!({"event": "warning", "message": w}),
+            Event::Waiting(w) => json!({"event": "waiting", "message": w}),
+            Event::Progress { what, fraction } => {
+                json!({"event": "progress", "what": what, "fraction": fraction})
+            }
+            Event::NodeStatus { node, status } => {
+                json!({"event": "node_status", "node": node, "status": status})
+            }
+            Event::LinkState {
+                a,
+                z,
+                state,
+                waiting_for,
+            } => json!({"event": "link_state", "a": a, "z": z, "state": state,
+                        "waiting_for": waiting_for}),
+            Event::Relay { running } => json!({"event": "relay", "running": running}),
+            Event::Host { host, line } => json!({"event": "host", "host": host, "line": line}),
+        }
+    }
+
+    /// Worth showing with `-q`: what went wrong or needs the user.
+    pub fn is_problem(&self) -> bool {
+        matches!(self, Event::NodeFailed { .. } | Event::Warning(_))
+            || matches!(self, Event::Relay { running: false })
+    }
+}
+
+/// Seconds, to the millisecond.
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
 /// Where the engine sends events. Sending never blocks; a receiver that went away is fine.
 #[derive(Debug, Clone)]
 pub struct EventSink(Option<mpsc::UnboundedSender<Event>>);

@@ -66,6 +66,8 @@ pub fn is_detach(k: &KeyEvent) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Dashboard,
+    /// The topology drawing (the dashboard's keys work here too).
+    Topology,
     Tab(usize),
 }
 
@@ -172,6 +174,12 @@ pub struct App {
     next_session: SessionId,
     /// The size of the whole terminal at the last draw.
     pub screen: Rect,
+    /// Nodes shown are those whose name, platform or host contains this (case-insensitive).
+    pub filter: String,
+    /// The filter is being typed (`/`): keys go to it.
+    pub filtering: bool,
+    /// Draw without colour (`NO_COLOR`).
+    pub no_color: bool,
 }
 
 const LOG_LINES: usize = 500;
@@ -200,14 +208,36 @@ impl App {
             quit: false,
             next_session: 1,
             screen: Rect::new(0, 0, 80, 24),
+            filter: String::new(),
+            filtering: false,
+            no_color: false,
         }
     }
 
-    /// Node names in topology order.
+    /// Does a node pass the filter?
+    pub fn shown(&self, n: &crate::engine::lab::status::NodeRow) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let f = self.filter.to_lowercase();
+        [&n.name, &n.platform, &n.host]
+            .iter()
+            .any(|s| s.to_lowercase().contains(&f))
+    }
+
+    /// Names of the nodes shown (the filter applied), in topology order: what the selection
+    /// indexes.
     pub fn node_names(&self) -> Vec<String> {
         self.obs
             .as_ref()
-            .map(|o| o.status.nodes.iter().map(|n| n.name.clone()).collect())
+            .map(|o| {
+                o.status
+                    .nodes
+                    .iter()
+                    .filter(|n| self.shown(n))
+                    .map(|n| n.name.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -245,15 +275,18 @@ impl App {
                         }
                     }
                 }
-                let count = o.status.nodes.len();
                 self.obs = Some(o);
                 self.obs_error = None;
-                if count > 0 && self.selected >= count {
-                    self.selected = count - 1;
-                }
+                self.clamp_selection();
             }
             Err(e) => self.obs_error = Some(e),
         }
+    }
+
+    /// Keeps the node selection on a row that is shown.
+    fn clamp_selection(&mut self) {
+        let count = self.node_names().len();
+        self.selected = self.selected.min(count.saturating_sub(1));
     }
 
     /// News from the engine (a deploy or a node action).
@@ -311,7 +344,7 @@ impl App {
     /// Tab bar titles: the dashboard, then each tab (drawing and mouse hit-testing use the
     /// same strings).
     pub fn tab_titles(&self) -> Vec<String> {
-        let mut t = vec!["dashboard".to_string()];
+        let mut t = vec!["dashboard".to_string(), "topology".to_string()];
         for (i, tab) in self.tabs.iter().enumerate() {
             let state = match &tab.state {
                 TabState::Connecting => "connecting",
@@ -334,7 +367,7 @@ impl App {
             TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.key(k),
             TermEvent::Paste(text) => match self.focus {
                 Focus::Tab(i) => self.tab_bytes(i, |m| Some(paste_bytes(&text, m))),
-                Focus::Dashboard => Vec::new(),
+                Focus::Dashboard | Focus::Topology => Vec::new(),
             },
             TermEvent::Mouse(m) => self.mouse(m),
             TermEvent::Resize(w, h) => {
@@ -419,8 +452,35 @@ impl App {
         }
         match self.focus {
             Focus::Tab(i) => self.tab_key(i, k),
-            Focus::Dashboard => self.dashboard_key(k),
+            Focus::Dashboard | Focus::Topology if self.filtering => self.filter_key(k),
+            Focus::Dashboard | Focus::Topology => self.dashboard_key(k),
         }
+    }
+
+    /// A key while the filter is typed: text edits it (the table follows as it changes),
+    /// Enter keeps it, Esc clears it.
+    fn filter_key(&mut self, k: KeyEvent) -> Vec<Action> {
+        match k.code {
+            KeyCode::Enter => self.filtering = false,
+            KeyCode::Esc => {
+                self.filtering = false;
+                self.filter.clear();
+            }
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char(c)
+                if !k
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                    && self.filter.chars().count() < 32 =>
+            {
+                self.filter.push(c)
+            }
+            _ => {}
+        }
+        self.clamp_selection();
+        Vec::new()
     }
 
     fn tab_key(&mut self, i: usize, k: KeyEvent) -> Vec<Action> {
@@ -547,6 +607,18 @@ impl App {
             Command::ToggleCapture => self.capture_toggle(),
             Command::Destroy => {
                 self.overlay = Overlay::ConfirmDestroy;
+                Vec::new()
+            }
+            Command::Filter => {
+                self.filtering = true;
+                self.table = Table::Nodes;
+                Vec::new()
+            }
+            Command::Topology => {
+                self.focus = match self.focus {
+                    Focus::Topology => Focus::Dashboard,
+                    _ => Focus::Topology,
+                };
                 Vec::new()
             }
             Command::TakeSnapshot => {
@@ -802,17 +874,19 @@ impl App {
                 Vec::new()
             }
             (_, MouseEventKind::Down(MouseButton::Left)) if areas.tab_bar.contains(at) => {
-                // Tab bar: "dashboard" first, then each tab, in the order drawn.
+                // Tab bar: "dashboard", "topology", then each tab, in the order drawn.
                 let titles = self.tab_titles();
                 let mut x = areas.tab_bar.x;
                 for (k, t) in titles.iter().enumerate() {
                     let w = t.chars().count() as u16 + 3;
                     if m.column < x + w {
-                        if k == 0 {
-                            self.focus = Focus::Dashboard;
-                        } else {
-                            self.focus = Focus::Tab(k - 1);
-                            self.current_tab = k - 1;
+                        match k {
+                            0 => self.focus = Focus::Dashboard,
+                            1 => self.focus = Focus::Topology,
+                            _ => {
+                                self.focus = Focus::Tab(k - 2);
+                                self.current_tab = k - 2;
+                            }
                         }
                         break;
                     }

@@ -31,6 +31,10 @@ pub enum Command {
     /// List the snapshots to restore one (asks first).
     Snapshots,
     Destroy,
+    /// Type a filter for the nodes shown.
+    Filter,
+    /// Switch between the dashboard and the topology view.
+    Topology,
     Help,
     Quit,
 }
@@ -161,6 +165,18 @@ pub const BINDINGS: &[Binding] = &[
         },
     },
     Binding {
+        keys: "/",
+        does: "filter the nodes by name, platform or host (Enter keeps it, Esc clears it)",
+        footer: Some("/ filter"),
+        matches: |k| (k.code == KeyCode::Char('/') && plain(k)).then_some(Command::Filter),
+    },
+    Binding {
+        keys: "T",
+        does: "switch between the dashboard and the topology drawing with live states",
+        footer: Some("T topology"),
+        matches: |k| (k.code == KeyCode::Char('T') && plain(k)).then_some(Command::Topology),
+    },
+    Binding {
         keys: "D",
         does: "destroy the lab (asks first)",
         footer: None,
@@ -194,10 +210,22 @@ pub fn lookup(k: &KeyEvent) -> Option<Command> {
     BINDINGS.iter().find_map(|b| (b.matches)(k))
 }
 
-/// The footer line, from the table.
-pub fn footer() -> String {
+/// The footer line, from the table, in `width` columns: as many hints as fit, in table order,
+/// and always the last two (`? help · q quit`).
+pub fn footer(width: usize) -> String {
     let parts: Vec<&str> = BINDINGS.iter().filter_map(|b| b.footer).collect();
-    format!(" {}", parts.join(" · "))
+    let keep = parts.len().saturating_sub(2);
+    let (rest, tail) = parts.split_at(keep);
+    let tail = tail.join(" · ");
+    let mut line = String::from(" ");
+    for p in rest {
+        if line.chars().count() + p.chars().count() + 3 + tail.chars().count() > width {
+            break;
+        }
+        line.push_str(p);
+        line.push_str(" · ");
+    }
+    line + &tail
 }
 
 #[cfg(test)]
@@ -227,6 +255,9 @@ mod tests {
             Some(Command::Tab(2))
         );
         assert_eq!(lookup(&key(KeyCode::Char('z'), KeyModifiers::NONE)), None);
-        assert!(footer().contains("t link"));
+        assert!(footer(200).contains("t link"));
+        let narrow = footer(40);
+        assert!(narrow.chars().count() <= 40, "{narrow}");
+        assert!(narrow.ends_with("? help · q quit"), "{narrow}");
     }
 }

@@ -59,6 +59,8 @@ pub struct TuiOptions {
     pub accel: Option<Accel>,
     /// Multi-host lab: the host this machine is, when the TUI deploys the lab.
     pub host: Option<String>,
+    /// Draw without colour (`NO_COLOR`): emphasis by reverse video and bold only.
+    pub no_color: bool,
 }
 
 /// Results of work the loop spawned.
@@ -110,7 +112,7 @@ pub async fn run(opts: TuiOptions) -> Result<i32, EngineError> {
 
     let mut terminal =
         setup_terminal().map_err(|e| EngineError::io("cannot set up the terminal", e))?;
-    let result = event_loop(&mut terminal, lab, deployment).await;
+    let result = event_loop(&mut terminal, lab, deployment, opts.no_color).await;
     restore_terminal();
     let _ = terminal.show_cursor();
     result
@@ -150,8 +152,10 @@ async fn event_loop(
     terminal: &mut Term,
     lab: LabDir,
     deployment: Option<Box<Deployment>>,
+    no_color: bool,
 ) -> Result<i32, EngineError> {
     let mut app = App::new(lab.name().as_str(), deployment.is_some());
+    app.no_color = no_color;
     let size = terminal
         .size()
         .map_err(|e| EngineError::io("terminal size", e))?;

@@ -12,6 +12,8 @@ use tui_term::widget::PseudoTerminal;
 use super::app::{App, Focus, Overlay, TabState, Table as Pick};
 use super::keymap;
 use super::layout::Areas;
+use crate::engine::lab::export::Owner;
+use crate::engine::lab::status::NodeRow;
 use crate::engine::link::LinkState;
 use crate::engine::{BootStage, NodeStatus};
 
@@ -28,6 +30,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             links(f, app, areas.links);
             log(f, app, areas.log);
         }
+        Focus::Topology => topology(f, app, areas.pane),
         Focus::Tab(i) => pane(f, app, i, areas.pane),
     }
     footer(f, app, areas.footer);
@@ -56,6 +59,27 @@ pub fn draw(f: &mut Frame, app: &App) {
             Color::Red,
         ),
         Overlay::Snapshots(i) => snapshots(f, app, i),
+    }
+    if app.no_color {
+        strip_colour(f);
+    }
+}
+
+/// `NO_COLOR`: every colour goes; what stood out by its background (the selection, the
+/// active tab) stands out in reverse video instead.
+fn strip_colour(f: &mut Frame) {
+    let buf = f.buffer_mut();
+    let area = buf.area;
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                if cell.bg != Color::Reset {
+                    cell.modifier.insert(Modifier::REVERSED);
+                }
+                cell.fg = Color::Reset;
+                cell.bg = Color::Reset;
+            }
+        }
     }
 }
 
@@ -120,11 +144,12 @@ fn tab_bar(f: &mut Frame, app: &App, area: Rect) {
     for (k, title) in app.tab_titles().into_iter().enumerate() {
         let active = match app.focus {
             Focus::Dashboard => k == 0,
-            Focus::Tab(i) => k == i + 1,
+            Focus::Topology => k == 1,
+            Focus::Tab(i) => k == i + 2,
         };
-        let closed = k > 0
+        let closed = k > 1
             && matches!(
-                app.tabs.get(k - 1).map(|t| &t.state),
+                app.tabs.get(k - 2).map(|t| &t.state),
                 Some(TabState::Closed(_))
             );
         let style = if active {
@@ -154,28 +179,53 @@ pub fn gauge(frac: f64, width: usize) -> String {
     )
 }
 
+/// A node's state word and its colour.
+fn node_state(app: &App, n: &NodeRow) -> (String, Color) {
+    match (app.busy.get(&n.name), n.status) {
+        (Some(op), _) => (format!("{}…", op.doing()), Color::Yellow),
+        (None, NodeStatus::Running) => ("running".into(), Color::Green),
+        (None, NodeStatus::Booting) => ("booting".into(), Color::Yellow),
+        (None, NodeStatus::Dead | NodeStatus::Failed) => (n.status.label().into(), Color::Red),
+        (None, s) => (s.label().into(), Color::DarkGray),
+    }
+}
+
+/// The nodes table: what matters first (state, boot, the interface map); ports and usage in
+/// fixed narrow columns; the host column only in a multi-host lab.
 fn nodes(f: &mut Frame, app: &App, area: Rect) {
-    let header = Row::new([
-        "NODE", "PLATFORM", "HOST", "STATE", "BOOT", "SSH", "CONSOLE", "CPU", "MEM",
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD));
+    let multi_host = app.obs.as_ref().is_some_and(|o| {
+        o.status
+            .nodes
+            .iter()
+            .any(|n| n.host != o.status.nodes[0].host)
+    });
+    let mut head = vec!["NODE", "PLATFORM"];
+    if multi_host {
+        head.push("HOST");
+    }
+    // Narrow screens give the ports' room to the interface map (`vmlab status` and
+    // ssh_config have the ports).
+    let ports = area.width >= 110;
+    head.extend(["STATE", "BOOT", "UP"]);
+    if ports {
+        head.extend(["SSH", "CONSOLE"]);
+    }
+    head.extend(["CPU", "MEM", "INTERFACES (spec=guest)"]);
+    let header = Row::new(head).style(Style::default().add_modifier(Modifier::BOLD));
     let mut rows = Vec::new();
+    let mut shown = 0;
+    let mut total = 0;
     if let Some(o) = &app.obs {
-        for n in &o.status.nodes {
+        total = o.status.nodes.len();
+        for n in o.status.nodes.iter().filter(|n| app.shown(n)) {
+            shown += 1;
             let stage = app.stages.get(&n.name).copied().or(n.stage);
-            let (state, color) = match (app.busy.get(&n.name), n.status) {
-                (Some(op), _) => (format!("{}…", op.doing()), Color::Yellow),
-                (None, NodeStatus::Running) => ("running".into(), Color::Green),
-                (None, NodeStatus::Booting) => ("booting".into(), Color::Yellow),
-                (None, NodeStatus::Dead | NodeStatus::Failed) => {
-                    (n.status.label().into(), Color::Red)
-                }
-                (None, s) => (s.label().into(), Color::DarkGray),
-            };
+            let (state, color) = node_state(app, n);
             let boot = match (n.status, stage) {
-                (NodeStatus::Running, _) | (_, Some(BootStage::Ready)) => {
-                    format!("{} ready", gauge(1.0, 10))
-                }
+                (NodeStatus::Running, _) | (_, Some(BootStage::Ready)) => match n.boot_secs {
+                    Some(s) => format!("ready in {}", clock(Duration::from_secs_f64(s))),
+                    None => "ready".into(),
+                },
                 (NodeStatus::Booting, stage) => {
                     let expected = o
                         .expected_boot
@@ -186,7 +236,7 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
                     let frac = (elapsed / expected.as_secs_f64().max(1.0)).min(0.99);
                     format!(
                         "{} {}",
-                        gauge(frac, 10),
+                        gauge(frac, 6),
                         stage.map(|s| s.label()).unwrap_or("launching")
                     )
                 }
@@ -194,14 +244,36 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
                 _ => "-".into(),
             };
             let usage = o.usage.get(&n.name);
-            rows.push(Row::new(vec![
-                Cell::from(n.name.clone()),
-                Cell::from(n.platform.clone()),
-                Cell::from(n.host.clone()),
+            let ifaces = o
+                .interfaces
+                .get(&n.name)
+                .map(|v| {
+                    v.iter()
+                        .map(|(spec, guest)| format!("{spec}={guest}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            let mut cells = vec![Cell::from(n.name.clone()), Cell::from(n.platform.clone())];
+            if multi_host {
+                cells.push(Cell::from(n.host.clone()));
+            }
+            cells.extend([
                 Cell::from(Span::styled(state, Style::default().fg(color))),
                 Cell::from(boot),
-                Cell::from(n.ssh_port.to_string()),
-                Cell::from(n.console_port.to_string()),
+                Cell::from(
+                    n.uptime_secs
+                        .map(|s| clock(Duration::from_secs(s)))
+                        .unwrap_or_else(|| "-".into()),
+                ),
+            ]);
+            if ports {
+                cells.extend([
+                    Cell::from(n.ssh_port.to_string()),
+                    Cell::from(n.console_port.to_string()),
+                ]);
+            }
+            cells.extend([
                 Cell::from(
                     usage
                         .map(|u| format!("{:.0}%", u.cpu_percent))
@@ -212,23 +284,58 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
                         .map(|u| mib(u.rss_bytes))
                         .unwrap_or_else(|| "-".into()),
                 ),
-            ]));
+                Cell::from(ifaces),
+            ]);
+            rows.push(Row::new(cells));
         }
     }
-    let widths = [
-        Constraint::Min(8),
-        Constraint::Min(8),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(26),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(5),
-        Constraint::Length(8),
-    ];
+    let name_w = app.obs.as_ref().map_or(8, |o| {
+        o.status
+            .nodes
+            .iter()
+            .map(|n| n.name.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4) as u16
+    });
+    let platform_w = app.obs.as_ref().map_or(8, |o| {
+        o.status
+            .nodes
+            .iter()
+            .map(|n| n.platform.chars().count())
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 16) as u16
+    });
+    let mut widths = vec![Constraint::Length(name_w), Constraint::Length(platform_w)];
+    if multi_host {
+        widths.push(Constraint::Length(8));
+    }
+    widths.extend([
+        Constraint::Length(9),
+        Constraint::Length(21),
+        Constraint::Length(7),
+    ]);
+    if ports {
+        widths.extend([Constraint::Length(5), Constraint::Length(7)]);
+    }
+    widths.extend([
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Fill(1),
+    ]);
+    let title = if app.filtering || !app.filter.is_empty() {
+        format!(
+            " nodes — filter: {}{} ({shown}/{total}) ",
+            app.filter,
+            if app.filtering { "▏" } else { "" }
+        )
+    } else {
+        " nodes ".to_string()
+    };
     let table = Table::new(rows, widths)
         .header(header)
-        .block(Block::default().borders(Borders::ALL).title(" nodes "))
+        .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(
             Style::default()
                 .bg(Color::DarkGray)
@@ -239,6 +346,105 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
     let selected = (app.table == Pick::Nodes).then_some(app.selected);
     let mut state = TableState::default().with_selected(selected);
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// The topology drawing with live states: node boxes coloured by their state (the
+/// selected one in reverse), links by theirs (the selected one bold); nodes the filter hides
+/// are dimmed.
+fn topology(f: &mut Frame, app: &App, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" topology — T back to the dashboard · ↑↓ select · ⏎ console · s ssh ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(o) = &app.obs else {
+        f.render_widget(Paragraph::new("waiting for the lab's state…"), inner);
+        return;
+    };
+    let d = &o.topology;
+    let selected_node = app.node_names().get(app.selected).cloned();
+    let selected_link = (app.table == Pick::Links)
+        .then(|| o.status.links.get(app.selected_link).map(|l| l.index))
+        .flatten();
+    let node_style = |i: usize| {
+        let Some(name) = d.nodes.get(i) else {
+            return Style::default();
+        };
+        let Some(n) = o.status.nodes.iter().find(|n| &n.name == name) else {
+            return Style::default();
+        };
+        if !app.shown(n) {
+            return Style::default().fg(Color::DarkGray);
+        }
+        let (_, color) = node_state(app, n);
+        let mut st = Style::default().fg(color);
+        if selected_node.as_deref() == Some(name.as_str()) && app.table == Pick::Nodes {
+            st = st.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        }
+        st
+    };
+    let link_style = |i: usize| {
+        let color = match o
+            .status
+            .links
+            .iter()
+            .find(|l| l.index == i)
+            .map(|l| l.state)
+        {
+            Some(LinkState::Up) => Color::Green,
+            Some(LinkState::Waiting) => Color::Yellow,
+            Some(LinkState::Down) => Color::Red,
+            _ => Color::DarkGray,
+        };
+        let st = Style::default().fg(color);
+        if selected_link == Some(i) {
+            st.add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        } else {
+            st
+        }
+    };
+    let width = d.rows.first().map_or(0, Vec::len) as u16;
+    let left = inner.width.saturating_sub(width) / 2;
+    let lines: Vec<Line> = d
+        .rows
+        .iter()
+        .map(|row| {
+            let mut spans = vec![Span::raw(" ".repeat(left as usize))];
+            let mut run = String::new();
+            let mut owner = None;
+            for &(ch, o) in row {
+                if owner != Some(o) && !run.is_empty() {
+                    spans.push(owned(
+                        std::mem::take(&mut run),
+                        owner,
+                        &node_style,
+                        &link_style,
+                    ));
+                }
+                owner = Some(o);
+                run.push(ch);
+            }
+            if !run.is_empty() {
+                spans.push(owned(run, owner, &node_style, &link_style));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn owned(
+    text: String,
+    owner: Option<Owner>,
+    node: &dyn Fn(usize) -> Style,
+    link: &dyn Fn(usize) -> Style,
+) -> Span<'static> {
+    let style = match owner {
+        Some(Owner::Node(i)) => node(i),
+        Some(Owner::Link(i)) => link(i),
+        _ => Style::default(),
+    };
+    Span::styled(text, style)
 }
 
 fn links(f: &mut Frame, app: &App, area: Rect) {
@@ -413,7 +619,11 @@ fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
 
 fn footer(f: &mut Frame, app: &App, area: Rect) {
     let text = match app.focus {
-        Focus::Dashboard => keymap::footer(),
+        _ if app.filtering => {
+            " type to filter nodes by name, platform or host · Enter keeps it · Esc clears it"
+                .to_string()
+        }
+        Focus::Dashboard | Focus::Topology => keymap::footer(area.width as usize),
         Focus::Tab(_) => {
             " Ctrl-] dashboard · Shift-PgUp/PgDn or wheel scroll · every other key goes to the VM"
                 .to_string()
@@ -436,20 +646,51 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
+/// Words of `text` in lines of at most `width` characters (a longer word gets a line of its
+/// own, cut by the frame).
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for w in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + w.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// The keys, in a box as wide as the screen allows (up to 100 columns); each description
+/// wraps under itself, so nothing is cut at any width from 80 columns up.
 fn help(f: &mut Frame, area: Rect) {
-    let r = centered(area, 100, keymap::BINDINGS.len() as u16 + 4);
-    let lines: Vec<Line> = keymap::BINDINGS
+    let keys_w = keymap::BINDINGS
         .iter()
-        .map(|b| {
-            Line::from(vec![
+        .map(|b| b.keys.chars().count())
+        .max()
+        .unwrap_or(10)
+        + 2;
+    let w = area.width.min(100);
+    let text_w = (w as usize).saturating_sub(keys_w + 4).max(10);
+    let mut lines: Vec<Line> = Vec::new();
+    for b in keymap::BINDINGS {
+        for (k, part) in wrap_words(b.does, text_w).into_iter().enumerate() {
+            let keys = if k == 0 { b.keys } else { "" };
+            lines.push(Line::from(vec![
                 Span::styled(
-                    format!(" {:<24}", b.keys),
+                    format!(" {keys:<keys_w$}"),
                     Style::default().fg(ACCENT).add_modifier(Modifier::BOLD),
                 ),
-                Span::raw(b.does),
-            ])
-        })
-        .collect();
+                Span::raw(part),
+            ]));
+        }
+    }
+    let r = centered(area, w, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(

@@ -425,6 +425,8 @@ pub enum Owner {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Drawing {
     pub rows: Vec<Vec<(char, Owner)>>,
+    /// The names `Owner::Node` indexes.
+    pub nodes: Vec<String>,
 }
 
 impl Drawing {
@@ -538,7 +540,10 @@ impl Canvas {
             }
             rows.push(row);
         }
-        Drawing { rows }
+        Drawing {
+            rows,
+            nodes: Vec::new(),
+        }
     }
 }
 
@@ -662,7 +667,7 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
         .map(|(k, (i, a, al, z, zl))| {
             format!(
                 "{:>2}  {a} {al} ── {z} {zl}{}",
-                i + 1,
+                i,
                 if drawn.contains(&k) {
                     ""
                 } else {
@@ -755,7 +760,7 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
     }
     // Each link's number beside the line where it turns down, where nothing else is drawn.
     for (idx, xl, xu, y_track, y_low) in labels_at {
-        let label = (idx + 1).to_string();
+        let label = idx.to_string();
         let y = y_track + 1;
         if y >= y_low {
             continue;
@@ -778,7 +783,34 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
     for (r, line) in legend.iter().enumerate() {
         c.put(0, legend_start + r, line, Owner::Link(es[r].0));
     }
-    c.finish()
+    Drawing {
+        nodes: names,
+        ..c.finish()
+    }
+}
+
+/// Each node's linked interfaces, as the spec names them and as the guest sees them
+/// (`Ethernet4` is `eth2`), in guest order.
+pub fn interface_map(state: &LabState) -> std::collections::HashMap<String, Vec<(String, String)>> {
+    let mut map: std::collections::HashMap<String, Vec<(u32, String)>> = Default::default();
+    for l in &state.links {
+        for (end, nic) in [(&l.a, l.a_nic), (&l.z, l.z_nic)] {
+            let (node, iface) = split_end(end);
+            map.entry(node.to_string())
+                .or_default()
+                .push((nic, iface.to_string()));
+        }
+    }
+    map.into_iter()
+        .map(|(node, mut v)| {
+            v.sort();
+            let v = v
+                .into_iter()
+                .map(|(nic, iface)| (iface, format!("eth{nic}")))
+                .collect();
+            (node, v)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::LabDir;
+use super::export::{self, Drawing};
 use super::state::LabState;
 use super::status::{self, LabStatus};
 use crate::engine::events::{Event, EventSink};
@@ -33,6 +34,10 @@ pub struct Observation {
     pub expected_boot: HashMap<String, Duration>,
     /// The lab's snapshots: (name, when taken), oldest first.
     pub snapshots: Vec<(String, String)>,
+    /// Each node's linked interfaces: (spec name, guest name), in guest order.
+    pub interfaces: HashMap<String, Vec<(String, String)>>,
+    /// The topology drawn for the terminal, each node's status under its name.
+    pub topology: Drawing,
     /// When the observation was made.
     pub taken: Instant,
 }
@@ -158,6 +163,11 @@ fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
         );
         ticks.insert(pid, (cpu, now));
     }
+    let status_of: Vec<(String, &str)> = status
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.status.label()))
+        .collect();
     Ok((
         Observation {
             status,
@@ -166,6 +176,13 @@ fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
             snapshots: super::snapshot::list(lab)
                 .map(|l| l.into_iter().map(|s| (s.name, s.taken)).collect())
                 .unwrap_or_default(),
+            interfaces: export::interface_map(&state),
+            topology: export::ascii(&state, &|n| {
+                status_of
+                    .iter()
+                    .find(|(name, _)| name == n)
+                    .map(|(_, s)| s.to_string())
+            }),
             taken: now,
         },
         ticks,
@@ -199,6 +216,7 @@ mod tests {
                 started: None,
                 ready_at: None,
                 waiting: None,
+                boot_secs: None,
             }],
             links: vec![LinkRow {
                 index: 0,

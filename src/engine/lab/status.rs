@@ -40,6 +40,9 @@ pub struct NodeRow {
     /// A pending node: what it waits for (staged boot).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// Seconds its last boot took from launch to ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_secs: Option<f64>,
 }
 
 /// Both directions' counters of a link.
@@ -168,6 +171,7 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             waiting: (status == NodeStatus::Pending)
                 .then(|| n.waiting.clone())
                 .flatten(),
+            boot_secs: live.and(n.boot_seconds).map(|s| (s * 10.0).round() / 10.0),
         });
     }
     let relayed = state.links.iter().any(|l| l.transport.uses_relay());
