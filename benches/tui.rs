@@ -231,5 +231,111 @@ fn keystroke(c: &mut Criterion) {
     assert!(e.screen().contents().contains('a'));
 }
 
-criterion_group!(benches, console_throughput, dashboard_frame, keystroke);
+/// A 200-node spine-leaf in memory (16 spines, 184 leaves, each leaf on two spines: 368
+/// links, 23 per spine: the most NICs a VM takes) as a deployed lab's state.
+fn fabric_state() -> vmlab::engine::lab::state::LabState {
+    use vmlab::spec::{SpecSources, SpecText};
+    const SPINES: usize = 16;
+    const LEAVES: usize = 184;
+    let mut devices = serde_json::Map::new();
+    for s in 0..SPINES {
+        devices.insert(format!("spine{s}"), serde_json::json!({}));
+    }
+    for l in 0..LEAVES {
+        devices.insert(format!("leaf{l}"), serde_json::json!({}));
+    }
+    let mut used = [0usize; SPINES];
+    let mut links = Vec::new();
+    for l in 0..LEAVES {
+        for k in 0..2 {
+            let spine = (2 * l + k) % SPINES;
+            links.push(serde_json::json!({
+                "a": format!("spine{spine}:Ethernet{}", 4 * used[spine]),
+                "z": format!("leaf{l}:Ethernet{}", 4 * k),
+            }));
+            used[spine] += 1;
+        }
+    }
+    let topology = serde_json::json!({"name": "fabric", "devices": devices, "links": links,
+        "vmlab": {"link_port_base": 10000, "console_port_base": 20000, "ssh_port_base": 30000}});
+    let dir = PathBuf::from("/specs/fabric");
+    let text = |rel: &str, t: String| SpecText {
+        path: dir.join(rel),
+        text: t,
+    };
+    let src = SpecSources {
+        dir: dir.clone(),
+        dir_name: Some("fabric".into()),
+        topology: text("topology.json", topology.to_string()),
+        platforms: Some(text(
+            "platforms.json",
+            r#"{"platforms": {"vs": {"vm_image": "/img/vs.qcow2"}}}"#.into(),
+        )),
+        profiles: (0..SPINES)
+            .map(|s| format!("spine{s}"))
+            .chain((0..LEAVES).map(|l| format!("leaf{l}")))
+            .map(|n| {
+                let t = text(
+                    &format!("profiles/{n}.json"),
+                    r#"{"platform": "vs"}"#.into(),
+                );
+                (n, t)
+            })
+            .collect(),
+    };
+    let lab = vmlab::spec::resolve(&src, None).expect("valid generated spec");
+    let plan = vmlab::plan::build(
+        &lab,
+        &vmlab::plan::PlanOptions {
+            lab_dir: PathBuf::from("/labs/fabric"),
+            accel: Accel::Tcg,
+            qemu: "qemu-system-x86_64".into(),
+            local_host: None,
+        },
+    )
+    .expect("plan");
+    vmlab::engine::lab::state::LabState::from_plan(&plan)
+}
+
+/// The topology the monitor draws every second, and one frame of the topology view.
+fn topology(c: &mut Criterion) {
+    use vmlab::engine::lab::export;
+    let state = fabric_state();
+    assert_eq!((state.nodes.len(), state.links.len()), (200, 368));
+    let status = |_: &str| Some("running".to_string());
+    c.bench_function(
+        "topology drawing, 200 nodes 368 links (export::ascii)",
+        |b| b.iter(|| export::ascii(black_box(&state), &status)),
+    );
+    let mut obs = observation(0, 0);
+    obs.topology = export::ascii(&state, &status);
+    obs.interfaces = export::interface_map(&state);
+    let d = &obs.topology;
+    eprintln!(
+        "topology drawing: {} columns x {} rows",
+        d.rows.first().map_or(0, Vec::len),
+        d.rows.len()
+    );
+    let mut app = App::new("bench", false);
+    app.screen = Rect::new(0, 0, 200, 60);
+    app.observe(Ok(obs));
+    app.input(Event::Key(KeyEvent::new(
+        KeyCode::Char('T'),
+        KeyModifiers::NONE,
+    )));
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    c.bench_function("topology view frame, 200 nodes 368 links (200x60)", |b| {
+        b.iter(|| {
+            term.draw(|f| view::draw(f, black_box(&app))).unwrap();
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    console_throughput,
+    dashboard_frame,
+    keystroke,
+    topology
+);
 criterion_main!(benches);

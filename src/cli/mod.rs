@@ -116,8 +116,14 @@ pub enum AccelArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Deploy VMs from topology.json
+    #[command(
+        after_help = "Examples:\n  vmlab deploy -S specs/\n  vmlab deploy -S specs/ --dry-run\n  vmlab deploy -S specs/ --progress json 2> progress.jsonl\n  vmlab deploy -S specs/ --all-hosts"
+    )]
     Deploy(DeployArgs),
     /// Stop and remove all VMs of a lab
+    #[command(
+        after_help = "Examples:\n  vmlab destroy -S specs/\n  vmlab destroy --lab demo --force"
+    )]
     Destroy {
         #[command(flatten)]
         lab: LabArgs,
@@ -134,6 +140,9 @@ pub enum Command {
         missing_ok: bool,
     },
     /// Show VM and link status
+    #[command(
+        after_help = "Examples:\n  vmlab status\n  vmlab status --lab demo --format json | jq '.nodes[].status'"
+    )]
     Status {
         #[command(flatten)]
         lab: LabArgs,
@@ -146,6 +155,9 @@ pub enum Command {
         all_hosts: bool,
     },
     /// SSH to a VM (with a command: run it and exit with its status)
+    #[command(
+        after_help = "Examples:\n  vmlab ssh spine1\n  vmlab ssh --lab demo spine1 -- show version"
+    )]
     Ssh {
         #[command(flatten)]
         lab: LabArgs,
@@ -156,6 +168,7 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Attach to a VM's serial console (Ctrl-] detaches)
+    #[command(after_help = "Example:\n  vmlab console spine1")]
     Console {
         #[command(flatten)]
         lab: LabArgs,
@@ -163,30 +176,39 @@ pub enum Command {
         node: String,
     },
     /// Stop a VM (its disk is kept)
+    #[command(after_help = "Example:\n  vmlab stop leaf2")]
     Stop {
         #[command(flatten)]
         lab: LabArgs,
         #[command(flatten)]
         host: HostArgs,
+        /// Node name
         node: String,
     },
     /// Start a stopped VM and wait until it is ready
+    #[command(after_help = "Example:\n  vmlab start leaf2")]
     Start {
         #[command(flatten)]
         lab: LabArgs,
         #[command(flatten)]
         host: HostArgs,
+        /// Node name
         node: String,
     },
     /// Stop then start a VM
+    #[command(after_help = "Example:\n  vmlab restart leaf2")]
     Restart {
         #[command(flatten)]
         lab: LabArgs,
         #[command(flatten)]
         host: HostArgs,
+        /// Node name
         node: String,
     },
     /// Interactive dashboard with console and SSH tabs (deploys the lab first with -S)
+    #[command(
+        after_help = "Examples:\n  vmlab tui -S specs/     deploy, then watch it boot\n  vmlab tui --lab demo    attach to a running lab\n\nIn the TUI, ? lists every key."
+    )]
     Tui {
         #[command(flatten)]
         lab: LabArgs,
@@ -284,6 +306,7 @@ pub enum Command {
     Man,
     /// Show every link: state, guest interfaces, counters and rates each way, drops,
     /// impairments
+    #[command(after_help = "Examples:\n  vmlab links\n  vmlab links --format json")]
     Links {
         #[command(flatten)]
         lab: LabArgs,
@@ -291,6 +314,9 @@ pub enum Command {
         out: FormatArgs,
     },
     /// Set a link down or up, impair it, or clear its impairments
+    #[command(
+        after_help = "Examples:\n  vmlab link down spine1:Ethernet0\n  vmlab link set spine1:Ethernet0 --delay 20ms --jitter 5ms --loss 1%\n  vmlab link reset spine1:Ethernet0"
+    )]
     Link {
         #[command(flatten)]
         lab: LabArgs,
@@ -298,6 +324,9 @@ pub enum Command {
         action: LinkAction,
     },
     /// Capture a link's frames (both ways) as pcap until Ctrl-C
+    #[command(
+        after_help = "Examples:\n  vmlab capture spine1:Ethernet0\n  vmlab capture spine1:Ethernet0 -w - | wireshark -k -i -"
+    )]
     Capture {
         #[command(flatten)]
         lab: LabArgs,
@@ -309,6 +338,7 @@ pub enum Command {
         write: Option<PathBuf>,
     },
     /// Bring back what should run and does not: the link relay, nodes whose QEMU died
+    #[command(after_help = "Example:\n  vmlab repair --lab demo")]
     Repair {
         #[command(flatten)]
         lab: LabArgs,
@@ -317,6 +347,9 @@ pub enum Command {
     },
     /// Take a live snapshot of the whole lab (every VM's disk and memory at one moment), list
     /// the snapshots, or delete one
+    #[command(
+        after_help = "Examples:\n  vmlab snapshot --name baseline\n  vmlab snapshot --list --format json\n  vmlab snapshot --delete baseline"
+    )]
     Snapshot {
         #[command(flatten)]
         lab: LabArgs,
@@ -333,11 +366,15 @@ pub enum Command {
         out: FormatArgs,
     },
     /// Disk images: list them, import one (converted to qcow2), remove one no lab uses
+    #[command(
+        after_help = "Examples:\n  vmlab image list\n  vmlab image import sonic-vs.img --name sonic-vs\n  vmlab image rm sonic-vs"
+    )]
     Image {
         #[command(subcommand)]
         action: ImageAction,
     },
     /// Bring the whole lab back to a snapshot, without a guest reboot
+    #[command(after_help = "Example:\n  vmlab restore --name baseline")]
     Restore {
         #[command(flatten)]
         lab: LabArgs,
@@ -368,11 +405,15 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ImageAction {
     /// Images in $VMLAB_HOME/images and those deployed labs use: size, format, users
+    #[command(after_help = "Example:\n  vmlab image list --format json")]
     List {
         #[command(flatten)]
         out: FormatArgs,
     },
     /// Copy a disk image into $VMLAB_HOME/images as qcow2 (converting raw, vmdk, vdi, vhdx)
+    #[command(
+        after_help = "Example:\n  vmlab image import ~/Downloads/sonic-vs.img --name sonic-vs"
+    )]
     Import {
         /// The image file
         file: PathBuf,
@@ -381,6 +422,7 @@ pub enum ImageAction {
         name: Option<String>,
     },
     /// Remove an image from $VMLAB_HOME/images (refused while a lab uses it)
+    #[command(after_help = "Example:\n  vmlab image rm sonic-vs")]
     Rm {
         /// The image's name
         name: String,
@@ -391,16 +433,21 @@ pub enum ImageAction {
 #[derive(Debug, Subcommand)]
 pub enum LinkAction {
     /// Stop every frame on the link (both ways)
+    #[command(after_help = "Example:\n  vmlab link down spine1:Ethernet0")]
     Down {
         /// Either end of the link, as node:interface
         end: String,
     },
     /// Let frames pass again
+    #[command(after_help = "Example:\n  vmlab link up spine1:Ethernet0")]
     Up {
         /// Either end of the link, as node:interface
         end: String,
     },
     /// Impair the link: the options given change, the others stay
+    #[command(
+        after_help = "Examples:\n  vmlab link set spine1:Ethernet0 --delay 20ms --jitter 5ms\n  vmlab link set spine1:Ethernet0 --loss 1% --direction a-to-z\n  vmlab link set spine1:Ethernet0 --rate 10mbit"
+    )]
     Set {
         /// Either end of the link, as node:interface
         end: String,
@@ -421,6 +468,7 @@ pub enum LinkAction {
         direction: Directions,
     },
     /// Clear every impairment of the link, both ways
+    #[command(after_help = "Example:\n  vmlab link reset spine1:Ethernet0")]
     Reset {
         /// Either end of the link, as node:interface
         end: String,
@@ -537,11 +585,21 @@ pub fn main() -> i32 {
         match result {
             Ok(code) => code,
             Err(e) => {
-                tell(&format!("error: {e}"));
-                match (&e, interrupts.signal()) {
+                let code = match (&e, interrupts.signal()) {
                     (EngineError::Interrupted, Some(sig)) => 128 + sig,
                     _ => e.exit_code(),
+                };
+                if say::progress() == say::Progress::Json {
+                    // The last line of a JSON progress stream: a program reads why, too.
+                    tell(
+                        &serde_json::json!({"event": "error", "message": e.to_string(),
+                                            "exit_code": code})
+                        .to_string(),
+                    );
+                } else {
+                    tell(&format!("error: {e}"));
                 }
+                code
             }
         }
     });
@@ -1057,5 +1115,42 @@ async fn image_cmd(action: ImageAction) -> Result<i32, EngineError> {
             say(&format!("removed {}", path.display()));
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command a user sees shows an example, and every argument says what it is.
+    #[test]
+    fn every_command_has_an_example_and_every_argument_a_help() {
+        fn walk(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let leaf = !sub.has_subcommands();
+                let example = sub
+                    .get_after_help()
+                    .is_some_and(|h| h.to_string().contains("vmlab "));
+                if leaf && !example {
+                    problems.push(format!("{path}: no example"));
+                }
+                for a in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                    if a.get_help().is_none() && !["help", "version"].contains(&a.get_id().as_str())
+                    {
+                        problems.push(format!("{path}: argument {} has no help", a.get_id()));
+                    }
+                }
+                walk(sub, &path, problems);
+            }
+        }
+        let cli = super::Cli::command();
+        cli.clone().debug_assert();
+        let mut problems = Vec::new();
+        walk(&cli, "vmlab", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -287,20 +287,32 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
             .flatten()
             .map(|(n, _)| n.clone());
         match deploy::dry_run(l, Some(Accel::Tcg), here).await {
-            Ok((_, problems)) if problems.is_empty() => out.push(check(
-                "lab",
-                Verdict::Ok,
-                format!(
-                    "{}: images present, ports free, {} nodes",
-                    l.name,
-                    l.nodes.len()
-                ),
-                None,
-            )),
-            Ok((_, problems)) => {
+            Ok((plan, problems)) => {
+                let kind = |field: &str| {
+                    if field.contains("vm_image") {
+                        "images"
+                    } else if field.contains("port") {
+                        "ports"
+                    } else {
+                        "lab"
+                    }
+                };
+                let nodes = plan.local_nodes().count();
+                for (name, found) in [
+                    ("images", format!("every image of {nodes} nodes is there")),
+                    (
+                        "ports",
+                        format!("the {nodes} nodes' console and SSH ports are free"),
+                    ),
+                    ("lab", format!("{}: the spec is valid", l.name)),
+                ] {
+                    if !problems.0.iter().any(|p| kind(&p.field) == name) {
+                        out.push(check(name, Verdict::Ok, found, None));
+                    }
+                }
                 for p in problems.0 {
                     out.push(Check {
-                        name: "lab".into(),
+                        name: kind(&p.field).into(),
                         verdict: Verdict::Fail,
                         found: format!("{}: {}", p.field, p.problem),
                         fix: Some(p.fix),

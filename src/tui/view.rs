@@ -403,16 +403,35 @@ fn topology(f: &mut Frame, app: &App, area: Rect) {
             st
         }
     };
-    let width = d.rows.first().map_or(0, Vec::len) as u16;
-    let left = inner.width.saturating_sub(width) / 2;
+    // Only what fits is turned into spans: centred when it all fits, else scrolled so the
+    // selected node's box is in view (a 200-node drawing is thousands of columns wide).
+    let (w, h) = (d.rows.first().map_or(0, Vec::len), d.rows.len());
+    let (vw, vh) = (inner.width as usize, inner.height as usize);
+    let focus = selected_node
+        .as_ref()
+        .and_then(|n| d.nodes.iter().position(|m| m == n))
+        .and_then(|i| d.boxes.get(i).copied());
+    let offset = |size: usize, view: usize, at: Option<(usize, usize)>| -> (usize, usize) {
+        if size <= view {
+            return ((view - size) / 2, 0);
+        }
+        let skip = at.map_or(0, |(start, len)| {
+            (start + len / 2).saturating_sub(view / 2).min(size - view)
+        });
+        (0, skip)
+    };
+    let (pad_x, skip_x) = offset(w, vw, focus.map(|(x, _, bw, _)| (x, bw)));
+    let (_, skip_y) = offset(h, vh, focus.map(|(_, y, _, bh)| (y, bh)));
     let lines: Vec<Line> = d
         .rows
         .iter()
+        .skip(skip_y)
+        .take(vh)
         .map(|row| {
-            let mut spans = vec![Span::raw(" ".repeat(left as usize))];
+            let mut spans = vec![Span::raw(" ".repeat(pad_x))];
             let mut run = String::new();
             let mut owner = None;
-            for &(ch, o) in row {
+            for &(ch, o) in row.iter().skip(skip_x).take(vw) {
                 if owner != Some(o) && !run.is_empty() {
                     spans.push(owned(
                         std::mem::take(&mut run),

@@ -135,7 +135,7 @@ async fn one(
 ) -> Result<(Option<i32>, String, String), String> {
     let rec = state.node(node).map_err(|e| e.to_string())?;
     if !matches!(rec.status, NodeStatus::Running | NodeStatus::Remote) {
-        return Err(format!("{node} is {}", rec.status.label()));
+        return Err(format!("not running: {}", rec.status.label()));
     }
     let cmd = ssh::ssh_command(state, node, command, me).map_err(|e| e.to_string())?;
     let mut cmd = tokio::process::Command::from(cmd);

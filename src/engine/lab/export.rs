@@ -427,6 +427,8 @@ pub struct Drawing {
     pub rows: Vec<Vec<(char, Owner)>>,
     /// The names `Owner::Node` indexes.
     pub nodes: Vec<String>,
+    /// Each node's box: (column, row) of its top-left corner, width, height.
+    pub boxes: Vec<(usize, usize, usize, usize)>,
 }
 
 impl Drawing {
@@ -543,6 +545,7 @@ impl Canvas {
         Drawing {
             rows,
             nodes: Vec::new(),
+            boxes: Vec::new(),
         }
     }
 }
@@ -680,12 +683,14 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
     let mut c = Canvas::new(total_w.max(legend_w), legend_start + legend.len());
     // Boxes, each row centred.
     let mut x_of = vec![0usize; names.len()];
+    let mut boxes = vec![(0, 0, 0, 0); names.len()];
     for (l, row) in rows_of.iter().enumerate() {
         let mut x = (total_w.saturating_sub(row_w(row))) / 2 + gap / 2;
         for &i in row {
             x_of[i] = x;
             let w = width_of(i);
             let top = y_of_layer[l];
+            boxes[i] = (x, top, w, box_h);
             let o = Owner::Node(i);
             c.put(x, top, &format!("┌{}┐", "─".repeat(w - 2)), o);
             for r in 1..box_h - 1 {
@@ -785,6 +790,7 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
     }
     Drawing {
         nodes: names,
+        boxes,
         ..c.finish()
     }
 }

@@ -1,0 +1,200 @@
+//! The command line as tools see it, without VMs: completions that a shell accepts, a man
+//! page that `man` renders, doctor's JSON, `--progress json` to the last line (a failing
+//! deploy ends with an `error` event), `-q`, and the graph of a spec that is not deployed.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn bash_completions_parse_and_know_the_commands() {
+    let lab = TestLab::new("c");
+    let o = lab.vmlab(&["completions", "bash"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = o.stdout;
+    for cmd in [
+        "deploy",
+        "exec",
+        "inventory",
+        "graph",
+        "doctor",
+        "ssh-config",
+    ] {
+        assert!(
+            String::from_utf8_lossy(&script).contains(cmd),
+            "completion lacks {cmd}"
+        );
+    }
+    let check = run_with_stdin(Command::new("bash").arg("-n"), &script);
+    assert!(
+        check.status.success(),
+        "bash -n rejects the completion script: {}",
+        stderr(&check)
+    );
+    // A script that is not bash is caught: the check can fail.
+    let bad = run_with_stdin(Command::new("bash").arg("-n"), b"_vmlab() { if; }\n");
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn man_page_renders() {
+    let lab = TestLab::new("m");
+    let o = lab.vmlab(&["man"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = lab.root.path().join("vmlab.1");
+    std::fs::write(&page, &o.stdout).expect("write page");
+    let r = Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run man (scripts/setup installs man-db)");
+    assert!(r.status.success(), "man -l: {}", stderr(&r));
+    let text = stdout(&r);
+    for want in ["vmlab", "SYNOPSIS", "deploy", "exec", "doctor"] {
+        assert!(text.contains(want), "the man page lacks {want}:\n{text}");
+    }
+    assert!(stderr(&r).trim().is_empty(), "man warns: {}", stderr(&r));
+}
+
+#[test]
+fn doctor_json_names_every_check() {
+    let lab = TestLab::new("d");
+    let o = lab.vmlab(&["doctor", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("doctor JSON ({e}): {}", stdout(&o)));
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    for want in [
+        "qemu",
+        "qemu-img",
+        "qemu versions",
+        "kvm",
+        "ssh client",
+        "memory",
+        "disk",
+    ] {
+        assert!(names.contains(&want), "no {want} check: {names:?}");
+    }
+    for c in v.as_array().expect("array") {
+        assert!(
+            ["ok", "warn", "fail"].contains(&c["verdict"].as_str().unwrap_or("")),
+            "{c}"
+        );
+    }
+    let failed = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .any(|c| c["verdict"] == "fail");
+    assert_eq!(o.status.code(), Some(if failed { 8 } else { 0 }), "{v}");
+}
+
+#[test]
+fn doctor_names_a_missing_image_and_exits_8() {
+    let lab = TestLab::new("dimg");
+    lab.write(
+        "topology.json",
+        r#"{ "name": "dimg", "devices": { "r1": {} }, "links": [],
+             "vmlab": { "link_port_base": 23600, "console_port_base": 33600, "ssh_port_base": 43600 } }"#,
+    );
+    lab.write(
+        "platforms.json",
+        r#"{ "platforms": { "p": { "vm_image": "/nonexistent/x.qcow2" } } }"#,
+    );
+    lab.write("profiles/r1.json", r#"{ "platform": "p" }"#);
+    let o = lab.vmlab(&["doctor", "-S", lab.specs().to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(8), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("images") && l.contains("FAIL") && l.contains("vm_image")),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("images"), "{}", stderr(&o));
+}
+
+#[test]
+fn failed_deploy_ends_its_json_progress_with_an_error_event() {
+    let lab = TestLab::new("pj");
+    lab.write(
+        "topology.json",
+        r#"{ "name": "pj", "devices": { "r1": {} }, "links": [ { "a": "r1:Ethernet0", "z": "r9:Ethernet0" } ] }"#,
+    );
+    lab.write("platforms.json", r#"{ "platforms": { "p": {} } }"#);
+    lab.write("profiles/r1.json", r#"{ "platform": "p" }"#);
+    let specs = lab.specs();
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        specs.to_str().expect("utf-8"),
+        "--progress",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let lines: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let last = lines.last().expect("at least the error");
+    assert_eq!(last["event"], "error");
+    assert_eq!(last["exit_code"], 2);
+    assert!(
+        last["message"].as_str().unwrap_or("").contains("r9"),
+        "{last}"
+    );
+    // -q: the same failure says only the error.
+    let o = lab.vmlab(&["-q", "deploy", "-S", specs.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+}
+
+#[test]
+fn graph_of_a_spec_not_deployed() {
+    let lab = TestLab::new("g");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    for (format, want) in [
+        ("ascii", "spine1 Ethernet0 (eth1) ── leaf1 Ethernet0 (eth1)"),
+        ("dot", "graph"),
+        ("mermaid", "graph"),
+    ] {
+        let o = lab.vmlab(&[
+            "graph",
+            "-S",
+            demo.to_str().expect("utf-8"),
+            "--format",
+            format,
+        ]);
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        assert!(stdout(&o).contains(want), "{format}:\n{}", stdout(&o));
+    }
+    assert!(
+        !lab.home().join("labs").exists(),
+        "drawing a spec deploys nothing"
+    );
+}
