@@ -8,18 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-cargo build --release -q
-vmlab=$PWD/target/release/vmlab
-image=$PWD/target/vmlab-guest/tiny.qcow2
-[ -f "$image" ] || bash assets/guest/build-image.sh "$image"
-work=$(mktemp -d /tmp/vsnap.XXXX)
-export VMLAB_HOME=$work/home
-trap '"$vmlab" destroy --force --lab demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-mkdir -p "$work/specs"
-cp -r assets/demo/. "$work/specs/"
-sed -i "s#~/.vmlab/images/vmlab-tiny.qcow2#$image#" "$work/specs/platforms.json"
-sed -i 's/"console_port_base": 30000/"console_port_base": 36000/; s/"ssh_port_base": 40000/"ssh_port_base": 46000/' "$work/specs/topology.json"
-now() { date +%s.%N; }
+. benches/common.sh vsnap demo
+demo_specs 36000 46000
 
 t0=$(now); "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1; t1=$(now)
 cold=$(awk "BEGIN { print $t1 - $t0 }")

@@ -308,7 +308,7 @@ fn topology(c: &mut Criterion) {
         |b| b.iter(|| export::ascii(black_box(&state), &status)),
     );
     let mut obs = observation(0, 0);
-    obs.topology = export::ascii(&state, &status);
+    obs.topology = std::sync::Arc::new(export::ascii(&state, &status));
     obs.interfaces = export::interface_map(&state);
     let d = &obs.topology;
     eprintln!(

@@ -87,3 +87,89 @@ fn graphs_of_the_demo() {
     }
     insta::assert_snapshot!("ascii", art);
 }
+
+/// A fabric too wide for link lines (4 spines, 40 leaves, 80 links) is drawn compact: boxes
+/// wrapped to the width limit, every link in the legend, and a note saying where the lines are.
+#[test]
+fn a_wide_fabric_is_drawn_compact() {
+    use vmlab::spec::{SpecSources, SpecText};
+    let mut devices = serde_json::Map::new();
+    for s in 0..4 {
+        devices.insert(format!("spine{s}"), serde_json::json!({}));
+    }
+    for l in 0..40 {
+        devices.insert(format!("leaf{l}"), serde_json::json!({}));
+    }
+    let mut used = [0usize; 4];
+    let mut links = Vec::new();
+    for l in 0..40 {
+        for k in 0..2 {
+            let s = (2 * l + k) % 4;
+            links.push(
+                serde_json::json!({"a": format!("spine{s}:Ethernet{}", 4 * used[s]),
+                                          "z": format!("leaf{l}:Ethernet{}", 4 * k)}),
+            );
+            used[s] += 1;
+        }
+    }
+    let dir = PathBuf::from("/specs/wide");
+    let text = |rel: &str, t: String| SpecText {
+        path: dir.join(rel),
+        text: t,
+    };
+    let src = SpecSources {
+        dir: dir.clone(),
+        dir_name: Some("wide".into()),
+        topology: text(
+            "topology.json",
+            serde_json::json!({"name": "wide", "devices": devices, "links": links}).to_string(),
+        ),
+        platforms: Some(text(
+            "platforms.json",
+            r#"{"platforms": {"vs": {"vm_image": "/img/vs.qcow2"}}}"#.into(),
+        )),
+        profiles: (0..4)
+            .map(|s| format!("spine{s}"))
+            .chain((0..40).map(|l| format!("leaf{l}")))
+            .map(|n| {
+                let t = text(
+                    &format!("profiles/{n}.json"),
+                    r#"{"platform": "vs"}"#.into(),
+                );
+                (n, t)
+            })
+            .collect(),
+    };
+    let spec = vmlab::spec::resolve(&src, None).expect("valid");
+    let st = demo_state(None, &spec);
+    let d = export::ascii(&st, &|_| None);
+    let art = d.text();
+    let boxes_end = art
+        .lines()
+        .position(|l| l.contains("80 links: too many to draw"))
+        .unwrap_or_else(|| panic!("no note:\n{art}"));
+    for line in art.lines().take(boxes_end) {
+        assert!(
+            line.chars().count() <= export::MAX_DRAWN_WIDTH,
+            "too wide: {line}"
+        );
+    }
+    for n in (0..4)
+        .map(|s| format!("spine{s}"))
+        .chain((0..40).map(|l| format!("leaf{l}")))
+    {
+        assert!(art.contains(&format!(" {n} ")), "{n} not drawn:\n{art}");
+    }
+    assert!(
+        art.contains("79  spine3 Ethernet76 (eth20) ── leaf39 Ethernet4 (eth2)"),
+        "{art}"
+    );
+    assert_eq!(d.boxes.len(), 44);
+    // Spines above the leaves.
+    let row_of = |n: &str| {
+        art.lines()
+            .position(|l| l.contains(&format!(" {n} ")))
+            .unwrap()
+    };
+    assert!(row_of("spine3") < row_of("leaf0"));
+}

@@ -201,7 +201,7 @@ fn observation() -> Observation {
         expected_boot: expected,
         snapshots: Vec::new(),
         interfaces: export::interface_map(&demo_state()),
-        topology: export::ascii(&demo_state(), &|n| {
+        topology: std::sync::Arc::new(export::ascii(&demo_state(), &|n| {
             Some(
                 match n {
                     "spine1" => "running",
@@ -210,7 +210,7 @@ fn observation() -> Observation {
                 }
                 .to_string(),
             )
-        }),
+        })),
         taken: Instant::now(),
     }
 }

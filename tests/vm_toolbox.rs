@@ -143,6 +143,13 @@ fn toolbox_on_a_running_lab() {
         "the failing node is named: {err}"
     );
     assert!(!err.contains("r1 ("), "r1 did not fail: {err}");
+    // Naming what is not there: exit 3, with what there is.
+    let o = lab.vmlab(&["exec", "--lab", "tools", "--nodes", "r1,r9", "--", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("r9"), "{}", stderr(&o));
+    let o = lab.vmlab(&["exec", "--lab", "tools", "--platform", "nope", "--", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("tiny-stride"), "{}", stderr(&o));
     let o = lab.vmlab(&[
         "exec",
         "--lab",

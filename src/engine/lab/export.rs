@@ -475,6 +475,25 @@ impl Canvas {
         }
     }
 
+    /// Node `i`'s box at (x, y) of size w × h, its name and second line inside.
+    fn node_box(
+        &mut self,
+        i: usize,
+        (x, y, w, h): (usize, usize, usize, usize),
+        label: &(String, Option<String>),
+    ) {
+        let o = Owner::Node(i);
+        self.put(x, y, &format!("┌{}┐", "─".repeat(w - 2)), o);
+        for r in 1..h - 1 {
+            self.put(x, y + r, &format!("│{}│", " ".repeat(w - 2)), o);
+        }
+        self.put(x, y + h - 1, &format!("└{}┘", "─".repeat(w - 2)), o);
+        self.put(x + 3, y + 1, &label.0, o);
+        if let Some(b) = &label.1 {
+            self.put(x + 3, y + 2, b, o);
+        }
+    }
+
     fn mark(&mut self, x: usize, y: usize, dirs: u8, o: Owner) {
         if x < self.w && y < self.h {
             let cell = &mut self.lines[y][x];
@@ -640,6 +659,9 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
     let gap = 6;
     let row_w = |r: &Vec<usize>| r.iter().map(|&i| width_of(i)).sum::<usize>() + gap * r.len();
     let total_w = rows_of.iter().map(row_w).max().unwrap_or(0).max(20);
+    if total_w > MAX_DRAWN_WIDTH {
+        return compact(&names, &labels, &rows_of, box_h, &width_of, &es);
+    }
     // Tracks between layer l and l+1: one per drawn link there.
     let tracks: Vec<Vec<usize>> = (0..depth.saturating_sub(1))
         .map(|l| {
@@ -691,16 +713,7 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
             let w = width_of(i);
             let top = y_of_layer[l];
             boxes[i] = (x, top, w, box_h);
-            let o = Owner::Node(i);
-            c.put(x, top, &format!("┌{}┐", "─".repeat(w - 2)), o);
-            for r in 1..box_h - 1 {
-                c.put(x, top + r, &format!("│{}│", " ".repeat(w - 2)), o);
-            }
-            c.put(x, top + box_h - 1, &format!("└{}┘", "─".repeat(w - 2)), o);
-            c.put(x + 3, top + 1, &labels[i].0, o);
-            if let Some(b) = &labels[i].1 {
-                c.put(x + 3, top + 2, b, o);
-            }
+            c.node_box(i, (x, top, w, box_h), &labels[i]);
             x += w + gap;
         }
     }
@@ -790,6 +803,69 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
     }
     Drawing {
         nodes: names,
+        boxes,
+        ..c.finish()
+    }
+}
+
+/// Wider than this, a drawing with link lines is no longer readable (nor cheap: a 200-node
+/// fabric would be 3500 columns by 750 rows); [`compact`] is drawn instead.
+pub const MAX_DRAWN_WIDTH: usize = 240;
+
+/// A lab too wide for link lines: each layer's boxes wrapped into rows that fit
+/// [`MAX_DRAWN_WIDTH`], then every link in the legend.
+fn compact(
+    names: &[String],
+    labels: &[(String, Option<String>)],
+    rows_of: &[Vec<usize>],
+    box_h: usize,
+    width_of: &dyn Fn(usize) -> usize,
+    es: &[(usize, String, String, String, String)],
+) -> Drawing {
+    let gap = 2;
+    // Lay out first: (node, x, y).
+    let mut placed = Vec::with_capacity(names.len());
+    let mut y = 0;
+    for row in rows_of {
+        let mut x = 0;
+        for &i in row {
+            let w = width_of(i);
+            if x > 0 && x + w > MAX_DRAWN_WIDTH {
+                x = 0;
+                y += box_h;
+            }
+            placed.push((i, x, y));
+            x += w + gap;
+        }
+        y += box_h + 1;
+    }
+    let note = format!(
+        "{} links: too many to draw as lines here; `vmlab graph --format dot` draws them all",
+        es.len()
+    );
+    let legend: Vec<String> = es
+        .iter()
+        .map(|(i, a, al, z, zl)| format!("{i:>2}  {a} {al} ── {z} {zl}"))
+        .collect();
+    let width = legend
+        .iter()
+        .map(|l| l.chars().count())
+        .chain([note.chars().count(), MAX_DRAWN_WIDTH])
+        .max()
+        .unwrap_or(MAX_DRAWN_WIDTH);
+    let mut c = Canvas::new(width, y + 1 + legend.len());
+    let mut boxes = vec![(0, 0, 0, 0); names.len()];
+    for &(i, x, top) in &placed {
+        let w = width_of(i);
+        boxes[i] = (x, top, w, box_h);
+        c.node_box(i, boxes[i], &labels[i]);
+    }
+    c.put(0, y, &note, Owner::Text);
+    for (r, line) in legend.iter().enumerate() {
+        c.put(0, y + 1 + r, line, Owner::Link(es[r].0));
+    }
+    Drawing {
+        nodes: names.to_vec(),
         boxes,
         ..c.finish()
     }

@@ -4,6 +4,7 @@
 //! The TUI draws these; it never touches `/proc` or state files itself.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -36,8 +37,9 @@ pub struct Observation {
     pub snapshots: Vec<(String, String)>,
     /// Each node's linked interfaces: (spec name, guest name), in guest order.
     pub interfaces: HashMap<String, Vec<(String, String)>>,
-    /// The topology drawn for the terminal, each node's status under its name.
-    pub topology: Drawing,
+    /// The topology drawn for the terminal, each node's status under its name (drawn again
+    /// only when a status changes).
+    pub topology: Arc<Drawing>,
     /// When the observation was made.
     pub taken: Instant,
 }
@@ -53,13 +55,16 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut last: HashMap<i32, (u64, Instant)> = HashMap::new();
         let mut previous: Option<LabStatus> = None;
+        let mut drawn: DrawCache = None;
         loop {
             let dir = lab.clone();
             let prev = last.clone();
-            let r = tokio::task::spawn_blocking(move || observe(&dir, &prev)).await;
+            let cache = drawn.take();
+            let r = tokio::task::spawn_blocking(move || observe(&dir, &prev, cache)).await;
             let msg = match r {
-                Ok(Ok((obs, ticks))) => {
+                Ok(Ok((obs, ticks, cache))) => {
                     last = ticks;
+                    drawn = cache;
                     if let Some(prev) = &previous {
                         for e in changes(prev, &obs.status) {
                             events.send(e);
@@ -123,7 +128,16 @@ pub fn changes(before: &LabStatus, now: &LabStatus) -> Vec<Event> {
     out
 }
 
-fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
+/// The last drawing, the node statuses it shows and the links it was drawn with (a redeploy
+/// may change them).
+type DrawCache = Option<(DrawKey, Arc<Drawing>)>;
+type DrawKey = (Vec<(String, &'static str)>, Vec<(String, String)>);
+
+fn observe(
+    lab: &LabDir,
+    prev: &Ticks,
+    cache: DrawCache,
+) -> Result<(Observation, Ticks, DrawCache), String> {
     // One read of state.json serves both the status and the boot timeouts.
     let state = LabState::load(lab).map_err(|e| e.to_string())?;
     let view = status::LinkView::read(lab, &state);
@@ -163,11 +177,28 @@ fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
         );
         ticks.insert(pid, (cpu, now));
     }
-    let status_of: Vec<(String, &str)> = status
+    let status_of: Vec<(String, &'static str)> = status
         .nodes
         .iter()
         .map(|n| (n.name.clone(), n.status.label()))
         .collect();
+    let key: DrawKey = (
+        status_of.clone(),
+        state
+            .links
+            .iter()
+            .map(|l| (l.a.clone(), l.z.clone()))
+            .collect(),
+    );
+    let topology = match cache {
+        Some((shown, d)) if shown == key => d,
+        _ => Arc::new(export::ascii(&state, &|n| {
+            status_of
+                .iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, s)| s.to_string())
+        })),
+    };
     Ok((
         Observation {
             status,
@@ -177,15 +208,11 @@ fn observe(lab: &LabDir, prev: &Ticks) -> Result<(Observation, Ticks), String> {
                 .map(|l| l.into_iter().map(|s| (s.name, s.taken)).collect())
                 .unwrap_or_default(),
             interfaces: export::interface_map(&state),
-            topology: export::ascii(&state, &|n| {
-                status_of
-                    .iter()
-                    .find(|(name, _)| name == n)
-                    .map(|(_, s)| s.to_string())
-            }),
+            topology: topology.clone(),
             taken: now,
         },
         ticks,
+        Some((key, topology)),
     ))
 }
 

@@ -125,7 +125,15 @@ pub async fn install_on(lab: &LabDir, nodes: &[String], events: &EventSink) {
         wanted.len(),
         if wanted.len() == 1 { "" } else { "s" }
     )));
+    let t0 = std::time::Instant::now();
     let results = futures::future::join_all(wanted.iter().map(|n| install(lab, n, &public))).await;
+    let done = results.iter().filter(|r| r.is_ok()).count();
+    events.send(Event::Step(format!(
+        "the lab's SSH key is on {done} of {} node{} ({:.1} s)",
+        wanted.len(),
+        if wanted.len() == 1 { "" } else { "s" },
+        t0.elapsed().as_secs_f64()
+    )));
     for (n, r) in wanted.iter().zip(results) {
         if let Err(e) = r {
             events.send(Event::Warning(format!(
