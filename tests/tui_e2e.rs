@@ -117,6 +117,23 @@ fn tui_console_and_ssh_in_a_real_terminal() {
         s.contains("r1:Ethernet0") && s.contains("r2:Ethernet0"),
         "links table: {s}"
     );
+    // The interface map, the topology view and the filter, on the live lab.
+    assert!(s.contains("Ethernet0=eth1"), "interface map: {s}");
+    tmux.keys(&["T"]);
+    tmux.wait_for("T back to the dashboard", Duration::from_secs(5));
+    let t = tmux.wait_for(
+        "0  r1 Ethernet0 (eth1) ── r2 Ethernet0 (eth1)",
+        Duration::from_secs(5),
+    );
+    assert_eq!(t.matches("running").count(), 2, "both boxes say running: {t}");
+    tmux.keys(&["T"]);
+    tmux.keys(&["/"]);
+    tmux.type_text("r2");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("filter: r2 (1/2)", Duration::from_secs(5));
+    tmux.keys(&["/"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("┌ nodes ─", Duration::from_secs(5));
 
     tmux.keys(&["Enter"]);
     tmux.wait_for("r1 console (connected)", Duration::from_secs(10));
