@@ -125,7 +125,11 @@ fn tui_console_and_ssh_in_a_real_terminal() {
         "0  r1 Ethernet0 (eth1) ── r2 Ethernet0 (eth1)",
         Duration::from_secs(5),
     );
-    assert_eq!(t.matches("running").count(), 2, "both boxes say running: {t}");
+    assert_eq!(
+        t.matches("running").count(),
+        2,
+        "both boxes say running: {t}"
+    );
     tmux.keys(&["T"]);
     tmux.keys(&["/"]);
     tmux.type_text("r2");

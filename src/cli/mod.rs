@@ -1050,12 +1050,12 @@ async fn capture(
     let (lab2, stop2, end2) = (lab.clone(), stop.clone(), end.clone());
     let result = tokio::task::spawn_blocking(move || -> Result<(u64, String), EngineError> {
         if to_stdout {
-            tell(&format!("capturing {end2} to stdout; Ctrl-C stops"));
+            say::tell_step(&format!("capturing {end2} to stdout; Ctrl-C stops"));
             let mut out = std::io::stdout().lock();
             return links::capture(&lab2, &end2, &mut out, &stop2).map(|n| (n, "stdout".into()));
         }
         let started = |p: &std::path::Path| {
-            tell(&format!(
+            say::tell_step(&format!(
                 "capturing {end2} to {}; Ctrl-C stops",
                 p.display()
             ));
@@ -1068,7 +1068,7 @@ async fn capture(
     watcher.abort();
     match result {
         Ok((n, label)) => {
-            tell(&format!("captured {n} frames of {end} to {label}"));
+            say::tell_step(&format!("captured {n} frames of {end} to {label}"));
             Ok(0)
         }
         // The reader of stdout went away (wireshark closed): a normal end.
