@@ -161,6 +161,8 @@ fn tui_console_and_ssh_in_a_real_terminal() {
     tmux.keys(&["q"]);
     let s = tmux.wait_for("EXIT=", Duration::from_secs(10));
     assert!(s.contains("EXIT=0"), "tui exit: {s}");
+    // The shell prints stty's verdict just after EXIT=: wait for it too.
+    let s = tmux.wait_for("icanon", Duration::from_secs(10));
     let after = s
         .lines()
         .skip_while(|l| !l.starts_with("EXIT="))
