@@ -9,7 +9,7 @@ const TOPOLOGY: &str = r#"{
   "name": "bad",
   "devices": { "r1": {}, "r2": {} },
   "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet0" } ],
-  "vmlab": { "link_port_base": 23100, "console_port_base": 33100, "ssh_port_base": 43100 }
+  "vmlab": { "link_port_base": 23100, "console_port_base": 26100, "ssh_port_base": 28100 }
 }
 "#;
 
@@ -174,7 +174,7 @@ fn an_interface_the_map_cannot_place() {
 #[test]
 fn ports_past_65535() {
     let lab = good_lab();
-    lab.write("topology.json", &TOPOLOGY.replace("43100", "65535"));
+    lab.write("topology.json", &TOPOLOGY.replace("28100", "65535"));
     refused(&lab, &["vmlab.ssh_port_base", "past 65535"]);
 }
 
@@ -184,15 +184,15 @@ fn a_port_already_in_use() {
     // Ports of its own: the other tests here run at the same time, and dry runs check ports.
     lab.write(
         "topology.json",
-        &TOPOLOGY.replace("33100", "33150").replace("43100", "43150"),
+        &TOPOLOGY.replace("26100", "26150").replace("28100", "28150"),
     );
-    let _held = std::net::TcpListener::bind("127.0.0.1:33151").unwrap();
+    let _held = std::net::TcpListener::bind("127.0.0.1:26151").unwrap();
     refused(
         &lab,
         &[
             "topology.json",
             "vmlab.console_port_base",
-            "port 33151 (console of r2) is already in use",
+            "port 26151 (console of r2) is already in use",
         ],
     );
 }
@@ -214,7 +214,7 @@ fn every_problem_is_reported_at_once() {
         "topology.json",
         &TOPOLOGY
             .replace("r2:Ethernet0", "r9:Ethernet0")
-            .replace("43100", "70000"),
+            .replace("28100", "70000"),
     );
     lab.write("profiles/r1.json", "{\"platform\": \"sonic-nope\"}");
     let err = refused(
@@ -392,8 +392,8 @@ fn boot_waits_must_name_nodes_and_never_go_round() {
     lab.write(
         "topology.json",
         &TOPOLOGY.replace(
-            "\"ssh_port_base\": 43100",
-            "\"ssh_port_base\": 43100, \"max_parallel_boots\": 0",
+            "\"ssh_port_base\": 28100",
+            "\"ssh_port_base\": 28100, \"max_parallel_boots\": 0",
         ),
     );
     lab.write("profiles/r2.json", "{\"platform\": \"tiny-seq\"}");
@@ -437,8 +437,8 @@ fn with_hosts(lab: &TestLab, hosts: &str) {
     lab.write(
         "topology.json",
         &TOPOLOGY.replace(
-            r#""ssh_port_base": 43100 }"#,
-            &format!(r#""ssh_port_base": 43100, "hosts": {hosts} }}"#),
+            r#""ssh_port_base": 28100 }"#,
+            &format!(r#""ssh_port_base": 28100, "hosts": {hosts} }}"#),
         ),
     );
 }

@@ -121,7 +121,7 @@ fn doctor_names_a_missing_image_and_exits_8() {
     lab.write(
         "topology.json",
         r#"{ "name": "dimg", "devices": { "r1": {} }, "links": [],
-             "vmlab": { "link_port_base": 23600, "console_port_base": 33600, "ssh_port_base": 43600 } }"#,
+             "vmlab": { "link_port_base": 23600, "console_port_base": 26600, "ssh_port_base": 28600 } }"#,
     );
     lab.write(
         "platforms.json",

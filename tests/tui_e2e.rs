@@ -87,7 +87,7 @@ fn tui_console_and_ssh_in_a_real_terminal() {
         "topology.json",
         r#"{ "name": "tuilab", "devices": { "r1": {}, "r2": {} },
              "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet0" } ],
-             "vmlab": { "link_port_base": 22500, "console_port_base": 32500, "ssh_port_base": 42500 } }"#,
+             "vmlab": { "link_port_base": 22500, "console_port_base": 25500, "ssh_port_base": 27500 } }"#,
     );
     lab.write("profiles/r1.json", "{\"platform\": \"tiny-stride\"}");
     lab.write("profiles/r2.json", "{\"platform\": \"tiny-seq\"}");
@@ -183,7 +183,7 @@ fn tui_console_and_ssh_in_a_real_terminal() {
 
 #[test]
 fn quitting_the_tui_mid_deploy_stops_what_it_started() {
-    let lab = two_node_lab("tuiquit", 22550, 32550, 42550);
+    let lab = two_node_lab("tuiquit", 22550, 25550, 27550);
     let tmux = Tmux::new();
     let script = format!(
         "VMLAB_HOME='{}' '{}' tui -S '{}' --accel tcg; echo \"EXIT=$?\"; sleep 600",

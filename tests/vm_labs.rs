@@ -36,7 +36,7 @@ fn two_node_lab_end_to_end() {
     "r2": { "interfaces": { "Ethernet4": { "link": "r1:Ethernet0", "ip": "10.1.0.1/31" } } }
   },
   "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet4" } ],
-  "vmlab": { "link_port_base": 22100, "console_port_base": 32100, "ssh_port_base": 42100 }
+  "vmlab": { "link_port_base": 22100, "console_port_base": 25100, "ssh_port_base": 27100 }
 }
 "#,
     );
@@ -60,7 +60,7 @@ fn two_node_lab_end_to_end() {
     let p1 = lab.read("profiles/r1.json");
     assert_eq!(
         p1,
-        "{\n    \"mgmt_ip\": \"127.0.0.1\",\n    \"loopback_ip\": \"10.0.0.1\",\n    \"platform\": \"tiny-stride\",\n    \"site\": \"lab-site\",\n    \"ssh_port\": 42100,\n    \"console_port\": 32100\n}\n"
+        "{\n    \"mgmt_ip\": \"127.0.0.1\",\n    \"loopback_ip\": \"10.0.0.1\",\n    \"platform\": \"tiny-stride\",\n    \"site\": \"lab-site\",\n    \"ssh_port\": 27100,\n    \"console_port\": 25100\n}\n"
     );
     let p2: Value = serde_json::from_str(&lab.read("profiles/r2.json")).unwrap();
     let keys: Vec<&str> = p2.as_object().unwrap().keys().map(String::as_str).collect();
@@ -76,7 +76,7 @@ fn two_node_lab_end_to_end() {
         ]
     );
     assert_eq!(p2["extra"], serde_json::json!([1, 2]));
-    assert_eq!(p2["ssh_port"], 42101);
+    assert_eq!(p2["ssh_port"], 27101);
 
     // status --json reflects reality.
     let o = lab.vmlab(&["status", "--json"]);
@@ -85,7 +85,7 @@ fn two_node_lab_end_to_end() {
     assert_eq!(st["name"], "duo");
     let nodes = st["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 2);
-    for (n, (ssh, con)) in nodes.iter().zip([(42100, 32100), (42101, 32101)]) {
+    for (n, (ssh, con)) in nodes.iter().zip([(27100, 25100), (27101, 25101)]) {
         assert_eq!(n["status"], "running", "{n}");
         assert!(n["pid"].as_i64().unwrap() > 1);
         assert_eq!(n["ssh_port"], ssh);
@@ -148,7 +148,7 @@ fn two_node_lab_end_to_end() {
         "{st}"
     );
 
-    assert_destroyed(&lab, &[22100, 32100, 32101, 42100, 42101]);
+    assert_destroyed(&lab, &[22100, 25100, 25101, 27100, 27101]);
 }
 
 #[test]
@@ -166,7 +166,7 @@ fn spine_leaf_mixing_maps_with_a_gap() {
     { "a": "spine2:Ethernet0", "z": "leaf1:Ethernet1" },
     { "a": "spine2:Ethernet4", "z": "leaf2:Ethernet1" }
   ],
-  "newtlab": { "link_port_base": 22200, "console_port_base": 32200, "ssh_port_base": 42200,
+  "newtlab": { "link_port_base": 22200, "console_port_base": 25200, "ssh_port_base": 27200,
                "links": "direct" }
 }
 "#,
@@ -219,7 +219,7 @@ fn spine_leaf_mixing_maps_with_a_gap() {
     assert!(lab.relays().is_empty());
 
     let mut ports = vec![22200, 22201, 22202, 22203];
-    ports.extend((0..4).flat_map(|i| [32200 + i, 42200 + i]));
+    ports.extend((0..4).flat_map(|i| [25200 + i, 27200 + i]));
     assert_destroyed(&lab, &ports);
 }
 
@@ -228,7 +228,7 @@ fn boot_timeout_names_the_node_and_cleans_up() {
     let lab = vm_lab("specs", 2); // no topology name: the spec dir names the lab
     lab.write(
         "topology.json",
-        r#"{ "devices": { "lonely": {} }, "vmlab": { "link_port_base": 22300, "console_port_base": 32300, "ssh_port_base": 42300 } }"#,
+        r#"{ "devices": { "lonely": {} }, "vmlab": { "link_port_base": 22300, "console_port_base": 25300, "ssh_port_base": 27300 } }"#,
     );
     let profile = "{\"platform\": \"tiny-seq\"}";
     lab.write("profiles/lonely.json", profile);
@@ -247,12 +247,12 @@ fn boot_timeout_names_the_node_and_cleans_up() {
         profile,
         "profile touched by a failed deploy"
     );
-    assert!(port_free(32300) && port_free(42300));
+    assert!(port_free(25300) && port_free(27300));
 }
 
 #[test]
 fn interrupt_during_deploy_stops_what_it_started() {
-    let lab = two_node_lab("cut", 22400, 32400, 42400);
+    let lab = two_node_lab("cut", 22400, 25400, 27400);
     let mut child = lab
         .command(&["deploy", "-S", lab.specs().to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
@@ -277,7 +277,7 @@ fn interrupt_during_deploy_stops_what_it_started() {
 
 #[test]
 fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
-    let lab = two_node_lab("cycle", 22600, 32600, 42600);
+    let lab = two_node_lab("cycle", 22600, 25600, 27600);
     lab.deploy();
 
     // b is the link's connecting end: stopped, it shows stopped and the link down.
@@ -304,5 +304,5 @@ fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("already running"));
 
-    assert_destroyed(&lab, &[22600, 32600, 32601, 42600, 42601]);
+    assert_destroyed(&lab, &[22600, 25600, 25601, 27600, 27601]);
 }

@@ -60,7 +60,7 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
         "topology.json",
         r#"{ "name": "snap", "devices": { "a": {}, "b": {} },
              "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
-             "vmlab": { "console_port_base": 33000, "ssh_port_base": 43000 } }"#,
+             "vmlab": { "console_port_base": 26000, "ssh_port_base": 28000 } }"#,
     );
     vm.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
     vm.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
@@ -180,7 +180,7 @@ fn staged_boot_waits_delays_and_boots_one_at_a_time() {
         "topology.json",
         r#"{ "name": "stages", "devices": { "leaf": {}, "spine": {}, "late": {} },
              "links": [ { "a": "spine:Ethernet0", "z": "leaf:Ethernet0" } ],
-             "vmlab": { "console_port_base": 33200, "ssh_port_base": 43200,
+             "vmlab": { "console_port_base": 26200, "ssh_port_base": 28200,
                         "max_parallel_boots": 1 } }"#,
     );
     // The leaf comes first in the topology but waits for the spine.

@@ -81,7 +81,7 @@ fn pid_of(lab: &TestLab, node: &str) -> i32 {
 
 #[test]
 fn links_survive_anything_and_carry_counters_settings_and_captures() {
-    let lab = two_node_lab("wires", 22900, 32900, 42900);
+    let lab = two_node_lab("wires", 22900, 25900, 27900);
     lab.deploy();
     address(&lab, "a");
     address(&lab, "b");

@@ -99,8 +99,8 @@ fn multihost_lab(name: &str, base: u16) -> VmLab {
                  "links": [ {{ "a": "a:Ethernet0", "z": "b:Ethernet0" }} ],
                  "vmlab": {{ "link_port_base": {base}, "console_port_base": {c}, "ssh_port_base": {s},
                              "hosts": {{ "h1": "{H1}", "h2": "{H2}" }} }} }}"#,
-            c = base + 10000,
-            s = base + 20000,
+            c = base + 3000,
+            s = base + 5000,
         ),
     );
     lab.write(

@@ -35,7 +35,7 @@ fn toolbox_on_a_running_lab() {
         "topology.json",
         r#"{ "name": "tools", "devices": { "r1": {}, "r2": {} },
              "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet4" } ],
-             "vmlab": { "link_port_base": 23500, "console_port_base": 33500, "ssh_port_base": 43500 } }"#,
+             "vmlab": { "link_port_base": 23500, "console_port_base": 26500, "ssh_port_base": 28500 } }"#,
     );
     lab.write("profiles/r1.json", "{\"platform\": \"tiny-stride\"}");
     lab.write("profiles/r2.json", "{\"platform\": \"tiny-stride\"}");
@@ -224,13 +224,13 @@ fn toolbox_on_a_running_lab() {
         .iter()
         .find(|n| n["name"] == "r2")
         .expect("r2");
-    assert_eq!(r2["ssh_port"], 43501);
+    assert_eq!(r2["ssh_port"], 28501);
     assert_eq!(r2["interfaces"][0]["name"], "Ethernet4");
     assert_eq!(r2["interfaces"][0]["guest"], "eth2");
     let yml = stdout(&lab.vmlab(&["inventory", "--lab", "tools"]));
     for want in [
         "ansible_host: \"127.0.0.1\"",
-        "ansible_port: 43500",
+        "ansible_port: 28500",
         "ansible_user: \"admin\"",
         "ansible_ssh_private_key_file:",
     ] {

@@ -70,8 +70,8 @@ fn wait_for_recorded_pids(lab: &TestLab, n: usize) {
 
 #[test]
 fn signals_mid_deploy_leave_no_qemu_and_no_port() {
-    let lab = two_node_lab("sig", 22700, 32700, 42700);
-    let ports = [32700, 32701, 42700, 42701, 22700];
+    let lab = two_node_lab("sig", 22700, 25700, 27700);
+    let ports = [25700, 25701, 27700, 27701, 22700];
     let specs = lab.specs();
     let specs = specs.to_str().unwrap();
     // QEMU under another name: vmlab recognises its QEMUs by what it recorded, not by name.
@@ -138,7 +138,7 @@ fn signals_mid_deploy_leave_no_qemu_and_no_port() {
 
 #[test]
 fn racing_commands_never_lose_a_vm() {
-    let lab = two_node_lab("race", 22800, 32800, 42800);
+    let lab = two_node_lab("race", 22800, 25800, 27800);
     let profile = lab.specs().join("profiles/a.json");
     std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o640)).unwrap();
     let specs = lab.specs();

@@ -199,6 +199,10 @@ impl FileLock {
 }
 
 /// Held while a test runs VMs: labs boot one at a time.
+///
+/// Each VM test has its own port bases, all below 32768: Linux hands out 32768–60999 to
+/// outgoing connections (the tests' own ssh clients among them), and one that happens to
+/// hold a lab's port makes the deploy's preflight refuse it (a CI run once failed so).
 pub fn vm_lock() -> FileLock {
     FileLock::acquire("vmlab-vm-tests")
 }
