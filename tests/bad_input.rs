@@ -443,18 +443,23 @@ fn with_hosts(lab: &TestLab, hosts: &str) {
     );
 }
 
+/// Places r1 on host `r1` and r2 on host `r2` (their profiles' `vm_host`).
+fn place(lab: &TestLab, r1: &str, r2: &str) {
+    lab.write(
+        "profiles/r1.json",
+        &format!("{{\"platform\": \"tiny-stride\", \"vm_host\": \"{r1}\"}}"),
+    );
+    lab.write(
+        "profiles/r2.json",
+        &format!("{{\"platform\": \"tiny-seq\", \"vm_host\": \"{r2}\"}}"),
+    );
+}
+
 #[test]
 fn a_node_on_an_unknown_host() {
     let lab = good_lab();
     with_hosts(&lab, r#"{ "h1": "127.0.0.2", "h2": "127.0.0.3" }"#);
-    lab.write(
-        "profiles/r1.json",
-        "{\"platform\": \"tiny-stride\", \"vm_host\": \"h9\"}",
-    );
-    lab.write(
-        "profiles/r2.json",
-        "{\"platform\": \"tiny-seq\", \"vm_host\": \"h2\"}",
-    );
+    place(&lab, "h9", "h2");
     refused(
         &lab,
         &[
@@ -493,14 +498,7 @@ fn an_invalid_host_address() {
 fn a_multi_host_lab_without_its_host() {
     let lab = good_lab();
     with_hosts(&lab, r#"{ "h1": "127.0.0.2", "h2": "127.0.0.3" }"#);
-    lab.write(
-        "profiles/r1.json",
-        "{\"platform\": \"tiny-stride\", \"vm_host\": \"h1\"}",
-    );
-    lab.write(
-        "profiles/r2.json",
-        "{\"platform\": \"tiny-seq\", \"vm_host\": \"h2\"}",
-    );
+    place(&lab, "h1", "h2");
     refused(&lab, &["no host was named", "--host <name>"]);
     // A host whose address is not this machine's.
     with_hosts(&lab, r#"{ "h1": "192.0.2.1", "h2": "127.0.0.3" }"#);

@@ -9,23 +9,6 @@ use std::time::{Duration, SystemTime};
 use common::*;
 use serde_json::Value;
 
-fn status(lab: &TestLab) -> Value {
-    let o = lab.vmlab(&["status", "--json"]);
-    assert!(o.status.success(), "status: {}", stderr(&o));
-    serde_json::from_str(&stdout(&o)).expect("status JSON")
-}
-
-fn ok(lab: &TestLab, args: &[&str]) -> String {
-    let o = lab.vmlab(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
-
 fn time(s: &Value) -> SystemTime {
     humantime::parse_rfc3339(s.as_str().expect("a time")).expect("RFC 3339")
 }
@@ -71,7 +54,7 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("in use by snap:a"), "{}", stderr(&o));
     assert!(image.exists());
-    let list = ok(&vm, &["image", "list", "--json"]);
+    let list = stdout(&vm.ok(&["image", "list", "--json"]));
     let rows: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(rows[0]["used_by"], serde_json::json!(["snap:a", "snap:b"]));
 
@@ -85,9 +68,9 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
         "b",
         "ip addr add 10.70.0.2/24 dev eth1 && ip link set eth1 up",
     );
-    let o = ok(&vm, &["snapshot", "--name", "s1"]);
+    let o = stdout(&vm.ok(&["snapshot", "--name", "s1"]));
     let _ = o;
-    let list = ok(&vm, &["snapshot", "--list", "--json"]);
+    let list = stdout(&vm.ok(&["snapshot", "--list", "--json"]));
     let snaps: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(snaps[0]["name"], "s1");
     assert!(
@@ -101,7 +84,7 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
         "a",
         "echo after > /tmp/state && ip addr add 10.99.0.1/32 dev eth1",
     );
-    ok(&vm, &["link", "down", "a:Ethernet0"]);
+    stdout(&vm.ok(&["link", "down", "a:Ethernet0"]));
     let o = vm.vmlab(&["restore", "--name", "s1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -115,13 +98,13 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
         addrs.contains("10.70.0.1") && !addrs.contains("10.99.0.1"),
         "{addrs}"
     );
-    let l: Value = serde_json::from_str(&ok(&vm, &["links", "--json"])).unwrap();
+    let l = vm.json(&["links", "--json"]);
     assert_eq!(l["links"][0]["state"], "up", "the link is as it was: {l}");
     assert!(ping(&vm, "a", "10.70.0.2"), "no traffic after restore");
 
     // After the nodes were stopped (and started), the snapshot still restores.
-    ok(&vm, &["stop", "a"]);
-    ok(&vm, &["stop", "b"]);
+    stdout(&vm.ok(&["stop", "a"]));
+    stdout(&vm.ok(&["stop", "b"]));
     let o = vm.vmlab(&["restore", "--name", "s1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -129,7 +112,7 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
         "{}",
         stderr(&o)
     );
-    let st = status(&vm);
+    let st = vm.status();
     assert!(
         st["nodes"]
             .as_array()
@@ -143,7 +126,7 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
         ping(&vm, "a", "10.70.0.2"),
         "no traffic after restoring stopped nodes"
     );
-    ok(&vm, &["restart", "b"]);
+    stdout(&vm.ok(&["restart", "b"]));
     let o = vm.vmlab(&["restore", "--name", "s1"]);
     assert!(
         o.status.success(),
@@ -164,12 +147,12 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     let o = vm.vmlab(&["snapshot", "--name", "s1"]);
     assert_eq!(o.status.code(), Some(3), "a name taken: {}", stderr(&o));
 
-    ok(&vm, &["snapshot", "--delete", "s1"]);
-    assert!(ok(&vm, &["snapshot", "--list"]).contains("no snapshots"));
-    ok(&vm, &["destroy"]);
+    stdout(&vm.ok(&["snapshot", "--delete", "s1"]));
+    assert!(stdout(&vm.ok(&["snapshot", "--list"])).contains("no snapshots"));
+    stdout(&vm.ok(&["destroy"]));
     assert!(vm.qemus().is_empty() && vm.relays().is_empty());
     // No lab uses it now.
-    ok(&vm, &["image", "rm", "tiny"]);
+    stdout(&vm.ok(&["image", "rm", "tiny"]));
     assert!(!image.exists());
 }
 
@@ -199,7 +182,7 @@ fn staged_boot_waits_delays_and_boots_one_at_a_time() {
     assert!(log.contains("leaf: waiting for spine"), "{log}");
     assert!(log.contains("late: boot delay"), "{log}");
 
-    let st = status(&vm);
+    let st = vm.status();
     let node = |name: &str| {
         st["nodes"]
             .as_array()
@@ -229,5 +212,5 @@ fn staged_boot_waits_delays_and_boots_one_at_a_time() {
         time(&late["started"]).duration_since(first).unwrap() >= Duration::from_secs(3),
         "{st}"
     );
-    ok(&vm, &["destroy"]);
+    stdout(&vm.ok(&["destroy"]));
 }

@@ -14,26 +14,7 @@ use serde_json::Value;
 
 /// `vmlab links --json`.
 fn links(lab: &TestLab) -> Value {
-    let o = lab.vmlab(&["links", "--json"]);
-    assert!(o.status.success(), "links: {}", stderr(&o));
-    serde_json::from_str(&stdout(&o)).expect("links JSON")
-}
-
-fn status(lab: &TestLab) -> Value {
-    let o = lab.vmlab(&["status", "--json"]);
-    assert!(o.status.success(), "status: {}", stderr(&o));
-    serde_json::from_str(&stdout(&o)).expect("status JSON")
-}
-
-fn vmlab_ok(lab: &TestLab, args: &[&str]) -> String {
-    let o = lab.vmlab(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stderr(&o)
+    lab.json(&["links", "--json"])
 }
 
 /// Both guests' link addresses (guest config lives in RAM: a restarted node needs it again).
@@ -70,7 +51,7 @@ fn passes(lab: &TestLab) -> bool {
 }
 
 fn pid_of(lab: &TestLab, node: &str) -> i32 {
-    status(lab)["nodes"]
+    lab.status()["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -109,27 +90,27 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
     assert!(after["a_to_z"]["last_frame"].is_string(), "{after}");
 
     // Down stops traffic (and counts it), up restores it.
-    vmlab_ok(&lab, &["link", "down", "b:Ethernet0"]);
+    lab.ok(&["link", "down", "b:Ethernet0"]);
     assert_eq!(links(&lab)["links"][0]["state"], "down");
     let (_, rx, _) = ping_ab(&lab, "-c 3 -W 1");
     assert_eq!(rx, 0, "ping passed a link set down");
     let c = &links(&lab)["links"][0]["counters"];
     assert!(c["a_to_z"]["dropped"]["down"].as_u64().unwrap() >= 3, "{c}");
-    vmlab_ok(&lab, &["link", "up", "a:Ethernet0"]);
+    lab.ok(&["link", "up", "a:Ethernet0"]);
     assert!(passes(&lab), "no traffic after up");
 
     // Either end first: the a end stopped, the z end alone, then a starts again.
-    vmlab_ok(&lab, &["stop", "a"]);
+    lab.ok(&["stop", "a"]);
     let l = &links(&lab)["links"][0];
     assert_eq!(l["state"], "waiting");
     assert_eq!(l["waiting_for"], serde_json::json!(["a"]));
-    vmlab_ok(&lab, &["start", "a"]);
+    lab.ok(&["start", "a"]);
     address(&lab, "a");
     assert!(passes(&lab), "no traffic after the a end started last");
 
     // Restart each end in turn.
     for node in ["a", "b"] {
-        vmlab_ok(&lab, &["restart", node]);
+        lab.ok(&["restart", node]);
         address(&lab, node);
         assert!(passes(&lab), "no traffic after restarting {node}");
     }
@@ -138,7 +119,7 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
     let a_pid = pid_of(&lab, "a");
     kill(Pid::from_raw(a_pid), Signal::SIGKILL).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let st = status(&lab);
+    let st = lab.status();
     assert_eq!(st["nodes"][0]["status"], "dead");
     assert!(st["repair"][0].as_str().unwrap().contains("a died"), "{st}");
     let out = stdout(&lab.vmlab(&["status"]));
@@ -146,18 +127,18 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
         out.contains("vmlab repair"),
         "status says what to do: {out}"
     );
-    vmlab_ok(&lab, &["repair"]);
+    lab.ok(&["repair"]);
     address(&lab, "a");
     assert!(passes(&lab), "no traffic after a killed QEMU was repaired");
 
     // The relay killed with the link set down: repair brings it back without touching a VM,
     // and the link is still down until set up.
-    vmlab_ok(&lab, &["link", "down", "a:Ethernet0"]);
+    lab.ok(&["link", "down", "a:Ethernet0"]);
     let pids = (pid_of(&lab, "a"), pid_of(&lab, "b"));
-    let relay = status(&lab)["relay"]["pid"].as_i64().unwrap() as i32;
+    let relay = lab.status()["relay"]["pid"].as_i64().unwrap() as i32;
     kill(Pid::from_raw(relay), Signal::SIGKILL).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let st = status(&lab);
+    let st = lab.status();
     assert_eq!(st["relay"]["status"], "dead", "{st}");
     assert_eq!(
         st["links"][0]["state"], "down",
@@ -173,13 +154,13 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
     assert_eq!(links(&lab)["links"][0]["state"], "down");
     let (_, rx, _) = ping_ab(&lab, "-c 2 -W 1");
     assert_eq!(rx, 0, "a link set down came back up with the relay");
-    vmlab_ok(&lab, &["link", "up", "a:Ethernet0"]);
+    lab.ok(&["link", "up", "a:Ethernet0"]);
     assert!(passes(&lab), "no traffic after the relay came back");
 
     // Delay: 100 ms each way adds 200 ms to the round trip (±30%).
     let (_, _, base) = ping_ab(&lab, "-c 5 -i 0.2 -W 2");
     let base = base.expect("baseline round trip");
-    vmlab_ok(&lab, &["link", "set", "a:Ethernet0", "--delay", "100ms"]);
+    lab.ok(&["link", "set", "a:Ethernet0", "--delay", "100ms"]);
     let l = &links(&lab)["links"][0]["impair"];
     assert_eq!(l["a_to_z"]["delay_us"], 100_000, "{l}");
     let (_, rx, avg) = ping_ab(&lab, "-c 5 -i 0.2 -W 3");
@@ -191,15 +172,15 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
     );
 
     // Loss: 30% each way loses about half the pings (1 - 0.7²); 200 pings land in 40-60%.
-    vmlab_ok(&lab, &["link", "reset", "a:Ethernet0"]);
-    vmlab_ok(&lab, &["link", "set", "b:Ethernet0", "--loss", "30%"]);
+    lab.ok(&["link", "reset", "a:Ethernet0"]);
+    lab.ok(&["link", "set", "b:Ethernet0", "--loss", "30%"]);
     let (tx, rx, _) = ping_ab(&lab, "-c 200 -i 0.05 -W 1");
     assert_eq!(tx, 200);
     let lost = f64::from(tx - rx) / f64::from(tx) * 100.0;
     assert!((40.0..=60.0).contains(&lost), "{lost:.1}% lost");
     let c = &links(&lab)["links"][0]["counters"];
     assert!(c["a_to_z"]["dropped"]["loss"].as_u64().unwrap() > 20, "{c}");
-    vmlab_ok(&lab, &["link", "reset", "b:Ethernet0"]);
+    lab.ok(&["link", "reset", "b:Ethernet0"]);
     assert!(links(&lab)["links"][0]["impair"]["a_to_z"].is_null());
 
     // Capture: 5 pings are 10 ICMP packets in a pcap that tcpdump reads.

@@ -55,40 +55,6 @@ impl Drop for Host2 {
     }
 }
 
-/// Kills processes whose command line names `home` (only this test's own).
-fn kill_named(home: &Path) {
-    let home = home.to_string_lossy().into_owned();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&raw);
-        if cmd.contains(&home) && (cmd.contains("-pidfile") || cmd.contains("relay")) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
-}
-
-fn ok(o: &Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed:\n{}\n{}",
-        stdout(o),
-        stderr(o)
-    );
-    stdout(o)
-}
-
-fn json(o: &Output, what: &str) -> Value {
-    serde_json::from_str(&ok(o, what)).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"))
-}
-
 /// A two-node lab: `a` on h1, `b` on h2, one link a:Ethernet0 -- b:Ethernet0.
 fn multihost_lab(name: &str, base: u16) -> VmLab {
     let lab = vm_lab(name, 120);

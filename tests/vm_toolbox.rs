@@ -11,12 +11,6 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
-fn json(o: &std::process::Output, what: &str) -> Value {
-    assert!(o.status.success(), "{what}: {}", stderr(o));
-    serde_json::from_str(&stdout(o))
-        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}):\n{}", stdout(o)))
-}
-
 /// `ssh -F <lab>/ssh_config -o BatchMode=yes <host> <cmd>`: the user's own ssh, no vmlab.
 fn plain_ssh(cfg: &std::path::Path, host: &str, cmd: &str) -> std::process::Output {
     Command::new("ssh")

@@ -61,6 +61,23 @@ impl TestLab {
         self.command(args).output().expect("run vmlab")
     }
 
+    /// Runs vmlab; the test fails unless it succeeds. Its output.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let o = self.vmlab(args);
+        ok(&o, &format!("vmlab {args:?}"));
+        o
+    }
+
+    /// Runs vmlab, which must succeed, and parses its stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        json(&self.vmlab(args), &format!("vmlab {args:?}"))
+    }
+
+    /// `vmlab status --json`.
+    pub fn status(&self) -> serde_json::Value {
+        self.json(&["status", "--json"])
+    }
+
     /// Deploys the spec dir and fails the test, with vmlab's output, if that does not work.
     pub fn deploy(&self) -> Output {
         let specs = self.specs();
@@ -95,35 +112,61 @@ impl TestLab {
 
     /// Processes whose command line holds `marker` and names this test's home.
     fn processes(&self, marker: &str) -> Vec<i32> {
-        let home = self.home().to_string_lossy().into_owned();
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                continue;
-            };
-            let cmd = String::from_utf8_lossy(&raw);
-            if cmd.contains(marker) && cmd.contains(&home) {
-                out.push(pid);
-            }
+        processes_naming(&self.home(), &[marker])
+    }
+}
+
+/// Processes whose command line names `home` and holds one of `markers`: only a test's own.
+pub fn processes_naming(home: &Path, markers: &[&str]) -> Vec<i32> {
+    let home = home.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw);
+        if cmd.contains(&home) && markers.iter().any(|m| cmd.contains(m)) {
+            out.push(pid);
         }
-        out
+    }
+    out
+}
+
+/// SIGKILLs the QEMUs and relays whose command line names `home` (a test's own, left behind).
+pub fn kill_named(home: &Path) {
+    for pid in processes_naming(home, &["\0-pidfile\0", "\0relay\0--lab-dir\0"]) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 
 impl Drop for TestLab {
     fn drop(&mut self) {
         let _ = self.vmlab(&["destroy", "--force", "--lab", &self.name]);
-        for pid in self.qemus().into_iter().chain(self.relays()) {
-            // Only processes whose command line names this test's private home.
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        kill_named(&self.home());
     }
+}
+
+/// `o`'s stdout; the test fails, showing all vmlab printed, unless `o` succeeded.
+pub fn ok(o: &Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what} failed:\n{}\n{}",
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+/// `o`'s stdout as JSON, after [`ok`].
+pub fn json(o: &Output, what: &str) -> serde_json::Value {
+    serde_json::from_str(&ok(o, what))
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}):\n{}", stdout(o)))
 }
 
 pub fn stdout(o: &Output) -> String {
