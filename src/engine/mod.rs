@@ -16,6 +16,7 @@ pub mod home;
 pub mod host;
 pub mod image;
 pub mod lab;
+pub mod lines;
 pub mod link;
 pub mod netstat;
 pub mod node;

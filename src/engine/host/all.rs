@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{HostTarget, remote, transfer};
@@ -24,6 +24,7 @@ use crate::engine::lab::deploy::{self, DeployOptions, Prepared};
 use crate::engine::lab::profiles::{ProfilePatch, patch_file};
 use crate::engine::lab::status::{self, LabStatus};
 use crate::engine::lab::{LabDir, destroy, key};
+use crate::engine::lines;
 use crate::plan::{self, Accel, PlanOptions};
 use crate::spec::{Lab, LabName};
 
@@ -95,37 +96,17 @@ async fn run_remote(
     if !hold_stdin {
         drop(stdin.take());
     }
-    let read = |r: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
-        let (events, host) = (events.cloned(), host.name.clone());
-        async move {
-            let mut all = String::new();
-            let Some(r) = r else { return all };
-            let mut lines = BufReader::new(r).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(ev) = &events {
-                    ev.send(Event::Host {
-                        host: host.clone(),
-                        line: line.clone(),
-                    });
-                }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
+    let (host_name, events) = (&host.name, events);
+    let tell = |line: &str| {
+        if let Some(ev) = events {
+            ev.send(Event::Host {
+                host: host_name.clone(),
+                line: line.to_string(),
+            });
         }
     };
-    let out_task = read(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-    );
-    let err_task = read(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-    );
+    let out_task = lines::collect(child.stdout.take(), tell);
+    let err_task = lines::collect(child.stderr.take(), tell);
     let waited = async {
         let (stdout, stderr, status) = tokio::join!(out_task, err_task, child.wait());
         (stdout, stderr, status)
@@ -227,11 +208,22 @@ pub async fn deploy_all(
         "checking {} hosts (images, ports, addresses)",
         hosts.len()
     )));
-    let accel_args = |v: &mut Vec<String>| {
+    // `vmlab deploy` on another host: its copy of the spec, as that host, with this run's
+    // accelerator, then `mode` (`--dry-run`, or `--cancel-on-eof` and the deploy options).
+    let deploy_args = |spec: String, host: &str, mode: &[&str]| {
+        let mut v = vec![
+            "deploy".to_string(),
+            "-S".into(),
+            spec,
+            "--host".into(),
+            host.into(),
+        ];
         if let Some(a) = opts.accel {
             v.push("--accel".into());
             v.push(a.to_string().to_lowercase());
         }
+        v.extend(mode.iter().map(|m| m.to_string()));
+        v
     };
     let checks = futures::future::join_all(hosts.iter().map(|h| {
         let spec = spec_at.get(&h.name).cloned().unwrap_or_default();
@@ -249,15 +241,7 @@ pub async fn deploy_all(
                     })),
                 };
             }
-            let mut args = vec![
-                "deploy".to_string(),
-                "-S".into(),
-                spec,
-                "--host".into(),
-                h.name.clone(),
-                "--dry-run".into(),
-            ];
-            accel_args(&mut args);
+            let args = deploy_args(spec, &h.name, &["--dry-run"]);
             let out = run_remote(h, &args, None, false, None, cancel).await?;
             Ok::<_, EngineError>((!out.ok()).then(|| HostFailure {
                 host: h.name.clone(),
@@ -284,21 +268,14 @@ pub async fn deploy_all(
             let r = if h.local {
                 deploy_here(lab, h, opts, events, cancel).await
             } else {
-                let mut args = vec![
-                    "deploy".to_string(),
-                    "-S".into(),
-                    spec,
-                    "--host".into(),
-                    h.name.clone(),
-                    "--cancel-on-eof".into(),
-                ];
-                accel_args(&mut args);
+                let mut mode = vec!["--cancel-on-eof"];
                 if opts.force {
-                    args.push("--force".into());
+                    mode.push("--force");
                 }
                 if opts.keep_on_failure {
-                    args.push("--keep-on-failure".into());
+                    mode.push("--keep-on-failure");
                 }
+                let args = deploy_args(spec, &h.name, &mode);
                 match run_remote(h, &args, None, true, Some(events), cancel).await {
                     Ok(out) if out.ok() => Ok(()),
                     Ok(out) => Err(out.reason(h)),

@@ -6,7 +6,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::LabDir;
@@ -144,38 +143,17 @@ async fn one(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
-    let read = |r: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, stream: &'static str| {
-        let (lines, node) = (lines.clone(), node.to_string());
-        async move {
-            let mut all = String::new();
-            let Some(r) = r else { return all };
-            let mut it = BufReader::new(r).lines();
-            while let Ok(Some(line)) = it.next_line().await {
-                let _ = lines.send(Line {
-                    node: node.clone(),
-                    stream,
-                    line: line.clone(),
-                });
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
+    let pass = |stream: &'static str| {
+        move |line: &str| {
+            let _ = lines.send(Line {
+                node: node.to_string(),
+                stream,
+                line: line.to_string(),
+            });
         }
     };
-    let out = read(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        "stdout",
-    );
-    let err = read(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        "stderr",
-    );
+    let out = crate::engine::lines::collect(child.stdout.take(), pass("stdout"));
+    let err = crate::engine::lines::collect(child.stderr.take(), pass("stderr"));
     let done = async {
         let (o, e, status) = tokio::join!(out, err, child.wait());
         (o, e, status)

@@ -5,6 +5,7 @@
 //!
 //! Nothing here holds a password: logins go through the lab's SSH key ([`super::sshkey`]).
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -157,39 +158,43 @@ pub struct Inventory {
     pub links: Vec<InvLink>,
 }
 
-fn split_end(end: &str) -> (&str, &str) {
-    end.split_once(':').unwrap_or((end, ""))
+/// Every node's linked interfaces, in guest order (`eth1`, `eth2`, … `eth10`).
+fn interfaces_by_node(state: &LabState) -> HashMap<&str, Vec<InvInterface>> {
+    let mut map: HashMap<&str, Vec<(u32, InvInterface)>> = HashMap::new();
+    for l in &state.links {
+        for (node, iface, nic, other) in l.ends() {
+            map.entry(node).or_default().push((
+                nic,
+                InvInterface {
+                    name: iface.to_string(),
+                    guest: format!("eth{nic}"),
+                    link: l.index,
+                    peer: other.to_string(),
+                },
+            ));
+        }
+    }
+    map.into_iter()
+        .map(|(node, mut v)| {
+            v.sort_by_key(|(nic, _)| *nic);
+            (node, v.into_iter().map(|(_, i)| i).collect())
+        })
+        .collect()
 }
 
 pub fn inventory(state: &LabState, lab_dir: &Path) -> Inventory {
+    let mut interfaces = interfaces_by_node(state);
     let nodes = state
         .ordered_nodes()
-        .map(|(name, n)| {
-            let mut interfaces = Vec::new();
-            for l in &state.links {
-                for (mine, nic, other) in [(&l.a, l.a_nic, &l.z), (&l.z, l.z_nic, &l.a)] {
-                    let (node, iface) = split_end(mine);
-                    if node == name {
-                        interfaces.push(InvInterface {
-                            name: iface.to_string(),
-                            guest: format!("eth{nic}"),
-                            link: l.index,
-                            peer: other.clone(),
-                        });
-                    }
-                }
-            }
-            interfaces.sort_by_key(|i| (i.guest.len(), i.guest.clone()));
-            InvNode {
-                name: name.clone(),
-                platform: n.platform.clone(),
-                host: n.host.clone(),
-                mgmt_ip: n.mgmt_addr.to_string(),
-                ssh_port: n.ssh_port,
-                console_port: n.console_port,
-                ssh_user: n.ssh_user.clone(),
-                interfaces,
-            }
+        .map(|(name, n)| InvNode {
+            name: name.clone(),
+            platform: n.platform.clone(),
+            host: n.host.clone(),
+            mgmt_ip: n.mgmt_addr.to_string(),
+            ssh_port: n.ssh_port,
+            console_port: n.console_port,
+            ssh_user: n.ssh_user.clone(),
+            interfaces: interfaces.remove(name.as_str()).unwrap_or_default(),
         })
         .collect();
     Inventory {
@@ -200,13 +205,16 @@ pub fn inventory(state: &LabState, lab_dir: &Path) -> Inventory {
         links: state
             .links
             .iter()
-            .map(|l| InvLink {
-                index: l.index,
-                a: l.a.clone(),
-                z: l.z.clone(),
-                a_guest: format!("eth{}", l.a_nic),
-                z_guest: format!("eth{}", l.z_nic),
-                transport: l.transport,
+            .map(|l| {
+                let (a_guest, z_guest) = l.guest_names();
+                InvLink {
+                    index: l.index,
+                    a: l.a.clone(),
+                    z: l.z.clone(),
+                    a_guest,
+                    z_guest,
+                    transport: l.transport,
+                }
             })
             .collect(),
     }
@@ -303,14 +311,13 @@ fn edges(state: &LabState) -> Vec<(usize, String, String, String, String)> {
         .links
         .iter()
         .map(|l| {
-            let (an, ai) = split_end(&l.a);
-            let (zn, zi) = split_end(&l.z);
+            let [(an, ai, anic, _), (zn, zi, znic, _)] = l.ends();
             (
                 l.index,
                 an.to_string(),
-                format!("{ai} (eth{})", l.a_nic),
+                format!("{ai} (eth{anic})"),
                 zn.to_string(),
-                format!("{zi} (eth{})", l.z_nic),
+                format!("{zi} (eth{znic})"),
             )
         })
         .collect()
@@ -873,24 +880,12 @@ fn compact(
 
 /// Each node's linked interfaces, as the spec names them and as the guest sees them
 /// (`Ethernet4` is `eth2`), in guest order.
-pub fn interface_map(state: &LabState) -> std::collections::HashMap<String, Vec<(String, String)>> {
-    let mut map: std::collections::HashMap<String, Vec<(u32, String)>> = Default::default();
-    for l in &state.links {
-        for (end, nic) in [(&l.a, l.a_nic), (&l.z, l.z_nic)] {
-            let (node, iface) = split_end(end);
-            map.entry(node.to_string())
-                .or_default()
-                .push((nic, iface.to_string()));
-        }
-    }
-    map.into_iter()
-        .map(|(node, mut v)| {
-            v.sort();
-            let v = v
-                .into_iter()
-                .map(|(nic, iface)| (iface, format!("eth{nic}")))
-                .collect();
-            (node, v)
+pub fn interface_map(state: &LabState) -> HashMap<String, Vec<(String, String)>> {
+    interfaces_by_node(state)
+        .into_iter()
+        .map(|(node, v)| {
+            let pairs = v.into_iter().map(|i| (i.name, i.guest)).collect();
+            (node.to_string(), pairs)
         })
         .collect()
 }

@@ -187,9 +187,8 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
     if relayed && !view.relay_alive {
         repair.push("the link relay is not running".into());
     }
-    let node_of = |end: &str| end.split_once(':').map_or(end, |(n, _)| n).to_string();
     let row_of = |end: &str| {
-        let node = node_of(end);
+        let node = crate::engine::link::split_end(end).0;
         nodes.iter().find(|r| r.name == node)
     };
     let links = state
@@ -229,7 +228,7 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
                     (Some(r), Some(p)) if r.status == NodeStatus::Remote && !p.alive => {
                         waiting_for.push(format!("host {}", p.host))
                     }
-                    _ => waiting_for.push(node_of(end)),
+                    _ => waiting_for.push(crate::engine::link::split_end(end).0.to_string()),
                 }
             }
             let state = if l.transport == LinkTransport::Remote {
@@ -241,12 +240,13 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             } else {
                 LinkState::Waiting
             };
+            let (a_guest, z_guest) = l.guest_names();
             LinkRow {
                 index: l.index,
                 a: l.a.clone(),
                 z: l.z.clone(),
-                a_guest: format!("eth{}", l.a_nic),
-                z_guest: format!("eth{}", l.z_nic),
+                a_guest,
+                z_guest,
                 transport: l.transport,
                 state,
                 waiting_for: if state == LinkState::Waiting {

@@ -113,6 +113,20 @@ pub struct LinkShared {
 }
 
 impl LinkShared {
+    /// A link's shared state as its configuration starts it: its settings, zero counters, no
+    /// capture.
+    pub fn new(cfg: &super::config::LinkConfig) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(LinkShared {
+            index: cfg.index,
+            a_vm: cfg.sockets.a_vm.clone(),
+            z_vm: cfg.sockets.z_vm.clone(),
+            settings: watch::channel((cfg.up, cfg.impair)).0,
+            dirs: Default::default(),
+            capture: broadcast::channel(4096).0,
+            stop: AtomicBool::new(false),
+        })
+    }
+
     pub fn counters(&self, d: Direction) -> &DirCounters {
         &self.dirs[d as usize]
     }

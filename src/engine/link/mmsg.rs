@@ -82,16 +82,7 @@ impl Batch {
                 iov_len: b.len(),
             })
             .collect();
-        // SAFETY: zeroed mmsghdr is a valid "no name, no control" header; we set the iovecs.
-        let mut msgs: Vec<libc::mmsghdr> = iovs
-            .iter_mut()
-            .map(|iov| {
-                let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                m.msg_hdr.msg_iov = iov;
-                m.msg_hdr.msg_iovlen = 1;
-                m
-            })
-            .collect();
+        let mut msgs = headers(&mut iovs);
         // SAFETY: `msgs` and the buffers their iovecs point into live through the call, and
         // the count passed is their length.
         let n = unsafe {
@@ -117,6 +108,21 @@ impl Batch {
     }
 }
 
+/// One message header per iovec (one buffer each, no address, no control data). The headers
+/// point into `iovs`, which must outlive their use.
+fn headers(iovs: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iovs.iter_mut()
+        .map(|iov| {
+            // SAFETY: a zeroed mmsghdr is a valid "no name, no control" header; the iovec is
+            // set right after.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect()
+}
+
 /// Sends `frames` on the connected socket `fd` without blocking; returns how many were sent
 /// (the first ones, in order).
 pub fn send(fd: RawFd, frames: &[&[u8]]) -> io::Result<usize> {
@@ -140,16 +146,7 @@ fn send_with(fd: RawFd, frames: &[&[u8]], flags: libc::c_int) -> io::Result<usiz
             iov_len: f.len(),
         })
         .collect();
-    let mut msgs: Vec<libc::mmsghdr> = iovs
-        .iter_mut()
-        .map(|iov| {
-            // SAFETY: as in `Batch::recv`.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut msgs = headers(&mut iovs);
     // SAFETY: `msgs` and the frames they point at live through the call; the kernel only reads
     // the frames.
     let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as libc::c_uint, flags) };

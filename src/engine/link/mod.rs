@@ -39,6 +39,25 @@ pub struct LinkRecord {
     pub transport: LinkTransport,
 }
 
+/// A link end `node:interface` split in two (an end without `:` is all node).
+pub fn split_end(end: &str) -> (&str, &str) {
+    end.split_once(':').unwrap_or((end, ""))
+}
+
+impl LinkRecord {
+    /// How the guest names each end's NIC: `eth<n>`, a end first.
+    pub fn guest_names(&self) -> (String, String) {
+        (format!("eth{}", self.a_nic), format!("eth{}", self.z_nic))
+    }
+
+    /// Both ends as (node, interface, guest NIC index, the other end), a end first.
+    pub fn ends(&self) -> [(&str, &str, u32, &str); 2] {
+        let (an, ai) = split_end(&self.a);
+        let (zn, zi) = split_end(&self.z);
+        [(an, ai, self.a_nic, &self.z), (zn, zi, self.z_nic, &self.a)]
+    }
+}
+
 /// A link's observed state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

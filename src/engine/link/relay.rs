@@ -22,12 +22,12 @@
 use std::os::unix::net::UnixDatagram as StdDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use super::config::{LinkConfig, LinksFile};
 use super::control::{self, Ack, LinkReport, PeerReport, RelayReport, Request};
@@ -206,16 +206,7 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
     let mut links: Vec<Carried> = Vec::new();
     let mut threads = Vec::new();
     for (cfg, a_rx, z_rx) in bound.links {
-        let (settings, _) = watch::channel((cfg.up, cfg.impair));
-        let shared = Arc::new(LinkShared {
-            index: cfg.index,
-            a_vm: cfg.sockets.a_vm.clone(),
-            z_vm: cfg.sockets.z_vm.clone(),
-            settings,
-            dirs: Default::default(),
-            capture: broadcast::channel(4096).0,
-            stop: AtomicBool::new(false),
-        });
+        let shared = LinkShared::new(&cfg);
         // Frames from a (arriving on a's relay socket) go to z, and the other way round: a
         // thread each, blocked in the kernel until a frame comes.
         for (dir, rx, to) in [
@@ -330,16 +321,7 @@ fn start_cross(
         key,
         epoch,
     ));
-    let (settings, _) = watch::channel((cfg.up, cfg.impair));
-    let shared = Arc::new(LinkShared {
-        index: cfg.index,
-        a_vm: cfg.sockets.a_vm.clone(),
-        z_vm: cfg.sockets.z_vm.clone(),
-        settings,
-        dirs: Default::default(),
-        capture: broadcast::channel(4096).0,
-        stop: AtomicBool::new(false),
-    });
+    let shared = LinkShared::new(&cfg);
     let (out_dir, _) = crossed.directions();
     let local_vm = match c.local_end {
         crate::plan::End::A => cfg.sockets.a_vm.clone(),

@@ -158,21 +158,35 @@ pub async fn choose_accel(
     }
 }
 
-/// `qemu-img info` of an image, as JSON. `-U` (no lock): an overlay a running QEMU holds can
-/// still be read.
-pub async fn image_info(image: &Path) -> Result<serde_json::Value, String> {
+/// Runs `qemu-img` with `args` (stdin closed, killed if dropped); its stdout, or its error
+/// output as the error.
+async fn qemu_img(args: &[&std::ffi::OsStr]) -> Result<Vec<u8>, String> {
     let out = Command::new("qemu-img")
-        .args(["info", "-U", "--output=json", "--"])
-        .arg(image)
+        .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run qemu-img: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+/// `qemu-img info` of an image, as JSON. `-U` (no lock): an overlay a running QEMU holds can
+/// still be read.
+pub async fn image_info(image: &Path) -> Result<serde_json::Value, String> {
+    let out = qemu_img(&[
+        "info".as_ref(),
+        "-U".as_ref(),
+        "--output=json".as_ref(),
+        "--".as_ref(),
+        image.as_os_str(),
+    ])
+    .await?;
+    serde_json::from_slice(&out).map_err(|e| e.to_string())
 }
 
 /// The format of a disk image, from `qemu-img info`.
@@ -186,37 +200,32 @@ pub async fn image_format(image: &Path) -> Result<String, String> {
 
 /// Deletes internal snapshot `name` from an image no QEMU holds.
 pub async fn delete_snapshot(image: &Path, name: &str) -> Result<(), String> {
-    let out = Command::new("qemu-img")
-        .args(["snapshot", "-d", name, "--"])
-        .arg(image)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+    qemu_img(&[
+        "snapshot".as_ref(),
+        "-d".as_ref(),
+        name.as_ref(),
+        "--".as_ref(),
+        image.as_os_str(),
+    ])
+    .await
+    .map(drop)
 }
 
 /// Creates `overlay` as a qcow2 copy-on-write layer on `image`.
 pub async fn create_overlay(image: &Path, format: &str, overlay: &Path) -> Result<(), String> {
-    let out = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", format, "-b"])
-        .arg(image)
-        .arg(overlay)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+    qemu_img(&[
+        "create".as_ref(),
+        "-q".as_ref(),
+        "-f".as_ref(),
+        "qcow2".as_ref(),
+        "-F".as_ref(),
+        format.as_ref(),
+        "-b".as_ref(),
+        image.as_os_str(),
+        overlay.as_os_str(),
+    ])
+    .await
+    .map(drop)
 }
 
 /// What starting one QEMU needs.
