@@ -133,6 +133,32 @@ pub fn changes(before: &LabStatus, now: &LabStatus) -> Vec<Event> {
 type DrawCache = Option<(DrawKey, Arc<Drawing>)>;
 type DrawKey = (Vec<(String, &'static str)>, Vec<(String, String)>);
 
+/// The topology drawing for `status`: the cached one while every node's status and the links
+/// are as they were when it was drawn, else drawn again. Returns it and the new cache.
+fn topology(state: &LabState, status: &LabStatus, cache: DrawCache) -> (Arc<Drawing>, DrawCache) {
+    let status_of: Vec<(String, &'static str)> = status
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.status.label()))
+        .collect();
+    let links = state
+        .links
+        .iter()
+        .map(|l| (l.a.clone(), l.z.clone()))
+        .collect();
+    let key: DrawKey = (status_of, links);
+    let drawing = match cache {
+        Some((shown, d)) if shown == key => d,
+        _ => Arc::new(export::ascii(state, &|n| {
+            key.0
+                .iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, s)| s.to_string())
+        })),
+    };
+    (drawing.clone(), Some((key, drawing)))
+}
+
 fn observe(
     lab: &LabDir,
     prev: &Ticks,
@@ -177,28 +203,7 @@ fn observe(
         );
         ticks.insert(pid, (cpu, now));
     }
-    let status_of: Vec<(String, &'static str)> = status
-        .nodes
-        .iter()
-        .map(|n| (n.name.clone(), n.status.label()))
-        .collect();
-    let key: DrawKey = (
-        status_of.clone(),
-        state
-            .links
-            .iter()
-            .map(|l| (l.a.clone(), l.z.clone()))
-            .collect(),
-    );
-    let topology = match cache {
-        Some((shown, d)) if shown == key => d,
-        _ => Arc::new(export::ascii(&state, &|n| {
-            status_of
-                .iter()
-                .find(|(name, _)| name == n)
-                .map(|(_, s)| s.to_string())
-        })),
-    };
+    let (topology, drawn) = topology(&state, &status, cache);
     Ok((
         Observation {
             status,
@@ -208,11 +213,11 @@ fn observe(
                 .map(|l| l.into_iter().map(|s| (s.name, s.taken)).collect())
                 .unwrap_or_default(),
             interfaces: export::interface_map(&state),
-            topology: topology.clone(),
+            topology,
             taken: now,
         },
         ticks,
-        Some((key, topology)),
+        drawn,
     ))
 }
 
@@ -266,6 +271,70 @@ mod tests {
             relay: None,
             repair: Vec::new(),
         }
+    }
+
+    /// Two nodes, r1 and r2, one link between them.
+    fn tiny_plan() -> crate::plan::LabPlan {
+        use crate::spec::{SpecSources, SpecText};
+        let dir = std::path::PathBuf::from("/specs/l");
+        let text = |rel: &str, t: &str| SpecText {
+            path: dir.join(rel),
+            text: t.to_string(),
+        };
+        let src = SpecSources {
+            dir: dir.clone(),
+            dir_name: Some("l".into()),
+            topology: text(
+                "topology.json",
+                r#"{"name": "l", "devices": {"r1": {}, "r2": {}},
+                    "links": [{"a": "r1:Ethernet0", "z": "r2:Ethernet0"}]}"#,
+            ),
+            platforms: Some(text(
+                "platforms.json",
+                r#"{"platforms": {"p": {"vm_image": "/img/p.qcow2"}}}"#,
+            )),
+            profiles: ["r1", "r2"]
+                .map(|n| {
+                    (
+                        n.to_string(),
+                        text(&format!("profiles/{n}.json"), r#"{"platform": "p"}"#),
+                    )
+                })
+                .to_vec(),
+        };
+        let lab = crate::spec::resolve(&src, None).expect("spec");
+        crate::plan::build(
+            &lab,
+            &crate::plan::PlanOptions {
+                lab_dir: "/labs/l".into(),
+                accel: crate::plan::Accel::Tcg,
+                qemu: "qemu-system-x86_64".into(),
+                local_host: None,
+            },
+        )
+        .expect("plan")
+    }
+
+    #[test]
+    fn the_topology_is_drawn_again_only_when_a_status_or_the_links_change() {
+        let mut state = LabState::from_plan(&tiny_plan());
+        let st = |s: NodeStatus| {
+            let mut v = status(s, LinkState::Up);
+            v.nodes[0].name = "r1".into();
+            v
+        };
+        let (first, cache) = topology(&state, &st(NodeStatus::Booting), None);
+        let (same, cache) = topology(&state, &st(NodeStatus::Booting), cache);
+        assert!(
+            Arc::ptr_eq(&first, &same),
+            "nothing changed: the same drawing"
+        );
+        let (running, cache) = topology(&state, &st(NodeStatus::Running), cache);
+        assert!(!Arc::ptr_eq(&same, &running));
+        assert!(running.text().contains("running"), "{}", running.text());
+        state.links.clear();
+        let (unlinked, _) = topology(&state, &st(NodeStatus::Running), cache);
+        assert!(!Arc::ptr_eq(&running, &unlinked), "the links changed");
     }
 
     #[test]
