@@ -1,19 +1,24 @@
-# Sourced by the VM benchmark scripts (`. benches/common.sh PREFIX LAB`, from the project root):
-# builds vmlab (release) and the tiny guest image, makes a private work directory with its own
-# VMLAB_HOME, and on exit destroys lab LAB there and removes the directory. Gives $vmlab,
-# $image, $work, now() and demo_specs.
+# Sourced by the VM benchmark scripts (`. benches/common.sh`, from the project root): builds
+# vmlab (release) and the tiny guest image; gives $vmlab, $image, now(), and:
+#   bench_home PREFIX LAB    a private work directory ($work) with its own VMLAB_HOME; on exit
+#                            it runs bench_cleanup (if the script defines one), destroys lab
+#                            LAB there and removes the directory
+#   demo_specs CONSOLE SSH   the 4-node demo lab in $work/specs, on the tiny image, with its own
+#                            console and SSH port bases
 cargo build --release -q
 vmlab=$PWD/target/release/vmlab
 image=$PWD/target/vmlab-guest/tiny.qcow2
 [ -f "$image" ] || bash assets/guest/build-image.sh "$image"
-work=$(mktemp -d "/tmp/$1.XXXX")
-export VMLAB_HOME=$work/home
-bench_lab=$2
-trap '"$vmlab" destroy --force --lab "$bench_lab" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 
-# demo_specs CONSOLE_BASE SSH_BASE: the 4-node demo lab in $work/specs, on the tiny image, with
-# its own console and SSH port bases.
+bench_home() {
+  work=$(mktemp -d "/tmp/$1.XXXX")
+  export VMLAB_HOME=$work/home
+  bench_lab=$2
+  trap 'if declare -F bench_cleanup >/dev/null; then bench_cleanup; fi
+        "$vmlab" destroy --force --lab "$bench_lab" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+}
+
 demo_specs() {
   mkdir -p "$work/specs"
   cp -r assets/demo/. "$work/specs/"

@@ -8,10 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-cargo build --release -q
-vmlab=$PWD/target/release/vmlab
-image=$PWD/target/vmlab-guest/tiny.qcow2
-[ -f "$image" ] || bash assets/guest/build-image.sh "$image"
+. benches/common.sh
 
 work=$(mktemp -d /tmp/vbench.XXXX)
 trap 'VMLAB_HOME=$work/home "$vmlab" destroy --force --lab bench >/dev/null 2>&1 || true; pkill -f "$work/manual" || true; rm -rf "$work"' EXIT
@@ -37,7 +34,6 @@ direct=$work/direct
 cp -r "$specs" "$direct"
 sed -i 's/"ssh_port_base": 44000}/"ssh_port_base": 44000, "links": "direct"}/' "$direct/topology.json"
 
-now() { date +%s.%N; }
 banner() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 8 <&3" 2>/dev/null; }
 
 manual_round() {

@@ -12,10 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-cargo build --release -q
-vmlab=$PWD/target/release/vmlab
-image=$PWD/target/vmlab-guest/tiny.qcow2
-[ -f "$image" ] || bash assets/guest/build-image.sh "$image"
+. benches/common.sh
 work=$(mktemp -d /tmp/vhost.XXXX)
 h1() { VMLAB_HOME=$work/h1 "$vmlab" "$@"; }
 h2() { VMLAB_HOME=$work/h2 "$vmlab" "$@"; }

@@ -10,13 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-cargo build --release -q
-vmlab=$PWD/target/release/vmlab
-image=$PWD/target/vmlab-guest/tiny.qcow2
-[ -f "$image" ] || bash assets/guest/build-image.sh "$image"
-work=$(mktemp -d /tmp/vlink.XXXX)
-export VMLAB_HOME=$work/home
-trap '"$vmlab" destroy --force --lab lbench >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+. benches/common.sh
+bench_home vlink lbench
 mkdir -p "$work/specs/profiles"
 cat > "$work/specs/platforms.json" <<JSON
 {"platforms": {"tiny": {"vm_image": "$image", "vm_memory": 256, "vm_cpus": 1,

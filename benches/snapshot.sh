@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-. benches/common.sh vsnap demo
+. benches/common.sh
+bench_home vsnap demo
 demo_specs 36000 46000
 
 t0=$(now); "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1; t1=$(now)

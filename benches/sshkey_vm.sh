@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-. benches/common.sh vkey demo
+. benches/common.sh
+bench_home vkey demo
 demo_specs 36100 46100
 
 t0=$(now); "$vmlab" deploy -S "$work/specs" --accel tcg --progress json >/dev/null 2>"$work/progress.jsonl"; t1=$(now)

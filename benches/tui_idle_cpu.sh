@@ -10,17 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
-cargo build --release -q
-vmlab=$PWD/target/release/vmlab
-image=$PWD/target/vmlab-guest/tiny.qcow2
-[ -f "$image" ] || bash assets/guest/build-image.sh "$image"
-work=$(mktemp -d /tmp/vidle.XXXX)
-export VMLAB_HOME=$work/home
-trap 'tmux -L vidle kill-server 2>/dev/null || true; "$vmlab" destroy --force --lab demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-mkdir -p "$work/specs"
-cp -r assets/demo/. "$work/specs/"
-sed -i "s#~/.vmlab/images/vmlab-tiny.qcow2#$image#; s#\"vm_boot_timeout\": 180#\"vm_boot_timeout\": 300#" "$work/specs/platforms.json"
-sed -i 's/"link_port_base": 20000/"link_port_base": 25000/; s/"console_port_base": 30000/"console_port_base": 35000/; s/"ssh_port_base": 40000/"ssh_port_base": 45000/' "$work/specs/topology.json"
+. benches/common.sh
+bench_cleanup() { tmux -L vidle kill-server 2>/dev/null || true; }
+bench_home vidle demo
+demo_specs 35000 45000
+sed -i 's#"vm_boot_timeout": 180#"vm_boot_timeout": 300#' "$work/specs/platforms.json"
 "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1
 tmux -L vidle new-session -d -s t -x 160 -y 45 "exec env VMLAB_HOME=$VMLAB_HOME $vmlab tui --lab demo"
 sleep 5
