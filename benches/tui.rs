@@ -2,6 +2,9 @@
 //! time for a 200-node, 400-link lab, and the keystroke path of a console tab. Targets and
 //! results: BENCHMARKS.md.
 
+#[path = "../tests/common/fabric.rs"]
+mod fabric;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -231,70 +234,10 @@ fn keystroke(c: &mut Criterion) {
     assert!(e.screen().contents().contains('a'));
 }
 
-/// A 200-node spine-leaf in memory (16 spines, 184 leaves, each leaf on two spines: 368
-/// links, 23 per spine: the most NICs a VM takes) as a deployed lab's state.
+/// A 200-node spine-leaf (16 spines, 184 leaves, each leaf on two spines: 368 links, 23 per
+/// spine: the most NICs a VM takes) as a deployed lab's state.
 fn fabric_state() -> vmlab::engine::lab::state::LabState {
-    use vmlab::spec::{SpecSources, SpecText};
-    const SPINES: usize = 16;
-    const LEAVES: usize = 184;
-    let mut devices = serde_json::Map::new();
-    for s in 0..SPINES {
-        devices.insert(format!("spine{s}"), serde_json::json!({}));
-    }
-    for l in 0..LEAVES {
-        devices.insert(format!("leaf{l}"), serde_json::json!({}));
-    }
-    let mut used = [0usize; SPINES];
-    let mut links = Vec::new();
-    for l in 0..LEAVES {
-        for k in 0..2 {
-            let spine = (2 * l + k) % SPINES;
-            links.push(serde_json::json!({
-                "a": format!("spine{spine}:Ethernet{}", 4 * used[spine]),
-                "z": format!("leaf{l}:Ethernet{}", 4 * k),
-            }));
-            used[spine] += 1;
-        }
-    }
-    let topology = serde_json::json!({"name": "fabric", "devices": devices, "links": links,
-        "vmlab": {"link_port_base": 10000, "console_port_base": 20000, "ssh_port_base": 30000}});
-    let dir = PathBuf::from("/specs/fabric");
-    let text = |rel: &str, t: String| SpecText {
-        path: dir.join(rel),
-        text: t,
-    };
-    let src = SpecSources {
-        dir: dir.clone(),
-        dir_name: Some("fabric".into()),
-        topology: text("topology.json", topology.to_string()),
-        platforms: Some(text(
-            "platforms.json",
-            r#"{"platforms": {"vs": {"vm_image": "/img/vs.qcow2"}}}"#.into(),
-        )),
-        profiles: (0..SPINES)
-            .map(|s| format!("spine{s}"))
-            .chain((0..LEAVES).map(|l| format!("leaf{l}")))
-            .map(|n| {
-                let t = text(
-                    &format!("profiles/{n}.json"),
-                    r#"{"platform": "vs"}"#.into(),
-                );
-                (n, t)
-            })
-            .collect(),
-    };
-    let lab = vmlab::spec::resolve(&src, None).expect("valid generated spec");
-    let plan = vmlab::plan::build(
-        &lab,
-        &vmlab::plan::PlanOptions {
-            lab_dir: PathBuf::from("/labs/fabric"),
-            accel: Accel::Tcg,
-            qemu: "qemu-system-x86_64".into(),
-            local_host: None,
-        },
-    )
-    .expect("plan");
-    vmlab::engine::lab::state::LabState::from_plan(&plan)
+    fabric::planned(&fabric::spine_leaf("fabric", 16, 184), None)
 }
 
 /// The topology the monitor draws every second, and one frame of the topology view.

@@ -2,30 +2,13 @@
 //! graphs — rendered for the demo spine-leaf (`assets/demo`) and snapshotted, plus a
 //! two-host variant for the per-host grouping.
 
-use std::path::{Path, PathBuf};
+#[path = "common/fabric.rs"]
+mod fabric;
 
+use std::path::Path;
+
+use fabric::{demo, planned};
 use vmlab::engine::lab::export;
-use vmlab::engine::lab::state::LabState;
-use vmlab::plan::{self, Accel, PlanOptions};
-
-fn demo_state(local_host: Option<&str>, spec: &vmlab::spec::Lab) -> LabState {
-    let plan = plan::build(
-        spec,
-        &PlanOptions {
-            lab_dir: PathBuf::from("/home/u/.vmlab/labs/demo"),
-            accel: Accel::Tcg,
-            qemu: "qemu-system-x86_64".into(),
-            local_host: local_host.map(String::from),
-        },
-    )
-    .expect("plan");
-    LabState::from_plan(&plan)
-}
-
-fn demo() -> vmlab::spec::Lab {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
-    vmlab::spec::load(&dir, Some(Path::new("/home/u"))).expect("the demo spec")
-}
 
 /// The demo's paths differ by checkout: name the spec directory the same everywhere.
 fn stable(s: String) -> String {
@@ -40,7 +23,7 @@ fn stable(s: String) -> String {
 
 #[test]
 fn ssh_config_of_the_demo() {
-    let st = demo_state(None, &demo());
+    let st = planned(&demo(), None);
     let text = export::ssh_config(&st, Path::new("/home/u/.vmlab/labs/demo"));
     assert!(!text.contains("YourPaSsWoRd"), "no password in ssh_config");
     insta::assert_snapshot!(text);
@@ -48,7 +31,7 @@ fn ssh_config_of_the_demo() {
 
 #[test]
 fn inventories_of_the_demo() {
-    let st = demo_state(None, &demo());
+    let st = planned(&demo(), None);
     let dir = Path::new("/home/u/.vmlab/labs/demo");
     let yml = export::ansible(&st, dir);
     assert!(!yml.contains("YourPaSsWoRd"));
@@ -67,7 +50,7 @@ fn inventories_of_the_demo() {
 
 #[test]
 fn graphs_of_the_demo() {
-    let st = demo_state(None, &demo());
+    let st = planned(&demo(), None);
     insta::assert_snapshot!("dot", export::dot(&st));
     insta::assert_snapshot!("mermaid", export::mermaid(&st));
     let art = export::ascii(&st, &|_| None).text();
@@ -92,56 +75,7 @@ fn graphs_of_the_demo() {
 /// wrapped to the width limit, every link in the legend, and a note saying where the lines are.
 #[test]
 fn a_wide_fabric_is_drawn_compact() {
-    use vmlab::spec::{SpecSources, SpecText};
-    let mut devices = serde_json::Map::new();
-    for s in 0..4 {
-        devices.insert(format!("spine{s}"), serde_json::json!({}));
-    }
-    for l in 0..40 {
-        devices.insert(format!("leaf{l}"), serde_json::json!({}));
-    }
-    let mut used = [0usize; 4];
-    let mut links = Vec::new();
-    for l in 0..40 {
-        for k in 0..2 {
-            let s = (2 * l + k) % 4;
-            links.push(
-                serde_json::json!({"a": format!("spine{s}:Ethernet{}", 4 * used[s]),
-                                          "z": format!("leaf{l}:Ethernet{}", 4 * k)}),
-            );
-            used[s] += 1;
-        }
-    }
-    let dir = PathBuf::from("/specs/wide");
-    let text = |rel: &str, t: String| SpecText {
-        path: dir.join(rel),
-        text: t,
-    };
-    let src = SpecSources {
-        dir: dir.clone(),
-        dir_name: Some("wide".into()),
-        topology: text(
-            "topology.json",
-            serde_json::json!({"name": "wide", "devices": devices, "links": links}).to_string(),
-        ),
-        platforms: Some(text(
-            "platforms.json",
-            r#"{"platforms": {"vs": {"vm_image": "/img/vs.qcow2"}}}"#.into(),
-        )),
-        profiles: (0..4)
-            .map(|s| format!("spine{s}"))
-            .chain((0..40).map(|l| format!("leaf{l}")))
-            .map(|n| {
-                let t = text(
-                    &format!("profiles/{n}.json"),
-                    r#"{"platform": "vs"}"#.into(),
-                );
-                (n, t)
-            })
-            .collect(),
-    };
-    let spec = vmlab::spec::resolve(&src, None).expect("valid");
-    let st = demo_state(None, &spec);
+    let st = planned(&fabric::spine_leaf("wide", 4, 40), None);
     let d = export::ascii(&st, &|_| None);
     let art = d.text();
     let boxes_end = art
@@ -172,4 +106,40 @@ fn a_wide_fabric_is_drawn_compact() {
             .unwrap()
     };
     assert!(row_of("spine3") < row_of("leaf0"));
+}
+
+/// The demo split over two hosts (spines on h1, leaves on h2), seen from h1: the inventory
+/// groups by host too, the graphs group nodes by host, and ssh_config lists h1's nodes only
+/// (h2's entries are on h2, with h2's key).
+#[test]
+fn a_two_host_demo_is_grouped_by_host() {
+    let mut spec = demo();
+    spec.settings.hosts = vec![
+        ("h1".into(), "127.0.0.2".into()),
+        ("h2".into(), "127.0.0.3".into()),
+    ];
+    for n in &mut spec.nodes {
+        let h = if n.name.starts_with("spine") {
+            "h1"
+        } else {
+            "h2"
+        };
+        n.host = Some(h.into());
+    }
+    let st = planned(&spec, Some("h1"));
+    let dir = Path::new("/home/u/.vmlab/labs/demo");
+    let yml = export::ansible(&st, dir);
+    for want in ["host_h1:", "host_h2:", "ansible_host: \"127.0.0.3\""] {
+        assert!(yml.contains(want), "inventory lacks {want}:\n{yml}");
+    }
+    let cfg = export::ssh_config(&st, dir);
+    assert!(cfg.contains("Host spine1 demo-spine1"), "{cfg}");
+    assert!(
+        !cfg.contains("leaf1"),
+        "h2's nodes are not in h1's ssh_config:\n{cfg}"
+    );
+    let dot = export::dot(&st);
+    assert_eq!(dot.matches("subgraph cluster_").count(), 2, "{dot}");
+    let art = export::ascii(&st, &|_| None).text();
+    assert!(art.contains("@h1") && art.contains("@h2"), "{art}");
 }

@@ -2,6 +2,9 @@
 //! boot, and console panes fed recorded byte streams (colours, cursor moves, wrapping, wide
 //! characters, a resize). Also the keys the dashboard understands.
 
+#[path = "common/fabric.rs"]
+mod fabric;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -45,19 +48,7 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
 
 /// The demo spine-leaf's state as planned (the topology the observation draws).
 fn demo_state() -> vmlab::engine::lab::state::LabState {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
-    let spec = vmlab::spec::load(&dir, Some(std::path::Path::new("/home/u"))).expect("demo");
-    let plan = vmlab::plan::build(
-        &spec,
-        &vmlab::plan::PlanOptions {
-            lab_dir: PathBuf::from("/labs/fabric"),
-            accel: Accel::Tcg,
-            qemu: "qemu-system-x86_64".into(),
-            local_host: None,
-        },
-    )
-    .expect("plan");
-    vmlab::engine::lab::state::LabState::from_plan(&plan)
+    fabric::planned(&fabric::demo(), None)
 }
 
 /// A link row: the up one carries traffic through an impairment, the waiting one waits for
