@@ -334,48 +334,31 @@ pub fn renamed_qemu(root: &Path) -> PathBuf {
     emu
 }
 
+/// `vmlab ssh --lab <lab> <node> -- <cmd>`: its output, whatever its status.
+pub fn ssh(lab: &TestLab, node: &str, cmd: &str) -> Output {
+    lab.vmlab(&["ssh", "--lab", &lab.name, node, "--", cmd])
+}
+
 /// Configures `ip/30` on the guest NIC `eth<nic>` of `node` through `vmlab ssh`.
 pub fn set_ip(lab: &TestLab, node: &str, nic: u32, ip: &str) {
-    let o = lab.vmlab(&[
-        "ssh",
-        "--lab",
-        &lab.name,
-        node,
-        "--",
-        &format!("ip addr add {ip}/30 dev eth{nic} && ip link set eth{nic} up"),
-    ]);
-    assert!(
-        o.status.success(),
-        "configuring eth{nic} on {node}: {}",
-        stderr(&o)
+    let cmd = format!("ip addr add {ip}/30 dev eth{nic} && ip link set eth{nic} up");
+    ok(
+        &ssh(lab, node, &cmd),
+        &format!("configuring eth{nic} on {node}"),
     );
 }
 
 /// Pings from `node` and returns whether replies came back (tolerating a lost first packet
 /// on a busy TCG host).
 pub fn ping(lab: &TestLab, node: &str, ip: &str) -> bool {
-    let o = lab.vmlab(&[
-        "ssh",
-        "--lab",
-        &lab.name,
-        node,
-        "--",
-        &format!("ping -c 3 -W 3 {ip}"),
-    ]);
+    let o = ssh(lab, node, &format!("ping -c 3 -W 3 {ip}"));
     // busybox ping exits 0 once any reply came back.
     o.status.success() && stdout(&o).contains("bytes from")
 }
 
 /// Runs `cmd` on `node` over `vmlab ssh`; its stdout, or the test fails.
 pub fn on(lab: &TestLab, node: &str, cmd: &str) -> String {
-    let o = lab.vmlab(&["ssh", "--lab", &lab.name, node, "--", cmd]);
-    assert!(
-        o.status.success(),
-        "{node}: `{cmd}` failed: {}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
+    ok(&ssh(lab, node, cmd), &format!("{node}: `{cmd}`"))
 }
 
 /// busybox ping's summary: (transmitted, received, average round trip in ms).

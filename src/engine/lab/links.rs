@@ -12,9 +12,9 @@ use super::lock;
 use super::state::LabState;
 use crate::engine::error::EngineError;
 use crate::engine::events::{Event, EventSink};
+use crate::engine::link::LinkRecord;
 use crate::engine::link::config::LinksFile;
 use crate::engine::link::control;
-use crate::engine::link::{LinkRecord, supervise};
 use crate::plan::LinkTransport;
 use crate::spec::impair::Directions;
 use crate::spec::{SpecError, SpecErrors};
@@ -145,10 +145,7 @@ pub async fn change(
     );
     file.save(lab.path())?;
     tracing::info!("links.json of lab {}: {summary}", lab.name());
-    let relay_alive = state
-        .relay
-        .as_ref()
-        .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+    let relay_alive = state.relay_alive(lab);
     if relay_alive {
         control::reload(lab.path(), Duration::from_secs(5)).map_err(|e| {
             EngineError::LabState(format!(
@@ -184,10 +181,7 @@ pub fn capture(
             link.a, link.z
         )));
     }
-    let alive = state
-        .relay
-        .as_ref()
-        .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+    let alive = state.relay_alive(lab);
     if !alive {
         return Err(EngineError::LabState(format!(
             "the link relay is not running; run `vmlab repair --lab {}`",

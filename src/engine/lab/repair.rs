@@ -40,10 +40,7 @@ pub async fn repair(
     let mut report = RepairReport::default();
 
     let relayed = state.links.iter().any(|l| l.transport.uses_relay());
-    let relay_alive = state
-        .relay
-        .as_ref()
-        .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+    let relay_alive = state.relay_alive(lab);
     if relayed && !relay_alive {
         // A relay nobody recorded (a deploy killed while starting it) still holds the lab.
         for pid in supervise::scan(lab.path()) {

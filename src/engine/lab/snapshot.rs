@@ -20,7 +20,7 @@ use super::state::{LabState, now_rfc3339, now_rfc3339_millis};
 use crate::engine::error::EngineError;
 use crate::engine::events::{Event, EventSink};
 use crate::engine::link::config::LinksFile;
-use crate::engine::link::{control, supervise};
+use crate::engine::link::control;
 use crate::engine::node::process;
 use crate::engine::node::qemu;
 use crate::engine::node::qmp;
@@ -375,10 +375,7 @@ pub async fn restore(
     // The links as they were at that moment.
     if let Some(links) = &snap.links {
         links.save(lab.path())?;
-        let relay_alive = state
-            .relay
-            .as_ref()
-            .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+        let relay_alive = state.relay_alive(lab);
         if relay_alive {
             control::reload(lab.path(), Duration::from_secs(5)).map_err(|e| {
                 EngineError::LabState(format!("the relay did not take the links' settings: {e}"))

@@ -45,6 +45,14 @@ pub struct LabState {
 }
 
 impl LabState {
+    /// Does the relay this state records still run, as the relay of `lab` (its command line
+    /// and executable checked, not only its pid)?
+    pub fn relay_alive(&self, lab: &LabDir) -> bool {
+        self.relay.as_ref().is_some_and(|r| {
+            crate::engine::link::supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref())
+        })
+    }
+
     /// A fresh state for a plan about to be deployed.
     pub fn from_plan(plan: &LabPlan) -> Self {
         let mut nodes = BTreeMap::new();

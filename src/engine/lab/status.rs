@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::LabDir;
 use super::state::LabState;
 use crate::engine::error::EngineError;
+use crate::engine::link::LinkState;
 use crate::engine::link::config::LinksFile;
 use crate::engine::link::control::{self, DirReport, PeerReport, RelayReport};
-use crate::engine::link::{LinkState, supervise};
 use crate::engine::node::process;
 use crate::engine::node::{BootStage, NodeStatus};
 use crate::plan::{Accel, LinkTransport};
@@ -114,10 +114,7 @@ impl LinkView {
     /// Reads `links.json` and asks the relay (if it runs) for its report.
     pub fn read(lab: &LabDir, state: &LabState) -> Self {
         let settings = LinksFile::load(lab.path()).ok();
-        let relay_alive = state
-            .relay
-            .as_ref()
-            .is_some_and(|r| supervise::is_our_relay(r.pid, lab.path(), r.exe.as_deref()));
+        let relay_alive = state.relay_alive(lab);
         let report = relay_alive
             .then(|| control::status(lab.path(), Duration::from_millis(500)).ok())
             .flatten();
