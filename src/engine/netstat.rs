@@ -2,21 +2,48 @@
 //! (read from `/proc/net/tcp`, the reality behind a link's "up").
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, bind, setsockopt, socket,
+    sockopt::ReuseAddr,
+};
 
 /// Can 127.0.0.1:`port` be bound right now?
 pub fn port_free(port: u16) -> bool {
-    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_ok()
+    port_free_on(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
 }
 
 /// Can TCP `addr`:`port` be bound right now?
 pub fn port_free_on(addr: IpAddr, port: u16) -> bool {
-    TcpListener::bind(SocketAddr::new(addr, port)).is_ok()
+    probe(SocketAddr::new(addr, port), SockType::Stream).is_ok()
 }
 
 /// Can UDP `addr`:`port` be bound right now?
 pub fn udp_port_free(addr: IpAddr, port: u16) -> bool {
-    UdpSocket::bind(SocketAddr::new(addr, port)).is_ok()
+    probe(SocketAddr::new(addr, port), SockType::Datagram).is_ok()
+}
+
+/// Binds a socket to `at` the way QEMU and the relay will (with `SO_REUSEADDR`) but never
+/// listens on it. A listening probe (what `TcpListener::bind` makes) would itself hold the
+/// port for a moment, and a second check running at the same time — another `vmlab` on
+/// another lab, a dry run in a test — would report the port as taken by the first.
+/// Bound-only sockets with `SO_REUSEADDR` do not conflict with each other on Linux; a
+/// listener, or a socket without `SO_REUSEADDR` (an outgoing connection's local port),
+/// still does.
+fn probe(at: SocketAddr, kind: SockType) -> nix::Result<OwnedFd> {
+    let family = match at {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket(family, kind, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, ReuseAddr, &true)?;
+    match at {
+        SocketAddr::V4(a) => bind(fd.as_raw_fd(), &SockaddrIn::from(a))?,
+        SocketAddr::V6(a) => bind(fd.as_raw_fd(), &SockaddrIn6::from(a))?,
+    }
+    Ok(fd)
 }
 
 /// Is `addr` one of this machine's addresses (can a socket be bound to it)? Every 127.x.y.z
@@ -79,8 +106,30 @@ mod tests {
     }
 
     #[test]
+    fn checks_running_at_once_do_not_see_each_other() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let check = move || (0..3000).all(|_| port_free(port));
+        let other = std::thread::spawn(check);
+        let here = check();
+        let there = other.join().unwrap();
+        assert!(
+            here && there,
+            "one check saw the other's probe as a user of the port"
+        );
+    }
+
+    #[test]
+    fn a_udp_socket_holds_its_port() {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = s.local_addr().unwrap().port();
+        assert!(!udp_port_free(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+
+    #[test]
     fn a_bound_port_is_not_free() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         assert!(!port_free(port));
         drop(l);
