@@ -1,5 +1,5 @@
-//! Local TCP ports: whether one is free to bind, and which are in established connections
-//! (read from `/proc/net/tcp`, the reality behind a link's "up").
+//! Local ports: whether one is free to bind (TCP as QEMU binds, UDP as the relay binds), and
+//! which are in established connections (read from `/proc/net/tcp`, the reality behind a link's "up").
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -17,27 +17,28 @@ pub fn port_free(port: u16) -> bool {
 
 /// Can TCP `addr`:`port` be bound right now?
 pub fn port_free_on(addr: IpAddr, port: u16) -> bool {
-    probe(SocketAddr::new(addr, port), SockType::Stream).is_ok()
+    probe(SocketAddr::new(addr, port)).is_ok()
 }
 
-/// Can UDP `addr`:`port` be bound right now?
+/// Can UDP `addr`:`port` be bound right now? Probed the way the relay binds a cross-host link's
+/// port (`UdpSocket::bind`, no `SO_REUSEADDR`), so any socket already on the port counts.
 pub fn udp_port_free(addr: IpAddr, port: u16) -> bool {
-    probe(SocketAddr::new(addr, port), SockType::Datagram).is_ok()
+    UdpSocket::bind(SocketAddr::new(addr, port)).is_ok()
 }
 
-/// Binds a socket to `at` the way QEMU and the relay will (with `SO_REUSEADDR`) but never
-/// listens on it. A listening probe (what `TcpListener::bind` makes) would itself hold the
-/// port for a moment, and a second check running at the same time — another `vmlab` on
+/// Binds a TCP socket to `at` the way QEMU binds its listeners (with `SO_REUSEADDR`) but
+/// never listens on it. A listening probe (what `TcpListener::bind` makes) would itself hold
+/// the port for a moment, and a second check running at the same time — another `vmlab` on
 /// another lab, a dry run in a test — would report the port as taken by the first.
 /// Bound-only sockets with `SO_REUSEADDR` do not conflict with each other on Linux; a
 /// listener, or a socket without `SO_REUSEADDR` (an outgoing connection's local port),
-/// still does.
-fn probe(at: SocketAddr, kind: SockType) -> nix::Result<OwnedFd> {
+/// still does — exactly what would stop QEMU.
+fn probe(at: SocketAddr) -> nix::Result<OwnedFd> {
     let family = match at {
         SocketAddr::V4(_) => AddressFamily::Inet,
         SocketAddr::V6(_) => AddressFamily::Inet6,
     };
-    let fd = socket(family, kind, SockFlag::SOCK_CLOEXEC, None)?;
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     setsockopt(&fd, ReuseAddr, &true)?;
     match at {
         SocketAddr::V4(a) => bind(fd.as_raw_fd(), &SockaddrIn::from(a))?,
