@@ -21,7 +21,7 @@ use super::{HostTarget, remote, transfer};
 use crate::engine::error::{EngineError, HostFailure};
 use crate::engine::events::{Event, EventSink};
 use crate::engine::lab::deploy::{self, DeployOptions, Prepared};
-use crate::engine::lab::profiles::{ProfilePatch, patch_file};
+use crate::engine::lab::profiles;
 use crate::engine::lab::status::{self, LabStatus};
 use crate::engine::lab::{LabDir, destroy, key};
 use crate::engine::lines;
@@ -333,17 +333,7 @@ pub async fn deploy_all(
         if here {
             continue;
         }
-        let patch = ProfilePatch {
-            mgmt_ip: n.mgmt_addr.to_string(),
-            ssh_port: n.ssh_port,
-            console_port: n.console_port,
-        };
-        if let Err(e) = patch_file(&n.profile, &patch) {
-            events.send(Event::Warning(format!(
-                "could not patch {}: {e}",
-                n.profile.display()
-            )));
-        }
+        profiles::patch_node(n, events);
     }
     Ok(hosts
         .iter()

@@ -27,7 +27,7 @@ use super::LabDir;
 use super::destroy::destroy_locked;
 use super::lock::{self, LabLock};
 use super::preflight;
-use super::profiles::{ProfilePatch, patch_file};
+use super::profiles;
 use super::stages::{self, StageNode, Stages, Wait};
 use super::state::{LabState, now_rfc3339_millis};
 use crate::engine::error::{EngineError, NodeFailure};
@@ -301,17 +301,7 @@ impl Deployment {
 
         events.send(Event::Step("patching profiles".into()));
         for node in plan.local_nodes() {
-            let patch = ProfilePatch {
-                mgmt_ip: node.mgmt_addr.to_string(),
-                ssh_port: node.ssh_port,
-                console_port: node.console_port,
-            };
-            if let Err(e) = patch_file(&node.profile, &patch) {
-                events.send(Event::Warning(format!(
-                    "could not patch {}: {e}",
-                    node.profile.display()
-                )));
-            }
+            profiles::patch_node(node, events);
         }
         events.send(Event::Step(format!(
             "lab {} ready in {:.1} s",

@@ -9,7 +9,9 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::engine::events::{Event, EventSink};
 use crate::engine::fsutil::atomic_write;
+use crate::plan::NodePlan;
 
 /// The values vmlab owns in a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,21 @@ pub fn patch_file(path: &Path, patch: &ProfilePatch) -> Result<bool, String> {
         Some(new) => atomic_write(path, new.as_bytes(), None)
             .map(|_| true)
             .map_err(|e| format!("cannot write: {e}")),
+    }
+}
+
+/// Patches `node`'s profile with where the plan put it; a failure is a warning (the lab runs).
+pub fn patch_node(node: &NodePlan, events: &EventSink) {
+    let patch = ProfilePatch {
+        mgmt_ip: node.mgmt_addr.to_string(),
+        ssh_port: node.ssh_port,
+        console_port: node.console_port,
+    };
+    if let Err(e) = patch_file(&node.profile, &patch) {
+        events.send(Event::Warning(format!(
+            "could not patch {}: {e}",
+            node.profile.display()
+        )));
     }
 }
 
