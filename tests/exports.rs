@@ -143,3 +143,56 @@ fn a_two_host_demo_is_grouped_by_host() {
     let art = export::ascii(&st, &|_| None).text();
     assert!(art.contains("@h1") && art.contains("@h2"), "{art}");
 }
+
+/// Names that differ only in what an Ansible group or a Mermaid id cannot hold (`leaf-1`,
+/// `leaf_1`; platforms `sonic-vs`, `sonic_vs`), and a node named like a host's subgraph
+/// (`host_h1`), stay apart: two groups, distinct diagram nodes, a link between them.
+#[test]
+fn names_alike_after_escaping_stay_apart() {
+    let topology = serde_json::json!({
+        "name": "alike",
+        "devices": { "leaf-1": {}, "leaf_1": {}, "host_h1": {} },
+        "links": [
+            { "a": "leaf-1:Ethernet0", "z": "leaf_1:Ethernet0" },
+            { "a": "leaf_1:Ethernet4", "z": "host_h1:Ethernet0" },
+        ],
+        "vmlab": { "hosts": { "h1": "127.0.0.2" } }
+    });
+    let spec = fabric::from_json(
+        "alike",
+        &topology,
+        r#"{"platforms": {"sonic-vs": {"vm_image": "/img/a.qcow2"},
+                          "sonic_vs": {"vm_image": "/img/b.qcow2"}}}"#,
+        &[
+            ("leaf-1", r#"{"platform": "sonic-vs", "vm_host": "h1"}"#),
+            ("leaf_1", r#"{"platform": "sonic_vs", "vm_host": "h1"}"#),
+            ("host_h1", r#"{"platform": "sonic_vs", "vm_host": "h1"}"#),
+        ],
+    );
+    let st = planned(&spec, Some("h1"));
+
+    let mm = export::mermaid(&st);
+    let ids: Vec<&str> = mm
+        .lines()
+        .filter_map(|l| l.trim().split_once("[\""))
+        .map(|(id, _)| id.trim_start_matches("subgraph ").trim())
+        .collect();
+    assert_eq!(ids.len(), 4, "a subgraph and three nodes:\n{mm}");
+    let distinct: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(distinct.len(), 4, "two things share an id:\n{mm}");
+    assert!(
+        mm.contains("n_leaf_1 ---|") && mm.contains("| n_leaf_1_2"),
+        "{mm}"
+    );
+
+    let yml = export::ansible(&st, Path::new("/home/u/.vmlab/labs/alike"));
+    let groups: Vec<&str> = yml
+        .lines()
+        .filter(|l| l.starts_with("    ") && !l.starts_with("     ") && l.ends_with(':'))
+        .collect();
+    assert_eq!(
+        groups,
+        ["    sonic_vs:", "    sonic_vs_2:", "    host_h1:"],
+        "{yml}"
+    );
+}

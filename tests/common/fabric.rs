@@ -54,6 +54,31 @@ pub fn spine_leaf(name: &str, spines: usize, leaves: usize) -> Lab {
             used[s] += 1;
         }
     }
+    let topology = serde_json::json!({"name": name, "devices": devices, "links": links});
+    let names: Vec<String> = (0..spines)
+        .map(|s| format!("spine{s}"))
+        .chain((0..leaves).map(|l| format!("leaf{l}")))
+        .collect();
+    let profiles: Vec<(&str, &str)> = names
+        .iter()
+        .map(|n| (n.as_str(), r#"{"platform": "vs"}"#))
+        .collect();
+    from_json(
+        name,
+        &topology,
+        r#"{"platforms": {"vs": {"vm_image": "/img/vs.qcow2"}}}"#,
+        &profiles,
+    )
+}
+
+/// A spec from its files' texts (under `/specs/<name>`): the topology, platforms.json, and
+/// each node's profile.
+pub fn from_json(
+    name: &str,
+    topology: &serde_json::Value,
+    platforms: &str,
+    profiles: &[(&str, &str)],
+) -> Lab {
     let dir = PathBuf::from("/specs").join(name);
     let text = |rel: &str, t: String| SpecText {
         path: dir.join(rel),
@@ -62,25 +87,17 @@ pub fn spine_leaf(name: &str, spines: usize, leaves: usize) -> Lab {
     let src = SpecSources {
         dir: dir.clone(),
         dir_name: Some(name.into()),
-        topology: text(
-            "topology.json",
-            serde_json::json!({"name": name, "devices": devices, "links": links}).to_string(),
-        ),
-        platforms: Some(text(
-            "platforms.json",
-            r#"{"platforms": {"vs": {"vm_image": "/img/vs.qcow2"}}}"#.into(),
-        )),
-        profiles: (0..spines)
-            .map(|s| format!("spine{s}"))
-            .chain((0..leaves).map(|l| format!("leaf{l}")))
-            .map(|n| {
-                let t = text(
-                    &format!("profiles/{n}.json"),
-                    r#"{"platform": "vs"}"#.into(),
-                );
-                (n, t)
+        topology: text("topology.json", topology.to_string()),
+        platforms: Some(text("platforms.json", platforms.into())),
+        profiles: profiles
+            .iter()
+            .map(|(n, p)| {
+                (
+                    n.to_string(),
+                    text(&format!("profiles/{n}.json"), p.to_string()),
+                )
             })
             .collect(),
     };
-    spec::resolve(&src, None).expect("a valid generated spec")
+    spec::resolve(&src, None).expect("a valid spec")
 }

@@ -233,6 +233,34 @@ fn group(name: &str) -> String {
     }
 }
 
+/// Identifiers made from names by [`group`], kept distinct: names that differ only in what
+/// `group` replaces (`leaf-1`, `leaf_1`), or a node named like another kind's identifier
+/// (`host_h1`), would otherwise become one group or one diagram node. The first to ask keeps
+/// the readable form; a later one gets `_2`, `_3`, ….
+#[derive(Default)]
+struct Ids {
+    used: std::collections::HashSet<String>,
+    given: HashMap<(&'static str, String), String>,
+}
+
+impl Ids {
+    /// The identifier of `name` of `kind`, readable form `readable`.
+    fn of(&mut self, kind: &'static str, name: &str, readable: String) -> String {
+        if let Some(id) = self.given.get(&(kind, name.to_string())) {
+            return id.clone();
+        }
+        let mut id = readable.clone();
+        let mut k = 2;
+        while self.used.contains(&id) {
+            id = format!("{readable}_{k}");
+            k += 1;
+        }
+        self.used.insert(id.clone());
+        self.given.insert((kind, name.to_string()), id.clone());
+        id
+    }
+}
+
 /// A YAML scalar: double-quoted JSON strings are valid YAML and escape everything.
 fn yq(s: &str) -> String {
     serde_json::Value::from(s).to_string()
@@ -269,13 +297,16 @@ pub fn ansible(state: &LabState, lab_dir: &Path) -> String {
             None => groups.push((g, vec![n])),
         }
     }
+    let mut ids = Ids::default();
     let nodes: Vec<(&String, &NodeState)> = state.ordered_nodes().collect();
     for (name, n) in &nodes {
-        add(&mut groups, group(&n.platform), name);
+        let g = ids.of("platform", &n.platform, group(&n.platform));
+        add(&mut groups, g, name);
     }
     for (name, n) in &nodes {
         if let Some(h) = &n.host {
-            add(&mut groups, format!("host_{}", group(h)), name);
+            let g = ids.of("host", h, format!("host_{}", group(h)));
+            add(&mut groups, g, name);
         }
     }
     let mut first = std::collections::HashSet::new();
@@ -383,21 +414,23 @@ pub fn dot(state: &LabState) -> String {
 /// ends' interfaces.
 pub fn mermaid(state: &LabState) -> String {
     // Mermaid ids: letters, digits, `_`; labels in quotes with `"` as `#quot;`.
-    let id = |n: &str| format!("n_{}", group(n));
+    let mut ids = Ids::default();
+    let mut id = |kind: &'static str, n: &str| {
+        let readable = match kind {
+            "host" => format!("n_{}", group(&format!("host_{n}"))),
+            _ => format!("n_{}", group(n)),
+        };
+        ids.of(kind, n, readable)
+    };
     let label = |s: &str| s.replace('"', "#quot;");
     let mut s = String::from("graph TD\n");
     for (host, members) in hosts(state) {
         let indent = if host.is_some() { "    " } else { "  " };
         if let Some(h) = &host {
-            let _ = writeln!(
-                s,
-                "  subgraph {}[\"{}\"]",
-                id(&format!("host_{h}")),
-                label(h)
-            );
+            let _ = writeln!(s, "  subgraph {}[\"{}\"]", id("host", h), label(h));
         }
         for m in members {
-            let _ = writeln!(s, "{indent}{}[\"{}\"]", id(&m), label(&m));
+            let _ = writeln!(s, "{indent}{}[\"{}\"]", id("node", &m), label(&m));
         }
         if host.is_some() {
             let _ = writeln!(s, "  end");
@@ -407,10 +440,10 @@ pub fn mermaid(state: &LabState) -> String {
         let _ = writeln!(
             s,
             "  {} ---|\"{} — {}\"| {}",
-            id(&a),
+            id("node", &a),
             label(&al),
             label(&zl),
-            id(&z)
+            id("node", &z)
         );
     }
     s
