@@ -41,9 +41,7 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     vm.write("platforms.json", &tiny_platforms(&image, 120));
     vm.write(
         "topology.json",
-        r#"{ "name": "snap", "devices": { "a": {}, "b": {} },
-             "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
-             "vmlab": { "console_port_base": 26000, "ssh_port_base": 28000 } }"#,
+        &two_node_topology("snap", [23000, 26000, 28000], ""),
     );
     vm.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
     vm.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");

@@ -60,13 +60,10 @@ fn multihost_lab(name: &str, base: u16) -> VmLab {
     let lab = vm_lab(name, 120);
     lab.write(
         "topology.json",
-        &format!(
-            r#"{{ "name": "{name}", "devices": {{ "a": {{}}, "b": {{}} }},
-                 "links": [ {{ "a": "a:Ethernet0", "z": "b:Ethernet0" }} ],
-                 "vmlab": {{ "link_port_base": {base}, "console_port_base": {c}, "ssh_port_base": {s},
-                             "hosts": {{ "h1": "{H1}", "h2": "{H2}" }} }} }}"#,
-            c = base + 3000,
-            s = base + 5000,
+        &two_node_topology(
+            name,
+            [base, base + 3000, base + 5000],
+            &format!(r#""hosts": {{ "h1": "{H1}", "h2": "{H2}" }}"#),
         ),
     );
     lab.write(

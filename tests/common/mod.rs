@@ -302,15 +302,26 @@ pub fn two_node_lab(name: &str, link: u16, console: u16, ssh: u16) -> VmLab {
     let lab = vm_lab(name, 120);
     lab.write(
         "topology.json",
-        &format!(
-            r#"{{ "name": "{name}", "devices": {{ "a": {{}}, "b": {{}} }},
-                 "links": [ {{ "a": "a:Ethernet0", "z": "b:Ethernet0" }} ],
-                 "vmlab": {{ "link_port_base": {link}, "console_port_base": {console}, "ssh_port_base": {ssh} }} }}"#
-        ),
+        &two_node_topology(name, [link, console, ssh], ""),
     );
     lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
     lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
     lab
+}
+
+/// The topology of [`two_node_lab`]: port bases `[link, console, ssh]`, and `more` (`"key":
+/// value` pairs) added to its `vmlab` settings.
+pub fn two_node_topology(name: &str, [link, console, ssh]: [u16; 3], more: &str) -> String {
+    let more = if more.is_empty() {
+        String::new()
+    } else {
+        format!(", {more}")
+    };
+    format!(
+        r#"{{ "name": "{name}", "devices": {{ "a": {{}}, "b": {{}} }},
+             "links": [ {{ "a": "a:Ethernet0", "z": "b:Ethernet0" }} ],
+             "vmlab": {{ "link_port_base": {link}, "console_port_base": {console}, "ssh_port_base": {ssh}{more} }} }}"#
+    )
 }
 
 /// A QEMU under a name that says nothing of QEMU: a copy of the system emulator as
