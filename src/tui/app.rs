@@ -393,6 +393,27 @@ impl App {
         out
     }
 
+    /// The answer to a yes/no overlay: `y` sends `action` (a snapshot or restore marks the
+    /// lab busy until it is done), anything else cancels.
+    fn confirm(
+        &mut self,
+        k: KeyEvent,
+        doing: String,
+        action: Action,
+        cancelled: &str,
+    ) -> Vec<Action> {
+        self.overlay = Overlay::None;
+        if !matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+            self.note(cancelled, false);
+            return Vec::new();
+        }
+        self.note(doing, false);
+        if matches!(action, Action::Snapshot(_) | Action::Restore(_)) {
+            self.snapshot_busy = true;
+        }
+        vec![action]
+    }
+
     fn key(&mut self, k: KeyEvent) -> Vec<Action> {
         match self.overlay.clone() {
             Overlay::Help => {
@@ -400,33 +421,28 @@ impl App {
                 return Vec::new();
             }
             Overlay::ConfirmDestroy => {
-                self.overlay = Overlay::None;
-                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                    self.note("destroying the lab", false);
-                    return vec![Action::Destroy];
-                }
-                self.note("destroy cancelled", false);
-                return Vec::new();
+                return self.confirm(
+                    k,
+                    "destroying the lab".into(),
+                    Action::Destroy,
+                    "destroy cancelled",
+                );
             }
             Overlay::ConfirmSnapshot(name) => {
-                self.overlay = Overlay::None;
-                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                    self.note(format!("taking snapshot {name}"), false);
-                    self.snapshot_busy = true;
-                    return vec![Action::Snapshot(name)];
-                }
-                self.note("snapshot cancelled", false);
-                return Vec::new();
+                return self.confirm(
+                    k,
+                    format!("taking snapshot {name}"),
+                    Action::Snapshot(name),
+                    "snapshot cancelled",
+                );
             }
             Overlay::ConfirmRestore(name) => {
-                self.overlay = Overlay::None;
-                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                    self.note(format!("restoring snapshot {name}"), false);
-                    self.snapshot_busy = true;
-                    return vec![Action::Restore(name)];
-                }
-                self.note("restore cancelled", false);
-                return Vec::new();
+                return self.confirm(
+                    k,
+                    format!("restoring snapshot {name}"),
+                    Action::Restore(name),
+                    "restore cancelled",
+                );
             }
             Overlay::Snapshots(i) => {
                 let snaps = self.snapshots();

@@ -289,24 +289,15 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
             rows.push(Row::new(cells));
         }
     }
-    let name_w = app.obs.as_ref().map_or(8, |o| {
-        o.status
-            .nodes
-            .iter()
-            .map(|n| n.name.chars().count())
-            .max()
-            .unwrap_or(4)
-            .max(4) as u16
-    });
-    let platform_w = app.obs.as_ref().map_or(8, |o| {
-        o.status
-            .nodes
-            .iter()
-            .map(|n| n.platform.chars().count())
-            .max()
-            .unwrap_or(8)
-            .clamp(8, 16) as u16
-    });
+    // A column as wide as its longest value, within [min, max]; 8 before the first status.
+    let widest = |field: fn(&NodeRow) -> &str, min: usize, max: usize| {
+        app.obs.as_ref().map_or(8, |o| {
+            let longest = o.status.nodes.iter().map(|n| field(n).chars().count());
+            longest.max().unwrap_or(min).clamp(min, max) as u16
+        })
+    };
+    let name_w = widest(|n| &n.name, 4, u16::MAX as usize);
+    let platform_w = widest(|n| &n.platform, 8, 16);
     let mut widths = vec![Constraint::Length(name_w), Constraint::Length(platform_w)];
     if multi_host {
         widths.push(Constraint::Length(8));
