@@ -23,7 +23,7 @@ use crate::engine::{EngineError, NodeStatus, ssh};
 use crate::plan::Accel;
 use crate::spec::LabName;
 use crate::spec::impair::Directions;
-use say::{say, tell};
+use say::{say, say_json, tell};
 
 /// vmlab - VM orchestration for network topologies
 #[derive(Debug, Parser)]
@@ -694,12 +694,10 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             let hosts = crate::engine::host::targets(&spec, host.host.as_deref())?;
             let views = crate::engine::host::all::status_all(&spec.name, &hosts).await;
             if out.json() {
-                let text = serde_json::to_string_pretty(&serde_json::json!({
-                    "name": spec.name,
-                    "hosts": views,
-                }))
-                .map_err(|e| EngineError::io("cannot encode status", std::io::Error::other(e)))?;
-                say(&text);
+                say_json(
+                    &serde_json::json!({ "name": spec.name, "hosts": views }),
+                    "status",
+                )?;
             } else {
                 say(output::all_hosts_text(&spec.name, &views).trim_end());
             }
@@ -714,10 +712,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             find::check_host(&lab, host.host.as_deref())?;
             let st = status::snapshot(&lab)?;
             if out.json() {
-                let text = serde_json::to_string_pretty(&st).map_err(|e| {
-                    EngineError::io("cannot encode status", std::io::Error::other(e))
-                })?;
-                say(&text);
+                say_json(&st, "status")?;
             } else {
                 say(output::status_text(&st).trim_end());
             }
@@ -823,13 +818,10 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             let lab = find::find(&lab.selector(), false)?;
             let st = status::snapshot(&lab)?;
             if out.json() {
-                let text = serde_json::to_string_pretty(&serde_json::json!({
-                    "name": st.name,
-                    "relay": st.relay,
-                    "links": st.links,
-                }))
-                .map_err(|e| EngineError::io("cannot encode links", std::io::Error::other(e)))?;
-                say(&text);
+                say_json(
+                    &serde_json::json!({ "name": st.name, "relay": st.relay, "links": st.links }),
+                    "links",
+                )?;
             } else {
                 say(&output::links_text(&st));
             }
@@ -881,7 +873,8 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Snapshot {
             lab,
             name,
-            list,
+            // `--list` is what no name and no `--delete` do anyway.
+            list: _,
             delete,
             out,
         } => {
@@ -895,12 +888,8 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             drop(notes);
             let _ = printer.await;
             if let Some(snaps) = r? {
-                let _ = list;
                 if out.json() {
-                    let text = serde_json::to_string_pretty(&snaps).map_err(|e| {
-                        EngineError::io("cannot encode snapshots", std::io::Error::other(e))
-                    })?;
-                    say(&text);
+                    say_json(&snaps, "snapshots")?;
                 } else {
                     say(&output::snapshots_text(&snaps));
                 }
@@ -1002,9 +991,7 @@ fn labs(json: bool) -> Result<i32, EngineError> {
         }
     }
     if json {
-        let text = serde_json::to_string_pretty(&rows)
-            .map_err(|e| EngineError::io("cannot encode labs", std::io::Error::other(e)))?;
-        say(&text);
+        say_json(&rows, "labs")?;
     } else if !rows.is_empty() {
         say(output::labs_text(&rows).trim_end());
     }
@@ -1086,10 +1073,7 @@ async fn image_cmd(action: ImageAction) -> Result<i32, EngineError> {
         ImageAction::List { out } => {
             let rows = image::list().await?;
             if out.json() {
-                let text = serde_json::to_string_pretty(&rows).map_err(|e| {
-                    EngineError::io("cannot encode images", std::io::Error::other(e))
-                })?;
-                say(&text);
+                say_json(&rows, "images")?;
             } else {
                 say(&output::images_text(&rows));
             }

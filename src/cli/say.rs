@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::engine::EventSink;
 use crate::engine::events::Event;
+use crate::engine::{EngineError, EventSink};
 
 /// How progress (engine events) is told on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,6 +62,14 @@ pub fn no_color() -> bool {
 pub fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+}
+
+/// `v` as pretty JSON on stdout (the `--format json` of every listing).
+pub fn say_json<T: serde::Serialize>(v: &T, what: &str) -> Result<(), EngineError> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| EngineError::io(format!("cannot encode {what}"), std::io::Error::other(e)))?;
+    say(&text);
+    Ok(())
 }
 
 /// A line of progress, a warning or an error on stderr.

@@ -8,7 +8,7 @@ use clap::ValueEnum;
 
 use super::LabArgs;
 use super::output;
-use super::say::{say, tell};
+use super::say::{say, say_json, tell};
 use crate::engine::doctor::{self, Verdict};
 use crate::engine::lab::exec::{self, Targets};
 use crate::engine::lab::export;
@@ -35,11 +35,6 @@ pub enum ExecFormat {
     Json,
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<String, EngineError> {
-    serde_json::to_string_pretty(v)
-        .map_err(|e| EngineError::io("cannot encode JSON", std::io::Error::other(e)))
-}
-
 /// `vmlab ssh-config`.
 pub fn ssh_config(lab: &LabArgs) -> Result<i32, EngineError> {
     let dir = find::find(&lab.selector(), false)?;
@@ -54,7 +49,7 @@ pub fn inventory(lab: &LabArgs, format: InventoryFormat) -> Result<i32, EngineEr
     let state = LabState::load(&dir)?;
     match format {
         InventoryFormat::Ansible => say(export::ansible(&state, dir.path()).trim_end()),
-        InventoryFormat::Json => say(&encode(&export::inventory(&state, dir.path()))?),
+        InventoryFormat::Json => say_json(&export::inventory(&state, dir.path()), "the inventory")?,
     }
     Ok(0)
 }
@@ -132,7 +127,7 @@ pub async fn exec(
     let _ = printer.await;
     let outcomes = outcomes?;
     if format == ExecFormat::Json {
-        say(&encode(&outcomes)?);
+        say_json(&outcomes, "exec results")?;
     }
     let failed: Vec<String> = outcomes
         .iter()
@@ -158,7 +153,7 @@ pub async fn doctor(specs: Option<&Path>, json: bool) -> Result<i32, EngineError
     };
     let checks = doctor::run(spec.as_ref()).await;
     if json {
-        say(&encode(&checks)?);
+        say_json(&checks, "doctor checks")?;
     } else {
         say(output::doctor_text(&checks).trim_end());
     }
