@@ -110,15 +110,7 @@ pub async fn list() -> Result<Vec<ImageRow>, EngineError> {
 fn named(name: &str) -> Result<PathBuf, EngineError> {
     let stem = name.strip_suffix(".qcow2").unwrap_or(name);
     check_name(stem).map_err(|why| {
-        EngineError::Invalid(
-            crate::spec::SpecError::new(
-                "image name",
-                "",
-                format!("the image name {name:?} {why}"),
-                "use letters, digits, '.', '_' and '-', starting with a letter or digit",
-            )
-            .into(),
-        )
+        EngineError::Invalid(crate::spec::name::refused("image name", name, why).into())
     })?;
     Ok(images_dir().join(format!("{stem}.qcow2")))
 }

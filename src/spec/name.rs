@@ -52,6 +52,17 @@ pub fn check_name(s: &str) -> Result<(), BadName> {
     Ok(())
 }
 
+/// The error for a refused name given on the command line (`kind`: "image name",
+/// "snapshot name"): what is wrong with it and the rule to follow.
+pub fn refused(kind: &str, name: &str, why: BadName) -> SpecError {
+    SpecError::new(
+        kind,
+        "",
+        format!("the {kind} {name:?} {why}"),
+        "use letters, digits, '.', '_' and '-', starting with a letter or digit",
+    )
+}
+
 /// Is `s` safe as one path component, a QEMU `-name` value and a state key?
 pub fn is_safe_name(s: &str) -> bool {
     check_name(s).is_ok()

@@ -77,15 +77,7 @@ fn fingerprint(argv: &[String]) -> String {
 /// Checks a snapshot name (it reaches a monitor command line).
 fn checked(name: &str) -> Result<(), EngineError> {
     check_name(name).map_err(|why| {
-        EngineError::Invalid(
-            crate::spec::SpecError::new(
-                "snapshot name",
-                "",
-                format!("the snapshot name {name:?} {why}"),
-                "use letters, digits, '.', '_' and '-', starting with a letter or digit",
-            )
-            .into(),
-        )
+        EngineError::Invalid(crate::spec::name::refused("snapshot name", name, why).into())
     })
 }
 
