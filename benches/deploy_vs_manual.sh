@@ -26,13 +26,13 @@ cat > "$specs/topology.json" <<JSON
 {"name": "bench", "devices": {"spine1": {}, "spine2": {}, "leaf1": {}, "leaf2": {}},
  "links": [{"a": "spine1:Ethernet0", "z": "leaf1:Ethernet0"}, {"a": "spine1:Ethernet8", "z": "leaf2:Ethernet0"},
            {"a": "spine2:Ethernet0", "z": "leaf1:Ethernet1"}, {"a": "spine2:Ethernet4", "z": "leaf2:Ethernet1"}],
- "vmlab": {"link_port_base": 24000, "console_port_base": 34000, "ssh_port_base": 44000}}
+ "vmlab": {"link_port_base": 24000, "console_port_base": 29000, "ssh_port_base": 31000}}
 JSON
 for n in spine1 spine2; do echo '{"platform": "stride"}' > "$specs/profiles/$n.json"; done
 for n in leaf1 leaf2; do echo '{"platform": "seq"}' > "$specs/profiles/$n.json"; done
 direct=$work/direct
 cp -r "$specs" "$direct"
-sed -i 's/"ssh_port_base": 44000}/"ssh_port_base": 44000, "links": "direct"}/' "$direct/topology.json"
+sed -i 's/"ssh_port_base": 31000}/"ssh_port_base": 31000, "links": "direct"}/' "$direct/topology.json"
 
 banner() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 8 <&3" 2>/dev/null; }
 
@@ -54,7 +54,7 @@ manual_round() {
   # Datagram links have no start order: launch every QEMU at once, as vmlab does.
   while read -r line; do eval "$line" 2>/dev/null & done < "$dir/cmds"
   wait
-  for port in 44000 44001 44002 44003; do
+  for port in 31000 31001 31002 31003; do
     until [ "$(banner $port)" = "SSH-2.0-" ]; do sleep 0.25; done
   done
   local t1; t1=$(now)

@@ -30,7 +30,7 @@ echo '{"platform": "tiny", "vm_host": "h1"}' > "$work/specs/profiles/c.json"
 topology() { cat > "$work/specs/topology.json" <<JSON
 {"name": "hbench", "devices": {"a": {}, "b": {}, "c": {}},
  "links": [{"a": "a:Ethernet0", "z": "b:Ethernet0"}, {"a": "a:Ethernet1", "z": "c:Ethernet0"}],
- "vmlab": {"link_port_base": 24600, "console_port_base": 34600, "ssh_port_base": 44600,
+ "vmlab": {"link_port_base": 24600, "console_port_base": 29600, "ssh_port_base": 31600,
            "hosts": {"h1": "127.0.0.2", "h2": "127.0.0.3"}, "cross_host_check": "$1"}}
 JSON
 }

@@ -22,7 +22,7 @@ cat > "$work/specs/topology.json" <<JSON
 {"name": "lbench", "devices": {"a": {}, "b": {}},
  "links": [{"a": "a:Ethernet0", "z": "b:Ethernet0"},
            {"a": "a:Ethernet1", "z": "b:Ethernet1", "transport": "direct"}],
- "vmlab": {"console_port_base": 34500, "ssh_port_base": 44500}}
+ "vmlab": {"console_port_base": 29500, "ssh_port_base": 31500}}
 JSON
 for n in a b; do echo '{"platform": "tiny"}' > "$work/specs/profiles/$n.json"; done
 "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 . benches/common.sh
 bench_home vsnap demo
-demo_specs 36000 46000
+demo_specs 29200 31200
 
 t0=$(now); "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1; t1=$(now)
 cold=$(awk "BEGIN { print $t1 - $t0 }")

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 . benches/common.sh
 bench_home vkey demo
-demo_specs 36100 46100
+demo_specs 29300 31300
 
 t0=$(now); "$vmlab" deploy -S "$work/specs" --accel tcg --progress json >/dev/null 2>"$work/progress.jsonl"; t1=$(now)
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "deploy to every node ready, key installed: %.1f s\n", b - a }'

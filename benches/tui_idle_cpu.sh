@@ -13,7 +13,7 @@ secs=${1:-60}
 . benches/common.sh
 bench_cleanup() { tmux -L vidle kill-server 2>/dev/null || true; }
 bench_home vidle demo
-demo_specs 35000 45000
+demo_specs 29100 31100
 sed -i 's#"vm_boot_timeout": 180#"vm_boot_timeout": 300#' "$work/specs/platforms.json"
 "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1
 tmux -L vidle new-session -d -s t -x 160 -y 45 "exec env VMLAB_HOME=$VMLAB_HOME $vmlab tui --lab demo"
