@@ -77,6 +77,19 @@ fn multihost_lab(name: &str, base: u16) -> VmLab {
     lab
 }
 
+/// `run` with `--lab <lab>` after the command's first word (`["ssh", "a"]` runs
+/// `ssh --lab <lab> a`).
+fn in_lab<'a>(
+    lab: &'a str,
+    run: impl Fn(&[&str]) -> Output + 'a,
+) -> impl Fn(&[&str]) -> Output + 'a {
+    move |args| {
+        let mut v = args.to_vec();
+        v.splice(1..1, ["--lab", lab]);
+        run(&v)
+    }
+}
+
 fn node<'a>(status: &'a Value, name: &str) -> &'a Value {
     status["nodes"]
         .as_array()
@@ -140,16 +153,8 @@ fn two_hosts_on_one_machine_share_a_lab() {
     let h2 = Host2::new(&lab);
     let specs = lab.specs();
     let specs = specs.to_str().expect("utf-8");
-    let on1 = |args: &[&str]| {
-        let mut v = args.to_vec();
-        v.splice(1..1, ["--lab", "twohost"]);
-        lab.vmlab(&v)
-    };
-    let on2 = |args: &[&str]| {
-        let mut v = args.to_vec();
-        v.splice(1..1, ["--lab", "twohost"]);
-        h2.vmlab(&v)
-    };
+    let on1 = in_lab("twohost", |a| lab.vmlab(a));
+    let on2 = in_lab("twohost", |a| h2.vmlab(a));
 
     // Host h2 deploys first; h1 some seconds later.
     ok(
@@ -470,16 +475,8 @@ fn all_hosts_drives_every_host_over_ssh() {
         assert!(view["error"].is_null(), "{view}");
         assert_eq!(node(&view["status"], n)["status"], "running", "{view}");
     }
-    let on1 = |args: &[&str]| {
-        let mut v = args.to_vec();
-        v.splice(1..1, ["--lab", "allhosts"]);
-        lab.vmlab(&v)
-    };
-    let on2 = |args: &[&str]| {
-        let mut v = args.to_vec();
-        v.splice(1..1, ["--lab", "allhosts"]);
-        h2.vmlab(&v)
-    };
+    let on1 = in_lab("allhosts", |a| lab.vmlab(a));
+    let on2 = in_lab("allhosts", |a| h2.vmlab(a));
     address(&on1, "a", "10.81.0.1");
     address(&on2, "b", "10.81.0.2");
     assert!(ping_passes(&on1, "a", "10.81.0.2"), "no ping across hosts");
