@@ -87,104 +87,347 @@ pub fn path(s: &str) -> Result<(), String> {
     }
 }
 
-/// QEMU options a spec may add (`vm_qemu_args`), and whether each takes a value. Anything
-/// else is refused: QEMU options can run programs (`-incoming exec:`, `-netdev ...,script=`),
-/// load code (`-plugin`), read or write any file (`romfile=`, `-object memory-backend-file`),
-/// open control sockets (`-monitor`, `-qmp`) or take over what vmlab relies on (`-pidfile`,
-/// `-daemonize`, `-name`). These only tune the emulated machine.
-pub const QEMU_OPTIONS: &[(&str, bool)] = &[
-    ("-global", true),
-    ("-device", true),
-    ("-rtc", true),
-    ("-boot", true),
-    ("-smbios", true),
-    ("-overcommit", true),
-    ("-accel", true),
-    ("-msg", true),
-    ("-no-reboot", false),
-    ("-no-shutdown", false),
-    ("-no-hpet", false),
-    ("-enable-sync-profile", false),
+/// Devices a spec may add with `-device` or tune with `-global`: NIC models, watchdogs, a
+/// random-number source, a balloon and a panic device — what NOS images ask for. Host devices
+/// (`vfio-pci`, `usb-host`), anything that takes a file, a chardev or a netdev, and vmlab's own
+/// disk and NIC wiring are not among them.
+pub const QEMU_DEVICES: &[&str] = &[
+    "e1000",
+    "e1000-82540em",
+    "e1000-82544gc",
+    "e1000-82545em",
+    "e1000e",
+    "igb",
+    "virtio-net-pci",
+    "vmxnet3",
+    "rtl8139",
+    "i82550",
+    "i82551",
+    "i82557b",
+    "i82558b",
+    "i82559er",
+    "ne2k_pci",
+    "pcnet",
+    "virtio-blk-pci",
+    "i6300esb",
+    "ib700",
+    "virtio-rng-pci",
+    "virtio-balloon-pci",
+    "pvpanic",
+    "kvm-pit",
+    "ICH9-LPC",
+    "PIIX4_PM",
 ];
 
-/// Properties no added option may set: they name files, programs or vmlab's own devices.
-const FORBIDDEN_PROPS: &[&str] = &[
-    "file",
-    "filename",
-    "path",
-    "romfile",
-    "script",
-    "downscript",
-    "helper",
-    "chardev",
-    "netdev",
-    "drive",
-    "mem-path",
-    "logfile",
-    "fd",
-    "addr",
-    "bus",
+/// Properties of those devices a spec may set: queue sizes and counts, offloads, MTU, link
+/// speed, MSI vectors, watchdog and balloon knobs. Nothing that names a file, a socket, a
+/// backend, a bus or a PCI address.
+pub const QEMU_DEVICE_PROPS: &[&str] = &[
+    "mq",
+    "vectors",
+    "rx_queue_size",
+    "tx_queue_size",
+    "host_mtu",
+    "speed",
+    "duplex",
+    "csum",
+    "gso",
+    "guest_csum",
+    "guest_tso4",
+    "guest_tso6",
+    "guest_ecn",
+    "guest_ufo",
+    "host_tso4",
+    "host_tso6",
+    "host_ecn",
+    "host_ufo",
+    "mrg_rxbuf",
+    "event_idx",
+    "indirect_desc",
+    "x-txburst",
+    "autonegotiation",
+    "mitigation",
+    "num-queues",
+    "queue-size",
+    "seg-max-adjust",
+    "discard",
+    "write-cache",
+    "ioeventfd",
+    "disable-legacy",
+    "disable-modern",
+    "lost_tick_policy",
+    "deflate-on-oom",
+    "free-page-reporting",
+    "max-bytes",
+    "period",
+    "disable_s3",
+    "disable_s4",
+    "noreboot",
 ];
 
-/// An option value: comma-separated `key=value` or `word` items of letters, digits and
-/// `.`, `_`, `-`, `:`, `+` (no paths, no spaces, no option of its own).
-fn option_value(v: &str) -> Result<(), String> {
+/// One option a spec may add: its name, and for an option with a value, the bare words its
+/// first item may be (a device, a model) and the keys its `key=value` items may use.
+struct QemuOption {
+    name: &'static str,
+    takes_value: bool,
+    first: &'static [&'static str],
+    keys: &'static [&'static str],
+}
+
+const fn flag(name: &'static str) -> QemuOption {
+    QemuOption {
+        name,
+        takes_value: false,
+        first: &[],
+        keys: &[],
+    }
+}
+
+/// QEMU options a spec may add (`vm_qemu_args`), each with the closed list of what its value
+/// may say. Anything else is refused: QEMU options can run programs (`-incoming exec:`,
+/// `-netdev ...,script=`), load code (`-plugin`), read or write any file (`romfile=`,
+/// `-object memory-backend-file`, `-smbios file=`, `-boot splash=`), pass host devices to the
+/// guest (`-device vfio-pci`, `usb-host`), open control sockets (`-monitor`, `-qmp`) or take
+/// over what vmlab relies on (`-pidfile`, `-daemonize`, `-name`). These only tune the
+/// emulated machine. (`-global` is checked apart: it has two forms.)
+const QEMU_OPTIONS: &[QemuOption] = &[
+    QemuOption {
+        name: "-device",
+        takes_value: true,
+        first: QEMU_DEVICES,
+        keys: QEMU_DEVICE_PROPS,
+    },
+    QemuOption {
+        name: "-global",
+        takes_value: true,
+        first: &[],
+        keys: &[],
+    },
+    QemuOption {
+        name: "-machine",
+        takes_value: true,
+        first: &[],
+        keys: &[
+            "smm",
+            "vmport",
+            "hpet",
+            "acpi",
+            "kernel-irqchip",
+            "kernel_irqchip",
+            "mem-merge",
+            "dump-guest-core",
+            "sata",
+            "smbus",
+            "pit",
+        ],
+    },
+    QemuOption {
+        name: "-rtc",
+        takes_value: true,
+        first: &[],
+        keys: &["base", "clock", "driftfix"],
+    },
+    QemuOption {
+        name: "-boot",
+        takes_value: true,
+        first: &[],
+        keys: &[
+            "order",
+            "once",
+            "menu",
+            "strict",
+            "reboot-timeout",
+            "splash-time",
+        ],
+    },
+    QemuOption {
+        name: "-smbios",
+        takes_value: true,
+        first: &[],
+        keys: &[
+            "type",
+            "vendor",
+            "version",
+            "date",
+            "release",
+            "manufacturer",
+            "product",
+            "serial",
+            "uuid",
+            "sku",
+            "family",
+            "asset",
+            "location",
+            "part",
+            "speed",
+            "max-speed",
+            "current-speed",
+            "processor-id",
+        ],
+    },
+    QemuOption {
+        name: "-overcommit",
+        takes_value: true,
+        first: &[],
+        keys: &["mem-lock", "cpu-pm"],
+    },
+    QemuOption {
+        name: "-accel",
+        takes_value: true,
+        first: &["tcg", "kvm"],
+        keys: &["tb-size", "thread", "split-wx", "kernel-irqchip"],
+    },
+    QemuOption {
+        name: "-msg",
+        takes_value: true,
+        first: &[],
+        keys: &["timestamp", "guest-name"],
+    },
+    flag("-no-reboot"),
+    flag("-no-shutdown"),
+    flag("-no-hpet"),
+    flag("-enable-sync-profile"),
+];
+
+/// The names of the options a spec may add, for messages and README.
+pub fn qemu_option_names() -> Vec<&'static str> {
+    QEMU_OPTIONS.iter().map(|o| o.name).collect()
+}
+
+/// A word of an option value: letters, digits and `.`, `_`, `-`, `:`, `+` (no paths, no
+/// spaces, no option of its own).
+fn value_word(w: &str) -> bool {
+    !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '+'))
+}
+
+/// The `key=value` items of an option value, each key and value a word, the first item
+/// perhaps a bare word. QEMU reads `,,` as a literal comma, which no allowed value needs, so
+/// an empty item is refused as well.
+fn option_items(v: &str) -> Result<Vec<(&str, Option<&str>)>, String> {
     if v.is_empty() {
         return Err("is empty".into());
     }
     if v.starts_with('-') {
         return Err("starts with '-' where a value belongs".into());
     }
-    let word = |w: &str| {
-        !w.is_empty()
-            && w.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '+'))
-    };
-    for item in v.split(',') {
-        let (key, value) = match item.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (item, None),
-        };
-        if !word(key) || value.is_some_and(|v| !word(v)) {
+    v.split(',')
+        .map(|item| {
+            let (key, value) = match item.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (item, None),
+            };
+            if !value_word(key) || value.is_some_and(|v| !value_word(v)) {
+                return Err(format!(
+                    "item {item:?} is not key=value or a word of letters, digits, '.', '_', \
+                     '-', ':', '+' (no paths)"
+                ));
+            }
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// A device and property pair of `-global`, both from the closed lists.
+fn global_pair(driver: &str, prop: &str) -> Result<(), String> {
+    if !QEMU_DEVICES.contains(&driver) {
+        return Err(format!(
+            "sets a property of {driver:?}, which is not a device a spec may tune (allowed: {})",
+            QEMU_DEVICES.join(" ")
+        ));
+    }
+    if !QEMU_DEVICE_PROPS.contains(&prop) {
+        return Err(format!(
+            "sets {prop:?}, which is not a property a spec may set (allowed: {})",
+            QEMU_DEVICE_PROPS.join(" ")
+        ));
+    }
+    Ok(())
+}
+
+/// `-global` in both of QEMU's forms: `driver.property=value`, and
+/// `driver=X,property=P,value=V`.
+fn global_value(v: &str) -> Result<(), String> {
+    let items = option_items(v)?;
+    match items.as_slice() {
+        [(key, Some(_))] if !matches!(*key, "driver" | "property" | "value") => {
+            let Some((driver, prop)) = key.rsplit_once('.') else {
+                return Err(format!("{key:?} is not driver.property"));
+            };
+            global_pair(driver, prop)
+        }
+        _ => {
+            let get = |k: &str| {
+                let mut found = items.iter().filter(|(key, _)| *key == k);
+                match (found.next(), found.next()) {
+                    (Some((_, Some(v))), None) => Ok(*v),
+                    _ => Err(format!("needs exactly one {k}=")),
+                }
+            };
+            if let Some((k, _)) = items
+                .iter()
+                .find(|(k, _)| !matches!(*k, "driver" | "property" | "value"))
+            {
+                return Err(format!(
+                    "holds {k:?}; the long form is driver=X,property=P,value=V"
+                ));
+            }
+            global_pair(get("driver")?, get("property")?)?;
+            get("value").map(|_| ())
+        }
+    }
+}
+
+/// The value of one allowed option, against that option's closed lists.
+fn option_value(o: &QemuOption, v: &str) -> Result<(), String> {
+    if o.name == "-global" {
+        return global_value(v);
+    }
+    for (n, (key, value)) in option_items(v)?.into_iter().enumerate() {
+        if n == 0 && !o.first.is_empty() {
+            if value.is_none() && o.first.contains(&key) {
+                continue;
+            }
             return Err(format!(
-                "item {item:?} is not key=value or a word of letters, digits, '.', '_', '-', ':', \
-                 '+' (no paths)"
+                "must start with one of: {} (the device or model it adds), not {key:?}",
+                o.first.join(" ")
             ));
         }
-        let prop = key.rsplit('.').next().unwrap_or(key);
-        if value.is_some() && FORBIDDEN_PROPS.contains(&prop) {
-            return Err(format!(
-                "sets {key:?}, which names a file, a program or one of vmlab's own devices"
-            ));
+        match value {
+            None => return Err(format!("holds {key:?} where key=value belongs")),
+            Some(_) if o.keys.contains(&key) => {}
+            Some(_) => {
+                return Err(format!(
+                    "sets {key:?}, which is not a property a spec may set here (allowed: {})",
+                    o.keys.join(" ")
+                ));
+            }
         }
     }
     Ok(())
 }
 
-/// Checks `vm_qemu_args`: every option allowed, every value safe. `Err` is (the index of the
-/// item at fault, why).
+/// Checks `vm_qemu_args`: every option allowed, every value from that option's closed lists.
+/// `Err` is (the index of the item at fault, why).
 pub fn qemu_args(args: &[String]) -> Result<(), (usize, String)> {
     let mut i = 0;
     while i < args.len() {
         let opt = args[i].as_str();
-        let Some((_, takes)) = QEMU_OPTIONS.iter().find(|(o, _)| *o == opt) else {
+        let Some(o) = QEMU_OPTIONS.iter().find(|o| o.name == opt) else {
             return Err((
                 i,
                 format!(
                     "{opt:?} is not an option vmlab lets a spec add (allowed: {})",
-                    QEMU_OPTIONS
-                        .iter()
-                        .map(|(o, _)| *o)
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    qemu_option_names().join(" ")
                 ),
             ));
         };
-        if *takes {
+        if o.takes_value {
             let Some(v) = args.get(i + 1) else {
                 return Err((i, format!("{opt} needs a value after it")));
             };
-            option_value(v).map_err(|why| (i + 1, format!("the value of {opt} {why}")))?;
+            option_value(o, v).map_err(|why| (i + 1, format!("the value of {opt} {why}")))?;
             i += 2;
         } else {
             i += 1;
@@ -262,6 +505,9 @@ mod tests {
         assert!(ok(&["-rtc", "base=utc,clock=vm"]).is_ok());
         assert!(ok(&["-global", "virtio-net-pci.mq=on", "-no-hpet"]).is_ok());
         assert!(ok(&["-device", "i6300esb", "-accel", "tcg,tb-size=256"]).is_ok());
+        assert!(ok(&["-global", "driver=virtio-net-pci,property=mq,value=on"]).is_ok());
+        assert!(ok(&["-device", "virtio-rng-pci", "-machine", "smm=off"]).is_ok());
+        assert!(ok(&["-smbios", "type=1,manufacturer=Cisco,product=vEOS"]).is_ok());
         for (bad, at) in [
             (vec!["-incoming", "exec:sh -c id"], 0),
             (vec!["-netdev", "tap,id=x,script=/tmp/evil"], 0),
@@ -272,6 +518,28 @@ mod tests {
             (vec!["-rtc", "-daemonize"], 1),
             (vec!["-global", "x.y=/etc/passwd"], 1),
             (vec!["-plugin", "file=/tmp/x.so"], 0),
+            // Host devices, and devices or properties outside the closed lists.
+            (vec!["-device", "vfio-pci,host=0000:01:00.0"], 1),
+            (vec!["-device", "usb-host,hostbus=1,hostaddr=2"], 1),
+            (vec!["-device", "e1000,bootindex=1"], 1),
+            (vec!["-device", "mq=on"], 1),
+            // -global in its long form carries any property unless it is read too.
+            (vec!["-global", "driver=e1000,property=romfile,value=x"], 1),
+            (
+                vec![
+                    "-global",
+                    "driver=virtio-net-pci,property=netdev,value=mgmt",
+                ],
+                1,
+            ),
+            (vec!["-global", "driver=e1000,property=mq"], 1),
+            (vec!["-global", "vfio-pci.x-no-mmap=on"], 1),
+            (vec!["-global", "e1000.addr=0x3"], 1),
+            (vec!["-smbios", "file=x"], 1),
+            (vec!["-boot", "splash=x"], 1),
+            (vec!["-machine", "accel=kvm"], 1),
+            (vec!["-accel", "hvf"], 1),
+            (vec!["-msg", "timestamp=on,,x"], 1),
         ] {
             let r = ok(&bad);
             assert_eq!(r.as_ref().map_err(|e| e.0), Err(at), "{bad:?}: {r:?}");
