@@ -145,6 +145,37 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     let o = vm.vmlab(&["snapshot", "--name", "s1"]);
     assert_eq!(o.status.code(), Some(3), "a name taken: {}", stderr(&o));
 
+    // All-digit names would be read by QEMU as snapshot ids (`1` = the first snapshot).
+    let o = vm.vmlab(&["snapshot", "--name", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("all digits"), "{}", stderr(&o));
+
+    // A signal while the lab is paused: the VMs run again, nothing half-taken stays.
+    let o = interrupted_snapshot(&vm, "s2", nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    for n in ["a", "b"] {
+        assert_eq!(qmp_status(&vm, n), "running", "{n} after SIGTERM");
+    }
+    let st = vm.status();
+    for n in st["nodes"].as_array().unwrap() {
+        assert_eq!(n["status"], "running", "{st}");
+    }
+    assert!(!stdout(&vm.ok(&["snapshot", "--list"])).contains("s2"));
+    // vmlab killed outright while the lab is paused: status says so, repair resumes.
+    let o = interrupted_snapshot(&vm, "s3", nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(o.status.code(), None, "killed");
+    assert_eq!(qmp_status(&vm, "a"), "paused");
+    let st = vm.status();
+    for n in st["nodes"].as_array().unwrap() {
+        assert_eq!(n["status"], "paused", "{st}");
+    }
+    let o = stdout(&vm.ok(&["repair"]));
+    assert!(o.contains("resumed: a, b"), "{o}");
+    for n in ["a", "b"] {
+        assert_eq!(qmp_status(&vm, n), "running", "{n} after repair");
+    }
+    assert!(ping(&vm, "a", "10.70.0.2"), "no traffic after repair");
+
     stdout(&vm.ok(&["snapshot", "--delete", "s1"]));
     assert!(stdout(&vm.ok(&["snapshot", "--list"])).contains("no snapshots"));
     stdout(&vm.ok(&["destroy"]));
@@ -152,6 +183,65 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     // No lab uses it now.
     stdout(&vm.ok(&["image", "rm", "tiny"]));
     assert!(!image.exists());
+}
+
+/// Starts `vmlab snapshot --name <name>`, sends `sig` once it says the VMs are paused, and
+/// waits for it to end.
+fn interrupted_snapshot(
+    vm: &TestLab,
+    name: &str,
+    sig: nix::sys::signal::Signal,
+) -> std::process::Output {
+    use std::io::BufRead;
+    let mut child = vm
+        .command(&["snapshot", "--name", name])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "snapshot ended before pausing: {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("paused 2 VMs") {
+            break;
+        }
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut err, &mut rest).unwrap();
+    let mut o = child.wait_with_output().unwrap();
+    o.stderr = [seen.into_bytes(), rest].concat();
+    o
+}
+
+/// QEMU's own word on whether `node` runs (`query-status`), over its QMP socket.
+fn qmp_status(vm: &TestLab, node: &str) -> String {
+    use std::io::{BufRead, Write};
+    let path = vm.lab_dir().join("qemu").join(format!("{node}.mon"));
+    let s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let mut reply = || loop {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "QMP closed");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v.get("event").is_none() {
+            return v;
+        }
+    };
+    reply();
+    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")
+        .unwrap();
+    reply();
+    w.write_all(b"{\"execute\":\"query-status\"}\n").unwrap();
+    reply()["return"]["status"].as_str().unwrap().to_string()
 }
 
 #[test]

@@ -578,7 +578,9 @@ pub fn main() -> i32 {
             | Command::Start { .. }
             | Command::Restart { .. }
             | Command::Repair { .. }
-            | Command::Capture { .. } => signals::Interrupts::install(),
+            | Command::Capture { .. }
+            | Command::Snapshot { .. }
+            | Command::Restore { .. } => signals::Interrupts::install(),
             _ => signals::Interrupts::none(),
         };
         let result = run(cli, &interrupts).await;
@@ -881,7 +883,9 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             let lab = find::find(&lab.selector(), false)?;
             let (notes, printer) = say::printing_sink();
             let r = match (name, delete) {
-                (Some(name), _) => snapshot::take(&lab, &name, &notes).await.map(|_| None),
+                (Some(name), _) => snapshot::take(&lab, &name, &notes, interrupts.token())
+                    .await
+                    .map(|_| None),
                 (None, Some(name)) => snapshot::delete(&lab, &name, &notes).await.map(|_| None),
                 (None, None) => snapshot::list(&lab).map(Some),
             };
@@ -900,7 +904,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Restore { lab, name } => {
             let lab = find::find(&lab.selector(), false)?;
             let (notes, printer) = say::printing_sink();
-            let r = snapshot::restore(&lab, &name, &notes).await;
+            let r = snapshot::restore(&lab, &name, &notes, interrupts.token()).await;
             drop(notes);
             let _ = printer.await;
             let r = r?;
@@ -926,6 +930,9 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
                 let mut done = Vec::new();
                 if let Some(pid) = report.relay {
                     done.push(format!("link relay started (pid {pid})"));
+                }
+                if !report.resumed.is_empty() {
+                    done.push(format!("resumed: {}", report.resumed.join(", ")));
                 }
                 if !report.nodes.is_empty() {
                     done.push(format!("started again: {}", report.nodes.join(", ")));

@@ -175,7 +175,10 @@ async fn event_loop(
     let mut terminate = signal(SignalKind::terminate()).ok();
 
     // The deploy and its cancellation; quitting or destroying cancels it and waits for it.
+    // Node operations, snapshots and restores share the token: quitting cancels them too and
+    // waits until each has undone or finished what it began (a paused lab runs again).
     let cancel = CancellationToken::new();
+    let mut work = tokio::task::JoinSet::new();
     let mut deploy_task = deployment.map(|d| {
         app.note(format!("deploying {} nodes", d.plan().nodes.len()), false);
         let (sink, tx, cancel) = (engine_sink.clone(), done_tx.clone(), cancel.clone());
@@ -246,6 +249,8 @@ async fn event_loop(
                     app.capture_ended(index, r);
                 }
             },
+            // Finished work has said so through `done_tx`; this only reaps it.
+            Some(_) = work.join_next(), if !work.is_empty() => continue,
             Some(_) = recv_signal(&mut hangup) => app.quit = true,
             Some(_) = recv_signal(&mut terminate) => app.quit = true,
             _ = tick.tick() => {}
@@ -276,7 +281,9 @@ async fn event_loop(
                         s.resize(rows, cols);
                     }
                 }
-                Action::Node(op, node) => spawn_node_action(&lab, node, op, &engine_sink, &done_tx),
+                Action::Node(op, node) => {
+                    spawn_node_action(&lab, node, op, &engine_sink, &done_tx, &cancel, &mut work)
+                }
                 Action::Link { index, end, up } => {
                     let (lab, tx) = (lab.clone(), done_tx.clone());
                     tokio::spawn(async move {
@@ -295,8 +302,9 @@ async fn event_loop(
                 }
                 Action::Snapshot(name) => {
                     let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
-                    tokio::spawn(async move {
-                        let r = snapshot::take(&lab, &name, &sink)
+                    let cancel = cancel.clone();
+                    work.spawn(async move {
+                        let r = snapshot::take(&lab, &name, &sink, &cancel)
                             .await
                             .map(|s| {
                                 format!("snapshot {} taken ({:.2} s paused)", s.name, s.paused_secs)
@@ -307,8 +315,9 @@ async fn event_loop(
                 }
                 Action::Restore(name) => {
                     let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
-                    tokio::spawn(async move {
-                        let r = snapshot::restore(&lab, &name, &sink)
+                    let cancel = cancel.clone();
+                    work.spawn(async move {
+                        let r = snapshot::restore(&lab, &name, &sink, &cancel)
                             .await
                             .map(|r| {
                                 format!(
@@ -361,6 +370,12 @@ async fn event_loop(
         draw_now(terminal, &app)?;
         cancel.cancel();
         let _ = task.await;
+    }
+    if !work.is_empty() {
+        app.note("cancelling what runs; it stops what it started", false);
+        draw_now(terminal, &app)?;
+        cancel.cancel();
+        while work.join_next().await.is_some() {}
     }
     Ok(0)
 }
@@ -442,11 +457,12 @@ fn spawn_node_action(
     op: NodeOp,
     sink: &EventSink,
     done_tx: &UnboundedSender<Done>,
+    cancel: &CancellationToken,
+    work: &mut tokio::task::JoinSet<()>,
 ) {
-    let (lab, sink, tx) = (lab.clone(), sink.clone(), done_tx.clone());
-    tokio::spawn(async move {
-        let never = CancellationToken::new();
-        let r = lifecycle::run(&lab, &node, op, &sink, &never).await;
+    let (lab, sink, tx, cancel) = (lab.clone(), sink.clone(), done_tx.clone(), cancel.clone());
+    work.spawn(async move {
+        let r = lifecycle::run(&lab, &node, op, &sink, &cancel).await;
         let _ = tx.send(Done::NodeAction(node, op, r.map_err(|e| e.to_string())));
     });
 }

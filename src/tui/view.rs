@@ -185,6 +185,7 @@ fn node_state(app: &App, n: &NodeRow) -> (String, Color) {
         (Some(op), _) => (format!("{}…", op.doing()), Color::Yellow),
         (None, NodeStatus::Running) => ("running".into(), Color::Green),
         (None, NodeStatus::Booting) => ("booting".into(), Color::Yellow),
+        (None, NodeStatus::Paused) => ("paused".into(), Color::Magenta),
         (None, NodeStatus::Dead | NodeStatus::Failed) => (n.status.label().into(), Color::Red),
         (None, s) => (s.label().into(), Color::DarkGray),
     }

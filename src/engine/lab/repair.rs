@@ -1,7 +1,8 @@
 //! `vmlab repair`: brings back whatever of a lab should be running and is not — the link relay
 //! (its settings come back from `links.json`), and nodes whose QEMU died rather than was
 //! stopped (started again from their recorded command lines and watched to ready). Nodes that
-//! were stopped on purpose stay stopped.
+//! were stopped on purpose stay stopped. VMs a snapshot or restore paused and never resumed
+//! (its vmlab killed) run again.
 
 use tokio_util::sync::CancellationToken;
 
@@ -21,11 +22,13 @@ pub struct RepairReport {
     pub relay: Option<i32>,
     /// Nodes started again (and now ready).
     pub nodes: Vec<String>,
+    /// Nodes left paused that run again.
+    pub resumed: Vec<String>,
 }
 
 impl RepairReport {
     pub fn nothing(&self) -> bool {
-        self.relay.is_none() && self.nodes.is_empty()
+        self.relay.is_none() && self.nodes.is_empty() && self.resumed.is_empty()
     }
 }
 
@@ -55,6 +58,22 @@ pub async fn repair(
             .map_err(EngineError::LabState)?;
         report.relay = Some(rec.pid);
         LabState::update(lab, |s| s.relay = Some(rec))?;
+    }
+
+    // VMs vmlab paused and did not resume.
+    for (name, n) in state.ordered_nodes() {
+        if n.paused.is_none() || lifecycle::running_pid(lab, name, n).is_none() {
+            continue;
+        }
+        let qmp_path = lab.node_paths(name).qmp;
+        crate::engine::node::qmp::execute(&qmp_path, "cont", std::time::Duration::from_secs(10))
+            .await
+            .map_err(|e| {
+                EngineError::LabState(format!("{name} is paused and did not resume: {e}"))
+            })?;
+        LabState::update_node(lab, name, |r| r.resumed())?;
+        events.send(Event::Step(format!("{name} was paused; it runs again")));
+        report.resumed.push(name.clone());
     }
 
     // Nodes the lab expects running whose QEMU is gone.

@@ -8,11 +8,17 @@
 //! snapshot (`-S -loadvm`); then the links' settings come back and every VM resumes together.
 //! No guest reboots. A snapshot whose nodes no longer match the lab (another node set, another
 //! command line) is refused. Snapshots live as long as the lab directory: destroy removes them.
+//!
+//! A pause never outlives the command: [`Paused`] resumes every VM it paused on every path (an
+//! error, a cancellation by signal or by the TUI, a dropped future), and records the pause in
+//! state first so that status shows `paused` and `vmlab repair` resumes them if vmlab itself
+//! is killed in between. Snapshot names are never all digits: QEMU reads those as snapshot ids.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use super::LabDir;
 use super::lock;
@@ -21,10 +27,10 @@ use crate::engine::error::EngineError;
 use crate::engine::events::{Event, EventSink};
 use crate::engine::link::config::LinksFile;
 use crate::engine::link::control;
+use crate::engine::node::NodeStatus;
 use crate::engine::node::process;
 use crate::engine::node::qemu;
 use crate::engine::node::qmp;
-use crate::engine::node::{BootStage, NodeStatus};
 use crate::spec::name::check_name;
 
 /// How long one VM may take to save or load its state.
@@ -74,11 +80,94 @@ fn fingerprint(argv: &[String]) -> String {
     format!("{h:016x}")
 }
 
-/// Checks a snapshot name (it reaches a monitor command line).
+/// Checks a snapshot name (it reaches a monitor command line). QEMU's `loadvm`, `delvm` and
+/// `qemu-img snapshot -d` take an id or a name, and ids are numbers: `1` would be the first
+/// snapshot, whatever its name. So a name is never all digits.
 fn checked(name: &str) -> Result<(), EngineError> {
-    check_name(name).map_err(|why| {
-        EngineError::Invalid(crate::spec::name::refused("snapshot name", name, why).into())
-    })
+    let why = match check_name(name) {
+        Err(why) => why,
+        Ok(()) if name.bytes().all(|b| b.is_ascii_digit()) => crate::spec::name::BadName(
+            "is all digits, which QEMU reads as a snapshot id; add a letter (s1, v2)".into(),
+        ),
+        Ok(()) => return Ok(()),
+    };
+    Err(EngineError::Invalid(
+        crate::spec::name::refused("snapshot name", name, why).into(),
+    ))
+}
+
+/// VMs this command paused. Every way out resumes them: [`Paused::resume`] on the way through,
+/// `Drop` (over a blocking QMP connection) when an error, a cancellation or a dropped future
+/// leaves early. The pause is in state.json from before the first `stop` until the `cont`.
+struct Paused<'a> {
+    lab: &'a LabDir,
+    vms: Vec<(String, PathBuf)>,
+    resumed: bool,
+}
+
+impl<'a> Paused<'a> {
+    /// Records the pause, then stops every VM at once.
+    async fn pause(
+        lab: &'a LabDir,
+        targets: &[(String, PathBuf)],
+    ) -> Result<Paused<'a>, EngineError> {
+        let mut guard = Paused {
+            lab,
+            vms: Vec::new(),
+            resumed: false,
+        };
+        for (node, qmp) in targets {
+            guard.add(node, qmp.clone())?;
+        }
+        on_all(targets, |n, q| qmp_simple(n, q, "stop")).await?;
+        Ok(guard)
+    }
+
+    /// One more paused VM (a node started paused from the snapshot).
+    fn add(&mut self, node: &str, qmp: PathBuf) -> Result<(), EngineError> {
+        let at = now_rfc3339_millis();
+        LabState::update_node(self.lab, node, |n| n.pausing(at))?;
+        self.vms.push((node.to_string(), qmp));
+        Ok(())
+    }
+
+    /// Resumes every VM at once; the record of the pause goes once QEMU ran them again.
+    async fn resume(mut self) -> Result<(), EngineError> {
+        self.resumed = true;
+        let r = on_all(&self.vms, |n, q| qmp_simple(n, q, "cont")).await;
+        if r.is_ok() {
+            self.forget()?;
+        }
+        r
+    }
+
+    fn forget(&self) -> Result<(), EngineError> {
+        LabState::update(self.lab, |s| {
+            for (node, _) in &self.vms {
+                if let Some(n) = s.nodes.get_mut(node) {
+                    n.resumed();
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        if self.resumed {
+            return;
+        }
+        let mut all = true;
+        for (node, qmp) in &self.vms {
+            if let Err(e) = qmp::execute_blocking(qmp, "cont", Duration::from_secs(5)) {
+                all = false;
+                tracing::warn!("{node} stays paused: {e} (`vmlab repair` resumes it)");
+            }
+        }
+        if all && let Err(e) = self.forget() {
+            tracing::warn!("the pause stays recorded: {e}");
+        }
+    }
 }
 
 /// Every snapshot of the lab, oldest first.
@@ -157,8 +246,14 @@ async fn qmp_simple(node: &str, qmp_path: &Path, command: &str) -> Result<(), St
         .map_err(|e| format!("{node}: {command}: {e}"))
 }
 
-/// Takes snapshot `name` of the whole lab. Every node must run.
-pub async fn take(lab: &LabDir, name: &str, events: &EventSink) -> Result<Snapshot, EngineError> {
+/// Takes snapshot `name` of the whole lab. Every node must run. A cancellation while the lab
+/// is paused lets the VMs' saves finish, resumes them and deletes what was saved.
+pub async fn take(
+    lab: &LabDir,
+    name: &str,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<Snapshot, EngineError> {
     checked(name)?;
     let _lock = lock::acquire(lab.name(), &format!("vmlab snapshot {name}"), events).await?;
     if meta_path(lab, name).exists() {
@@ -194,8 +289,15 @@ pub async fn take(lab: &LabDir, name: &str, events: &EventSink) -> Result<Snapsh
         "pausing {} VMs to snapshot them as {name}",
         targets.len()
     )));
+    if cancel.is_cancelled() {
+        return Err(EngineError::Interrupted);
+    }
     let t0 = Instant::now();
-    on_all(&targets, |n, q| qmp_simple(n, q, "stop")).await?;
+    let paused = Paused::pause(lab, &targets).await?;
+    events.send(Event::Step(format!(
+        "paused {} VMs; saving them as {name}",
+        targets.len()
+    )));
     let save = on_all(&targets, |n, q| async move {
         let t = Instant::now();
         qmp::hmp(q, &format!("savevm {name}"), SAVE_LIMIT)
@@ -206,8 +308,12 @@ pub async fn take(lab: &LabDir, name: &str, events: &EventSink) -> Result<Snapsh
     })
     .await;
     // Whatever happened, the lab runs again.
-    let resumed = on_all(&targets, |n, q| qmp_simple(n, q, "cont")).await;
+    let resumed = paused.resume().await;
     let paused = t0.elapsed();
+    let save = match save {
+        Ok(()) if cancel.is_cancelled() => Err(EngineError::Interrupted),
+        r => r,
+    };
     if let Err(e) = save {
         // No half snapshot stays behind.
         let _ = on_all(&targets, |_, q| async move {
@@ -272,11 +378,13 @@ pub struct Restored {
     pub started: Vec<String>,
 }
 
-/// Brings the whole lab back to snapshot `name`.
+/// Brings the whole lab back to snapshot `name`. A cancellation resumes every VM as it is
+/// (some may already hold the snapshot's state) and stops there.
 pub async fn restore(
     lab: &LabDir,
     name: &str,
     events: &EventSink,
+    cancel: &CancellationToken,
 ) -> Result<Restored, EngineError> {
     let snap = load(lab, name)?;
     let _lock = lock::acquire(lab.name(), &format!("vmlab restore {name}"), events).await?;
@@ -337,10 +445,20 @@ pub async fn restore(
             format!(", starting {} from the snapshot", stopped.join(", "))
         }
     )));
-    on_all(&running, |n, q| qmp_simple(n, q, "stop")).await?;
+    if cancel.is_cancelled() {
+        return Err(EngineError::Interrupted);
+    }
+    let mut paused = Paused::pause(lab, &running).await?;
+    let interrupted = || -> Result<(), EngineError> {
+        match cancel.is_cancelled() {
+            true => Err(EngineError::Interrupted),
+            false => Ok(()),
+        }
+    };
     // Stopped nodes start paused, straight from the snapshot.
-    let mut all = running.clone();
+    let mut started = Vec::new();
     for node in &stopped {
+        interrupted()?;
         let rec = state.node(node)?;
         let paths = lab.node_paths(node);
         let mut argv = rec.argv.clone();
@@ -355,8 +473,10 @@ pub async fn restore(
         LabState::update_node(lab, node, |n| {
             n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
         })?;
-        all.push((node.clone(), paths.qmp));
+        paused.add(node, paths.qmp)?;
+        started.push((node.clone(), l.pid));
     }
+    interrupted()?;
     on_all(&running, |n, q| async move {
         qmp::hmp(q, &format!("loadvm {name}"), SAVE_LIMIT)
             .await
@@ -380,16 +500,19 @@ pub async fn restore(
             )));
         }
     }
-    on_all(&all, |n, q| qmp_simple(n, q, "cont")).await?;
+    interrupted()?;
+    paused.resume().await?;
     let resumed_after = t0.elapsed();
     let at = now_rfc3339_millis();
+    let pids: Vec<(String, i32)> = running
+        .iter()
+        .filter_map(|(node, _)| Some((node.clone(), state.nodes.get(node)?.pid?)))
+        .chain(started)
+        .collect();
     LabState::update(lab, |s| {
-        for (node, _) in &all {
+        for (node, pid) in &pids {
             if let Some(n) = s.nodes.get_mut(node) {
-                n.status = NodeStatus::Running;
-                n.stage = Some(BootStage::Ready);
-                n.ready_at = Some(at.clone());
-                n.failure = None;
+                n.restored(*pid, at.clone());
             }
         }
     })?;

@@ -85,6 +85,7 @@ impl LabState {
                     ssh_key: n.ssh_key,
                     key_installed: false,
                     argv: n.argv.clone(),
+                    paused: None,
                 },
             );
         }

@@ -16,6 +16,7 @@ use crate::engine::link::LinkState;
 use crate::engine::link::config::LinksFile;
 use crate::engine::link::control::{self, DirReport, PeerReport, RelayReport};
 use crate::engine::node::process;
+use crate::engine::node::qmp;
 use crate::engine::node::{BootStage, NodeStatus};
 use crate::plan::{Accel, LinkTransport};
 use crate::spec::{LabName, LinkImpair};
@@ -150,6 +151,20 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             ) => n.status,
             (None, _) => NodeStatus::Dead,
         };
+        // A pause vmlab began and did not end (a snapshot interrupted past its guard, a vmlab
+        // killed): QEMU says whether the CPUs run. No answer in time means a snapshot holds
+        // the monitor, which it does only while the VM is paused.
+        let status = if live.is_some() && n.paused.is_some() {
+            match qmp::is_paused_blocking(&paths.qmp, Duration::from_millis(300)) {
+                Some(false) => status,
+                _ => NodeStatus::Paused,
+            }
+        } else {
+            status
+        };
+        if status == NodeStatus::Paused {
+            repair.push(format!("node {name} is paused"));
+        }
         if status == NodeStatus::Dead {
             repair.push(format!("node {name} died"));
         }

@@ -76,6 +76,48 @@ async fn execute_inner(
     }
 }
 
+/// Runs `command` without a runtime, each read and write bounded by `limit`: for a `Drop`
+/// that must resume paused VMs, and for status, which asks a paused VM what it is doing.
+pub fn execute_blocking(path: &Path, command: &str, limit: Duration) -> std::io::Result<Value> {
+    use std::io::{BufRead, Write};
+    let stream = std::os::unix::net::UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    let mut w = stream.try_clone()?;
+    let mut r = std::io::BufReader::new(stream);
+    let mut reply = || -> std::io::Result<Value> {
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "QMP closed",
+                ));
+            }
+            let v: Value = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+            if v.get("event").is_some() {
+                continue;
+            }
+            if let Some(err) = v.get("error") {
+                return Err(std::io::Error::other(format!("QMP error: {err}")));
+            }
+            return Ok(v);
+        }
+    };
+    reply()?;
+    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
+    reply()?;
+    w.write_all(format!("{}\n", json!({ "execute": command })).as_bytes())?;
+    Ok(reply()?.get("return").cloned().unwrap_or(Value::Null))
+}
+
+/// Is the VM behind `path` paused? `None` when QEMU did not answer in time (a snapshot may
+/// hold its monitor).
+pub fn is_paused_blocking(path: &Path, limit: Duration) -> Option<bool> {
+    let v = execute_blocking(path, "query-status", limit).ok()?;
+    Some(v.get("running").and_then(Value::as_bool) != Some(true))
+}
+
 /// The next line that is not an asynchronous event.
 async fn next_reply(
     lines: &mut tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,

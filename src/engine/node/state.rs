@@ -26,6 +26,9 @@ pub enum NodeStatus {
     Dead,
     /// Placed on another host of a multi-host lab: that host runs it.
     Remote,
+    /// QEMU runs but its CPUs are stopped: a snapshot or restore paused it and has not
+    /// resumed it (derived when reading: the record says a pause began and QEMU says so).
+    Paused,
 }
 
 impl NodeStatus {
@@ -38,6 +41,7 @@ impl NodeStatus {
             NodeStatus::Stopped => "stopped",
             NodeStatus::Dead => "dead",
             NodeStatus::Remote => "remote",
+            NodeStatus::Paused => "paused",
         }
     }
 }
@@ -126,6 +130,10 @@ pub struct NodeState {
     /// The QEMU command line, so the node can be started again without the spec.
     #[serde(default)]
     pub argv: Vec<String>,
+    /// When vmlab paused this QEMU (a snapshot or restore), until it resumed it. Written
+    /// before the pause, so a vmlab that dies in between leaves the trace status reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
 }
 
 fn yes() -> bool {
@@ -166,6 +174,32 @@ impl NodeState {
         self.boot_seconds = None;
         self.failure = None;
         self.key_installed = false;
+        self.paused = None;
+    }
+
+    /// vmlab is about to pause this node's QEMU.
+    pub fn pausing(&mut self, at: String) {
+        self.paused = Some(at);
+    }
+
+    /// vmlab resumed this node's QEMU.
+    pub fn resumed(&mut self) {
+        self.paused = None;
+    }
+
+    /// QEMU `pid` runs again from a snapshot's saved state: the guest is as ready as it was
+    /// when the snapshot was taken (every node was then). False if another QEMU runs the node.
+    pub fn restored(&mut self, pid: i32, at: String) -> bool {
+        if self.pid != Some(pid) {
+            return false;
+        }
+        self.status = NodeStatus::Running;
+        self.stage = Some(BootStage::Ready);
+        self.ready_at = Some(at);
+        self.failure = None;
+        self.waiting = None;
+        self.paused = None;
+        true
     }
 
     /// The boot of QEMU `pid` reached `stage` (ignored if another QEMU runs the node now, or
@@ -208,6 +242,7 @@ impl NodeState {
         self.status = NodeStatus::Stopped;
         self.stage = None;
         self.ready_at = None;
+        self.paused = None;
     }
 }
 
@@ -238,6 +273,7 @@ mod tests {
             ssh_key: true,
             key_installed: false,
             argv: Vec::new(),
+            paused: None,
         }
     }
 
@@ -271,5 +307,23 @@ mod tests {
         n.stopped();
         assert!(!n.ready(8, 1.0, "t3".into()), "stopped while booting");
         assert_eq!(n.status, NodeStatus::Stopped);
+    }
+
+    #[test]
+    fn a_pause_is_recorded_until_resumed_or_restored() {
+        let mut n = node();
+        n.launched(7, None, "t0".into());
+        assert!(n.ready(7, 1.0, "t1".into()));
+        n.pausing("t2".into());
+        assert_eq!(n.paused.as_deref(), Some("t2"));
+        n.resumed();
+        assert_eq!(n.paused, None);
+        n.pausing("t3".into());
+        assert!(!n.restored(8, "t4".into()), "another QEMU");
+        assert!(n.restored(7, "t4".into()));
+        assert_eq!(
+            (n.status, n.paused, n.ready_at.as_deref()),
+            (NodeStatus::Running, None, Some("t4"))
+        );
     }
 }
