@@ -143,6 +143,9 @@ fn opt(s: &str) -> String {
     s.replace(',', ",,")
 }
 
-fn path(p: &std::path::Path) -> String {
+/// A path as the value of a QEMU option (`file=`, `path=`): its commas doubled, so a
+/// directory named `a,b` cannot end the value and start another property. Every path that
+/// goes into a QEMU option string goes through here.
+pub fn path(p: &std::path::Path) -> String {
     opt(&p.to_string_lossy())
 }

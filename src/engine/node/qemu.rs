@@ -72,6 +72,47 @@ pub async fn probe_kvm(qemu: &str, scratch: &Path) -> Result<(), String> {
             "/dev/kvm is not readable and writable by this user (join the kvm group)".into(),
         );
     }
+    probe_guest(qemu, scratch, Accel::Kvm).await
+}
+
+/// The probe's command line after the program: the boot sector `disk` as an IDE disk, and
+/// what it writes to the debug console into `out`. Both paths are escaped. The disk is a
+/// private scratch copy, writable: QEMU 7.2 refuses a read-only IDE hard disk ("Block node
+/// is read-only"), which made every probe fail and every lab run under TCG.
+fn probe_args(accel: Accel, disk: &Path, out: &Path) -> Vec<String> {
+    let (accel, cpu) = match accel {
+        Accel::Kvm => ("kvm", "host"),
+        Accel::Tcg => ("tcg", "max"),
+    };
+    [
+        "-accel",
+        accel,
+        "-cpu",
+        cpu,
+        "-machine",
+        "pc",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-m",
+        "16",
+        "-no-reboot",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .chain([
+        "-drive".into(),
+        format!("file={},format=raw,if=ide", crate::plan::qemu::path(disk)),
+        "-chardev".into(),
+        format!("file,id=probe,path={}", crate::plan::qemu::path(out)),
+        "-device".into(),
+        "isa-debugcon,iobase=0x402,chardev=probe".into(),
+    ])
+    .collect()
+}
+
+/// Boots the probe sector under `accel` in `scratch` and waits for its "PR".
+async fn probe_guest(qemu: &str, scratch: &Path, accel: Accel) -> Result<(), String> {
     std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
     let disk = scratch.join(format!("kvm-probe-{}.img", std::process::id()));
     let out = scratch.join(format!("kvm-probe-{}.out", std::process::id()));
@@ -79,24 +120,7 @@ pub async fn probe_kvm(qemu: &str, scratch: &Path) -> Result<(), String> {
     let _ = std::fs::remove_file(&out);
     let result = async {
         let mut child = Command::new(qemu)
-            .args([
-                "-accel",
-                "kvm",
-                "-cpu",
-                "host",
-                "-machine",
-                "pc",
-                "-nodefaults",
-            ])
-            .args(["-display", "none", "-m", "16", "-no-reboot"])
-            .arg("-drive")
-            .arg(format!(
-                "file={},format=raw,if=ide,readonly=on",
-                disk.display()
-            ))
-            .arg("-debugcon")
-            .arg(format!("file:{}", out.display()))
-            .args(["-global", "isa-debugcon.iobase=0x402"])
+            .args(probe_args(accel, &disk, &out))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -344,4 +368,22 @@ pub async fn stop_qemu(pid: i32, id: QemuIdentity<'_>, qmp_socket: &Path, why: &
         }
     }
     !process::alive(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe's paths reach QEMU escaped: in a directory with a comma in its name (a
+    /// `VMLAB_HOME` can have one), the same boot sector still runs. Under TCG, which works
+    /// wherever QEMU does (KVM may not), so the test checks the command line, not the host.
+    #[tokio::test]
+    async fn the_probe_runs_in_a_directory_with_a_comma() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let scratch = root.path().join("home,x=1");
+        let r = probe_guest(&qemu_binary(), &scratch, Accel::Tcg).await;
+        assert_eq!(r, Ok(()), "QEMU must be installed for this test");
+        let args = probe_args(Accel::Kvm, &scratch.join("d"), &scratch.join("o"));
+        assert!(args.iter().any(|a| a.contains("home,,x=1/d")), "{args:?}");
+    }
 }
