@@ -519,3 +519,60 @@ fn a_multi_host_lab_without_its_host() {
     );
     assert!(!lab.lab_dir().exists());
 }
+
+/// `qemu-img create` of a qcow2 in `dir` whose backing file is `backing` (not opened: `-u`).
+fn qcow2_backed_by(dir: &std::path::Path, name: &str, backing: &str) -> std::path::PathBuf {
+    let image = dir.join(name);
+    let o = std::process::Command::new("qemu-img")
+        .args([
+            "create", "-q", "-f", "qcow2", "-u", "-F", "raw", "-b", backing,
+        ])
+        .arg(&image)
+        .arg("1M")
+        .output()
+        .expect("qemu-img");
+    assert!(o.status.success(), "{}", stderr(&o));
+    image
+}
+
+#[test]
+fn an_image_whose_backing_chain_leaves_its_directory_is_refused() {
+    let lab = good_lab();
+    // A host file outside the image's directory, a protocol, and a chain that is fine.
+    let secret = lab.root.path().join("secret.txt");
+    std::fs::write(&secret, "host secret\n").unwrap();
+    let imgs = lab.root.path().join("imgs");
+    std::fs::create_dir_all(&imgs).unwrap();
+    let stolen = qcow2_backed_by(&imgs, "stolen.qcow2", secret.to_str().unwrap());
+    let json = qcow2_backed_by(
+        &imgs,
+        "json.qcow2",
+        r#"json:{"driver":"raw","file":{"driver":"file","filename":"/etc/hostname"}}"#,
+    );
+    std::fs::write(imgs.join("base.raw"), vec![0u8; 1 << 20]).unwrap();
+    let fine = qcow2_backed_by(&imgs, "fine.qcow2", "base.raw");
+
+    // Deploy's preflight (and so doctor) names the node, the image and what it reaches.
+    for (image, needle) in [
+        (&stolen, "backing file outside its directory"),
+        (&json, "through a protocol"),
+    ] {
+        lab.write("platforms.json", &tiny_platforms(image, 60));
+        refused(&lab, &["platforms.json", "vm_image", needle]);
+        let o = lab.vmlab(&["doctor", "-S", lab.specs().to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(8), "{}", stdout(&o));
+        assert!(stdout(&o).contains(needle), "{}", stdout(&o));
+    }
+    // Import refuses before converting: no image with the host file's bytes appears.
+    for image in [&stolen, &json] {
+        let o = lab.vmlab(&["image", "import", image.to_str().unwrap(), "--name", "x"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(!lab.home().join("images/x.qcow2").exists());
+    }
+    // A chain that stays beside the image is used and imported as before.
+    lab.write("platforms.json", &tiny_platforms(&fine, 60));
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lab.vmlab(&["image", "import", fine.to_str().unwrap(), "--name", "ok"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

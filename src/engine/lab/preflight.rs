@@ -1,4 +1,5 @@
-//! Checks on the machine before anything starts: images exist, ports are free, socket paths
+//! Checks on the machine before anything starts: images exist and reach no file outside their
+//! directory (backing chains, data files, extents), ports are free, socket paths
 //! fit, and in a multi-host lab this host's address is really this host's. Only what this
 //! host runs is checked (its nodes' images and ports, its ends of links between hosts).
 //! Problems come back together, in the same form as spec errors (file, field, fix).
@@ -30,6 +31,13 @@ pub fn check(plan: &LabPlan, lab: &Lab) -> SpecErrors {
                         field,
                         format!("image {} (node {node}) is not readable", image.display()),
                         "fix the file's permissions",
+                    ));
+                } else if let Err(why) = crate::engine::image::confined(image) {
+                    errs.push(SpecError::new(
+                        file,
+                        field,
+                        format!("image of node {node}: {why}"),
+                        "use an image whose backing chain stays in its own directory",
                     ));
                 }
             }
