@@ -144,6 +144,17 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
         st["links"][0]["state"], "down",
         "admin state is not the relay's"
     );
+    // A capture with the relay down fails before it touches the file it was to write.
+    let kept = lab.root.path().join("kept.pcap");
+    std::fs::write(&kept, "not a capture\n").unwrap();
+    let o = lab.vmlab(&["capture", "a:Ethernet0", "-w", kept.to_str().unwrap()]);
+    assert!(!o.status.success(), "a capture without a relay");
+    assert!(
+        stderr(&o).contains("relay is not running"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "not a capture\n");
     let out = stdout(&lab.vmlab(&["repair"]));
     assert!(out.contains("link relay started"), "{out}");
     assert_eq!(
@@ -216,6 +227,10 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
         .output()
         .expect("tcpdump is installed (scripts/setup)");
     assert!(read.status.success(), "{}", stderr(&read));
+    // The lab's traffic is private to its user.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&pcap).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "capture file mode {mode:o}");
     let icmp = stdout(&read);
     assert_eq!(icmp.lines().count(), 10, "{icmp}");
     assert_eq!(icmp.matches("echo request").count(), 5);

@@ -173,29 +173,43 @@ pub fn capture(
     out: &mut dyn Write,
     stop: &AtomicBool,
 ) -> Result<u64, EngineError> {
+    let (stream, what, _) = start_capture(lab, end)?;
+    stream
+        .pump(out, stop)
+        .map_err(|e| EngineError::io(format!("capture of {what}"), e))
+}
+
+/// Checks the link can be captured and has the relay start copying it: (the stream, the
+/// link's `a -- z`, its index).
+fn start_capture(
+    lab: &LabDir,
+    end: &str,
+) -> Result<(control::CaptureStream, String, usize), EngineError> {
     let state = LabState::load(lab)?;
     let link = find(&state, end)?;
+    let what = format!("{} -- {}", link.a, link.z);
     if link.transport == LinkTransport::Direct {
         return Err(EngineError::LabState(format!(
-            "link {} -- {} is direct: its frames pass through nothing vmlab could capture",
-            link.a, link.z
+            "link {what} is direct: its frames pass through nothing vmlab could capture"
         )));
     }
-    let alive = state.relay_alive(lab);
-    if !alive {
+    if !state.relay_alive(lab) {
         return Err(EngineError::LabState(format!(
             "the link relay is not running; run `vmlab repair --lab {}`",
             lab.name()
         )));
     }
-    tracing::info!("capturing link {} ({} -- {})", link.index, link.a, link.z);
-    control::capture(lab.path(), link.index, out, stop)
-        .map_err(|e| EngineError::io(format!("capture of {} -- {}", link.a, link.z), e))
+    tracing::info!("capturing link {} ({what})", link.index);
+    let stream = control::start_capture(lab.path(), link.index)
+        .map_err(|e| EngineError::io(format!("capture of {what}"), e))?;
+    Ok((stream, what, link.index))
 }
 
 /// Captures the link at `end` into the file `to` (default: a new file in the lab's
 /// `captures/` directory) until `stop` is set; `started` hears the file's path once it is
-/// open. Blocking.
+/// open. The file is touched only once the relay sends the link's frames (a direct link or a
+/// stopped relay leaves an existing file as it was), and a new one is private (0600): it
+/// holds the lab's traffic. Blocking.
 pub fn capture_to_file(
     lab: &LabDir,
     end: &str,
@@ -203,8 +217,8 @@ pub fn capture_to_file(
     stop: &AtomicBool,
     started: &dyn Fn(&std::path::Path),
 ) -> Result<(u64, std::path::PathBuf), EngineError> {
-    let state = LabState::load(lab)?;
-    let index = find(&state, end)?.index;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (stream, what, index) = start_capture(lab, end)?;
     let path = to
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| capture_path(lab, index));
@@ -212,10 +226,17 @@ pub fn capture_to_file(
         std::fs::create_dir_all(dir)
             .map_err(|e| EngineError::io(format!("cannot create {}", dir.display()), e))?;
     }
-    let mut file = std::fs::File::create(&path)
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
         .map_err(|e| EngineError::io(format!("cannot create {}", path.display()), e))?;
     started(&path);
-    let n = capture(lab, end, &mut file, stop)?;
+    let n = stream
+        .pump(&mut file, stop)
+        .map_err(|e| EngineError::io(format!("capture of {what}"), e))?;
     Ok((n, path))
 }
 

@@ -211,6 +211,14 @@ pub fn capture(
     out: &mut dyn Write,
     stop: &AtomicBool,
 ) -> std::io::Result<u64> {
+    start_capture(lab_dir, link)?.pump(out, stop)
+}
+
+/// A capture the relay agreed to send: nothing is written anywhere before it exists.
+pub struct CaptureStream(UnixStream);
+
+/// Asks the relay to copy link `link`'s frames; `Err` when it cannot (not running, refused).
+pub fn start_capture(lab_dir: &Path, link: usize) -> std::io::Result<CaptureStream> {
     let mut s = connect(lab_dir, Duration::from_secs(5))?;
     let reply = ask(&mut s, &Request::Capture { link })?;
     let ack: Ack = serde_json::from_str(&reply).map_err(std::io::Error::other)?;
@@ -219,51 +227,60 @@ pub fn capture(
             ack.error.unwrap_or_else(|| "the relay refused".into()),
         ));
     }
-    // Short reads: a stop is noticed within 200 ms.
-    s.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let mut reader = FrameReader::default();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut count = 0u64;
-    let mut header_written = false;
-    while !stop.load(Ordering::Relaxed) {
-        let frames = match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => reader.feed(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                Vec::new()
+    Ok(CaptureStream(s))
+}
+
+impl CaptureStream {
+    /// Writes the frames to `out` as pcap until `stop` is set or the relay goes; the frames
+    /// written.
+    pub fn pump(self, out: &mut dyn Write, stop: &AtomicBool) -> std::io::Result<u64> {
+        let mut s = self.0;
+        // Short reads: a stop is noticed within 200 ms.
+        s.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let mut reader = FrameReader::default();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut count = 0u64;
+        let mut header_written = false;
+        while !stop.load(Ordering::Relaxed) {
+            let frames = match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => reader.feed(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            };
+            if header_written && frames.is_empty() {
+                continue;
             }
-            Err(e) => return Err(e),
-        };
-        if header_written && frames.is_empty() {
-            continue;
+            // Each batch goes through a fresh pcap writer; every batch after the first drops the
+            // writer's 24-byte file header.
+            let mut pcap =
+                pcap_file::pcap::PcapWriter::new(Vec::new()).map_err(std::io::Error::other)?;
+            for f in &frames {
+                let pkt = pcap_file::pcap::PcapPacket::new(
+                    Duration::from_micros(f.micros),
+                    f.data.len() as u32,
+                    &f.data,
+                );
+                pcap.write_packet(&pkt).map_err(std::io::Error::other)?;
+            }
+            let bytes = pcap.into_writer();
+            let skip = if header_written { PCAP_HEADER_LEN } else { 0 };
+            out.write_all(&bytes[skip..])?;
+            out.flush()?;
+            header_written = true;
+            count += frames.len() as u64;
         }
-        // Each batch goes through a fresh pcap writer; every batch after the first drops the
-        // writer's 24-byte file header.
-        let mut pcap =
-            pcap_file::pcap::PcapWriter::new(Vec::new()).map_err(std::io::Error::other)?;
-        for f in &frames {
-            let pkt = pcap_file::pcap::PcapPacket::new(
-                Duration::from_micros(f.micros),
-                f.data.len() as u32,
-                &f.data,
-            );
-            pcap.write_packet(&pkt).map_err(std::io::Error::other)?;
-        }
-        let bytes = pcap.into_writer();
-        let skip = if header_written { PCAP_HEADER_LEN } else { 0 };
-        out.write_all(&bytes[skip..])?;
-        out.flush()?;
-        header_written = true;
-        count += frames.len() as u64;
+        Ok(count)
     }
-    Ok(count)
 }
 
 /// The size of a pcap file header.
