@@ -333,7 +333,7 @@ pub async fn deploy_all(
         if here {
             continue;
         }
-        profiles::patch_node(n, events);
+        profiles::patch_node(&plan.spec_dir, n, events);
     }
     Ok(hosts
         .iter()

@@ -2,8 +2,11 @@
 //! directory, `profiles/*.json`) and the lab key, as a tar stream over ssh into `vmlab
 //! spec-receive` there, which unpacks it into `$VMLAB_HOME/specs/<lab>/` on that host.
 //!
-//! Symlinks are followed when packing (the host gets the files' content) and refused when
-//! unpacking; an entry that is not a plain file at one of those places, or a stream larger
+//! Symlinks are followed when packing (the host gets the files' content) only where the spec
+//! itself reads through them: `topology.json`, `platforms.json` and `profiles/*.json` may lead
+//! anywhere (they are the spec), any other file only to a file inside the spec directory, so a
+//! link planted beside the spec cannot send a file of this host to another. They are refused
+//! when unpacking; an entry that is not a plain file at one of those places, or a stream larger
 //! than [`MAX_BYTES`], is refused. The received directory replaces the previous copy whole.
 
 use std::io::Read;
@@ -29,10 +32,19 @@ pub fn spec_files(spec_dir: &Path) -> Result<Vec<(String, PathBuf)>, EngineError
         std::fs::read_dir(dir)
             .map_err(|e| EngineError::io(format!("cannot read {}", dir.display()), e))
     };
+    let real_dir = std::fs::canonicalize(spec_dir)
+        .map_err(|e| EngineError::io(format!("cannot resolve {}", spec_dir.display()), e))?;
+    let inside = |p: &Path| std::fs::canonicalize(p).is_ok_and(|r| r.starts_with(&real_dir));
     for e in read(spec_dir)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
-        if (name.ends_with(".json") || name == key::FILE) && path.is_file() {
+        let spec_file = matches!(name.as_str(), "topology.json" | "platforms.json");
+        // Hidden files are never spec files (and the receiving side refuses them).
+        if (name.ends_with(".json") || name == key::FILE)
+            && !name.starts_with('.')
+            && path.is_file()
+            && (spec_file || inside(&path))
+        {
             out.push((name, path));
         }
     }
@@ -41,7 +53,7 @@ pub fn spec_files(spec_dir: &Path) -> Result<Vec<(String, PathBuf)>, EngineError
         for e in read(&profiles)?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
-            if name.ends_with(".json") && path.is_file() {
+            if name.ends_with(".json") && !name.starts_with('.') && path.is_file() {
                 out.push((format!("profiles/{name}"), path));
             }
         }
@@ -198,6 +210,20 @@ mod tests {
         std::fs::write(src.path().join("topology.json"), "{}").unwrap();
         std::fs::write(src.path().join("profiles/r1.json"), "{\"a\":1}").unwrap();
         std::fs::write(src.path().join("notes.txt"), "not sent").unwrap();
+        // A link to a file of this host beside the spec stays here; one inside travels.
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), "{\"token\": \"host secret\"}").unwrap();
+        std::os::unix::fs::symlink(secret.path(), src.path().join("creds.json")).unwrap();
+        std::fs::write(src.path().join(".real.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(src.path().join(".real.json"), src.path().join("net.json"))
+            .unwrap();
+        let sent: Vec<String> = spec_files(src.path())
+            .unwrap()
+            .into_iter()
+            .map(|(rel, _)| rel)
+            .collect();
+        assert!(!sent.contains(&"creds.json".to_string()), "{sent:?}");
+        assert!(sent.contains(&"net.json".to_string()), "{sent:?}");
         key::ensure(src.path()).unwrap();
         let bytes = pack(src.path()).unwrap();
         let dst = tempfile::tempdir().unwrap();

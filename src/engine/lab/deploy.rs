@@ -301,7 +301,7 @@ impl Deployment {
 
         events.send(Event::Step("patching profiles".into()));
         for node in plan.local_nodes() {
-            profiles::patch_node(node, events);
+            profiles::patch_node(&plan.spec_dir, node, events);
         }
         events.send(Event::Step(format!(
             "lab {} ready in {:.1} s",

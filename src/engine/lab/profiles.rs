@@ -2,7 +2,9 @@
 //! `ssh_port` and `console_port` so newtron and other tools can connect.
 //!
 //! Only those keys change: every other field, the key order and the file's indentation stay as
-//! they were, and the file is replaced atomically (through a symlink, if it is one).
+//! they were, and the file is replaced atomically. A profile may be a symlink (it is read
+//! through it); it is patched through it only when the file it leads to is inside the spec
+//! directory: vmlab never writes outside the spec directory it was given.
 
 use std::path::Path;
 
@@ -55,14 +57,29 @@ pub fn patch_file(path: &Path, patch: &ProfilePatch) -> Result<bool, String> {
     }
 }
 
+/// Patches the profile at `path`, if the file it is (through any symlink) lies inside
+/// `spec_dir`.
+pub fn patch_in(spec_dir: &Path, path: &Path, patch: &ProfilePatch) -> Result<bool, String> {
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot resolve: {e}"))?;
+    let dir = std::fs::canonicalize(spec_dir).map_err(|e| format!("cannot resolve: {e}"))?;
+    if !real.starts_with(&dir) {
+        return Err(format!(
+            "it leads to {}, outside the spec directory, which vmlab does not write to (`vmlab \
+             status` shows the node's address and ports)",
+            real.display()
+        ));
+    }
+    patch_file(path, patch)
+}
+
 /// Patches `node`'s profile with where the plan put it; a failure is a warning (the lab runs).
-pub fn patch_node(node: &NodePlan, events: &EventSink) {
+pub fn patch_node(spec_dir: &Path, node: &NodePlan, events: &EventSink) {
     let patch = ProfilePatch {
         mgmt_ip: node.mgmt_addr.to_string(),
         ssh_port: node.ssh_port,
         console_port: node.console_port,
     };
-    if let Err(e) = patch_file(&node.profile, &patch) {
+    if let Err(e) = patch_in(spec_dir, &node.profile, &patch) {
         events.send(Event::Warning(format!(
             "could not patch {}: {e}",
             node.profile.display()
@@ -109,6 +126,42 @@ mod tests {
             "console_port": 30000
         }
         "#);
+    }
+
+    #[test]
+    fn a_profile_linked_outside_the_spec_dir_is_not_written() {
+        let root = tempfile::tempdir().unwrap();
+        let (spec, outside) = (root.path().join("spec"), root.path().join("elsewhere"));
+        std::fs::create_dir_all(spec.join("profiles")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let text = "{\"platform\": \"vs\"}\n";
+        std::fs::write(outside.join("r1.json"), text).unwrap();
+        std::os::unix::fs::symlink(outside.join("r1.json"), spec.join("profiles/r1.json")).unwrap();
+        let e = patch_in(&spec, &spec.join("profiles/r1.json"), &patch()).unwrap_err();
+        assert!(e.contains("outside the spec directory"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("r1.json")).unwrap(),
+            text
+        );
+        // A link that stays inside is followed, and the link stays a link.
+        std::fs::write(spec.join("r2.real.json"), text).unwrap();
+        std::os::unix::fs::symlink(spec.join("r2.real.json"), spec.join("profiles/r2.json"))
+            .unwrap();
+        assert_eq!(
+            patch_in(&spec, &spec.join("profiles/r2.json"), &patch()),
+            Ok(true)
+        );
+        assert!(
+            std::fs::read_to_string(spec.join("r2.real.json"))
+                .unwrap()
+                .contains("\"ssh_port\": 40000")
+        );
+        assert!(
+            spec.join("profiles/r2.json")
+                .symlink_metadata()
+                .unwrap()
+                .is_symlink()
+        );
     }
 
     #[test]
