@@ -10,7 +10,6 @@
 //! impairments) are read from a watch channel between batches; a queued frame's time is
 //! waited for with the socket's receive timeout. Counters are atomics the control server reads.
 
-use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -21,7 +20,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::control::{self, DirReport, Dropped};
 use super::mmsg::{self, Batch};
-use super::shaper::{self, Shaper, Verdict};
+use super::shaper::{self, FrameQueue, Shaper, Verdict};
 use crate::spec::LinkImpair;
 use crate::spec::impair::Direction;
 
@@ -228,7 +227,7 @@ pub fn run(
     let (mut up, imp) = *settings.borrow_and_update();
     let mut shaper = Shaper::new(*imp.get(dir));
     let mut rng = fastrand::Rng::new();
-    let mut queue: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+    let mut queue = FrameQueue::default();
     let start = Instant::now();
     let mono_us = || start.elapsed().as_micros() as u64;
     let mut wait = IDLE_WAIT;
@@ -236,14 +235,12 @@ pub fn run(
     while !link.stop.load(Ordering::Relaxed) {
         // Send every queued frame whose time has come, then wait at most until the next one.
         let now = mono_us();
-        while queue.front().is_some_and(|(at, _)| *at <= now) {
-            if let Some((_, frame)) = queue.pop_front() {
-                deliver(&link, dir, counters, &mut out, &[&frame]);
-            }
+        while let Some(frame) = queue.pop_due(now) {
+            deliver(&link, dir, counters, &mut out, &[&frame]);
         }
         let next = queue
-            .front()
-            .map(|(at, _)| Duration::from_micros(at.saturating_sub(mono_us()).max(1)))
+            .next_at()
+            .map(|at| Duration::from_micros(at.saturating_sub(mono_us()).max(1)))
             .unwrap_or(IDLE_WAIT)
             .min(IDLE_WAIT);
         if next != wait {
@@ -257,10 +254,8 @@ pub fn run(
             up = u;
             shaper = Shaper::new(*imp.get(dir));
             if !up {
-                counters
-                    .down
-                    .fetch_add(queue.len() as u64, Ordering::Relaxed);
-                queue.clear();
+                let dropped = queue.clear();
+                counters.down.fetch_add(dropped as u64, Ordering::Relaxed);
             }
         }
         let Ok(n) = received else {
@@ -288,7 +283,7 @@ pub fn run(
                     frame.len(),
                     rng.f64(),
                     rng.f64() * 2.0 - 1.0,
-                    queue.len(),
+                    queue.backlog(),
                 );
                 match verdict {
                     Verdict::Drop(shaper::Drop::Loss) => {
@@ -303,7 +298,7 @@ pub fn run(
                     Verdict::SendAt(at) if at <= mono_us() && queue.is_empty() => {
                         deliver(&link, dir, counters, &mut out, &[frame]);
                     }
-                    Verdict::SendAt(at) => queue.push_back((at, frame.to_vec())),
+                    Verdict::SendAt(at) => queue.push(at, frame.to_vec()),
                 }
             }
         }
