@@ -162,7 +162,46 @@ fn toolbox_on_a_running_lab() {
         assert_eq!(r["stdout"], "hi\n", "{r}");
         assert_eq!(r["stderr"], "oops\n", "{r}");
         assert!(r["seconds"].as_f64().is_some(), "{r}");
+        assert!(r.get("truncated").is_none(), "{r}");
     }
+    // Output that is not UTF-8 is shown (lossy) and the reading goes on.
+    let o = lab.vmlab(&[
+        "exec",
+        "--lab",
+        "tools",
+        "--all",
+        "--",
+        r#"printf '\377\n'; seq 5"#,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for node in ["r1", "r2"] {
+        assert!(out.contains(&format!("{node} | \u{fffd}")), "{out}");
+        assert!(out.contains(&format!("{node} | 5")), "{out}");
+    }
+    // A flood: a line of 2 MB is cut, JSON keeps at most 1 MiB of each stream and says so.
+    let o = lab.vmlab(&[
+        "exec",
+        "--lab",
+        "tools",
+        "--nodes",
+        "r1",
+        "--format",
+        "json",
+        "--",
+        "head -c 2000000 /dev/zero | tr '\\0' a; echo; seq 300000",
+    ]);
+    let v = json(&o, "exec of a flood");
+    let r = &v[0];
+    assert_eq!(r["exit_code"], 0, "{}", stderr(&o));
+    assert_eq!(r["truncated"], true);
+    let kept = r["stdout"].as_str().unwrap();
+    assert!(kept.len() <= 1024 * 1024, "{} bytes kept", kept.len());
+    assert!(
+        kept.contains("[line cut: "),
+        "the long line says it was cut"
+    );
+    assert!(kept.lines().next().unwrap().len() < 70 * 1024);
 
     // --- Every listing's JSON parses and has its documented fields.
     let st = json(

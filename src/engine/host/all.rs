@@ -105,8 +105,8 @@ async fn run_remote(
             });
         }
     };
-    let out_task = lines::collect(child.stdout.take(), tell);
-    let err_task = lines::collect(child.stderr.take(), tell);
+    let out_task = lines::collect(child.stdout.take(), lines::Limits::HOST, tell);
+    let err_task = lines::collect(child.stderr.take(), lines::Limits::HOST, tell);
     let waited = async {
         let (stdout, stderr, status) = tokio::join!(out_task, err_task, child.wait());
         (stdout, stderr, status)
@@ -120,7 +120,7 @@ async fn run_remote(
         (stdout, stderr, status) = waited => {
             drop(stdin);
             let status = status.map_err(|e| EngineError::io("ssh", e))?;
-            Ok(Output { code: status.code(), stdout, stderr })
+            Ok(Output { code: status.code(), stdout: stdout.text, stderr: stderr.text })
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `vmlab exec`: one command on many nodes at once, over SSH (the same login as `vmlab ssh`),
 //! each line of output handed on as it comes, tagged by node, and each node's exit status
-//! collected. Which nodes: named ones, a platform's, or all.
+//! collected. Which nodes: named ones, a platform's, or all. Output is streamed as it comes
+//! and kept only up to a bound per node (see `engine::lines`), whatever the guest prints.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::LabDir;
 use super::state::LabState;
 use crate::engine::error::EngineError;
+use crate::engine::lines::{self, Collected, Limits};
 use crate::engine::node::NodeStatus;
 use crate::engine::ssh;
 
@@ -37,8 +39,12 @@ pub struct Outcome {
     pub node: String,
     /// The command's exit status (`null` if it never ran: see `error`).
     pub exit_code: Option<i32>,
+    /// What it printed, up to 1 MiB each (lines over 64 KiB cut, as each says).
     pub stdout: String,
     pub stderr: String,
+    /// Output was left out of `stdout` or `stderr` past that size.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -105,8 +111,9 @@ pub async fn run(
                 Ok((code, stdout, stderr)) => Outcome {
                     node: node.clone(),
                     exit_code: code,
-                    stdout,
-                    stderr,
+                    truncated: stdout.cut || stderr.cut,
+                    stdout: stdout.text,
+                    stderr: stderr.text,
                     seconds,
                     error: code.is_none().then(|| "killed by a signal".to_string()),
                 },
@@ -115,6 +122,7 @@ pub async fn run(
                     exit_code: None,
                     stdout: String::new(),
                     stderr: String::new(),
+                    truncated: false,
                     seconds,
                     error: Some(e),
                 },
@@ -131,7 +139,7 @@ async fn one(
     me: &std::path::Path,
     timeout: Duration,
     lines: &UnboundedSender<Line>,
-) -> Result<(Option<i32>, String, String), String> {
+) -> Result<(Option<i32>, Collected, Collected), String> {
     let rec = state.node(node).map_err(|e| e.to_string())?;
     if !matches!(rec.status, NodeStatus::Running | NodeStatus::Remote) {
         return Err(format!("not running: {}", rec.status.label()));
@@ -152,8 +160,8 @@ async fn one(
             });
         }
     };
-    let out = crate::engine::lines::collect(child.stdout.take(), pass("stdout"));
-    let err = crate::engine::lines::collect(child.stderr.take(), pass("stderr"));
+    let out = lines::collect(child.stdout.take(), Limits::EXEC, pass("stdout"));
+    let err = lines::collect(child.stderr.take(), Limits::EXEC, pass("stderr"));
     let done = async {
         let (o, e, status) = tokio::join!(out, err, child.wait());
         (o, e, status)
@@ -166,7 +174,7 @@ async fn one(
             if status.code() == Some(255) {
                 return Err(format!(
                     "ssh failed: {}",
-                    e.lines().last().unwrap_or("no answer").trim()
+                    e.text.lines().last().unwrap_or("no answer").trim()
                 ));
             }
             Ok((status.code(), o, e))
