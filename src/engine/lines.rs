@@ -131,7 +131,7 @@ mod tests {
         };
         // 20 MB without a newline, then many short lines.
         let mut input = vec![0u8; 20_000_000];
-        input.extend(b"\n".repeat(1));
+        input.push(b'\n');
         input.extend("x\n".repeat(100_000).as_bytes());
         let mut longest = 0;
         let mut count = 0;
