@@ -114,7 +114,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
             stage: Some(stages[i % 4]),
             pid: Some(1000 + i as i32),
             ssh_port: 40000 + i as u16,
-            console_port: 30000 + i as u16,
+            console_port: Some(30000 + i as u16),
             host: "localhost".into(),
             uptime_secs: Some(i as u64),
             started: None,

@@ -182,9 +182,25 @@ fn ports_past_65535() {
 fn a_port_already_in_use() {
     let lab = good_lab();
     // Ports of its own: the other tests here run at the same time, and dry runs check ports.
+    let ports = TOPOLOGY.replace("26100", "26150").replace("28100", "28150");
+    lab.write("topology.json", &ports);
+    let held = std::net::TcpListener::bind("127.0.0.1:28151").unwrap();
+    refused(
+        &lab,
+        &[
+            "topology.json",
+            "vmlab.ssh_port_base",
+            "port 28151 (ssh of r2) is already in use",
+        ],
+    );
+    drop(held);
+    // Consoles take ports only when asked to (`consoles: "tcp"`); then theirs are checked.
     lab.write(
         "topology.json",
-        &TOPOLOGY.replace("26100", "26150").replace("28100", "28150"),
+        &ports.replace(
+            "\"ssh_port_base\"",
+            "\"consoles\": \"tcp\", \"ssh_port_base\"",
+        ),
     );
     let _held = std::net::TcpListener::bind("127.0.0.1:26151").unwrap();
     refused(

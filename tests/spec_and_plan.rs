@@ -154,8 +154,19 @@ fn nics_fill_gaps_and_follow_each_map() {
 
 #[test]
 fn ports_follow_node_and_link_order() {
-    let plan = plan::build(&lab(), &opts()).unwrap();
-    let ports: Vec<(String, u16, u16)> = plan
+    // Consoles are unix sockets unless `consoles: "tcp"`: then they take ports too.
+    let unix = plan::build(&lab(), &opts()).unwrap();
+    assert!(unix.nodes.iter().all(|n| n.console_port.is_none()));
+    assert!(
+        !unix
+            .ports
+            .iter()
+            .any(|p| matches!(p.role, plan::PortRole::Console { .. }))
+    );
+    let mut tcp = lab();
+    tcp.settings.tcp_consoles = true;
+    let plan = plan::build(&tcp, &opts()).unwrap();
+    let ports: Vec<(String, u16, Option<u16>)> = plan
         .nodes
         .iter()
         .map(|n| (n.name.clone(), n.ssh_port, n.console_port))
@@ -163,9 +174,9 @@ fn ports_follow_node_and_link_order() {
     assert_eq!(
         ports,
         [
-            ("spine1".into(), 40100, 30100),
-            ("leaf1".into(), 40101, 30101),
-            ("edge".into(), 40102, 30102)
+            ("spine1".into(), 40100, Some(30100)),
+            ("leaf1".into(), 40101, Some(30101)),
+            ("edge".into(), 40102, Some(30102))
         ]
     );
     let links: Vec<u16> = plan.links.iter().map(|l| l.port).collect();
@@ -279,9 +290,10 @@ fn declared_impairments_reach_the_plan() {
 
 #[test]
 fn overlapping_port_ranges_are_refused() {
+    // Console ports exist (and may overlap) only with TCP consoles.
     let topo = TOPOLOGY.replace(
         "\"console_port_base\": 30100",
-        "\"console_port_base\": 20101",
+        "\"console_port_base\": 20101, \"consoles\": \"tcp\"",
     );
     let src = sources(
         &topo,
@@ -422,7 +434,7 @@ fn each_host_plans_the_same_lab_and_runs_only_its_nodes() {
     let local = |p: &plan::LabPlan| p.local_nodes().map(|n| n.name.clone()).collect::<Vec<_>>();
     assert_eq!(local(&a), ["spine1"]);
     assert_eq!(local(&b), ["leaf1", "edge"]);
-    // SSH forwards bind the node's host address; consoles stay on loopback.
+    // SSH forwards bind the node's host address; consoles are the lab's unix sockets.
     let spine = &a.nodes[0];
     assert_eq!(spine.mgmt_addr.to_string(), "192.168.1.10");
     let argv = spine.argv.join(" ");
@@ -432,8 +444,8 @@ fn each_host_plans_the_same_lab_and_runs_only_its_nodes() {
     );
     assert!(
         argv.contains(&format!(
-            "host=127.0.0.1,port={},server=on",
-            spine.console_port
+            "socket,id=console,path={},server=on",
+            spine.paths.console.display()
         )),
         "{argv}"
     );

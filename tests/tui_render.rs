@@ -36,7 +36,7 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         stage,
         pid: up.map(|_| 1000),
         ssh_port: 40000,
-        console_port: 30000,
+        console_port: Some(30000),
         host: "localhost".into(),
         uptime_secs: up,
         started: None,

@@ -36,7 +36,8 @@ fn two_node_lab_end_to_end() {
     "r2": { "interfaces": { "Ethernet4": { "link": "r1:Ethernet0", "ip": "10.1.0.1/31" } } }
   },
   "links": [ { "a": "r1:Ethernet0", "z": "r2:Ethernet4" } ],
-  "vmlab": { "link_port_base": 22100, "console_port_base": 25100, "ssh_port_base": 27100 }
+  "vmlab": { "link_port_base": 22100, "console_port_base": 25100, "ssh_port_base": 27100,
+             "consoles": "tcp" }
 }
 "#,
     );

@@ -103,6 +103,14 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     // After the nodes were stopped (and started), the snapshot still restores.
     stdout(&vm.ok(&["stop", "a"]));
     stdout(&vm.ok(&["stop", "b"]));
+    // A stopped node's console is not reached for, wherever it would be.
+    let o = vm.vmlab(&["console", "a"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("a is not running (stopped)"),
+        "{}",
+        stderr(&o)
+    );
     let o = vm.vmlab(&["restore", "--name", "s1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -144,6 +152,47 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = vm.vmlab(&["snapshot", "--name", "s1"]);
     assert_eq!(o.status.code(), Some(3), "a name taken: {}", stderr(&o));
+
+    // Consoles are the lab's: a unix socket in the 0700 lab directory, no TCP port, nothing
+    // in the profile; `vmlab console` reaches it, another local user cannot.
+    assert!(
+        port_free(26000) && port_free(26001),
+        "a console listens on TCP"
+    );
+    let profile: Value = serde_json::from_str(&vm.read("profiles/a.json")).unwrap();
+    assert!(profile.get("console_port").is_none(), "{profile}");
+    assert_eq!(profile["ssh_port"], 28000);
+    let mut c = vm.command(&["console", "a"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"echo console-$((6*7))\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(stdout(&out).contains("console-42"), "{}", stdout(&out));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Only the lab directory stands between another user and the socket.
+        for d in [
+            vm.root.path().to_path_buf(),
+            vm.home(),
+            vm.home().join("labs"),
+        ] {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let sock = vm.lab_dir().join("qemu/a.con");
+        let o = std::process::Command::new("runuser")
+            .args(["-u", "nobody", "--", "socat", "-u"])
+            .arg(format!("UNIX-CONNECT:{}", sock.display()))
+            .arg("-")
+            .output()
+            .expect("runuser and socat (scripts/setup)");
+        assert!(!o.status.success(), "another user reached the console");
+        assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    }
 
     // All-digit names would be read by QEMU as snapshot ids (`1` = the first snapshot).
     let o = vm.vmlab(&["snapshot", "--name", "1"]);

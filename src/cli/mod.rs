@@ -736,22 +736,23 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         }
         Command::Console { lab, node } => {
             let lab = find::find(&lab.selector(), false)?;
-            let state = LabState::load(&lab)?;
-            let n = state.node(&node)?;
-            if n.status == NodeStatus::Remote {
-                // Its console stays on its host's loopback: reach it through that host.
-                let mut cmd = crate::engine::host::remote::console_command(&state, &node)?;
-                use std::os::unix::process::CommandExt;
-                let err = cmd.exec();
-                return Err(EngineError::io(
-                    "cannot run ssh (install openssh-client)",
-                    err,
-                ));
+            match crate::engine::lab::console::open(&lab, &node).await? {
+                crate::engine::lab::console::ConsoleAccess::Remote(mut cmd) => {
+                    // Its console stays on its host: reach it through that host.
+                    use std::os::unix::process::CommandExt;
+                    let err = cmd.exec();
+                    Err(EngineError::io(
+                        "cannot run ssh (install openssh-client)",
+                        err,
+                    ))
+                }
+                crate::engine::lab::console::ConsoleAccess::Local(c) => {
+                    crate::term::console::attach(c, &node)
+                        .await
+                        .map_err(|e| EngineError::io("console", e))?;
+                    Ok(0)
+                }
             }
-            crate::term::console::attach(n.console_port, &node)
-                .await
-                .map_err(|e| EngineError::io("console", e))?;
-            Ok(0)
         }
         Command::Stop { lab, host, node } => {
             node_action(&lab, &host, &node, NodeOp::Stop, interrupts).await

@@ -53,7 +53,7 @@ pub fn plan_text(plan: &LabPlan) -> String {
                 (Some(h), false) => h.clone(),
             },
             format!("{}:{}", n.mgmt_addr, n.ssh_port),
-            n.console_port.to_string(),
+            console_cell(n.console_port),
             (n.nics.len() - 1).to_string(),
             format!("{} MB", n.memory_mb),
             n.cpus.to_string(),
@@ -156,7 +156,7 @@ pub fn status_text(st: &LabStatus) -> String {
             },
             n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
             n.ssh_port.to_string(),
-            n.console_port.to_string(),
+            console_cell(n.console_port),
             n.host.clone(),
             n.uptime_secs
                 .map(human_duration)
@@ -294,6 +294,11 @@ fn human_bits(bps: f64) -> String {
     }
 }
 
+/// A console column: its TCP port, or `unix` for a console on the lab's unix socket.
+pub fn console_cell(port: Option<u16>) -> String {
+    port.map_or_else(|| "unix".into(), |p| p.to_string())
+}
+
 /// After a successful deploy: how to reach each node.
 pub fn deployed_text(state: &LabState) -> String {
     let mut s = String::new();
@@ -305,7 +310,10 @@ pub fn deployed_text(state: &LabState) -> String {
         t.add_row(vec![
             name.clone(),
             format!("{}:{}", n.mgmt_addr, n.ssh_port),
-            format!("127.0.0.1:{}", n.console_port),
+            match n.console_port {
+                Some(p) => format!("127.0.0.1:{p}"),
+                None => format!("vmlab console {name}"),
+            },
             n.boot_seconds
                 .map(|b| format!("{b:.1} s"))
                 .unwrap_or_default(),
@@ -403,7 +411,7 @@ pub fn all_hosts_text(
                 n.status.label().to_string(),
                 n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 format!("{}:{}", v.address, n.ssh_port),
-                n.console_port.to_string(),
+                console_cell(n.console_port),
                 n.uptime_secs
                     .map(human_duration)
                     .unwrap_or_else(|| "-".into()),

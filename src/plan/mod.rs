@@ -58,6 +58,8 @@ pub struct NodePaths {
     pub pidfile: PathBuf,
     /// `qemu/<node>.mon`: QMP socket.
     pub qmp: PathBuf,
+    /// `qemu/<node>.con`: the serial console's unix socket (unless consoles are on TCP).
+    pub console: PathBuf,
     /// `logs/<node>.log`: everything the guest printed on its serial console.
     pub console_log: PathBuf,
     /// `logs/<node>.qemu.log`: QEMU's own messages at launch.
@@ -70,6 +72,7 @@ impl NodePaths {
             overlay: lab_dir.join("disks").join(format!("{node}.qcow2")),
             pidfile: lab_dir.join("qemu").join(format!("{node}.pid")),
             qmp: lab_dir.join("qemu").join(format!("{node}.mon")),
+            console: lab_dir.join("qemu").join(format!("{node}.con")),
             console_log: lab_dir.join("logs").join(format!("{node}.log")),
             qemu_log: lab_dir.join("logs").join(format!("{node}.qemu.log")),
         }
@@ -134,7 +137,9 @@ pub struct NodePlan {
     pub memory_mb: u64,
     pub cpus: u32,
     pub ssh_port: u16,
-    pub console_port: u16,
+    /// The console's TCP port with `vmlab.consoles: "tcp"`; else the console is the unix
+    /// socket `paths.console`.
+    pub console_port: Option<u16>,
     pub host: Option<String>,
     pub credentials: Option<Credentials>,
     pub boot_timeout_secs: u64,
@@ -364,7 +369,10 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         let nics = nics::plan_nics(lab.name.as_str(), node, touches);
         let paths = NodePaths::new(&opts.lab_dir, &node.name);
         let ssh_port = ports.ssh[node.index];
-        let console_port = ports.console[node.index];
+        let console_port = lab
+            .settings
+            .tcp_consoles
+            .then_some(ports.console[node.index]);
         let argv = qemu::argv(&qemu::QemuInput {
             mgmt_addr: addr_of(&node.host),
             qemu: &opts.qemu,

@@ -1,4 +1,5 @@
 //! Port allocation (HLD §5.2): link ports by link index, console and SSH ports by node index.
+//! Console ports are in the table (checked, bound) only with `vmlab.consoles: "tcp"`.
 
 use crate::spec::{Lab, SpecError};
 
@@ -85,12 +86,15 @@ pub fn allocate(lab: &Lab) -> Result<Ports, Vec<SpecError>> {
         });
     }
     for n in &lab.nodes {
-        table.push(PortUse {
-            port: console[n.index],
-            role: PortRole::Console {
-                node: n.name.clone(),
-            },
-        });
+        // Consoles on unix sockets (the default) use no port.
+        if s.tcp_consoles {
+            table.push(PortUse {
+                port: console[n.index],
+                role: PortRole::Console {
+                    node: n.name.clone(),
+                },
+            });
+        }
         table.push(PortUse {
             port: ssh[n.index],
             role: PortRole::Ssh {

@@ -1,7 +1,8 @@
 //! A node's QEMU command line, built purely from its plan.
 //!
-//! The VM is daemonized with `-display none`, its serial console served on TCP (one client at a
-//! time) with a log of all guest output, QMP on a unix socket, and a pidfile whose path names
+//! The VM is daemonized with `-display none`, its serial console served on a unix socket in the
+//! lab directory (or on loopback TCP with `vmlab.consoles: "tcp"`; one client at a time) with a
+//! log of all guest output, QMP on a unix socket, and a pidfile whose path names
 //! the lab directory: that path is how vmlab later proves a pid is its own QEMU.
 //!
 //! The CPU model is `host` under KVM and `max` under TCG, with the platform's
@@ -23,7 +24,8 @@ pub struct QemuInput<'a> {
     pub node: &'a Node,
     pub accel: Accel,
     pub ssh_port: u16,
-    pub console_port: u16,
+    /// `None`: the console is a unix socket at `paths.console`.
+    pub console_port: Option<u16>,
     pub nics: &'a [NicPlan],
     /// Every link of the lab.
     pub links: &'a [LinkPlan],
@@ -68,11 +70,14 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
         "-qmp",
         &format!("unix:{},server=on,wait=off", path(&i.paths.qmp)),
     ]);
+    let listen = match i.console_port {
+        Some(port) => format!("host=127.0.0.1,port={port},telnet=off"),
+        None => format!("path={}", path(&i.paths.console)),
+    };
     push(&[
         "-chardev",
         &format!(
-            "socket,id=console,host=127.0.0.1,port={},server=on,wait=off,telnet=off,logfile={},logappend=on",
-            i.console_port,
+            "socket,id=console,{listen},server=on,wait=off,logfile={},logappend=on",
             path(&i.paths.console_log)
         ),
     ]);

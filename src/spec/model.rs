@@ -36,6 +36,10 @@ pub struct LabSettings {
     /// `vmlab.cross_host_check`: every datagram between hosts carries a keyed check (default),
     /// or not (`"none"`, for a network nothing else can reach).
     pub cross_host_keyed: bool,
+    /// `vmlab.consoles`: `"unix"` (default) serves each serial console on a unix socket in
+    /// the 0700 lab directory; `"tcp"` on `127.0.0.1:console_port_base + index`, which every
+    /// local user can reach, for tools that need a port.
+    pub tcp_consoles: bool,
 }
 
 impl LabSettings {
@@ -78,6 +82,7 @@ impl Default for LabSettings {
             links: LinkMode::Relay,
             max_parallel_boots: None,
             cross_host_keyed: true,
+            tcp_consoles: false,
         }
     }
 }

@@ -242,6 +242,18 @@ fn resolve_settings(topo: &Map<String, Value>, path: &Path, errs: &mut SpecError
             "leave it out (keyed: nothing on the network can inject frames)",
         )),
     }
+    match section.get("consoles") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(m)) if m == "unix" => s.tcp_consoles = false,
+        Some(Value::String(m)) if m == "tcp" => s.tcp_consoles = true,
+        Some(other) => errs.push(SpecError::new(
+            path,
+            format!("{key}.consoles"),
+            format!("must be \"unix\" or \"tcp\", not {other}"),
+            "leave it out (unix: only you reach the consoles) or write \"tcp\" for tools that \
+             need a port",
+        )),
+    }
     match section.get("links") {
         None | Some(Value::Null) => {}
         Some(Value::String(m)) if m == "relay" => s.links = LinkMode::Relay,

@@ -1,4 +1,5 @@
-//! `vmlab console`: the user's terminal, in raw mode, joined to a serial console's TCP port.
+//! `vmlab console`: the user's terminal, in raw mode, joined to a serial console the engine
+//! opened (its unix socket, or its TCP port).
 //!
 //! Every byte typed goes to the guest unchanged except Ctrl-] (0x1d), which detaches, as in
 //! telnet. With stdin not a terminal (scripts, tests) the input is sent as it is, and the
@@ -8,7 +9,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use crate::engine::lab::console::LocalConsole;
 
 /// The detach key: Ctrl-].
 pub const DETACH: u8 = 0x1d;
@@ -40,22 +42,19 @@ pub enum Ended {
     Closed,
 }
 
-/// Attaches stdin/stdout to the console at 127.0.0.1:`port`.
-pub async fn attach(port: u16, node: &str) -> std::io::Result<Ended> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("cannot connect to the console of {node} on port {port}: {e}"),
-        )
-    })?;
+/// Attaches stdin/stdout to `node`'s open console.
+pub async fn attach(console: LocalConsole, node: &str) -> std::io::Result<Ended> {
     let interactive = std::io::stdin().is_terminal();
     let _raw = if interactive {
-        eprint!("connected to the console of {node} (port {port}); Ctrl-] detaches\r\n");
+        eprint!(
+            "connected to the console of {node} ({}); Ctrl-] detaches\r\n",
+            console.place
+        );
         Some(RawMode::enable()?)
     } else {
         None
     };
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = console.halves;
     let mut stdin = tokio::io::stdin();
     let mut inbuf = [0u8; 1024];
     let mut outbuf = [0u8; 8192];

@@ -6,9 +6,9 @@
 
 use std::io::{Read, Write};
 
+use crate::engine::lab::console::LocalConsole;
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 /// Identifies a tab's session in events.
@@ -45,24 +45,23 @@ impl Drop for Session {
 }
 
 impl Session {
-    /// Connects to a serial console on 127.0.0.1:`port`. When another client already holds
-    /// the port (QEMU serves one at a time), the session says so and waits its turn.
-    pub async fn console(
+    /// A session on a serial console the engine opened. When another client already held it
+    /// (QEMU serves one at a time), the session says so and waits its turn.
+    pub fn console(
         id: SessionId,
-        port: u16,
+        console: LocalConsole,
         events: UnboundedSender<(SessionId, SessionEvent)>,
-    ) -> std::io::Result<Session> {
-        let held = crate::engine::netstat::established_local_ports().contains(&port);
-        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        if held {
+    ) -> Session {
+        if console.held {
             let _ = events.send((
                 id,
                 SessionEvent::Notice(format!(
-                    "console port {port} is held by another client; output appears when it lets go"
+                    "the console ({}) is held by another client; output appears when it lets go",
+                    console.place
                 )),
             ));
         }
-        let (mut rd, mut wr) = stream.into_split();
+        let (mut rd, mut wr) = console.halves;
         let (input, mut queue) = unbounded_channel::<Vec<u8>>();
         let ev = events.clone();
         tokio::spawn(async move {
@@ -95,7 +94,7 @@ impl Session {
                 }
             }
         });
-        Ok(Session { input, pty: None })
+        Session { input, pty: None }
     }
 
     /// Runs `command` (an ssh command line) in a new pty of `rows`×`cols`.

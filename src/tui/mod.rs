@@ -39,6 +39,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::events::EventSink;
+use crate::engine::lab::console::{self, ConsoleAccess};
 use crate::engine::lab::deploy::{DeployOptions, Deployment, Prepared, prepare};
 use crate::engine::lab::find::{self, LabSelector};
 use crate::engine::lab::lifecycle::{self, NodeOp};
@@ -425,19 +426,16 @@ fn connect(
         let r = async {
             let state = LabState::load(&lab).map_err(|e| e.to_string())?;
             match kind {
-                TabKind::Console => {
-                    let n = state.node(&node).map_err(|e| e.to_string())?;
-                    if n.status == crate::engine::NodeStatus::Remote {
-                        // A node on another host: its console, through that host's vmlab.
-                        let cmd = crate::engine::host::remote::console_command(&state, &node)
-                            .map_err(|e| e.to_string())?;
-                        return Session::pty(id, &cmd, rows, cols, sess_tx)
-                            .map_err(|e| e.to_string());
+                TabKind::Console => match console::open(&lab, &node)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    // A node on another host: its console, through that host's vmlab.
+                    ConsoleAccess::Remote(cmd) => {
+                        Session::pty(id, &cmd, rows, cols, sess_tx).map_err(|e| e.to_string())
                     }
-                    Session::console(id, n.console_port, sess_tx)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
+                    ConsoleAccess::Local(c) => Ok(Session::console(id, c, sess_tx)),
+                },
                 TabKind::Ssh => {
                     let me = std::env::current_exe().map_err(|e| e.to_string())?;
                     let cmd =

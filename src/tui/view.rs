@@ -271,7 +271,10 @@ fn nodes(f: &mut Frame, app: &App, area: Rect) {
             if ports {
                 cells.extend([
                     Cell::from(n.ssh_port.to_string()),
-                    Cell::from(n.console_port.to_string()),
+                    Cell::from(
+                        n.console_port
+                            .map_or_else(|| "unix".into(), |p| p.to_string()),
+                    ),
                 ]);
             }
             cells.extend([

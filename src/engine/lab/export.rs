@@ -132,7 +132,8 @@ pub struct InvNode {
     pub host: Option<String>,
     pub mgmt_ip: String,
     pub ssh_port: u16,
-    pub console_port: u16,
+    /// `null`: the console is on the lab's unix socket (`vmlab console`).
+    pub console_port: Option<u16>,
     pub ssh_user: Option<String>,
     pub interfaces: Vec<InvInterface>,
 }

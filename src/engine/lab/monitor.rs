@@ -242,7 +242,7 @@ mod tests {
                 stage: None,
                 pid: None,
                 ssh_port: 1,
-                console_port: 2,
+                console_port: Some(2),
                 host: "localhost".into(),
                 uptime_secs: None,
                 started: None,

@@ -1,5 +1,6 @@
 //! Profile patching (HLD §6): after deploy, each `profiles/<node>.json` gets `mgmt_ip`,
-//! `ssh_port` and `console_port` so newtron and other tools can connect.
+//! `ssh_port` and (with TCP consoles only) `console_port` so newtron and other tools can
+//! connect.
 //!
 //! Only those keys change: every other field, the key order and the file's indentation stay as
 //! they were, and the file is replaced atomically. A profile may be a symlink (it is read
@@ -20,7 +21,9 @@ use crate::plan::NodePlan;
 pub struct ProfilePatch {
     pub mgmt_ip: String,
     pub ssh_port: u16,
-    pub console_port: u16,
+    /// `None` (a console on the lab's unix socket): a `console_port` from an earlier deploy
+    /// is removed, so no tool connects to a port nothing serves.
+    pub console_port: Option<u16>,
 }
 
 /// Applies `patch` to the profile text; `None` when nothing would change.
@@ -30,7 +33,14 @@ pub fn patched_text(text: &str, patch: &ProfilePatch) -> Result<Option<String>, 
     let before = doc.clone();
     doc.insert("mgmt_ip".into(), Value::from(patch.mgmt_ip.clone()));
     doc.insert("ssh_port".into(), Value::from(patch.ssh_port));
-    doc.insert("console_port".into(), Value::from(patch.console_port));
+    match patch.console_port {
+        Some(p) => {
+            doc.insert("console_port".into(), Value::from(p));
+        }
+        None => {
+            doc.shift_remove("console_port");
+        }
+    }
     if doc == before {
         return Ok(None);
     }
@@ -105,7 +115,7 @@ mod tests {
         ProfilePatch {
             mgmt_ip: "127.0.0.1".into(),
             ssh_port: 40000,
-            console_port: 30000,
+            console_port: Some(30000),
         }
     }
 

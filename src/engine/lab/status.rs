@@ -31,7 +31,8 @@ pub struct NodeRow {
     pub stage: Option<BootStage>,
     pub pid: Option<i32>,
     pub ssh_port: u16,
-    pub console_port: u16,
+    /// `null`: the console is on the lab's unix socket (`vmlab console`).
+    pub console_port: Option<u16>,
     pub host: String,
     pub uptime_secs: Option<u64>,
     /// When the running QEMU started (RFC 3339).

@@ -82,7 +82,9 @@ pub struct NodeState {
     pub pid: Option<i32>,
     pub status: NodeStatus,
     pub ssh_port: u16,
-    pub console_port: u16,
+    /// The console's TCP port (`vmlab.consoles: "tcp"`); `None`: its unix socket in the lab.
+    #[serde(default)]
+    pub console_port: Option<u16>,
     pub platform: String,
     /// The address its SSH answers on (its host's, in a multi-host lab).
     #[serde(default = "loopback")]
@@ -255,7 +257,7 @@ mod tests {
             pid: None,
             status: NodeStatus::Pending,
             ssh_port: 1,
-            console_port: 2,
+            console_port: Some(2),
             platform: "p".into(),
             mgmt_addr: loopback(),
             image: None,
