@@ -9,6 +9,9 @@ use std::hint::black_box;
 use vmlab::engine::link::wire::{self, Header, KEY_LEN, Kind};
 use vmlab::plan::End;
 
+/// The receiving relay run's nonce each frame is made for.
+const RUN: wire::Nonce = [0xa5; wire::NONCE_LEN];
+
 fn bench(c: &mut Criterion) {
     let key = [7u8; KEY_LEN];
     let mut g = c.benchmark_group("wrap and check one datagram");
@@ -29,8 +32,8 @@ fn bench(c: &mut Criterion) {
                         epoch: 1,
                         seq,
                     };
-                    wire::encode(&h, black_box(frame), k, &mut out);
-                    let (_, f) = wire::decode(black_box(&out), 3, End::Z, k).expect("valid");
+                    wire::encode(&h, black_box(frame), k, &RUN, &mut out);
+                    let (_, f) = wire::decode(black_box(&out), 3, End::Z, k, &RUN).expect("valid");
                     black_box(f.len())
                 })
             });

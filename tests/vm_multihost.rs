@@ -226,11 +226,38 @@ fn two_hosts_on_one_machine_share_a_lab() {
     });
     let sock = sock.unwrap();
     let to_h2 = (H2, link_port);
+    // Holding h1's port, the test hears h2's heartbeats: they carry h2's relay nonce, which a
+    // frame must be made for. The link key binds the lab, the link and both addresses.
+    let (a_addr, z_addr) = (
+        format!("{H1}:{link_port}").parse().unwrap(),
+        format!("{H2}:{link_port}").parse().unwrap(),
+    );
+    let link_key = wire::link_key(&key, "twohost", 0, a_addr, z_addr);
+    // The nonce of h2's heartbeats, skipping any of an earlier run (`not`) still queued.
+    let h2_nonce = |sock: &UdpSocket, not: Option<wire::Nonce>| -> wire::Nonce {
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 2048];
+        let t0 = Instant::now();
+        loop {
+            assert!(t0.elapsed() < Duration::from_secs(15), "no new heartbeat");
+            let (n, _) = sock
+                .recv_from(&mut buf)
+                .expect("a heartbeat from h2 within 5 s");
+            if let Ok((h, payload)) =
+                wire::decode(&buf[..n], 0, vmlab::plan::End::A, Some(&link_key), &[0; 16])
+                && h.kind == wire::Kind::Heartbeat
+                && Some(payload) != not.as_ref().map(|n| &n[..])
+            {
+                return payload.try_into().unwrap();
+            }
+        }
+    };
+    let nonce = h2_nonce(&sock, None);
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    let datagram = |k: &[u8; wire::KEY_LEN], seq: u64| {
+    let made = |k: &[u8; wire::KEY_LEN], epoch: u64, seq: u64, to: &wire::Nonce| {
         let mut out = Vec::new();
         wire::encode(
             &wire::Header {
@@ -243,21 +270,25 @@ fn two_hosts_on_one_machine_share_a_lab() {
             },
             &test_frame(),
             Some(k),
+            to,
             &mut out,
         );
         out
     };
+    let datagram = |k: &[u8; wire::KEY_LEN], seq: u64, to: &wire::Nonce| made(k, epoch, seq, to);
     let before = rx_packets(&on2, "b");
     let l0 = json(&on2(&["links", "--json"]), "links");
     // From another address, rightly keyed: dropped as foreign.
     let stranger = UdpSocket::bind(("127.0.0.1", 0)).unwrap();
-    stranger.send_to(&datagram(&key, 1), to_h2).unwrap();
-    // From the peer's address with a wrong key: dropped as forged.
-    let mut wrong = key;
-    wrong[0] ^= 1;
-    sock.send_to(&datagram(&wrong, 2), to_h2).unwrap();
+    stranger
+        .send_to(&datagram(&link_key, 1, &nonce), to_h2)
+        .unwrap();
+    // From the peer's address with the key of another lab sharing the key file: forged.
+    let other_lab = wire::link_key(&key, "twohost2", 0, a_addr, z_addr);
+    sock.send_to(&datagram(&other_lab, 2, &nonce), to_h2)
+        .unwrap();
     // Rightly keyed from the peer's address: delivered (the check can let a frame in) ...
-    let good = datagram(&key, 3);
+    let good = datagram(&link_key, 3, &nonce);
     sock.send_to(&good, to_h2).unwrap();
     // ... once: the same datagram again is a replay.
     std::thread::sleep(Duration::from_millis(200));
@@ -277,6 +308,30 @@ fn two_hosts_on_one_machine_share_a_lab() {
         1,
         "exactly the rightly keyed frame reached b's eth1"
     );
+    // h2's relay restarts: what was good before is stale now (its window starts empty, but
+    // the frame was made for the old relay run), and a made-up far-future epoch is refused.
+    let relay2 = json(&on2(&["status", "--json"]), "status h2")["relay"]["pid"]
+        .as_i64()
+        .expect("h2's relay") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(relay2),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    ok(&on2(&["repair"]), "repair h2's relay");
+    let new_nonce = h2_nonce(&sock, Some(nonce));
+    sock.send_to(&good, to_h2).unwrap();
+    let future = made(&link_key, u64::MAX, 4, &new_nonce);
+    sock.send_to(&future, to_h2).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let l2 = json(&on2(&["links", "--json"]), "links");
+    assert_eq!(
+        dropped(&l2, "replayed"),
+        1,
+        "the old frame after the restart: {l2}"
+    );
+    assert_eq!(dropped(&l2, "forged"), 1, "the made-up epoch: {l2}");
+    assert_eq!(rx_packets(&on2, "b"), after, "neither reached b");
     drop(sock);
 
     // h1 repairs its relay; the link carries traffic again.

@@ -3,23 +3,26 @@
 //! frames go out to the other host's relay as [`super::wire`] datagrams ([`UdpSink`], driven
 //! by [`super::forward::run`] like any direction), and datagrams from the other host come in
 //! through [`inbound`], which drops anything not from the peer host's address and port, not
-//! carrying the lab key's tag, or seen before — each counted — before the frame goes to the
-//! VM. Once a second each side sends a heartbeat saying its VM is attached, so each host
-//! knows whether the link is whole; either host (and either VM) may start first or restart.
+//! carrying the link key's tag, made for an earlier run of this relay, seen before, or with a
+//! made-up epoch — each counted — before the frame goes to the VM. Once a second each side
+//! sends a heartbeat saying its VM is attached and carrying its relay's nonce (frames to it
+//! must be made for that nonce: see [`super::wire`]), so each host knows whether the link is
+//! whole; either host (and either VM) may start first or restart. Until a relay has heard the
+//! other's nonce, its frames count as not taken (`peer`).
 //!
 //! Impairments of a direction apply on the host that sends it (where its frames leave a VM);
 //! a link set down on either host drops both directions there.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
 use super::forward::{self, LinkShared, Peer, Sink, now_us};
-use super::wire::{self, Header, KEY_LEN, Kind, Refused, Window};
+use super::wire::{self, Header, KEY_LEN, Kind, NONCE_LEN, Nonce, Refused, Window};
 use crate::plan::End;
 use crate::spec::LinkImpair;
 use crate::spec::impair::Direction;
@@ -35,34 +38,58 @@ pub struct CrossShared {
     pub sock: UdpSocket,
     pub peer: SocketAddr,
     pub peer_host: String,
+    /// The link key (the lab key bound to the lab, the link and its addresses), if keyed.
     pub key: Option<[u8; KEY_LEN]>,
     /// This relay's epoch (see [`super::wire`]) and its next sequence number.
     pub epoch: u64,
     seq: AtomicU64,
+    /// This relay run's nonce: frames to it must be made for it.
+    nonce: Nonce,
+    /// The other relay's nonce, from its latest heartbeat (none yet: nothing can be sent).
+    peer_nonce: Mutex<Option<Nonce>>,
     /// Milliseconds since the epoch when the other host was last heard (0: never).
     last_heard_ms: AtomicU64,
     peer_attached: AtomicBool,
 }
 
+/// Where a link between hosts is: the lab it belongs to and its ends' UDP addresses.
+pub struct CrossPlace<'a> {
+    pub lab: &'a str,
+    pub link: u32,
+    pub local_end: End,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+}
+
 impl CrossShared {
+    /// `lab_key`: the lab's key, when links between hosts are keyed.
     pub fn new(
-        link: u32,
-        local_end: End,
+        place: CrossPlace<'_>,
         sock: UdpSocket,
-        peer: SocketAddr,
         peer_host: String,
-        key: Option<[u8; KEY_LEN]>,
+        lab_key: Option<[u8; KEY_LEN]>,
         epoch: u64,
     ) -> Self {
+        let (a, z) = match place.local_end {
+            End::A => (place.local, place.peer),
+            End::Z => (place.peer, place.local),
+        };
+        let key = lab_key.map(|k| wire::link_key(&k, place.lab, place.link, a, z));
+        // Unique to this run: the epoch (which only grows for the lab) and randomness.
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..8].copy_from_slice(&fastrand::u64(..).to_be_bytes());
+        nonce[8..].copy_from_slice(&(epoch ^ fastrand::u64(..)).to_be_bytes());
         CrossShared {
-            link,
-            local_end,
+            link: place.link,
+            local_end: place.local_end,
             sock,
-            peer,
+            peer: place.peer,
             peer_host,
             key,
             epoch,
             seq: AtomicU64::new(0),
+            nonce,
+            peer_nonce: Mutex::new(None),
             last_heard_ms: AtomicU64::new(0),
             peer_attached: AtomicBool::new(false),
         }
@@ -103,13 +130,19 @@ impl CrossShared {
         (last > 0).then(|| UNIX_EPOCH + Duration::from_millis(last))
     }
 
-    /// Sends a heartbeat (once a second, from the relay's timer).
+    /// The other relay's nonce, once heard.
+    fn peer_nonce(&self) -> Option<Nonce> {
+        *self.peer_nonce.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a heartbeat (once a second, from the relay's timer), with this run's nonce.
     pub fn heartbeat(&self, attached: bool) {
-        let mut buf = Vec::with_capacity(wire::HEADER_LEN + wire::TAG_LEN);
+        let mut buf = Vec::with_capacity(wire::HEADER_LEN + NONCE_LEN + wire::TAG_LEN);
         wire::encode(
             &self.header(Kind::Heartbeat, attached),
-            &[],
+            &self.nonce,
             self.key.as_ref(),
+            &[0; NONCE_LEN],
             &mut buf,
         );
         if let Err(e) = self.sock.send_to(&buf, self.peer) {
@@ -134,18 +167,20 @@ impl UdpSink {
 }
 
 impl Sink for UdpSink {
-    /// Frames go only while the other host is heard: before that they would vanish unseen, so
-    /// they count as not taken (`peer`), as towards a VM that is not there.
+    /// Frames go only while the other host is heard (and its relay's nonce known): before
+    /// that they would vanish unseen, so they count as not taken (`peer`), as towards a VM
+    /// that is not there.
     fn send(&mut self, frames: &[&[u8]]) -> usize {
-        if !self.cross.alive() {
+        let Some(to) = self.cross.peer_nonce().filter(|_| self.cross.alive()) else {
             return 0;
-        }
+        };
         let mut sent = 0;
         for f in frames {
             wire::encode(
                 &self.cross.header(Kind::Frame, true),
                 f,
                 self.cross.key.as_ref(),
+                &to,
                 &mut self.buf,
             );
             match self.cross.sock.send_to(&self.buf, self.cross.peer) {
@@ -170,7 +205,7 @@ pub fn inbound(
     let counters = link.counters(dir);
     let mut out = Peer::new(to);
     let mut window = Window::default();
-    let mut buf = vec![0u8; super::mmsg::SLOT + wire::HEADER_LEN + wire::TAG_LEN + 1];
+    let mut buf = vec![0u8; super::mmsg::SLOT + wire::HEADER_LEN + wire::TAG_LEN + NONCE_LEN];
     let Ok(sock) = cross.sock.try_clone() else {
         tracing::error!("link {}: cannot clone its UDP socket", cross.link);
         return;
@@ -190,9 +225,20 @@ pub fn inbound(
             counters.foreign.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let (h, frame) = match wire::decode(&buf[..n], cross.link, to_end, cross.key.as_ref()) {
-            Ok(d) => d,
-            Err(_) => {
+        let decoded = wire::decode(
+            &buf[..n],
+            cross.link,
+            to_end,
+            cross.key.as_ref(),
+            &cross.nonce,
+        );
+        let (h, frame) = match decoded {
+            Ok(d) if wire::plausible_epoch(d.0.epoch, now_us().saturating_mul(1000)) => d,
+            Err(Refused::Replayed) => {
+                counters.replayed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Ok(_) | Err(_) => {
                 counters.forged.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -205,7 +251,12 @@ pub fn inbound(
             .last_heard_ms
             .store(now_us() / 1000, Ordering::Relaxed);
         match h.kind {
-            Kind::Heartbeat => cross.peer_attached.store(h.attached, Ordering::Relaxed),
+            Kind::Heartbeat => {
+                cross.peer_attached.store(h.attached, Ordering::Relaxed);
+                let mut nonce = [0u8; NONCE_LEN];
+                nonce.copy_from_slice(frame);
+                *cross.peer_nonce.lock().unwrap_or_else(|e| e.into_inner()) = Some(nonce);
+            }
             Kind::Frame => {
                 cross.peer_attached.store(true, Ordering::Relaxed);
                 counters.touch();

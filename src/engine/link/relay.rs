@@ -237,8 +237,14 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
     } else {
         cross::next_epoch(lab_dir)
     };
+    // The lab's name is its directory's (what both hosts' relays agree on), bound into each
+    // link's key.
+    let lab_name = lab_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     for (cfg, vm_rx, udp) in bound.cross {
-        match start_cross(cfg, vm_rx, udp, bound.key, epoch) {
+        match start_cross(&lab_name, cfg, vm_rx, udp, bound.key, epoch) {
             Ok((shared, mut started)) => {
                 links.push(shared);
                 threads.append(&mut started);
@@ -303,6 +309,7 @@ async fn serve(lab_dir: &Path, bound: Bound) -> i32 {
 /// Starts a link between hosts: the thread that sends the local VM's frames to the other host
 /// and the one that takes the other host's datagrams to the VM.
 fn start_cross(
+    lab_name: &str,
     cfg: LinkConfig,
     vm_rx: StdDatagram,
     udp: std::net::UdpSocket,
@@ -313,10 +320,14 @@ fn start_cross(
         return Err(format!("link {} has no host addresses", cfg.index));
     };
     let crossed = Arc::new(CrossShared::new(
-        cfg.index as u32,
-        c.local_end,
+        cross::CrossPlace {
+            lab: lab_name,
+            link: cfg.index as u32,
+            local_end: c.local_end,
+            local: c.local,
+            peer: c.peer,
+        },
         udp,
-        c.peer,
         c.peer_host.clone(),
         key,
         epoch,

@@ -1,33 +1,55 @@
 //! The datagrams two hosts' relays exchange for a link between them, over UDP.
 //!
-//! Each datagram is a header, then the Ethernet frame (none for a heartbeat), then — when the
-//! lab's links between hosts are keyed (the default) — a 16-byte tag: BLAKE3 in keyed mode,
-//! with the lab's key, over everything before it.
+//! Each datagram is a header, then its payload (an Ethernet frame, or in a heartbeat the
+//! sending relay's nonce), then — when the lab's links between hosts are keyed (the default) —
+//! a 16-byte tag.
 //!
 //! ```text
-//! magic "VML1" | kind u8 | flags u8 | reserved u16 | link u32 | epoch u64 | seq u64 | frame | tag
+//! magic "VML2" | kind u8 | flags u8 | hint u16 | link u32 | epoch u64 | seq u64 | payload | tag
 //! ```
+//!
+//! What the tag covers, and why:
+//! - It is BLAKE3 in keyed mode with a **link key** derived from the lab key, the lab's name,
+//!   the link's index and both ends' UDP addresses ([`link_key`]): a datagram of another lab
+//!   that happens to share the key file, or of another link, never checks out.
+//! - A frame's tag also covers the **receiving relay's nonce**, a random value each relay picks
+//!   when it starts and sends in its heartbeats. So a frame is good only for the relay run it
+//!   was made for: after the receiving relay restarts, everything captured before is refused
+//!   (`hint`, the nonce's first two bytes, tells such a stale frame from a forged one for the
+//!   counters). Heartbeats are bound to no nonce (they are how a nonce is learnt), so a
+//!   replayed old heartbeat can at worst make a relay believe in a stale nonce until the next
+//!   real heartbeat, a second later.
 //!
 //! `flags` says which end sent it (so a datagram reflected back at its sender is refused) and,
 //! in a heartbeat, whether the sender's VM is attached. `epoch` is the sending relay's start
 //! (nanoseconds since the epoch, never less than the last one used for the lab) and `seq`
-//! counts its datagrams, so the receiver refuses a replay: anything from an older epoch, or a
-//! sequence number it has seen or that fell out of its 1024-wide window. All integers are
-//! big-endian. Pure code, no I/O.
+//! counts its datagrams, so within one relay run the receiver refuses a replay: anything from
+//! an older epoch, or a sequence number it has seen or that fell out of its 1024-wide window.
+//! An epoch more than a day ahead of the receiver's clock is refused ([`plausible_epoch`]), so
+//! a made-up epoch cannot lock the real sender out. Empty frames are refused (QEMU's socket
+//! backend can stall on one). All integers are big-endian. Pure code, no I/O.
+
+use std::net::SocketAddr;
 
 use crate::plan::End;
 
-pub const MAGIC: &[u8; 4] = b"VML1";
+pub const MAGIC: &[u8; 4] = b"VML2";
 pub const HEADER_LEN: usize = 28;
 pub const TAG_LEN: usize = 16;
 /// The lab key's length in bytes.
 pub const KEY_LEN: usize = 32;
+/// A relay run's nonce.
+pub const NONCE_LEN: usize = 16;
+pub type Nonce = [u8; NONCE_LEN];
+/// How far ahead of the receiver's clock an epoch may be (clocks of two hosts differ).
+pub const MAX_EPOCH_AHEAD_NS: u64 = 24 * 3600 * 1_000_000_000;
 
 /// What a datagram carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Frame,
-    /// Once a second, each way: the link's other host is there, and whether its VM is.
+    /// Once a second, each way: the link's other host is there, whether its VM is, and the
+    /// sending relay's nonce.
     Heartbeat,
 }
 
@@ -50,16 +72,63 @@ const FLAG_ATTACHED: u8 = 2;
 /// Why a datagram was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// Too short, wrong magic, unknown kind, another link, or from the wrong end.
+    /// Too short, wrong magic, unknown kind, another link, from the wrong end, or empty.
     Malformed,
-    /// The tag does not match: not sent with this lab's key.
+    /// The tag does not match: not made with this link's key.
     Forged,
-    /// Seen before, or older than the window.
+    /// Seen before, older than the window, or made for an earlier run of this relay.
     Replayed,
 }
 
-/// Appends one datagram to `out` (cleared first).
-pub fn encode(h: &Header, frame: &[u8], key: Option<&[u8; KEY_LEN]>, out: &mut Vec<u8>) {
+/// The key one link's datagrams are tagged with: the lab key bound to the lab's name, the
+/// link's index and its two ends' UDP addresses (`a` end first).
+pub fn link_key(
+    lab_key: &[u8; KEY_LEN],
+    lab: &str,
+    link: u32,
+    a: SocketAddr,
+    z: SocketAddr,
+) -> [u8; KEY_LEN] {
+    let mut h = blake3::Hasher::new_derive_key("vmlab 2026-12 link between hosts");
+    h.update(lab_key);
+    h.update(&(lab.len() as u64).to_be_bytes());
+    h.update(lab.as_bytes());
+    h.update(&link.to_be_bytes());
+    h.update(a.to_string().as_bytes());
+    h.update(b"\0");
+    h.update(z.to_string().as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// Is `epoch` believable at `now_ns` (not a made-up future)?
+pub fn plausible_epoch(epoch: u64, now_ns: u64) -> bool {
+    epoch <= now_ns.saturating_add(MAX_EPOCH_AHEAD_NS)
+}
+
+/// The tag of `body` for a datagram bound to `nonce` (zeros: a heartbeat).
+fn tag(key: &[u8; KEY_LEN], nonce: &Nonce, body: &[u8]) -> [u8; TAG_LEN] {
+    let mut h = blake3::Hasher::new_keyed(key);
+    h.update(nonce);
+    h.update(body);
+    let mut t = [0u8; TAG_LEN];
+    t.copy_from_slice(&h.finalize().as_bytes()[..TAG_LEN]);
+    t
+}
+
+fn hint_of(nonce: &Nonce) -> [u8; 2] {
+    [nonce[0], nonce[1]]
+}
+
+/// Appends one datagram to `out` (cleared first). A frame is made for the receiving relay's
+/// run `to` (its nonce, learnt from its heartbeats); a heartbeat's payload is the sender's own
+/// nonce.
+pub fn encode(
+    h: &Header,
+    payload: &[u8],
+    key: Option<&[u8; KEY_LEN]>,
+    to: &Nonce,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     out.extend_from_slice(MAGIC);
     out.push(match h.kind {
@@ -74,46 +143,61 @@ pub fn encode(h: &Header, frame: &[u8], key: Option<&[u8; KEY_LEN]>, out: &mut V
         flags |= FLAG_ATTACHED;
     }
     out.push(flags);
-    out.extend_from_slice(&[0, 0]);
+    let bound = match h.kind {
+        Kind::Frame => *to,
+        Kind::Heartbeat => [0; NONCE_LEN],
+    };
+    out.extend_from_slice(&hint_of(&bound));
     out.extend_from_slice(&h.link.to_be_bytes());
     out.extend_from_slice(&h.epoch.to_be_bytes());
     out.extend_from_slice(&h.seq.to_be_bytes());
-    out.extend_from_slice(frame);
+    out.extend_from_slice(payload);
     if let Some(key) = key {
-        let tag = blake3::keyed_hash(key, out);
-        out.extend_from_slice(&tag.as_bytes()[..TAG_LEN]);
+        let t = tag(key, &bound, out);
+        out.extend_from_slice(&t);
     }
 }
 
-/// Checks a datagram for link `link` arriving at end `to`: its shape and its tag (the replay
-/// check is [`Window`]'s). Returns the header and the frame.
+/// Checks a datagram for link `link` arriving at end `to`, whose relay run is `mine`: its
+/// shape, its tag and that a frame was made for this run (the replay check within a run is
+/// [`Window`]'s). Returns the header and the payload.
 pub fn decode<'a>(
     data: &'a [u8],
     link: u32,
     to: End,
     key: Option<&[u8; KEY_LEN]>,
+    mine: &Nonce,
 ) -> Result<(Header, &'a [u8]), Refused> {
     let tag_len = if key.is_some() { TAG_LEN } else { 0 };
     if data.len() < HEADER_LEN + tag_len || &data[..4] != MAGIC {
         return Err(Refused::Malformed);
     }
-    let (body, tag) = data.split_at(data.len() - tag_len);
-    if let Some(key) = key {
-        let want = blake3::keyed_hash(key, body);
-        // Constant time: the comparison does not tell an attacker how much of a guess was right.
-        let diff = want.as_bytes()[..TAG_LEN]
-            .iter()
-            .zip(tag)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
-            return Err(Refused::Forged);
-        }
-    }
+    let (body, got) = data.split_at(data.len() - tag_len);
     let kind = match body[4] {
         0 => Kind::Frame,
         1 => Kind::Heartbeat,
         _ => return Err(Refused::Malformed),
     };
+    let hint = [body[6], body[7]];
+    let bound = match kind {
+        Kind::Frame => *mine,
+        Kind::Heartbeat => [0; NONCE_LEN],
+    };
+    if let Some(key) = key {
+        let want = tag(key, &bound, body);
+        // Constant time: the comparison does not tell an attacker how much of a guess was right.
+        let diff = want.iter().zip(got).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff != 0 {
+            return Err(if kind == Kind::Frame && hint != hint_of(mine) {
+                Refused::Replayed
+            } else {
+                Refused::Forged
+            });
+        }
+    } else if kind == Kind::Frame && hint != hint_of(mine) {
+        // Unkeyed: at least a frame from before this relay run is not taken.
+        return Err(Refused::Replayed);
+    }
     let flags = body[5];
     let u32_at = |i: usize| u32::from_be_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
     let u64_at = |i: usize| (u64::from(u32_at(i)) << 32) | u64::from(u32_at(i + 4));
@@ -129,10 +213,15 @@ pub fn decode<'a>(
         epoch: u64_at(12),
         seq: u64_at(20),
     };
-    if h.link != link || h.from == to {
+    let payload = &body[HEADER_LEN..];
+    let bad_payload = match kind {
+        Kind::Frame => payload.is_empty(),
+        Kind::Heartbeat => payload.len() != NONCE_LEN,
+    };
+    if h.link != link || h.from == to || bad_payload {
         return Err(Refused::Malformed);
     }
-    Ok((h, &body[HEADER_LEN..]))
+    Ok((h, payload))
 }
 
 /// Sequence numbers seen from the other host: the newest epoch, the highest sequence number in
@@ -227,6 +316,8 @@ mod tests {
     use super::*;
 
     const KEY: [u8; KEY_LEN] = [7; KEY_LEN];
+    /// The receiving relay's run.
+    const RUN: Nonce = [0xa5; NONCE_LEN];
 
     fn hdr(seq: u64) -> Header {
         Header {
@@ -242,28 +333,108 @@ mod tests {
     #[test]
     fn a_datagram_round_trips_and_any_change_is_refused() {
         let mut out = Vec::new();
-        encode(&hdr(9), b"frame bytes", Some(&KEY), &mut out);
+        encode(&hdr(9), b"frame bytes", Some(&KEY), &RUN, &mut out);
         assert_eq!(out.len(), HEADER_LEN + 11 + TAG_LEN);
-        let (h, f) = decode(&out, 3, End::Z, Some(&KEY)).unwrap();
+        let (h, f) = decode(&out, 3, End::Z, Some(&KEY), &RUN).unwrap();
         assert_eq!((h, f), (hdr(9), &b"frame bytes"[..]));
         // Every single flipped byte is caught.
         for i in 0..out.len() {
             let mut bad = out.clone();
             bad[i] ^= 0x40;
-            assert!(decode(&bad, 3, End::Z, Some(&KEY)).is_err(), "byte {i}");
+            assert!(
+                decode(&bad, 3, End::Z, Some(&KEY), &RUN).is_err(),
+                "byte {i}"
+            );
         }
         // Another key, another link, or the sender's own end.
         assert_eq!(
-            decode(&out, 3, End::Z, Some(&[8; KEY_LEN])),
+            decode(&out, 3, End::Z, Some(&[8; KEY_LEN]), &RUN),
             Err(Refused::Forged)
         );
-        assert_eq!(decode(&out, 4, End::Z, Some(&KEY)), Err(Refused::Malformed));
-        assert_eq!(decode(&out, 3, End::A, Some(&KEY)), Err(Refused::Malformed));
+        assert_eq!(
+            decode(&out, 4, End::Z, Some(&KEY), &RUN),
+            Err(Refused::Malformed)
+        );
+        assert_eq!(
+            decode(&out, 3, End::A, Some(&KEY), &RUN),
+            Err(Refused::Malformed)
+        );
         // Unkeyed links carry no tag.
-        encode(&hdr(1), b"x", None, &mut out);
+        encode(&hdr(1), b"x", None, &RUN, &mut out);
         assert_eq!(out.len(), HEADER_LEN + 1);
-        assert!(decode(&out, 3, End::Z, None).is_ok());
-        assert_eq!(decode(&out[..10], 3, End::Z, None), Err(Refused::Malformed));
+        assert!(decode(&out, 3, End::Z, None, &RUN).is_ok());
+        assert_eq!(
+            decode(&out[..10], 3, End::Z, None, &RUN),
+            Err(Refused::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_frame_is_good_only_for_the_relay_run_it_was_made_for() {
+        let mut out = Vec::new();
+        encode(&hdr(1), b"frame", Some(&KEY), &RUN, &mut out);
+        assert!(decode(&out, 3, End::Z, Some(&KEY), &RUN).is_ok());
+        // The receiving relay restarted: a new nonce, and what was captured before is stale.
+        let restarted: Nonce = [0x5a; NONCE_LEN];
+        assert_eq!(
+            decode(&out, 3, End::Z, Some(&KEY), &restarted),
+            Err(Refused::Replayed)
+        );
+        // Unkeyed links refuse them too (by the hint).
+        encode(&hdr(1), b"frame", None, &RUN, &mut out);
+        assert_eq!(
+            decode(&out, 3, End::Z, None, &restarted),
+            Err(Refused::Replayed)
+        );
+        // Heartbeats are bound to no run: they carry the sender's nonce to be learnt.
+        let hb = Header {
+            kind: Kind::Heartbeat,
+            ..hdr(2)
+        };
+        encode(&hb, &RUN, Some(&KEY), &restarted, &mut out);
+        let (h, payload) = decode(&out, 3, End::Z, Some(&KEY), &[1; NONCE_LEN]).unwrap();
+        assert_eq!((h.kind, payload), (Kind::Heartbeat, &RUN[..]));
+    }
+
+    #[test]
+    fn link_keys_bind_the_lab_the_link_and_its_addresses() {
+        let a: SocketAddr = "192.0.2.1:23300".parse().unwrap();
+        let z: SocketAddr = "192.0.2.2:23300".parse().unwrap();
+        let mine = link_key(&KEY, "fabric", 0, a, z);
+        let mut out = Vec::new();
+        let h = Header { link: 0, ..hdr(1) };
+        encode(&h, b"frame", Some(&mine), &RUN, &mut out);
+        assert!(decode(&out, 0, End::Z, Some(&mine), &RUN).is_ok());
+        // Another lab sharing the key file, another link, other ports: forged.
+        for other in [
+            link_key(&KEY, "fabric2", 0, a, z),
+            link_key(&KEY, "fabric", 1, a, z),
+            link_key(&KEY, "fabric", 0, a, "192.0.2.2:23301".parse().unwrap()),
+            link_key(&KEY, "fabric", 0, z, a),
+        ] {
+            assert_ne!(other, mine);
+            assert_eq!(
+                decode(&out, 0, End::Z, Some(&other), &RUN),
+                Err(Refused::Forged)
+            );
+        }
+    }
+
+    #[test]
+    fn empty_frames_and_made_up_epochs_are_refused_keyed_or_not() {
+        let mut out = Vec::new();
+        for key in [Some(&KEY), None] {
+            encode(&hdr(1), b"", key, &RUN, &mut out);
+            assert_eq!(decode(&out, 3, End::Z, key, &RUN), Err(Refused::Malformed));
+        }
+        let now = 1_800_000_000_000_000_000u64;
+        assert!(plausible_epoch(now, now));
+        assert!(
+            plausible_epoch(now + 3_600_000_000_000, now),
+            "an hour of clock skew"
+        );
+        assert!(!plausible_epoch(u64::MAX, now));
+        assert!(!plausible_epoch(now + 2 * MAX_EPOCH_AHEAD_NS, now));
     }
 
     #[test]
