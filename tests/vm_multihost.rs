@@ -4,7 +4,11 @@
 //! with only its own pids, datagrams from a stranger, with a wrong key or replayed that never
 //! reach the guest (and a rightly keyed one that does, so the check can fail), restarts on
 //! either host, and destroy per host. A second lab is deployed, checked and destroyed with
-//! `--all-hosts` through a real sshd the test starts on loopback with a throwaway key.
+//! `--all-hosts` through a real sshd the test starts on loopback with a throwaway key. A third,
+//! on three hosts (127.0.0.4 too), checks what `--all-hosts` may touch: the key made although
+//! the first host has no link between hosts, re-deploys that start nothing and roll back
+//! nothing that ran already, a host whose part differs refusing, a stopped node's relay ports
+//! known as the lab's own, and destroy leaving a one-host lab of the same name alone.
 
 mod common;
 
@@ -19,6 +23,7 @@ use vmlab::engine::link::wire;
 
 const H1: &str = "127.0.0.2";
 const H2: &str = "127.0.0.3";
+const H3: &str = "127.0.0.4";
 
 /// The second host's home beside the lab's; destroyed (and its processes killed) on drop.
 struct Host2 {
@@ -28,8 +33,13 @@ struct Host2 {
 
 impl Host2 {
     fn new(lab: &TestLab) -> Self {
+        Host2::at(lab, "second")
+    }
+
+    /// Another host whose home is `dir` in the test's directory.
+    fn at(lab: &TestLab, dir: &str) -> Self {
         // Not "home2": a path that starts with the first home's would look like one of its own.
-        let home = lab.root.path().join("second");
+        let home = lab.root.path().join(dir);
         std::fs::create_dir_all(&home).expect("mkdir");
         Host2 {
             home,
@@ -592,5 +602,164 @@ fn all_hosts_drives_every_host_over_ssh() {
         stdout(&o).contains("unreachable over SSH"),
         "{}",
         stdout(&o)
+    );
+}
+
+/// QEMUs of each of `homes`.
+fn qemus_of(homes: &[&Path]) -> Vec<Vec<i32>> {
+    homes
+        .iter()
+        .map(|h| {
+            let mut p = processes_naming(h, &["\0-pidfile\0"]);
+            p.sort_unstable();
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn all_hosts_touches_only_what_it_started_on_three_hosts() {
+    let lab = vm_lab("trio", 120);
+    lab.write(
+        "topology.json",
+        &format!(
+            r#"{{ "name": "trio", "devices": {{ "a": {{}}, "b": {{}}, "c": {{}} }},
+                 "links": [ {{ "a": "b:Ethernet0", "z": "c:Ethernet0" }} ],
+                 "vmlab": {{ "link_port_base": 23700, "console_port_base": 26700,
+                             "ssh_port_base": 28700,
+                             "hosts": {{ "h1": "{H1}", "h2": "{H2}", "h3": "{H3}" }} }} }}"#
+        ),
+    );
+    for (n, h) in [("a", "h1"), ("b", "h2"), ("c", "h3")] {
+        lab.write(
+            &format!("profiles/{n}.json"),
+            &format!("{{\"platform\": \"tiny-seq\", \"vm_host\": \"{h}\"}}"),
+        );
+    }
+    let (h2, h3) = (Host2::at(&lab, "second"), Host2::at(&lab, "third"));
+    let root = lab.root.path();
+    let sshd2 = Sshd::start(&root.join("sshd2"), H2, 23798, &h2.home);
+    let sshd3 = Sshd::start(&root.join("sshd3"), H3, 23799, &h3.home);
+    let config = root.join("ssh_config");
+    std::fs::write(
+        &config,
+        [sshd2.config(), sshd3.config()]
+            .iter()
+            .map(|c| std::fs::read_to_string(c).unwrap())
+            .collect::<String>(),
+    )
+    .unwrap();
+    let specs = lab.specs();
+    let specs = specs.to_str().expect("utf-8");
+    let all = |args: &[&str]| {
+        lab.command(args)
+            .env("VMLAB_SSH_CONFIG", &config)
+            .output()
+            .expect("run vmlab")
+    };
+    let deploy = ["deploy", "-S", specs, "--all-hosts", "--host", "h1"];
+    let homes = [lab.home(), h2.home.clone(), h3.home.clone()];
+    let homes: Vec<&Path> = homes.iter().map(PathBuf::as_path).collect();
+    let on2 = in_lab("trio", |a| h2.vmlab(a));
+    let on3 = in_lab("trio", |a| h3.vmlab(a));
+
+    // The key is made though h1, listed first, has no link between hosts: every host has the
+    // same one, and b and c reach each other.
+    ok(&all(&deploy), "deploy --all-hosts");
+    let key = lab.read("vmlab.key");
+    for h in [&h2, &h3] {
+        let got = std::fs::read_to_string(h.home.join("specs/trio/vmlab.key"))
+            .expect("the key went with the spec");
+        assert_eq!(got, key);
+    }
+    address(&on2, "b", "10.82.0.1");
+    address(&on3, "c", "10.82.0.2");
+    assert!(
+        ping_passes(&on2, "b", "10.82.0.2"),
+        "no ping between h2 and h3"
+    );
+    let running = qemus_of(&homes);
+    assert!(running.iter().all(|p| p.len() == 1), "{running:?}");
+
+    // Again, unchanged: every part runs already; nothing starts, nothing is destroyed.
+    let o = all(&deploy);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already running"), "{}", stderr(&o));
+    assert_eq!(qemus_of(&homes), running);
+
+    // c's machine changed: h3 says its part is not this lab's; what runs elsewhere stays.
+    let c_profile = lab.read("profiles/c.json");
+    lab.write(
+        "profiles/c.json",
+        "{\"platform\": \"tiny-seq\", \"vm_host\": \"h3\", \"vm_memory\": 320}",
+    );
+    let o = all(&deploy);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("h3") && stderr(&o).contains("not as this spec would run it"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(qemus_of(&homes), running, "nothing rolled back");
+    lab.write("profiles/c.json", &c_profile);
+
+    // b stopped: h2's relay still holds the link's port; that is the lab's own, not a
+    // stranger's. h2 then says what a one-host deploy says, and h1 and h3 keep running.
+    ok(&on2(&["stop", "b"]), "stop b");
+    let o = all(&deploy);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("already in use"), "{err}");
+    assert!(
+        err.contains("h2") && err.contains("is not running"),
+        "{err}"
+    );
+    let now = qemus_of(&homes);
+    assert_eq!(
+        (&now[0], &now[2]),
+        (&running[0], &running[2]),
+        "h1 and h3 kept"
+    );
+    ok(&on2(&["start", "b"]), "start b");
+
+    // A one-host lab of the same name on h2: destroy --all-hosts leaves it, and says so.
+    ok(&on2(&["destroy", "--host", "h2"]), "destroy h2's part");
+    let single = root.join("single");
+    std::fs::create_dir_all(single.join("profiles")).unwrap();
+    std::fs::copy(
+        specs.to_string() + "/platforms.json",
+        single.join("platforms.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        single.join("topology.json"),
+        r#"{ "name": "trio", "devices": { "solo": {} },
+             "vmlab": { "console_port_base": 26750, "ssh_port_base": 28750 } }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        single.join("profiles/solo.json"),
+        "{\"platform\": \"tiny-seq\"}",
+    )
+    .unwrap();
+    ok(
+        &h2.vmlab(&["deploy", "-S", single.to_str().unwrap()]),
+        "a one-host lab trio on h2",
+    );
+    let solo = qemus_of(&homes)[1].clone();
+    assert_eq!(solo.len(), 1);
+    let o = all(&["destroy", "--all-hosts", "-S", specs, "--host", "h1"]);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("h2") && stderr(&o).contains("not a multi-host lab's part"),
+        "{}",
+        stderr(&o)
+    );
+    let left = qemus_of(&homes);
+    assert!(left[0].is_empty() && left[2].is_empty(), "{left:?}");
+    assert_eq!(left[1], solo, "the one-host lab on h2 runs on");
+    ok(
+        &h2.vmlab(&["destroy", "--lab", "trio"]),
+        "destroy the one-host lab",
     );
 }

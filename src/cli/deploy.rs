@@ -77,6 +77,10 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
                 state.name,
                 state.nodes.len()
             ));
+            if args.cancel_on_eof {
+                // For the `--all-hosts` driver: nothing here is this run's to roll back.
+                say(crate::engine::host::all::ALREADY_RUNNING_LINE);
+            }
             return Ok(0);
         }
         Prepared::Ready(d) => d,

@@ -42,6 +42,12 @@ pub fn scratch_dir() -> PathBuf {
     vmlab_home().join("tmp")
 }
 
+/// `$VMLAB_HOME/specs/<name>`: where this host keeps the spec of a multi-host lab that
+/// `--all-hosts` sent it.
+pub fn received_spec_dir(name: &LabName) -> PathBuf {
+    vmlab_home().join("specs").join(name.as_str())
+}
+
 /// `$VMLAB_HOME/labs/<name>`: the only way to a lab directory.
 pub fn lab_dir(name: &LabName) -> PathBuf {
     labs_dir().join(name.as_str())

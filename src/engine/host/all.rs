@@ -7,8 +7,11 @@
 //! then deploy every host (`vmlab deploy --host NAME`), with each host's progress streamed as
 //! events tagged by host. This machine's host takes part in this process, without SSH. If a
 //! host fails (or the command is cancelled), the hosts that did deploy are destroyed again
-//! unless the caller keeps them: nothing half-deployed stays behind. A cancelled remote deploy
-//! notices its ssh going away (`--cancel-on-eof`) and rolls itself back.
+//! unless the caller keeps them: nothing half-deployed stays behind. Only what this run started
+//! is rolled back: a host whose part ran already (checked there to be the same lab: the same
+//! machines, the same key) keeps it. A cancelled remote deploy notices its ssh going away
+//! (`--cancel-on-eof`) and rolls itself back. Destroy touches only this multi-host lab's
+//! parts (`--host` on each host): a lab of the same name that is not, is left alone and named.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -148,10 +151,11 @@ pub async fn deploy_all(
     events: &EventSink,
     cancel: &CancellationToken,
 ) -> Result<Vec<(String, usize)>, EngineError> {
-    // The key first, so that every host gets the same one with the spec.
+    // The key first, so that every host gets the same one with the spec: decided from every
+    // link of the lab, not from one host's view (the first host may have none between hosts).
     let plan = placement_plan(lab, hosts)?;
-    if plan.cross_host_keyed && plan.links.iter().any(|l| l.cross.is_some()) {
-        key::ensure(&lab.spec_dir)?;
+    if plan.cross_host_keyed && links_between_hosts(lab) {
+        key::ensure(&lab.spec_dir, false)?;
     }
     let remote_hosts: Vec<&HostTarget> = hosts.iter().filter(|h| !h.local).collect();
 
@@ -277,7 +281,13 @@ pub async fn deploy_all(
                 }
                 let args = deploy_args(spec, &h.name, &mode);
                 match run_remote(h, &args, None, true, Some(events), cancel).await {
-                    Ok(out) if out.ok() => Ok(()),
+                    Ok(out) if out.ok() => Ok(
+                        if out.stdout.lines().any(|l| l.trim() == ALREADY_RUNNING_LINE) {
+                            HostPart::AlreadyRunning
+                        } else {
+                            HostPart::Started
+                        },
+                    ),
                     Ok(out) => Err(out.reason(h)),
                     Err(e) => Err(e.to_string()),
                 }
@@ -286,10 +296,13 @@ pub async fn deploy_all(
         }
     }))
     .await;
+    // Only the parts this run started are its to take down again; a host whose part ran
+    // already keeps it, whatever happens elsewhere.
     let (mut done, mut failures) = (Vec::new(), Vec::new());
     for (h, r) in runs {
         match r {
-            Ok(()) => done.push(h),
+            Ok(HostPart::Started) => done.push(h),
+            Ok(HostPart::AlreadyRunning) => {}
             Err(reason) => failures.push(HostFailure {
                 host: h.name.clone(),
                 reason,
@@ -355,7 +368,7 @@ async fn deploy_here(
     opts: &AllOptions,
     events: &EventSink,
     cancel: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<HostPart, String> {
     let (sink, forward) = host_sink(&h.name, events);
     let r = async {
         let d = deploy::prepare(
@@ -374,15 +387,38 @@ async fn deploy_here(
                 sink.send(Event::Step(
                     "already running; nothing changed (use --force to redeploy)".into(),
                 ));
-                Ok(())
+                Ok(HostPart::AlreadyRunning)
             }
-            Prepared::Ready(d) => d.run(&sink, cancel).await.map(|_| ()),
+            Prepared::Ready(d) => d.run(&sink, cancel).await.map(|_| HostPart::Started),
         }
     }
     .await;
     drop(sink);
     let _ = forward.await;
     r.map_err(|e: EngineError| e.to_string())
+}
+
+/// What a host's deploy did: only a part this run started is this run's to roll back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostPart {
+    Started,
+    /// The host's part ran already (and is the same lab: the host checked).
+    AlreadyRunning,
+}
+
+/// The line a deploy driven by `--all-hosts` (`--cancel-on-eof`) prints on stdout when its
+/// host's part ran already, so the driver knows it started nothing there.
+pub const ALREADY_RUNNING_LINE: &str = "vmlab: this host's part was already running";
+
+/// Does any link of the lab join nodes on two hosts?
+fn links_between_hosts(lab: &Lab) -> bool {
+    let host = |node: &str| {
+        lab.nodes
+            .iter()
+            .find(|n| n.name == node)
+            .and_then(|n| n.host.as_deref())
+    };
+    lab.links.iter().any(|l| host(&l.a.node) != host(&l.z.node))
 }
 
 /// The plan as every host computes it (only placement, addresses and ports are read).
@@ -439,6 +475,14 @@ async fn destroy_on(
                 });
                 return None;
             }
+            // A lab of that name here that is not this host's part of the multi-host lab (a
+            // one-host lab deployed from another spec, another host's part) is not ours.
+            if let Err(e) = crate::engine::lab::find::check_host(&dir, Some(&h.name)) {
+                return Some(HostFailure {
+                    host: h.name.clone(),
+                    reason: format!("left alone: {e}"),
+                });
+            }
             let (sink, forward) = host_sink(&h.name, events);
             let r = destroy::destroy(&dir, false, &sink).await;
             drop(sink);
@@ -465,6 +509,8 @@ async fn destroy_on(
             "destroy".to_string(),
             "--lab".into(),
             lab.to_string(),
+            "--host".into(),
+            h.name.clone(),
             "--missing-ok".into(),
         ];
         match run_remote(h, &args, None, false, Some(events), cancel).await {

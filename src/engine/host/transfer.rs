@@ -22,7 +22,7 @@ pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Where a host keeps the spec of lab `lab` it received.
 pub fn received_dir(lab: &LabName) -> PathBuf {
-    home::vmlab_home().join("specs").join(lab.as_str())
+    home::received_spec_dir(lab)
 }
 
 /// The files that travel: relative path and full path, sorted.
@@ -224,7 +224,7 @@ mod tests {
             .collect();
         assert!(!sent.contains(&"creds.json".to_string()), "{sent:?}");
         assert!(sent.contains(&"net.json".to_string()), "{sent:?}");
-        key::ensure(src.path()).unwrap();
+        key::ensure(src.path(), false).unwrap();
         let bytes = pack(src.path()).unwrap();
         let dst = tempfile::tempdir().unwrap();
         let out = dst.path().join("copy");

@@ -83,6 +83,35 @@ pub fn running_state(lab: &LabDir) -> Option<LabState> {
     any_alive.then_some(state)
 }
 
+/// Ports the lab's own live processes hold (its running QEMUs' SSH and TCP console ports, its
+/// relay's ports of links between hosts): in use, but not by a stranger. A port checked busy
+/// that is not among them is someone else's.
+fn own_ports(lab: &LabDir) -> std::collections::BTreeSet<u16> {
+    let mut own = std::collections::BTreeSet::new();
+    let Ok(state) = LabState::load(lab) else {
+        return own;
+    };
+    for (name, n) in &state.nodes {
+        let paths = lab.node_paths(name);
+        if n.pid
+            .is_some_and(|pid| process::is_running_qemu(pid, n.qemu_identity(&paths.pidfile)))
+        {
+            own.insert(n.ssh_port);
+            own.extend(n.console_port);
+        }
+    }
+    if state.relay_alive(lab) {
+        own.extend(
+            state
+                .links
+                .iter()
+                .filter(|l| l.transport == LinkTransport::CrossHost)
+                .map(|l| l.port),
+        );
+    }
+    own
+}
+
 /// Everything before a deploy's first side effect on the lab (see the module doc). `events`
 /// hears warnings and what waits.
 pub async fn prepare(
@@ -93,6 +122,16 @@ pub async fn prepare(
     let lab = LabDir::of(spec.name.clone());
     let lock = lock::acquire(lab.name(), "vmlab deploy", events).await?;
     if let Some(state) = running_state(&lab).filter(|_| !opts.force) {
+        if opts.host.is_some() {
+            // A host's part of a multi-host lab: "already running" only if it is this lab.
+            same_lab(spec, &lab, &state, opts.host.clone()).map_err(|why| {
+                EngineError::LabState(format!(
+                    "lab {name} already runs here, but not as this spec would run it ({why}); \
+                     destroy it first (`vmlab destroy --lab {name}`) or deploy with --force",
+                    name = lab.name()
+                ))
+            })?;
+        }
         return Ok(Prepared::AlreadyRunning(Box::new(state)));
     }
     if lab.path().symlink_metadata().is_ok() {
@@ -128,6 +167,74 @@ pub async fn prepare(
     })))
 }
 
+/// Is the lab running in `lab` the one `spec` deploys on `host`: the same nodes here, each with
+/// the same QEMU command line, and the same key on its links between hosts? `Err` says what
+/// differs.
+fn same_lab(
+    spec: &Lab,
+    lab: &LabDir,
+    state: &LabState,
+    host: Option<String>,
+) -> Result<(), String> {
+    if state.host != host {
+        return Err(format!(
+            "it is {}",
+            match &state.host {
+                Some(h) => format!("host {h}'s part"),
+                None => "a one-host lab".into(),
+            }
+        ));
+    }
+    let plan = plan::build(
+        spec,
+        &PlanOptions {
+            lab_dir: lab.path().to_path_buf(),
+            accel: state.accel,
+            qemu: qemu::qemu_binary(),
+            local_host: host,
+        },
+    )
+    .map_err(|e| SpecErrors(e).to_string())?;
+    let mut here: Vec<&str> = plan.local_nodes().map(|n| n.name.as_str()).collect();
+    let mut ran: Vec<&str> = state
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.status != crate::engine::node::NodeStatus::Remote)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    here.sort_unstable();
+    ran.sort_unstable();
+    if here != ran {
+        return Err(format!(
+            "it runs nodes {} here, the spec places {}",
+            ran.join(", "),
+            here.join(", ")
+        ));
+    }
+    for n in plan.local_nodes() {
+        if state.nodes.get(&n.name).map(|r| &r.argv) != Some(&n.argv) {
+            return Err(format!(
+                "{}'s machine is not the one the spec describes",
+                n.name
+            ));
+        }
+    }
+    let crossing = plan
+        .links
+        .iter()
+        .any(|l| l.transport == LinkTransport::CrossHost);
+    if crossing && plan.cross_host_keyed {
+        let running = LinksFile::load(lab.path())
+            .ok()
+            .and_then(|f| f.key().ok().flatten());
+        let now = super::key::load(&spec.spec_dir).ok().flatten();
+        if running.is_none() || running != now {
+            return Err("its links between hosts use another lab key".into());
+        }
+    }
+    Ok(())
+}
+
 /// `--dry-run`: the plan a deploy would run, and every problem the preflight checks find
 /// (missing image, busy port, socket paths too long). Starts nothing, takes no lock. Without
 /// an accelerator the plan is shown for TCG (the probe would start a QEMU).
@@ -137,7 +244,7 @@ pub async fn dry_run(
     host: Option<String>,
 ) -> Result<(LabPlan, SpecErrors), EngineError> {
     let lab = LabDir::of(spec.name.clone());
-    let (plan, mut problems) = checked_plan(
+    let (plan, problems) = checked_plan(
         spec,
         &lab,
         Some(accel.unwrap_or(Accel::Tcg)),
@@ -146,10 +253,6 @@ pub async fn dry_run(
         &EventSink::none(),
     )
     .await?;
-    if running_state(&lab).is_some() {
-        // The lab's own QEMUs hold its ports; that is not a problem of the spec.
-        problems.0.retain(|p| !p.problem.contains("already in use"));
-    }
     Ok((plan, problems))
 }
 
@@ -180,7 +283,7 @@ async fn checked_plan(
         },
     )
     .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
-    let problems = preflight::check(&plan, spec);
+    let problems = preflight::check(&plan, spec, &own_ports(lab));
     Ok((plan, problems))
 }
 
@@ -252,7 +355,10 @@ impl Deployment {
             .filter(|l| l.transport == LinkTransport::CrossHost)
             .count();
         let key = if crossing > 0 && plan.cross_host_keyed {
-            Some(super::key::ensure(&plan.spec_dir)?)
+            let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+            let received = canonical(&plan.spec_dir)
+                .is_some_and(|d| Some(d) == canonical(&home::received_spec_dir(&plan.name)));
+            Some(super::key::ensure(&plan.spec_dir, received)?)
         } else {
             None
         };

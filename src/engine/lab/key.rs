@@ -51,10 +51,19 @@ pub fn load(spec_dir: &Path) -> Result<Option<[u8; KEY_LEN]>, EngineError> {
     })
 }
 
-/// The lab key, created if there is none yet.
-pub fn ensure(spec_dir: &Path) -> Result<[u8; KEY_LEN], EngineError> {
+/// The lab key, created if there is none yet — except in a spec another host sent
+/// (`received`): a key made there would be this host's alone, and every datagram between the
+/// hosts would be refused as forged.
+pub fn ensure(spec_dir: &Path, received: bool) -> Result<[u8; KEY_LEN], EngineError> {
     if let Some(k) = load(spec_dir)? {
         return Ok(k);
+    }
+    if received {
+        return Err(EngineError::LabState(format!(
+            "{} has no lab key: this spec was sent by another host's `--all-hosts`, which must \
+             send the key with it; deploy again with --all-hosts from the spec's own directory",
+            spec_dir.display()
+        )));
     }
     let key = random_key()?;
     let target = path(spec_dir);
@@ -104,8 +113,18 @@ mod tests {
     fn a_key_is_made_once_private_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
-        let k = ensure(dir.path()).unwrap();
-        assert_eq!(ensure(dir.path()).unwrap(), k, "made once");
+        assert!(
+            ensure(dir.path(), true).is_err(),
+            "never made in a received spec"
+        );
+        assert_eq!(load(dir.path()).unwrap(), None);
+        let k = ensure(dir.path(), false).unwrap();
+        assert_eq!(ensure(dir.path(), false).unwrap(), k, "made once");
+        assert_eq!(
+            ensure(dir.path(), true).unwrap(),
+            k,
+            "read in a received spec"
+        );
         let mode = std::fs::metadata(path(dir.path())).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_ne!(k, [0u8; KEY_LEN]);

@@ -13,8 +13,9 @@ use crate::spec::{Lab, SpecError, SpecErrors};
 /// Unix socket paths longer than this do not fit `sockaddr_un`.
 const MAX_SOCKET_PATH: usize = 107;
 
-/// Everything about the machine that would stop `plan` from deploying.
-pub fn check(plan: &LabPlan, lab: &Lab) -> SpecErrors {
+/// Everything about the machine that would stop `plan` from deploying. Ports in `own` are held
+/// by the lab's own running processes (a re-deploy's dry run) and are not a stranger's.
+pub fn check(plan: &LabPlan, lab: &Lab, own: &BTreeSet<u16>) -> SpecErrors {
     let mut errs = SpecErrors::default();
     let mut seen = BTreeSet::new();
     let local: BTreeSet<&str> = plan.local_nodes().map(|n| n.name.as_str()).collect();
@@ -77,7 +78,7 @@ pub fn check(plan: &LabPlan, lab: &Lab) -> SpecErrors {
         .map(|n| (n.name.as_str(), n.mgmt_addr))
         .collect();
     let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-    for p in &plan.ports {
+    for p in plan.ports.iter().filter(|p| !own.contains(&p.port)) {
         let (base, addr, udp) = match &p.role {
             PortRole::Link { index, .. } => {
                 // Only a link between hosts uses its port (UDP, on this host's address).
