@@ -111,21 +111,8 @@ fn two_node_lab_end_to_end() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 
     // The console answers.
-    let mut c = lab.command(&["console", "r2"]);
-    c.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"echo console-$((6*7))\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("console-42"),
-        "console said: {}",
-        stdout(&out)
-    );
+    let out = console_says(&lab, "r2", "echo console-$((6*7))\n");
+    assert!(out.contains("console-42"), "console said: {out}");
 
     // Deploying again changes nothing.
     let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);

@@ -162,17 +162,8 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     let profile: Value = serde_json::from_str(&vm.read("profiles/a.json")).unwrap();
     assert!(profile.get("console_port").is_none(), "{profile}");
     assert_eq!(profile["ssh_port"], 28000);
-    let mut c = vm.command(&["console", "a"]);
-    c.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"echo console-$((6*7))\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(stdout(&out).contains("console-42"), "{}", stdout(&out));
+    let out = console_says(&vm, "a", "echo console-$((6*7))\n");
+    assert!(out.contains("console-42"), "{out}");
     {
         use std::os::unix::fs::PermissionsExt;
         // Only the lab directory stands between another user and the socket.

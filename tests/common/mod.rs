@@ -345,6 +345,25 @@ pub fn renamed_qemu(root: &Path) -> PathBuf {
     emu
 }
 
+/// Types `input` into `vmlab console <node>` (stdin a pipe: it ends once the guest is quiet)
+/// and returns what the console printed.
+pub fn console_says(lab: &TestLab, node: &str, input: &str) -> String {
+    use std::io::Write;
+    let mut child = lab
+        .command(&["console", "--lab", &lab.name, node])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run vmlab console");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to the console");
+    stdout(&child.wait_with_output().expect("vmlab console"))
+}
+
 /// `vmlab ssh --lab <lab> <node> -- <cmd>`: its output, whatever its status.
 pub fn ssh(lab: &TestLab, node: &str, cmd: &str) -> Output {
     lab.vmlab(&["ssh", "--lab", &lab.name, node, "--", cmd])

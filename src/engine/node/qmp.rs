@@ -89,19 +89,11 @@ pub fn execute_blocking(path: &Path, command: &str, limit: Duration) -> std::io:
         loop {
             let mut line = String::new();
             if r.read_line(&mut line)? == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "QMP closed",
-                ));
+                return Err(closed());
             }
-            let v: Value = serde_json::from_str(&line).map_err(std::io::Error::other)?;
-            if v.get("event").is_some() {
-                continue;
+            if let Some(v) = parse_reply(&line)? {
+                return Ok(v);
             }
-            if let Some(err) = v.get("error") {
-                return Err(std::io::Error::other(format!("QMP error: {err}")));
-            }
-            return Ok(v);
         }
     };
     reply()?;
@@ -124,18 +116,26 @@ async fn next_reply(
 ) -> std::io::Result<Value> {
     loop {
         let Some(line) = lines.next_line().await? else {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "QMP closed",
-            ));
+            return Err(closed());
         };
-        let v: Value = serde_json::from_str(&line).map_err(std::io::Error::other)?;
-        if v.get("event").is_some() {
-            continue;
+        if let Some(v) = parse_reply(&line)? {
+            return Ok(v);
         }
-        if let Some(err) = v.get("error") {
-            return Err(std::io::Error::other(format!("QMP error: {err}")));
-        }
-        return Ok(v);
     }
+}
+
+/// One line from QMP: a reply, `None` for an asynchronous event, or the error QEMU answered.
+fn parse_reply(line: &str) -> std::io::Result<Option<Value>> {
+    let v: Value = serde_json::from_str(line).map_err(std::io::Error::other)?;
+    if v.get("event").is_some() {
+        return Ok(None);
+    }
+    if let Some(err) = v.get("error") {
+        return Err(std::io::Error::other(format!("QMP error: {err}")));
+    }
+    Ok(Some(v))
+}
+
+fn closed() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "QMP closed")
 }
