@@ -152,18 +152,10 @@ fn between_hosts(
     n: usize,
 ) -> (f64, f64, f64, Vec<i32>) {
     let tag = if key.is_some() { "keyed" } else { "plain" };
-    let h1 = root.join(format!("h1-{tag}"));
-    let h2 = root.join(format!("h2-{tag}"));
-    let h1 = lab_dir(
-        root,
-        h1.file_name().unwrap().to_str().unwrap(),
-        cross_end(&h1, "a", port, key),
-    );
-    let h2 = lab_dir(
-        root,
-        h2.file_name().unwrap().to_str().unwrap(),
-        cross_end(&h2, "z", port, key),
-    );
+    // Each host's lab directory has the lab's name (the link key binds it), as on real hosts.
+    let (h1, h2) = (format!("h1-{tag}/bench"), format!("h2-{tag}/bench"));
+    let h1 = lab_dir(root, &h1, cross_end(&root.join(&h1), "a", port, key));
+    let h2 = lab_dir(root, &h2, cross_end(&root.join(&h2), "z", port, key));
     let a = UnixDatagram::bind(h1.join("links/0a.vm")).unwrap();
     let z = UnixDatagram::bind(h2.join("links/0z.vm")).unwrap();
     let pids = vec![start_relay(vmlab, &h1), start_relay(vmlab, &h2)];

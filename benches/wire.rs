@@ -6,19 +6,22 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use vmlab::engine::link::wire::{self, Header, KEY_LEN, Kind};
+use vmlab::engine::link::wire::{self, Header, KEY_LEN, Kind, RunKeys, Tagging};
 use vmlab::plan::End;
 
 /// The receiving relay run's nonce each frame is made for.
 const RUN: wire::Nonce = [0xa5; wire::NONCE_LEN];
 
 fn bench(c: &mut Criterion) {
-    let key = [7u8; KEY_LEN];
+    let keys = RunKeys::new(&[7u8; KEY_LEN], &RUN);
+    let plain = Tagging::Unkeyed {
+        hint: wire::hint_of(&RUN),
+    };
     let mut g = c.benchmark_group("wrap and check one datagram");
     for size in [64usize, 1514] {
         let frame = vec![0x5a; size];
         g.throughput(Throughput::Bytes(size as u64));
-        for (label, k) in [("keyed", Some(&key)), ("unkeyed", None)] {
+        for (label, t) in [("keyed", Tagging::Keyed(&keys)), ("unkeyed", plain)] {
             g.bench_with_input(BenchmarkId::new(label, size), &frame, |b, frame| {
                 let mut out = Vec::with_capacity(size + 64);
                 let mut seq = 0u64;
@@ -32,8 +35,8 @@ fn bench(c: &mut Criterion) {
                         epoch: 1,
                         seq,
                     };
-                    wire::encode(&h, black_box(frame), k, &RUN, &mut out);
-                    let (_, f) = wire::decode(black_box(&out), 3, End::Z, k, &RUN).expect("valid");
+                    wire::encode(&h, black_box(frame), t, &mut out);
+                    let (_, f) = wire::decode(black_box(&out), 3, End::Z, t).expect("valid");
                     black_box(f.len())
                 })
             });

@@ -253,9 +253,13 @@ fn two_hosts_on_one_machine_share_a_lab() {
             let (n, _) = sock
                 .recv_from(&mut buf)
                 .expect("a heartbeat from h2 within 5 s");
-            if let Ok((h, payload)) =
-                wire::decode(&buf[..n], 0, vmlab::plan::End::A, Some(&link_key), &[0; 16])
-                && h.kind == wire::Kind::Heartbeat
+            let any_run = wire::RunKeys::new(&link_key, &[0; wire::NONCE_LEN]);
+            if let Ok((h, payload)) = wire::decode(
+                &buf[..n],
+                0,
+                vmlab::plan::End::A,
+                wire::Tagging::Keyed(&any_run),
+            ) && h.kind == wire::Kind::Heartbeat
                 && Some(payload) != not.as_ref().map(|n| &n[..])
             {
                 return payload.try_into().unwrap();
@@ -279,8 +283,7 @@ fn two_hosts_on_one_machine_share_a_lab() {
                 seq,
             },
             &test_frame(),
-            Some(k),
-            to,
+            wire::Tagging::Keyed(&wire::RunKeys::new(k, to)),
             &mut out,
         );
         out

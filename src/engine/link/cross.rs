@@ -22,7 +22,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use super::forward::{self, LinkShared, Peer, Sink, now_us};
-use super::wire::{self, Header, KEY_LEN, Kind, NONCE_LEN, Nonce, Refused, Window};
+use super::wire::{
+    self, Header, KEY_LEN, Kind, NONCE_LEN, Nonce, Refused, RunKeys, Tagging, Window,
+};
 use crate::plan::End;
 use crate::spec::LinkImpair;
 use crate::spec::impair::Direction;
@@ -40,16 +42,37 @@ pub struct CrossShared {
     pub peer_host: String,
     /// The link key (the lab key bound to the lab, the link and its addresses), if keyed.
     pub key: Option<[u8; KEY_LEN]>,
+    /// This run's keys (what frames to it are checked with), if keyed.
+    own_keys: Option<RunKeys>,
     /// This relay's epoch (see [`super::wire`]) and its next sequence number.
     pub epoch: u64,
     seq: AtomicU64,
     /// This relay run's nonce: frames to it must be made for it.
     nonce: Nonce,
-    /// The other relay's nonce, from its latest heartbeat (none yet: nothing can be sent).
-    peer_nonce: Mutex<Option<Nonce>>,
+    /// The other relay's run, from its latest heartbeat (none yet: nothing can be sent).
+    peer_run: Mutex<Option<PeerRun>>,
     /// Milliseconds since the epoch when the other host was last heard (0: never).
     last_heard_ms: AtomicU64,
     peer_attached: AtomicBool,
+}
+
+/// The other relay's run as its heartbeats announce it: its nonce, and (keyed) the keys frames
+/// to it are tagged with, derived once per nonce.
+#[derive(Clone)]
+struct PeerRun {
+    nonce: Nonce,
+    keys: Option<RunKeys>,
+}
+
+impl PeerRun {
+    fn tagging(&self) -> Tagging<'_> {
+        match &self.keys {
+            Some(k) => Tagging::Keyed(k),
+            None => Tagging::Unkeyed {
+                hint: wire::hint_of(&self.nonce),
+            },
+        }
+    }
 }
 
 /// Where a link between hosts is: the lab it belongs to and its ends' UDP addresses.
@@ -85,11 +108,12 @@ impl CrossShared {
             sock,
             peer: place.peer,
             peer_host,
+            own_keys: key.map(|k| RunKeys::new(&k, &nonce)),
             key,
             epoch,
             seq: AtomicU64::new(0),
             nonce,
-            peer_nonce: Mutex::new(None),
+            peer_run: Mutex::new(None),
             last_heard_ms: AtomicU64::new(0),
             peer_attached: AtomicBool::new(false),
         }
@@ -130,9 +154,34 @@ impl CrossShared {
         (last > 0).then(|| UNIX_EPOCH + Duration::from_millis(last))
     }
 
-    /// The other relay's nonce, once heard.
-    fn peer_nonce(&self) -> Option<Nonce> {
-        *self.peer_nonce.lock().unwrap_or_else(|e| e.into_inner())
+    /// The other relay's run, once heard.
+    fn peer_run(&self) -> Option<PeerRun> {
+        self.peer_run
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What frames to this run are checked with.
+    fn own_tagging(&self) -> Tagging<'_> {
+        match &self.own_keys {
+            Some(k) => Tagging::Keyed(k),
+            None => Tagging::Unkeyed {
+                hint: wire::hint_of(&self.nonce),
+            },
+        }
+    }
+
+    /// The other relay announced run `nonce`: frames go to it from now on.
+    fn heard_run(&self, nonce: Nonce) {
+        let mut peer = self.peer_run.lock().unwrap_or_else(|e| e.into_inner());
+        if peer.as_ref().is_some_and(|p| p.nonce == nonce) {
+            return;
+        }
+        *peer = Some(PeerRun {
+            nonce,
+            keys: self.key.map(|k| RunKeys::new(&k, &nonce)),
+        });
     }
 
     /// Sends a heartbeat (once a second, from the relay's timer), with this run's nonce.
@@ -141,8 +190,7 @@ impl CrossShared {
         wire::encode(
             &self.header(Kind::Heartbeat, attached),
             &self.nonce,
-            self.key.as_ref(),
-            &[0; NONCE_LEN],
+            self.own_tagging(),
             &mut buf,
         );
         if let Err(e) = self.sock.send_to(&buf, self.peer) {
@@ -171,7 +219,7 @@ impl Sink for UdpSink {
     /// that they would vanish unseen, so they count as not taken (`peer`), as towards a VM
     /// that is not there.
     fn send(&mut self, frames: &[&[u8]]) -> usize {
-        let Some(to) = self.cross.peer_nonce().filter(|_| self.cross.alive()) else {
+        let Some(to) = self.cross.peer_run().filter(|_| self.cross.alive()) else {
             return 0;
         };
         let mut sent = 0;
@@ -179,8 +227,7 @@ impl Sink for UdpSink {
             wire::encode(
                 &self.cross.header(Kind::Frame, true),
                 f,
-                self.cross.key.as_ref(),
-                &to,
+                to.tagging(),
                 &mut self.buf,
             );
             match self.cross.sock.send_to(&self.buf, self.cross.peer) {
@@ -225,13 +272,7 @@ pub fn inbound(
             counters.foreign.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let decoded = wire::decode(
-            &buf[..n],
-            cross.link,
-            to_end,
-            cross.key.as_ref(),
-            &cross.nonce,
-        );
+        let decoded = wire::decode(&buf[..n], cross.link, to_end, cross.own_tagging());
         let (h, frame) = match decoded {
             Ok(d) if wire::plausible_epoch(d.0.epoch, now_us().saturating_mul(1000)) => d,
             Err(Refused::Replayed) => {
@@ -255,7 +296,7 @@ pub fn inbound(
                 cross.peer_attached.store(h.attached, Ordering::Relaxed);
                 let mut nonce = [0u8; NONCE_LEN];
                 nonce.copy_from_slice(frame);
-                *cross.peer_nonce.lock().unwrap_or_else(|e| e.into_inner()) = Some(nonce);
+                cross.heard_run(nonce);
             }
             Kind::Frame => {
                 cross.peer_attached.store(true, Ordering::Relaxed);

@@ -12,9 +12,10 @@
 //! - It is BLAKE3 in keyed mode with a **link key** derived from the lab key, the lab's name,
 //!   the link's index and both ends' UDP addresses ([`link_key`]): a datagram of another lab
 //!   that happens to share the key file, or of another link, never checks out.
-//! - A frame's tag also covers the **receiving relay's nonce**, a random value each relay picks
-//!   when it starts and sends in its heartbeats. So a frame is good only for the relay run it
-//!   was made for: after the receiving relay restarts, everything captured before is refused
+//! - A frame's tag is made with a key bound to the **receiving relay's nonce** ([`RunKeys`]),
+//!   a random value each relay picks when it starts and sends in its heartbeats (one hash when
+//!   the nonce is learnt, none per frame). So a frame is good only for the relay run it was
+//!   made for: after the receiving relay restarts, everything captured before is refused
 //!   (`hint`, the nonce's first two bytes, tells such a stale frame from a forged one for the
 //!   counters). Heartbeats are bound to no nonce (they are how a nonce is learnt), so a
 //!   replayed old heartbeat can at worst make a relay believe in a stale nonce until the next
@@ -100,35 +101,72 @@ pub fn link_key(
     *h.finalize().as_bytes()
 }
 
+/// The keys of one relay run's datagrams: heartbeats are tagged with the link key, frames with
+/// the link key bound to the receiving run's nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunKeys {
+    link: [u8; KEY_LEN],
+    frames: [u8; KEY_LEN],
+    hint: [u8; 2],
+}
+
+impl RunKeys {
+    /// The keys for datagrams to (or, with its own nonce, of) the relay run `nonce`.
+    pub fn new(link_key: &[u8; KEY_LEN], nonce: &Nonce) -> Self {
+        RunKeys {
+            link: *link_key,
+            frames: *blake3::keyed_hash(link_key, nonce).as_bytes(),
+            hint: hint_of(nonce),
+        }
+    }
+}
+
+/// How a datagram is tagged: with keys (keyed links), or only with the receiving run's hint
+/// (unkeyed links).
+#[derive(Debug, Clone, Copy)]
+pub enum Tagging<'a> {
+    Keyed(&'a RunKeys),
+    Unkeyed { hint: [u8; 2] },
+}
+
+impl Tagging<'_> {
+    fn hint(&self) -> [u8; 2] {
+        match self {
+            Tagging::Keyed(k) => k.hint,
+            Tagging::Unkeyed { hint } => *hint,
+        }
+    }
+
+    fn key(&self, kind: Kind) -> Option<&[u8; KEY_LEN]> {
+        match (self, kind) {
+            (Tagging::Keyed(k), Kind::Frame) => Some(&k.frames),
+            (Tagging::Keyed(k), Kind::Heartbeat) => Some(&k.link),
+            (Tagging::Unkeyed { .. }, _) => None,
+        }
+    }
+}
+
 /// Is `epoch` believable at `now_ns` (not a made-up future)?
 pub fn plausible_epoch(epoch: u64, now_ns: u64) -> bool {
     epoch <= now_ns.saturating_add(MAX_EPOCH_AHEAD_NS)
 }
 
-/// The tag of `body` for a datagram bound to `nonce` (zeros: a heartbeat).
-fn tag(key: &[u8; KEY_LEN], nonce: &Nonce, body: &[u8]) -> [u8; TAG_LEN] {
-    let mut h = blake3::Hasher::new_keyed(key);
-    h.update(nonce);
-    h.update(body);
+/// The tag of `body`.
+fn tag(key: &[u8; KEY_LEN], body: &[u8]) -> [u8; TAG_LEN] {
     let mut t = [0u8; TAG_LEN];
-    t.copy_from_slice(&h.finalize().as_bytes()[..TAG_LEN]);
+    t.copy_from_slice(&blake3::keyed_hash(key, body).as_bytes()[..TAG_LEN]);
     t
 }
 
-fn hint_of(nonce: &Nonce) -> [u8; 2] {
+/// The first two bytes of a nonce, sent in the clear to tell a stale frame from a forged one.
+pub fn hint_of(nonce: &Nonce) -> [u8; 2] {
     [nonce[0], nonce[1]]
 }
 
 /// Appends one datagram to `out` (cleared first). A frame is made for the receiving relay's
-/// run `to` (its nonce, learnt from its heartbeats); a heartbeat's payload is the sender's own
-/// nonce.
-pub fn encode(
-    h: &Header,
-    payload: &[u8],
-    key: Option<&[u8; KEY_LEN]>,
-    to: &Nonce,
-    out: &mut Vec<u8>,
-) {
+/// run (`to`: the keys or hint of its nonce, learnt from its heartbeats); a heartbeat's
+/// payload is the sender's own nonce.
+pub fn encode(h: &Header, payload: &[u8], to: Tagging<'_>, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(MAGIC);
     out.push(match h.kind {
@@ -143,32 +181,34 @@ pub fn encode(
         flags |= FLAG_ATTACHED;
     }
     out.push(flags);
-    let bound = match h.kind {
-        Kind::Frame => *to,
-        Kind::Heartbeat => [0; NONCE_LEN],
-    };
-    out.extend_from_slice(&hint_of(&bound));
+    out.extend_from_slice(&match h.kind {
+        Kind::Frame => to.hint(),
+        Kind::Heartbeat => [0, 0],
+    });
     out.extend_from_slice(&h.link.to_be_bytes());
     out.extend_from_slice(&h.epoch.to_be_bytes());
     out.extend_from_slice(&h.seq.to_be_bytes());
     out.extend_from_slice(payload);
-    if let Some(key) = key {
-        let t = tag(key, &bound, out);
+    if let Some(key) = to.key(h.kind) {
+        let t = tag(key, out);
         out.extend_from_slice(&t);
     }
 }
 
-/// Checks a datagram for link `link` arriving at end `to`, whose relay run is `mine`: its
-/// shape, its tag and that a frame was made for this run (the replay check within a run is
-/// [`Window`]'s). Returns the header and the payload.
+/// Checks a datagram for link `link` arriving at end `to`, whose relay run is `mine` (its own
+/// keys or hint): its shape, its tag and that a frame was made for this run (the replay check
+/// within a run is [`Window`]'s). Returns the header and the payload.
 pub fn decode<'a>(
     data: &'a [u8],
     link: u32,
     to: End,
-    key: Option<&[u8; KEY_LEN]>,
-    mine: &Nonce,
+    mine: Tagging<'_>,
 ) -> Result<(Header, &'a [u8]), Refused> {
-    let tag_len = if key.is_some() { TAG_LEN } else { 0 };
+    let tag_len = if matches!(mine, Tagging::Keyed(_)) {
+        TAG_LEN
+    } else {
+        0
+    };
     if data.len() < HEADER_LEN + tag_len || &data[..4] != MAGIC {
         return Err(Refused::Malformed);
     }
@@ -179,22 +219,19 @@ pub fn decode<'a>(
         _ => return Err(Refused::Malformed),
     };
     let hint = [body[6], body[7]];
-    let bound = match kind {
-        Kind::Frame => *mine,
-        Kind::Heartbeat => [0; NONCE_LEN],
-    };
-    if let Some(key) = key {
-        let want = tag(key, &bound, body);
+    let stale = kind == Kind::Frame && hint != mine.hint();
+    if let Some(key) = mine.key(kind) {
+        let want = tag(key, body);
         // Constant time: the comparison does not tell an attacker how much of a guess was right.
         let diff = want.iter().zip(got).fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if diff != 0 {
-            return Err(if kind == Kind::Frame && hint != hint_of(mine) {
+            return Err(if stale {
                 Refused::Replayed
             } else {
                 Refused::Forged
             });
         }
-    } else if kind == Kind::Frame && hint != hint_of(mine) {
+    } else if stale {
         // Unkeyed: at least a frame from before this relay run is not taken.
         return Err(Refused::Replayed);
     }
@@ -330,60 +367,63 @@ mod tests {
         }
     }
 
+    fn keyed(k: &RunKeys) -> Tagging<'_> {
+        Tagging::Keyed(k)
+    }
+
+    fn unkeyed(run: &Nonce) -> Tagging<'static> {
+        Tagging::Unkeyed { hint: hint_of(run) }
+    }
+
     #[test]
     fn a_datagram_round_trips_and_any_change_is_refused() {
+        let keys = RunKeys::new(&KEY, &RUN);
         let mut out = Vec::new();
-        encode(&hdr(9), b"frame bytes", Some(&KEY), &RUN, &mut out);
+        encode(&hdr(9), b"frame bytes", keyed(&keys), &mut out);
         assert_eq!(out.len(), HEADER_LEN + 11 + TAG_LEN);
-        let (h, f) = decode(&out, 3, End::Z, Some(&KEY), &RUN).unwrap();
+        let (h, f) = decode(&out, 3, End::Z, keyed(&keys)).unwrap();
         assert_eq!((h, f), (hdr(9), &b"frame bytes"[..]));
         // Every single flipped byte is caught.
         for i in 0..out.len() {
             let mut bad = out.clone();
             bad[i] ^= 0x40;
-            assert!(
-                decode(&bad, 3, End::Z, Some(&KEY), &RUN).is_err(),
-                "byte {i}"
-            );
+            assert!(decode(&bad, 3, End::Z, keyed(&keys)).is_err(), "byte {i}");
         }
         // Another key, another link, or the sender's own end.
+        let other = RunKeys::new(&[8; KEY_LEN], &RUN);
+        assert_eq!(decode(&out, 3, End::Z, keyed(&other)), Err(Refused::Forged));
         assert_eq!(
-            decode(&out, 3, End::Z, Some(&[8; KEY_LEN]), &RUN),
-            Err(Refused::Forged)
-        );
-        assert_eq!(
-            decode(&out, 4, End::Z, Some(&KEY), &RUN),
+            decode(&out, 4, End::Z, keyed(&keys)),
             Err(Refused::Malformed)
         );
         assert_eq!(
-            decode(&out, 3, End::A, Some(&KEY), &RUN),
+            decode(&out, 3, End::A, keyed(&keys)),
             Err(Refused::Malformed)
         );
         // Unkeyed links carry no tag.
-        encode(&hdr(1), b"x", None, &RUN, &mut out);
+        encode(&hdr(1), b"x", unkeyed(&RUN), &mut out);
         assert_eq!(out.len(), HEADER_LEN + 1);
-        assert!(decode(&out, 3, End::Z, None, &RUN).is_ok());
+        assert!(decode(&out, 3, End::Z, unkeyed(&RUN)).is_ok());
         assert_eq!(
-            decode(&out[..10], 3, End::Z, None, &RUN),
+            decode(&out[..10], 3, End::Z, unkeyed(&RUN)),
             Err(Refused::Malformed)
         );
     }
 
     #[test]
     fn a_frame_is_good_only_for_the_relay_run_it_was_made_for() {
+        let keys = RunKeys::new(&KEY, &RUN);
         let mut out = Vec::new();
-        encode(&hdr(1), b"frame", Some(&KEY), &RUN, &mut out);
-        assert!(decode(&out, 3, End::Z, Some(&KEY), &RUN).is_ok());
+        encode(&hdr(1), b"frame", keyed(&keys), &mut out);
+        assert!(decode(&out, 3, End::Z, keyed(&keys)).is_ok());
         // The receiving relay restarted: a new nonce, and what was captured before is stale.
         let restarted: Nonce = [0x5a; NONCE_LEN];
-        assert_eq!(
-            decode(&out, 3, End::Z, Some(&KEY), &restarted),
-            Err(Refused::Replayed)
-        );
+        let now = RunKeys::new(&KEY, &restarted);
+        assert_eq!(decode(&out, 3, End::Z, keyed(&now)), Err(Refused::Replayed));
         // Unkeyed links refuse them too (by the hint).
-        encode(&hdr(1), b"frame", None, &RUN, &mut out);
+        encode(&hdr(1), b"frame", unkeyed(&RUN), &mut out);
         assert_eq!(
-            decode(&out, 3, End::Z, None, &restarted),
+            decode(&out, 3, End::Z, unkeyed(&restarted)),
             Err(Refused::Replayed)
         );
         // Heartbeats are bound to no run: they carry the sender's nonce to be learnt.
@@ -391,8 +431,9 @@ mod tests {
             kind: Kind::Heartbeat,
             ..hdr(2)
         };
-        encode(&hb, &RUN, Some(&KEY), &restarted, &mut out);
-        let (h, payload) = decode(&out, 3, End::Z, Some(&KEY), &[1; NONCE_LEN]).unwrap();
+        encode(&hb, &RUN, keyed(&now), &mut out);
+        let someone = RunKeys::new(&KEY, &[1; NONCE_LEN]);
+        let (h, payload) = decode(&out, 3, End::Z, keyed(&someone)).unwrap();
         assert_eq!((h.kind, payload), (Kind::Heartbeat, &RUN[..]));
     }
 
@@ -400,11 +441,11 @@ mod tests {
     fn link_keys_bind_the_lab_the_link_and_its_addresses() {
         let a: SocketAddr = "192.0.2.1:23300".parse().unwrap();
         let z: SocketAddr = "192.0.2.2:23300".parse().unwrap();
-        let mine = link_key(&KEY, "fabric", 0, a, z);
+        let mine = RunKeys::new(&link_key(&KEY, "fabric", 0, a, z), &RUN);
         let mut out = Vec::new();
         let h = Header { link: 0, ..hdr(1) };
-        encode(&h, b"frame", Some(&mine), &RUN, &mut out);
-        assert!(decode(&out, 0, End::Z, Some(&mine), &RUN).is_ok());
+        encode(&h, b"frame", keyed(&mine), &mut out);
+        assert!(decode(&out, 0, End::Z, keyed(&mine)).is_ok());
         // Another lab sharing the key file, another link, other ports: forged.
         for other in [
             link_key(&KEY, "fabric2", 0, a, z),
@@ -412,20 +453,19 @@ mod tests {
             link_key(&KEY, "fabric", 0, a, "192.0.2.2:23301".parse().unwrap()),
             link_key(&KEY, "fabric", 0, z, a),
         ] {
+            let other = RunKeys::new(&other, &RUN);
             assert_ne!(other, mine);
-            assert_eq!(
-                decode(&out, 0, End::Z, Some(&other), &RUN),
-                Err(Refused::Forged)
-            );
+            assert_eq!(decode(&out, 0, End::Z, keyed(&other)), Err(Refused::Forged));
         }
     }
 
     #[test]
     fn empty_frames_and_made_up_epochs_are_refused_keyed_or_not() {
+        let keys = RunKeys::new(&KEY, &RUN);
         let mut out = Vec::new();
-        for key in [Some(&KEY), None] {
-            encode(&hdr(1), b"", key, &RUN, &mut out);
-            assert_eq!(decode(&out, 3, End::Z, key, &RUN), Err(Refused::Malformed));
+        for t in [keyed(&keys), unkeyed(&RUN)] {
+            encode(&hdr(1), b"", t, &mut out);
+            assert_eq!(decode(&out, 3, End::Z, t), Err(Refused::Malformed));
         }
         let now = 1_800_000_000_000_000_000u64;
         assert!(plausible_epoch(now, now));
