@@ -13,6 +13,8 @@
 //!   throughput, against the same-host relay of the same run.
 //!
 //!   cargo bench --bench relay
+//!   RELAY_BENCH_VMLAB=path/to/an/older/vmlab cargo bench --bench relay   (the same program
+//!   against another build's relay: the relays are driven only through their unix sockets)
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -180,7 +182,9 @@ fn main() {
             .unwrap()
             .success()
     );
-    let vmlab = root.join("target/release/vmlab");
+    let vmlab = std::env::var_os("RELAY_BENCH_VMLAB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/vmlab"));
     let work = tempfile::Builder::new()
         .prefix("vrel")
         .tempdir_in("/tmp")
