@@ -116,18 +116,22 @@ impl<'a> Paused<'a> {
             vms: Vec::new(),
             resumed: false,
         };
-        for (node, qmp) in targets {
-            guard.add(node, qmp.clone())?;
-        }
+        guard.add(targets)?;
         on_all(targets, |n, q| qmp_simple(n, q, "stop")).await?;
         Ok(guard)
     }
 
-    /// One more paused VM (a node started paused from the snapshot).
-    fn add(&mut self, node: &str, qmp: PathBuf) -> Result<(), EngineError> {
+    /// More paused VMs (or about to be), recorded in one write of state.json.
+    fn add(&mut self, vms: &[(String, PathBuf)]) -> Result<(), EngineError> {
         let at = now_rfc3339_millis();
-        LabState::update_node(self.lab, node, |n| n.pausing(at))?;
-        self.vms.push((node.to_string(), qmp));
+        LabState::update(self.lab, |s| {
+            for (node, _) in vms {
+                if let Some(n) = s.nodes.get_mut(node) {
+                    n.pausing(at.clone());
+                }
+            }
+        })?;
+        self.vms.extend(vms.iter().cloned());
         Ok(())
     }
 
@@ -473,7 +477,7 @@ pub async fn restore(
         LabState::update_node(lab, node, |n| {
             n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
         })?;
-        paused.add(node, paths.qmp)?;
+        paused.add(&[(node.clone(), paths.qmp)])?;
         started.push((node.clone(), l.pid));
     }
     interrupted()?;
