@@ -198,3 +198,43 @@ fn graph_of_a_spec_not_deployed() {
         "drawing a spec deploys nothing"
     );
 }
+
+/// `-S` and `--lab` go after a command's own arguments everywhere, `link`'s subcommands
+/// included: the lab is then looked for (not deployed here: exit 3, naming it), never a usage
+/// error (exit 2).
+#[test]
+fn the_lab_is_named_after_any_commands_arguments() {
+    let lab = TestLab::new("sel");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let demo = demo.to_str().expect("utf-8");
+    for args in [
+        vec!["link", "down", "spine1:Ethernet0", "-S", demo],
+        vec![
+            "link",
+            "set",
+            "spine1:Ethernet0",
+            "--delay",
+            "5ms",
+            "-S",
+            demo,
+        ],
+        vec!["link", "up", "spine1:Ethernet0", "--lab", "demo"],
+        vec!["stop", "spine1", "-S", demo],
+        vec!["status", "-S", demo],
+    ] {
+        let o = lab.vmlab(&args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("demo"), "{args:?}: {}", stderr(&o));
+    }
+    // Both at once is still refused as usage.
+    let o = lab.vmlab(&[
+        "link",
+        "down",
+        "spine1:Ethernet0",
+        "-S",
+        demo,
+        "--lab",
+        "demo",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -46,7 +46,9 @@ fn lab_name(s: &str) -> Result<LabName, String> {
     LabName::parse(s).map_err(|why| format!("the lab name {s:?} {why}"))
 }
 
-/// Which lab a command works on.
+/// Which lab a command works on. Global, so that a command with subcommands (`link`) takes
+/// it after the subcommand's own arguments as every other command does
+/// (`vmlab link down r1:Ethernet0 -S specs/`), as `-v` and `-q` are.
 #[derive(Debug, Clone, Args)]
 pub struct LabArgs {
     /// Spec directory of the lab
@@ -54,11 +56,12 @@ pub struct LabArgs {
         short = 'S',
         long = "specs",
         value_name = "DIR",
-        conflicts_with = "lab"
+        conflicts_with = "lab",
+        global = true
     )]
     pub specs: Option<PathBuf>,
     /// Name of a deployed lab
-    #[arg(long, value_name = "NAME", value_parser = lab_name)]
+    #[arg(long, value_name = "NAME", value_parser = lab_name, global = true)]
     pub lab: Option<LabName>,
 }
 
