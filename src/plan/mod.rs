@@ -243,6 +243,22 @@ impl LabPlan {
 
 /// Builds the plan. Port problems (past 65535, two roles on one port) come back as spec errors
 /// naming topology.json's port settings.
+/// The plan as any host of the lab computes it, for what every host agrees on — placement,
+/// management addresses, ports, indices, links between hosts — and not for launching: TCG,
+/// the default QEMU program, seen from the first host of `hosts` (none in a one-host lab).
+/// `--all-hosts` and the exports of a lab not deployed read this one plan.
+pub fn placement(lab: &Lab, lab_dir: PathBuf) -> Result<LabPlan, Vec<SpecError>> {
+    build(
+        lab,
+        &PlanOptions {
+            lab_dir,
+            accel: Accel::Tcg,
+            qemu: "qemu-system-x86_64".into(),
+            local_host: lab.settings.hosts.first().map(|(h, _)| h.clone()),
+        },
+    )
+}
+
 pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
     let ports = ports::allocate(lab)?;
     let topo = lab.spec_dir.join("topology.json");

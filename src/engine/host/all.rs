@@ -28,7 +28,7 @@ use crate::engine::lab::profiles;
 use crate::engine::lab::status::{self, LabStatus};
 use crate::engine::lab::{LabDir, destroy, key};
 use crate::engine::lines;
-use crate::plan::{self, Accel, PlanOptions};
+use crate::plan::{self, Accel};
 use crate::spec::{Lab, LabName};
 
 /// How `deploy --all-hosts` deploys.
@@ -153,7 +153,8 @@ pub async fn deploy_all(
 ) -> Result<Vec<(String, usize)>, EngineError> {
     // The key first, so that every host gets the same one with the spec: decided from every
     // link of the lab, not from one host's view (the first host may have none between hosts).
-    let plan = placement_plan(lab, hosts)?;
+    let plan = plan::placement(lab, LabDir::of(lab.name.clone()).path().to_path_buf())
+        .map_err(|e| EngineError::Invalid(crate::spec::SpecErrors(e)))?;
     if plan.cross_host_keyed && links_between_hosts(lab) {
         key::ensure(&lab.spec_dir, false)?;
     }
@@ -419,20 +420,6 @@ fn links_between_hosts(lab: &Lab) -> bool {
             .and_then(|n| n.host.as_deref())
     };
     lab.links.iter().any(|l| host(&l.a.node) != host(&l.z.node))
-}
-
-/// The plan as every host computes it (only placement, addresses and ports are read).
-fn placement_plan(lab: &Lab, hosts: &[HostTarget]) -> Result<plan::LabPlan, EngineError> {
-    plan::build(
-        lab,
-        &PlanOptions {
-            lab_dir: LabDir::of(lab.name.clone()).path().to_path_buf(),
-            accel: Accel::Tcg,
-            qemu: "qemu-system-x86_64".into(),
-            local_host: hosts.first().map(|h| h.name.clone()),
-        },
-    )
-    .map_err(|e| EngineError::Invalid(crate::spec::SpecErrors(e)))
 }
 
 fn names(hosts: &[&HostTarget]) -> String {

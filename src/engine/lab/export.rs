@@ -22,17 +22,8 @@ use crate::engine::node::{NodeState, NodeStatus};
 /// planned, none running).
 pub fn planned_state(spec: &crate::spec::Lab) -> Result<LabState, EngineError> {
     let lab = LabDir::of(spec.name.clone());
-    let plan = crate::plan::build(
-        spec,
-        &crate::plan::PlanOptions {
-            lab_dir: lab.path().to_path_buf(),
-            accel: crate::plan::Accel::Tcg,
-            qemu: crate::engine::node::qemu::qemu_binary(),
-            // Any host will do: every host plans the same lab.
-            local_host: spec.settings.hosts.first().map(|(h, _)| h.clone()),
-        },
-    )
-    .map_err(|e| EngineError::Invalid(crate::spec::SpecErrors(e)))?;
+    let plan = crate::plan::placement(spec, lab.path().to_path_buf())
+        .map_err(|e| EngineError::Invalid(crate::spec::SpecErrors(e)))?;
     Ok(LabState::from_plan(&plan))
 }
 
