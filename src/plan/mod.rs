@@ -26,6 +26,17 @@ pub enum Accel {
     Tcg,
 }
 
+impl Accel {
+    /// QEMU's name for the accelerator and the CPU model vmlab runs under it: `host` under
+    /// KVM, `max` under TCG (see `qemu.rs` for why). Labs and the KVM probe both use it.
+    pub fn qemu_names(self) -> (&'static str, &'static str) {
+        match self {
+            Accel::Kvm => ("kvm", "host"),
+            Accel::Tcg => ("tcg", "max"),
+        }
+    }
+}
+
 impl std::fmt::Display for Accel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -52,10 +52,7 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
             opt(&node.name)
         ),
     ]);
-    let (accel, cpu) = match i.accel {
-        Accel::Kvm => ("kvm", "host"),
-        Accel::Tcg => ("tcg", "max"),
-    };
+    let (accel, cpu) = i.accel.qemu_names();
     push(&["-machine", &format!("pc,accel={accel}")]);
     let cpu = match &node.cpu_features {
         Some(f) => format!("{cpu},{f}"),

@@ -80,10 +80,7 @@ pub async fn probe_kvm(qemu: &str, scratch: &Path) -> Result<(), String> {
 /// private scratch copy, writable: QEMU 7.2 refuses a read-only IDE hard disk ("Block node
 /// is read-only"), which made every probe fail and every lab run under TCG.
 fn probe_args(accel: Accel, disk: &Path, out: &Path) -> Vec<String> {
-    let (accel, cpu) = match accel {
-        Accel::Kvm => ("kvm", "host"),
-        Accel::Tcg => ("tcg", "max"),
-    };
+    let (accel, cpu) = accel.qemu_names();
     [
         "-accel",
         accel,
