@@ -24,20 +24,20 @@ use futures::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
 use super::LabDir;
+use super::boot;
 use super::destroy::destroy_locked;
 use super::lock::{self, LabLock};
 use super::preflight;
 use super::profiles;
 use super::stages::{self, StageNode, Stages, Wait};
-use super::state::{LabState, now_rfc3339_millis};
+use super::state::LabState;
 use crate::engine::error::{EngineError, NodeFailure};
-use crate::engine::events::{BootStage, Event, EventSink};
+use crate::engine::events::{Event, EventSink};
 use crate::engine::home;
 use crate::engine::link::config::LinksFile;
 use crate::engine::link::supervise;
-use crate::engine::node::health::{self, BootOutcome, Watch};
-use crate::engine::node::process::{self, QemuIdentity};
-use crate::engine::node::{boottimes, qemu};
+use crate::engine::node::process;
+use crate::engine::node::qemu;
 use crate::plan::{self, Accel, LabPlan, LinkTransport, NodePlan, PlanOptions};
 use crate::spec::{Lab, SpecErrors};
 
@@ -528,43 +528,19 @@ impl Deployment {
                 });
             }
             if !d.start.is_empty() {
-                let launches = d.start.iter().map(|i| {
-                    let node = nodes[*i];
-                    async move {
-                        let at = Instant::now();
-                        (node, at, qemu::launch(&qemu::Launch::of(node)).await)
-                    }
-                });
-                for (node, at, result) in futures::future::join_all(launches).await {
-                    match result {
-                        Ok(l) => {
-                            LabState::update_node(lab, &node.name, |n| {
-                                n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
-                            })?;
-                            events.send(Event::NodeStage {
-                                node: node.name.clone(),
-                                stage: BootStage::Launched,
-                                elapsed: at.elapsed(),
-                            });
-                            watches.push(async move {
-                                let outcome = watch(lab, node, &l, at, events).await;
-                                (node, l.pid, outcome)
-                            });
-                        }
-                        Err(reason) => {
-                            stages.failed(&node.name);
-                            LabState::update_node(lab, &node.name, |n| n.failed(None, &reason))?;
-                            events.send(Event::NodeFailed {
-                                node: node.name.clone(),
-                                reason: reason.clone(),
-                                elapsed: at.elapsed(),
-                            });
-                            failures.push(NodeFailure {
-                                node: node.name.clone(),
-                                reason,
-                                console_log: node.paths.qemu_log.clone(),
-                                console_tail: Vec::new(),
-                            });
+                let launches = d
+                    .start
+                    .iter()
+                    .map(|i| boot::launch(lab, boot::Target::planned(nodes[*i]), &[], events));
+                for launched in futures::future::join_all(launches).await {
+                    match launched? {
+                        Ok(b) => watches.push(async move {
+                            let outcome = b.watch(lab, events).await;
+                            (b, outcome)
+                        }),
+                        Err(failure) => {
+                            stages.failed(&failure.node);
+                            failures.push(failure);
                         }
                     }
                 }
@@ -587,29 +563,12 @@ impl Deployment {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(EngineError::Interrupted),
-                Some((node, pid, outcome)) = watches.next(), if !watches.is_empty() => {
-                    match outcome {
-                        BootOutcome::Ready { elapsed } => {
-                            stages.ready(&node.name);
-                            boottimes::record(&node.platform, plan.accel, elapsed);
-                            LabState::update_node(lab, &node.name, |n| {
-                                n.ready(pid, elapsed.as_secs_f64(), now_rfc3339_millis())
-                            })?;
-                        }
-                        BootOutcome::Failed { reason, elapsed } => {
-                            stages.failed(&node.name);
-                            LabState::update_node(lab, &node.name, |n| n.failed(Some(pid), &reason))?;
-                            events.send(Event::NodeFailed {
-                                node: node.name.clone(),
-                                reason: reason.clone(),
-                                elapsed,
-                            });
-                            failures.push(NodeFailure {
-                                node: node.name.clone(),
-                                reason,
-                                console_log: node.paths.console_log.clone(),
-                                console_tail: health::console_tail(&node.paths.console_log, 12),
-                            });
+                Some((b, outcome)) = watches.next(), if !watches.is_empty() => {
+                    match b.settle(lab, outcome, plan.accel, events)? {
+                        Ok(()) => stages.ready(b.name()),
+                        Err(failure) => {
+                            stages.failed(b.name());
+                            failures.push(failure);
                         }
                     }
                 }
@@ -625,36 +584,6 @@ fn mem_available_mb() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
-}
-
-/// Watches one node's boot, recording each stage in the lab state.
-async fn watch(
-    lab: &LabDir,
-    node: &NodePlan,
-    l: &qemu::Launched,
-    started: Instant,
-    events: &EventSink,
-) -> BootOutcome {
-    let record = |stage: BootStage| {
-        if let Err(e) = LabState::update_node(lab, &node.name, |n| n.reached(l.pid, stage)) {
-            tracing::warn!("cannot record {}'s boot stage: {e}", node.name);
-        }
-    };
-    health::watch_boot(
-        Watch {
-            node: &node.name,
-            pid: l.pid,
-            qemu: QemuIdentity::launched(&node.paths.pidfile, l.exe.as_deref()),
-            console_log: &node.paths.console_log,
-            ssh: std::net::SocketAddr::new(node.mgmt_addr, node.ssh_port),
-            timeout: Duration::from_secs(node.boot_timeout_secs),
-            started,
-            log_offset: 0,
-        },
-        events,
-        &record,
-    )
-    .await
 }
 
 /// The lab directory (0700), its marker first, then its sub-directories.

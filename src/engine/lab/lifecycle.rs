@@ -7,20 +7,17 @@
 //! watch records its outcome through the state's own lock, and only if the node is still the
 //! QEMU it launched. A cancelled start stops what it started.
 
-use std::time::{Duration, Instant};
-
 use tokio_util::sync::CancellationToken;
 
 use super::LabDir;
+use super::boot::{self, Boot};
 use super::lock::{self, LabLock};
-use super::state::{LabState, now_rfc3339_millis};
-use crate::engine::error::{EngineError, NodeFailure};
+use super::state::LabState;
+use crate::engine::error::EngineError;
 use crate::engine::events::{Event, EventSink};
-use crate::engine::node::boottimes;
-use crate::engine::node::health::{self, BootOutcome, Watch};
-use crate::engine::node::process::{self, QemuIdentity};
-use crate::engine::node::qemu::{self, stop_qemu};
-use crate::engine::node::state::{BootStage, NodeState};
+use crate::engine::node::process;
+use crate::engine::node::qemu::stop_qemu;
+use crate::engine::node::state::NodeState;
 
 /// What can be done to one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,35 +90,18 @@ pub async fn run(
     finish(lab, boot, accel, events, cancel).await
 }
 
-/// A node whose QEMU was just launched and recorded, to be watched to ready.
-pub(super) struct Boot {
-    node: String,
-    rec: NodeState,
-    launched: qemu::Launched,
-    started: Instant,
-    log_offset: u64,
-}
-
 /// Launches a node's QEMU from its recorded command line (the caller holds the lab's lock).
 pub(super) async fn launch_locked(
     lab: &LabDir,
     node: &str,
     rec: &NodeState,
-    lock: &LabLock,
+    _lock: &LabLock,
     events: &EventSink,
 ) -> Result<Boot, EngineError> {
-    let started = Instant::now();
-    let log_offset = std::fs::metadata(lab.node_paths(node).console_log)
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let launched = launch(lab, node, rec, lock, started, events).await?;
-    Ok(Boot {
-        node: node.to_string(),
-        rec: rec.clone(),
-        launched,
-        started,
-        log_offset,
-    })
+    let target = boot::Target::recorded(lab, node, rec)?;
+    boot::launch(lab, target, &[], events)
+        .await?
+        .map_err(|f| EngineError::BootFailed(vec![f]))
 }
 
 /// Watches a launched node to ready and records the outcome; a cancellation stops it.
@@ -132,50 +112,26 @@ pub(super) async fn finish(
     events: &EventSink,
     cancel: &CancellationToken,
 ) -> Result<(), EngineError> {
-    let Boot {
-        node,
-        rec,
-        launched,
-        started,
-        log_offset,
-    } = boot;
-    let node = node.as_str();
+    let node = boot.name();
     let outcome = tokio::select! {
         biased;
         _ = cancel.cancelled() => None,
-        o = watch(lab, node, &rec, &launched, started, log_offset, events) => Some(o),
+        o = boot.watch(lab, events) => Some(o),
     };
     match outcome {
-        Some(BootOutcome::Ready { elapsed }) => {
-            boottimes::record(&rec.platform, accel, elapsed);
-            LabState::update_node(lab, node, |n| {
-                n.ready(launched.pid, elapsed.as_secs_f64(), now_rfc3339_millis())
-            })?;
+        Some(o) => {
+            boot.settle(lab, o, accel, events)?
+                .map_err(|f| EngineError::BootFailed(vec![f]))?;
             // A guest that keeps its home in RAM forgot the lab's key.
             super::sshkey::install_on(lab, &[node.to_string()], events).await;
             Ok(())
-        }
-        Some(BootOutcome::Failed { reason, elapsed }) => {
-            LabState::update_node(lab, node, |n| n.failed(Some(launched.pid), &reason))?;
-            events.send(Event::NodeFailed {
-                node: node.into(),
-                reason: reason.clone(),
-                elapsed,
-            });
-            let log = lab.node_paths(node).console_log;
-            Err(EngineError::BootFailed(vec![NodeFailure {
-                node: node.into(),
-                reason,
-                console_tail: health::console_tail(&log, 12),
-                console_log: log,
-            }]))
         }
         None => {
             // Cancelled mid-boot: stop what this command started.
             events.send(Event::Step(format!("stopping {node} (interrupted)")));
             let lock = lock::acquire(lab.name(), &format!("vmlab stop {node}"), events).await?;
             let now = LabState::load(lab)?;
-            if now.node(node)?.pid == Some(launched.pid) {
+            if now.node(node)?.pid == Some(boot.pid()) {
                 stop(lab, node, now.node(node)?, &lock).await?;
             }
             Err(EngineError::Interrupted)
@@ -207,86 +163,4 @@ async fn stop(
         }
     }
     LabState::update_node(lab, node, NodeState::stopped)
-}
-
-/// Launches the node's QEMU from its recorded command line and records the pid.
-async fn launch(
-    lab: &LabDir,
-    node: &str,
-    rec: &NodeState,
-    _lock: &LabLock,
-    started: Instant,
-    events: &EventSink,
-) -> Result<qemu::Launched, EngineError> {
-    if rec.argv.is_empty() {
-        return Err(EngineError::LabState(format!(
-            "{node} was deployed by an older vmlab that did not record its command line; redeploy the lab"
-        )));
-    }
-    let paths = lab.node_paths(node);
-    let launched = qemu::launch(&qemu::Launch {
-        argv: &rec.argv,
-        pidfile: &paths.pidfile,
-        qemu_log: &paths.qemu_log,
-    })
-    .await;
-    match launched {
-        Ok(l) => {
-            LabState::update_node(lab, node, |n| {
-                n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
-            })?;
-            events.send(Event::NodeStage {
-                node: node.into(),
-                stage: BootStage::Launched,
-                elapsed: started.elapsed(),
-            });
-            Ok(l)
-        }
-        Err(reason) => {
-            LabState::update_node(lab, node, |n| n.failed(None, &reason))?;
-            events.send(Event::NodeFailed {
-                node: node.into(),
-                reason: reason.clone(),
-                elapsed: started.elapsed(),
-            });
-            Err(EngineError::BootFailed(vec![NodeFailure {
-                node: node.into(),
-                reason,
-                console_tail: health::console_tail(&paths.qemu_log, 12),
-                console_log: paths.qemu_log,
-            }]))
-        }
-    }
-}
-
-async fn watch(
-    lab: &LabDir,
-    node: &str,
-    rec: &NodeState,
-    l: &qemu::Launched,
-    started: Instant,
-    log_offset: u64,
-    events: &EventSink,
-) -> BootOutcome {
-    let paths = lab.node_paths(node);
-    let record = |stage: BootStage| {
-        if let Err(e) = LabState::update_node(lab, node, |n| n.reached(l.pid, stage)) {
-            tracing::warn!("cannot record {node}'s boot stage: {e}");
-        }
-    };
-    health::watch_boot(
-        Watch {
-            node,
-            pid: l.pid,
-            qemu: QemuIdentity::launched(&paths.pidfile, l.exe.as_deref()),
-            console_log: &paths.console_log,
-            ssh: std::net::SocketAddr::new(rec.mgmt_addr, rec.ssh_port),
-            timeout: Duration::from_secs(rec.boot_timeout_secs.max(1)),
-            started,
-            log_offset,
-        },
-        events,
-        &record,
-    )
-    .await
 }

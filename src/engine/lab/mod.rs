@@ -4,6 +4,7 @@
 //! impairments and capture ([`links`]), bringing back what died ([`repair`]), finding labs
 //! ([`find`]), its live status and monitor, the preflight checks and the profile patch.
 
+pub mod boot;
 pub mod console;
 pub mod deploy;
 pub mod destroy;

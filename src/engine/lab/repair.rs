@@ -7,7 +7,8 @@
 use tokio_util::sync::CancellationToken;
 
 use super::LabDir;
-use super::lifecycle::{self, Boot};
+use super::boot::Boot;
+use super::lifecycle;
 use super::lock;
 use super::state::LabState;
 use crate::engine::error::EngineError;

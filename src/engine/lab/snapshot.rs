@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::LabDir;
+use super::boot;
 use super::lock;
 use super::state::{LabState, now_rfc3339, now_rfc3339_millis};
 use crate::engine::error::EngineError;
@@ -463,21 +464,16 @@ pub async fn restore(
     let mut started = Vec::new();
     for node in &stopped {
         interrupted()?;
-        let rec = state.node(node)?;
-        let paths = lab.node_paths(node);
-        let mut argv = rec.argv.clone();
-        argv.extend(["-S".to_string(), "-loadvm".to_string(), name.to_string()]);
-        let l = qemu::launch(&qemu::Launch {
-            argv: &argv,
-            pidfile: &paths.pidfile,
-            qemu_log: &paths.qemu_log,
-        })
-        .await
-        .map_err(|e| EngineError::LabState(format!("{node}: cannot start from {name}: {e}")))?;
-        LabState::update_node(lab, node, |n| {
-            n.launched(l.pid, l.exe.clone(), now_rfc3339_millis())
-        })?;
-        paused.add(&[(node.clone(), paths.qmp)])?;
+        let target = boot::Target::recorded(lab, node, state.node(node)?)?;
+        let qmp_path = target.paths.qmp.clone();
+        let extra = ["-S".to_string(), "-loadvm".to_string(), name.to_string()];
+        let l = boot::launch(lab, target, &extra, events)
+            .await?
+            .map_err(|f| {
+                EngineError::LabState(format!("{node}: cannot start from {name}: {}", f.reason))
+            })?
+            .launched;
+        paused.add(&[(node.clone(), qmp_path)])?;
         started.push((node.clone(), l.pid));
     }
     interrupted()?;

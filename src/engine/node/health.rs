@@ -14,7 +14,6 @@ use tokio::net::TcpStream;
 
 use super::process::{self, QemuIdentity};
 use super::state::BootStage;
-use crate::engine::events::{Event, EventSink};
 
 /// What a finished watch found.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +24,6 @@ pub enum BootOutcome {
 
 /// What one node's watch needs.
 pub struct Watch<'a> {
-    pub node: &'a str,
     pub pid: i32,
     /// What proves `pid` is still this node's QEMU.
     pub qemu: QemuIdentity<'a>,
@@ -40,24 +38,17 @@ pub struct Watch<'a> {
 }
 
 /// Watches a node until it is ready, its QEMU dies, or its boot timeout passes. Each stage
-/// reached is sent to `events` and handed to `record` (which writes it to the lab state).
+/// reached is handed to `reached` with the time since the launch began (the caller records
+/// it and tells whoever listens).
 pub async fn watch_boot(
     w: Watch<'_>,
-    events: &EventSink,
-    record: &(dyn Fn(BootStage) + Sync),
+    reached: &(dyn Fn(BootStage, Duration) + Sync),
 ) -> BootOutcome {
     let mut stage = BootStage::Launched;
     let mut offset = w.log_offset;
     let mut tail = String::new();
     let mut next_ssh_probe = Instant::now();
-    let emit = |stage: BootStage| {
-        record(stage);
-        events.send(Event::NodeStage {
-            node: w.node.to_string(),
-            stage,
-            elapsed: w.started.elapsed(),
-        })
-    };
+    let emit = |stage: BootStage| reached(stage, w.started.elapsed());
     loop {
         if !process::is_running_qemu(w.pid, w.qemu) {
             return BootOutcome::Failed {
