@@ -95,7 +95,7 @@ fn tui_console_and_ssh_in_a_real_terminal() {
 
     let tmux = Tmux::new();
     let script = format!(
-        "VMLAB_HOME='{}' '{}' tui --lab tuilab; echo \"EXIT=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
+        "VMLAB_HOME='{}' VMLAB_ACCEL=tcg '{}' tui --lab tuilab; echo \"EXIT=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
         lab.home().display(),
         vmlab_bin()
     );

@@ -51,6 +51,7 @@ impl Host2 {
         Command::new(vmlab_bin())
             .args(args)
             .env("VMLAB_HOME", &self.home)
+            .env("VMLAB_ACCEL", "tcg")
             .env_remove("VMLAB_ACCEL")
             .stdin(std::process::Stdio::null())
             .output()
@@ -414,7 +415,7 @@ impl Sshd {
             format!(
                 "ListenAddress {addr}:{port}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-                 PidFile {d}/sshd.pid\nSetEnv VMLAB_HOME={home} PATH={bin}:/usr/local/bin:/usr/bin:/bin\n",
+                 PidFile {d}/sshd.pid\nSetEnv VMLAB_HOME={home} VMLAB_ACCEL=tcg PATH={bin}:/usr/local/bin:/usr/bin:/bin\n",
                 d = dir.display(),
                 home = home.display(),
                 bin = bin.display(),

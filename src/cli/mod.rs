@@ -19,7 +19,7 @@ use crate::engine::lab::repair;
 use crate::engine::lab::snapshot;
 use crate::engine::lab::state::LabState;
 use crate::engine::lab::{LabDir, destroy, status};
-use crate::engine::{EngineError, NodeStatus, ssh};
+use crate::engine::{EngineError, NodeStatus};
 use crate::plan::Accel;
 use crate::spec::LabName;
 use crate::spec::impair::Directions;
@@ -728,7 +728,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             let state = LabState::load(&lab)?;
             let me = std::env::current_exe()
                 .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
-            let mut cmd = ssh::ssh_command(&state, &node, &command, &me)?;
+            let mut cmd = state.ssh_command(&node, &command, &me)?;
             use std::os::unix::process::CommandExt;
             // exec: the terminal, signals and the exit status all pass straight through.
             let err = cmd.exec();

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::error::EngineError;
-use super::lab::state::LabState;
+use super::node::state::NodeState;
 
 /// Environment variable that turns the vmlab binary into ssh's askpass helper.
 pub const ASKPASS_ENV: &str = "VMLAB_ASKPASS";
@@ -28,14 +28,15 @@ pub fn askpass_secret() -> Option<String> {
     Some(std::env::var(SECRET_ENV).unwrap_or_default())
 }
 
-/// The ssh command for `node`; `remote` is the command to run (empty: interactive shell).
+/// The ssh command for `node` as recorded in `n`; `remote` is the command to run (empty:
+/// interactive shell); host keys are kept in `known_hosts` (the lab's own).
 pub fn ssh_command(
-    state: &LabState,
     node: &str,
+    n: &NodeState,
+    known_hosts: &Path,
     remote: &[String],
     askpass: &Path,
 ) -> Result<Command, EngineError> {
-    let n = state.node(node)?;
     let (Some(user), Some(pass)) = (&n.ssh_user, &n.ssh_pass) else {
         return Err(EngineError::LabState(format!(
             "node {node} has no SSH credentials: set ssh_user and ssh_pass in its profile, or \
@@ -47,14 +48,13 @@ pub fn ssh_command(
             "node {node}'s recorded user name {user:?} {why}; fix ssh_user and redeploy"
         )));
     }
-    let known_hosts = state.lab_dir.join("known_hosts");
     let mut cmd = Command::new("ssh");
     cmd.arg("-l")
         .arg(user)
         .arg("-p")
         .arg(n.ssh_port.to_string())
         .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", config_path(&known_hosts)))
+        .arg(format!("UserKnownHostsFile={}", config_path(known_hosts)))
         .args(["-o", "StrictHostKeyChecking=no"])
         .args(["-o", "LogLevel=ERROR"])
         .args([

@@ -47,7 +47,7 @@ use crate::engine::lab::links::{self, LinkChange};
 use crate::engine::lab::snapshot;
 use crate::engine::lab::state::LabState;
 use crate::engine::lab::{LabDir, destroy, monitor};
-use crate::engine::{EngineError, home, ssh};
+use crate::engine::{EngineError, home};
 use crate::plan::Accel;
 use crate::term::session::{Session, SessionEvent, SessionId};
 use app::{Action, App, TabKind};
@@ -438,8 +438,9 @@ fn connect(
                 },
                 TabKind::Ssh => {
                     let me = std::env::current_exe().map_err(|e| e.to_string())?;
-                    let cmd =
-                        ssh::ssh_command(&state, &node, &[], &me).map_err(|e| e.to_string())?;
+                    let cmd = state
+                        .ssh_command(&node, &[], &me)
+                        .map_err(|e| e.to_string())?;
                     Session::pty(id, &cmd, rows, cols, sess_tx).map_err(|e| e.to_string())
                 }
             }

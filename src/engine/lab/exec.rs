@@ -14,7 +14,6 @@ use super::state::LabState;
 use crate::engine::error::EngineError;
 use crate::engine::lines::{self, Collected, Limits};
 use crate::engine::node::NodeStatus;
-use crate::engine::ssh;
 
 /// Which nodes a command runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +143,9 @@ async fn one(
     if !matches!(rec.status, NodeStatus::Running | NodeStatus::Remote) {
         return Err(format!("not running: {}", rec.status.label()));
     }
-    let cmd = ssh::ssh_command(state, node, command, me).map_err(|e| e.to_string())?;
+    let cmd = state
+        .ssh_command(node, command, me)
+        .map_err(|e| e.to_string())?;
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())

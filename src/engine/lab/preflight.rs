@@ -33,7 +33,7 @@ pub fn check(plan: &LabPlan, lab: &Lab, own: &BTreeSet<u16>) -> SpecErrors {
                         format!("image {} (node {node}) is not readable", image.display()),
                         "fix the file's permissions",
                     ));
-                } else if let Err(why) = crate::engine::image::confined(image) {
+                } else if let Err(why) = crate::engine::node::backing::confined(image) {
                     errs.push(SpecError::new(
                         file,
                         field,

@@ -13,7 +13,6 @@ use super::LabDir;
 use super::state::LabState;
 use crate::engine::error::EngineError;
 use crate::engine::events::{Event, EventSink};
-use crate::engine::ssh;
 
 /// The private key's file name in a lab directory (the public key adds `.pub`).
 pub const FILE: &str = "id_ed25519";
@@ -148,7 +147,8 @@ pub async fn install_on(lab: &LabDir, nodes: &[String], events: &EventSink) {
 pub async fn install(lab: &LabDir, node: &str, public: &str) -> Result<(), String> {
     let state = LabState::load(lab).map_err(|e| e.to_string())?;
     let me = std::env::current_exe().map_err(|e| format!("cannot locate vmlab: {e}"))?;
-    let cmd = ssh::ssh_command(&state, node, &[install_script(public)], &me)
+    let cmd = state
+        .ssh_command(node, &[install_script(public)], &me)
         .map_err(|e| e.to_string())?;
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.stdin(std::process::Stdio::null())

@@ -125,6 +125,18 @@ impl LabState {
     }
 
     /// Nodes in topology order.
+    /// The ssh command for `node` (see [`crate::engine::ssh::ssh_command`]), with the lab's
+    /// own known_hosts.
+    pub fn ssh_command(
+        &self,
+        node: &str,
+        remote: &[String],
+        askpass: &std::path::Path,
+    ) -> Result<std::process::Command, EngineError> {
+        let known_hosts = self.lab_dir.join("known_hosts");
+        crate::engine::ssh::ssh_command(node, self.node(node)?, &known_hosts, remote, askpass)
+    }
+
     pub fn ordered_nodes(&self) -> impl Iterator<Item = (&String, &NodeState)> {
         self.node_order
             .iter()
