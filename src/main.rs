@@ -2,7 +2,7 @@
 
 fn main() {
     // ssh runs this binary as its askpass helper to get a lab password without a prompt.
-    if let Some(secret) = vmlab::engine::ssh::askpass_secret() {
+    if let Some(secret) = vmlab::engine::api::askpass_secret() {
         println!("{secret}");
         return;
     }

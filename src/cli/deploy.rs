@@ -10,24 +10,24 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::DeployArgs;
+use super::args::DeployArgs;
 use super::output;
 use super::say::{Progress, printing_sink, progress, say, tell, tell_event, tell_step};
 use super::signals::Interrupts;
-use crate::engine::events::{BootStage, Event, EventSink};
-use crate::engine::lab::deploy::{DeployOptions, Prepared, dry_run, prepare};
-use crate::engine::{EngineError, home};
+use crate::engine::api::{
+    self, AllOptions, BootStage, DeployOptions, EngineError, Event, EventSink, Prepared,
+};
 use crate::spec;
 
 pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, EngineError> {
-    let lab = spec::load(&args.specs, home::user_home().as_deref())?;
+    let lab = api::load_spec(&args.specs)?;
 
     if args.all_hosts {
         return all_hosts(&lab, &args, interrupts).await;
     }
 
     if args.dry_run {
-        let (plan, problems) = dry_run(&lab, args.accel.wanted(), args.host.clone()).await?;
+        let (plan, problems) = api::dry_run(&lab, args.accel.wanted(), args.host.clone()).await?;
         if args.accel.wanted().is_none() {
             say("# accelerator: decided at deploy by probing KVM; shown here for TCG");
         }
@@ -65,7 +65,7 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
     let prepared = tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(EngineError::Interrupted),
-        p = prepare(&lab, opts, &notes) => p,
+        p = api::prepare_deploy(&lab, opts, &notes) => p,
     };
     drop(notes);
     let _ = printer.await;
@@ -79,7 +79,7 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
             ));
             if args.cancel_on_eof {
                 // For the `--all-hosts` driver: nothing here is this run's to roll back.
-                say(crate::engine::host::all::ALREADY_RUNNING_LINE);
+                say(api::ALREADY_RUNNING_LINE);
             }
             return Ok(0);
         }
@@ -107,8 +107,7 @@ async fn all_hosts(
     args: &DeployArgs,
     interrupts: &Interrupts,
 ) -> Result<i32, EngineError> {
-    use crate::engine::host::{self, all};
-    let hosts = host::targets(lab, args.host.as_deref())?;
+    let hosts = api::hosts(lab, args.host.as_deref())?;
     let here = hosts
         .iter()
         .find(|h| h.local)
@@ -126,10 +125,10 @@ async fn all_hosts(
     ));
     let (sink, rx) = EventSink::channel();
     let printer = tokio::spawn(print_progress(rx, Vec::new()));
-    let r = all::deploy_all(
+    let r = api::deploy_all_hosts(
         lab,
         &hosts,
-        &all::AllOptions {
+        &AllOptions {
             accel: args.accel.wanted(),
             force: args.force,
             keep_on_failure: args.keep_on_failure,

@@ -5,11 +5,10 @@ use std::fmt::Write;
 use comfy_table::presets::NOTHING;
 use comfy_table::{Cell, Table};
 
-use crate::engine::NodeStatus;
-use crate::engine::lab::state::LabState;
-use crate::engine::lab::status::LabStatus;
-use crate::engine::link::LinkState;
-use crate::engine::link::control::{DirReport, Dropped};
+use crate::engine::api::{
+    Check, DirReport, Dropped, HostView, ImageRow, LabState, LabStatus, LinkState, NodeStatus,
+    Snapshot,
+};
 use crate::plan::{End, LabPlan, LinkTransport, NicRole};
 use crate::spec::LinkImpair;
 
@@ -352,7 +351,7 @@ pub fn deployed_text(state: &LabState) -> String {
 }
 
 /// `vmlab doctor`: one row per check.
-pub fn doctor_text(checks: &[crate::engine::doctor::Check]) -> String {
+pub fn doctor_text(checks: &[Check]) -> String {
     let mut t = table(&["CHECK", "", "FOUND", "FIX"]);
     // Long findings and fixes wrap to the terminal (or 120 columns in a log).
     t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
@@ -385,10 +384,7 @@ pub fn labs_text(rows: &[serde_json::Value]) -> String {
 
 /// `vmlab status --all-hosts`: every host's own nodes in one table, then each link as the
 /// hosts of its ends see it, then the hosts that could not be asked.
-pub fn all_hosts_text(
-    name: &crate::spec::LabName,
-    views: &[crate::engine::host::all::HostView],
-) -> String {
+pub fn all_hosts_text(name: &crate::spec::LabName, views: &[HostView]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "lab {name} on {} hosts", views.len());
     let mut nodes = table(&["NODE", "HOST", "STATUS", "PID", "SSH", "CONSOLE", "UPTIME"]);
@@ -461,7 +457,7 @@ pub fn impair_text(i: &LinkImpair) -> String {
 }
 
 /// `vmlab snapshot --list`.
-pub fn snapshots_text(snaps: &[crate::engine::lab::snapshot::Snapshot]) -> String {
+pub fn snapshots_text(snaps: &[Snapshot]) -> String {
     if snaps.is_empty() {
         return "no snapshots (take one with `vmlab snapshot --name <name>`)".into();
     }
@@ -484,7 +480,7 @@ pub fn snapshots_text(snaps: &[crate::engine::lab::snapshot::Snapshot]) -> Strin
 }
 
 /// `vmlab image list`.
-pub fn images_text(rows: &[crate::engine::image::ImageRow]) -> String {
+pub fn images_text(rows: &[ImageRow]) -> String {
     if rows.is_empty() {
         return "no images (import one with `vmlab image import <file>`)".into();
     }

@@ -5,8 +5,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::engine::events::Event;
-use crate::engine::{EngineError, EventSink};
+use crate::engine::api::{EngineError, Event, EventSink};
 
 /// How progress (engine events) is told on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,4 +86,17 @@ pub fn printing_sink() -> (EventSink, tokio::task::JoinHandle<()>) {
         }
     });
     (sink, task)
+}
+
+/// Runs `work` with a sink whose events are told on stderr as they come, and returns its
+/// result once every line is out: the one wrap-up of every command that reports progress.
+pub async fn with_progress<T, F, Fut>(work: F) -> T
+where
+    F: FnOnce(EventSink) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let (sink, printer) = printing_sink();
+    let result = work(sink).await;
+    let _ = printer.await;
+    result
 }

@@ -1,55 +1,27 @@
-//! The engineer's toolbox commands: `ssh-config`, `inventory`, `graph`, `exec` and `doctor` —
-//! what they print, and how.
+//! The engineer's toolbox commands: `ssh-config`, `inventory`, `graph`, `exec`, `doctor`,
+//! `completions` and `man` — what they print, and how.
 
 use std::path::Path;
 use std::time::Duration;
 
-use clap::ValueEnum;
-
-use super::LabArgs;
+use super::args::{Cli, ExecFormat, GraphFormat, InventoryFormat, LabArgs};
 use super::output;
 use super::say::{say, say_json, tell};
-use crate::engine::doctor::{self, Verdict};
-use crate::engine::lab::exec::{self, Targets};
-use crate::engine::lab::export;
-use crate::engine::lab::find;
-use crate::engine::lab::state::LabState;
-use crate::engine::{EngineError, home};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InventoryFormat {
-    Ansible,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormat {
-    Ascii,
-    Dot,
-    Mermaid,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExecFormat {
-    Text,
-    Json,
-}
+use crate::engine::api::{self, EngineError, ExecLine, LabHandle, Targets, Verdict};
 
 /// `vmlab ssh-config`.
 pub fn ssh_config(lab: &LabArgs) -> Result<i32, EngineError> {
-    let dir = find::find(&lab.selector(), false)?;
-    let state = LabState::load(&dir)?;
-    say(export::ssh_config(&state, dir.path()).trim_end());
+    let lab = LabHandle::find(&lab.selector(), false)?;
+    say(lab.ssh_config()?.trim_end());
     Ok(0)
 }
 
 /// `vmlab inventory`.
 pub fn inventory(lab: &LabArgs, format: InventoryFormat) -> Result<i32, EngineError> {
-    let dir = find::find(&lab.selector(), false)?;
-    let state = LabState::load(&dir)?;
+    let lab = LabHandle::find(&lab.selector(), false)?;
     match format {
-        InventoryFormat::Ansible => say(export::ansible(&state, dir.path()).trim_end()),
-        InventoryFormat::Json => say_json(&export::inventory(&state, dir.path()), "the inventory")?,
+        InventoryFormat::Ansible => say(lab.ansible_inventory()?.trim_end()),
+        InventoryFormat::Json => say_json(&lab.inventory()?, "the inventory")?,
     }
     Ok(0)
 }
@@ -57,23 +29,17 @@ pub fn inventory(lab: &LabArgs, format: InventoryFormat) -> Result<i32, EngineEr
 /// `vmlab graph`: a deployed lab (with each node's status), or with `-S` a spec that is not
 /// deployed (as planned).
 pub async fn graph(lab: &LabArgs, format: GraphFormat) -> Result<i32, EngineError> {
-    let (state, live) = match find::find(&lab.selector(), false) {
-        Ok(dir) => {
-            let st = crate::engine::lab::status::snapshot(&dir)?;
-            (LabState::load(&dir)?, Some(st))
-        }
+    let (state, live) = match LabHandle::find(&lab.selector(), false) {
+        Ok(lab) => (lab.state()?, Some(lab.status()?)),
         Err(EngineError::LabNotFound(why)) => match &lab.specs {
-            Some(d) => {
-                let spec = crate::spec::load(d, home::user_home().as_deref())?;
-                (export::planned_state(&spec)?, None)
-            }
+            Some(d) => (api::planned_state(&api::load_spec(d)?)?, None),
             None => return Err(EngineError::LabNotFound(why)),
         },
         Err(e) => return Err(e),
     };
     let text = match format {
-        GraphFormat::Dot => export::dot(&state),
-        GraphFormat::Mermaid => export::mermaid(&state),
+        GraphFormat::Dot => api::dot(&state),
+        GraphFormat::Mermaid => api::mermaid(&state),
         GraphFormat::Ascii => {
             let status = |n: &str| {
                 live.as_ref().and_then(|st| {
@@ -83,26 +49,32 @@ pub async fn graph(lab: &LabArgs, format: GraphFormat) -> Result<i32, EngineErro
                         .map(|r| r.status.label().to_string())
                 })
             };
-            export::ascii(&state, &status).text()
+            api::drawing(&state, &status).text()
         }
     };
     say(text.trim_end());
     Ok(0)
 }
 
-/// `vmlab exec`.
+/// `vmlab exec`: on `--all` nodes, those of `--platform`, or those named.
 pub async fn exec(
     lab: &LabArgs,
-    targets: Targets,
+    nodes: Vec<String>,
+    platform: Option<String>,
+    all: bool,
     format: ExecFormat,
     timeout: u64,
     command: &[String],
 ) -> Result<i32, EngineError> {
-    let dir = find::find(&lab.selector(), false)?;
-    let state = LabState::load(&dir)?;
-    let nodes = exec::resolve(&state, &targets)?;
+    let targets = match (all, platform) {
+        (true, _) => Targets::All,
+        (false, Some(p)) => Targets::Platform(p),
+        (false, None) => Targets::Nodes(nodes),
+    };
+    let lab = LabHandle::find(&lab.selector(), false)?;
+    let nodes = lab.exec_targets(&targets)?;
     let width = nodes.iter().map(String::len).max().unwrap_or(0);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<exec::Line>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ExecLine>();
     let printer = tokio::spawn(async move {
         while let Some(l) = rx.recv().await {
             if format == ExecFormat::Text {
@@ -115,14 +87,9 @@ pub async fn exec(
             }
         }
     });
-    let outcomes = exec::run(
-        &dir,
-        &nodes,
-        command,
-        Duration::from_secs(timeout.max(1)),
-        &tx,
-    )
-    .await;
+    let outcomes = lab
+        .exec(&nodes, command, Duration::from_secs(timeout.max(1)), &tx)
+        .await;
     drop(tx);
     let _ = printer.await;
     let outcomes = outcomes?;
@@ -148,10 +115,10 @@ pub async fn exec(
 /// `vmlab doctor`.
 pub async fn doctor(specs: Option<&Path>, json: bool) -> Result<i32, EngineError> {
     let spec = match specs {
-        Some(d) => Some(crate::spec::load(d, home::user_home().as_deref())?),
+        Some(d) => Some(api::load_spec(d)?),
         None => None,
     };
-    let checks = doctor::run(spec.as_ref()).await;
+    let checks = api::doctor(spec.as_ref()).await;
     if json {
         say_json(&checks, "doctor checks")?;
     } else {
@@ -172,4 +139,22 @@ pub async fn doctor(specs: Option<&Path>, json: bool) -> Result<i32, EngineError
             blockers.join(", ")
         )))
     }
+}
+
+/// `vmlab completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<i32, EngineError> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "vmlab", &mut std::io::stdout());
+    Ok(0)
+}
+
+/// `vmlab man`: the man page (roff) on stdout.
+pub fn man() -> Result<i32, EngineError> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| EngineError::io("cannot render the man page", e))?;
+    say(String::from_utf8_lossy(&buf).trim_end());
+    Ok(0)
 }

@@ -8,6 +8,7 @@
 //! [`crate::plan::LabPlan`] and reports only through typed [`events::Event`]s, which the
 //! headless CLI prints and the TUI draws; it knows nothing of terminals or argument parsing.
 
+pub mod api;
 pub mod doctor;
 pub mod error;
 pub mod events;

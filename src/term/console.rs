@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::engine::lab::console::LocalConsole;
+use crate::engine::api::LocalConsole;
 
 /// The detach key: Ctrl-].
 pub const DETACH: u8 = 0x1d;

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 
-use crate::engine::lab::console::LocalConsole;
+use crate::engine::api::LocalConsole;
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};

@@ -12,10 +12,7 @@ use ratatui::layout::{Position, Rect};
 
 use super::keymap::{self, Command};
 use super::layout::Areas;
-use crate::engine::NodeStatus;
-use crate::engine::events::{BootStage, Event as EngineEvent};
-use crate::engine::lab::lifecycle::NodeOp;
-use crate::engine::lab::monitor::Observation;
+use crate::engine::api::{BootStage, Event as EngineEvent, NodeOp, NodeStatus, Observation};
 use crate::term::keys::{Modes, key_bytes, paste_bytes};
 use crate::term::screen::Emulator;
 use crate::term::session::{SessionEvent, SessionId};
@@ -215,7 +212,7 @@ impl App {
     }
 
     /// Does a node pass the filter?
-    pub fn shown(&self, n: &crate::engine::lab::status::NodeRow) -> bool {
+    pub fn shown(&self, n: &crate::engine::api::NodeRow) -> bool {
         if self.filter.is_empty() {
             return true;
         }

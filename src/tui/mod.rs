@@ -38,16 +38,10 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::events::EventSink;
-use crate::engine::lab::console::{self, ConsoleAccess};
-use crate::engine::lab::deploy::{DeployOptions, Deployment, Prepared, prepare};
-use crate::engine::lab::find::{self, LabSelector};
-use crate::engine::lab::lifecycle::{self, NodeOp};
-use crate::engine::lab::links::{self, LinkChange};
-use crate::engine::lab::snapshot;
-use crate::engine::lab::state::LabState;
-use crate::engine::lab::{LabDir, destroy, monitor};
-use crate::engine::{EngineError, home};
+use crate::engine::api::{
+    self, ConsoleAccess, DeployOptions, Deployment, EngineError, EventSink, LabHandle, LabSelector,
+    LinkChange, NodeOp, Prepared,
+};
 use crate::plan::Accel;
 use crate::term::session::{Session, SessionEvent, SessionId};
 use app::{Action, App, TabKind};
@@ -83,7 +77,7 @@ pub async fn run(opts: TuiOptions) -> Result<i32, EngineError> {
     let mut deployment = None;
     let lab = match &opts.selector {
         LabSelector::SpecDir(dir) => {
-            let spec = crate::spec::load(dir, home::user_home().as_deref())?;
+            let spec = api::load_spec(dir)?;
             let opts = DeployOptions {
                 accel: opts.accel,
                 host: opts.host.clone(),
@@ -96,19 +90,19 @@ pub async fn run(opts: TuiOptions) -> Result<i32, EngineError> {
                     eprintln!("{}", e.describe());
                 }
             });
-            let prepared = prepare(&spec, opts, &notes).await;
+            let prepared = api::prepare_deploy(&spec, opts, &notes).await;
             drop(notes);
             let _ = printer.await;
             match prepared? {
-                Prepared::AlreadyRunning(_) => LabDir::of(spec.name.clone()),
+                Prepared::AlreadyRunning(_) => LabHandle::named(spec.name.clone()),
                 Prepared::Ready(d) => {
-                    let lab = d.lab().clone();
+                    let lab = LabHandle::named(d.lab().name().clone());
                     deployment = Some(d);
                     lab
                 }
             }
         }
-        other => find::find(other, false)?,
+        other => LabHandle::find(other, false)?,
     };
 
     let mut terminal =
@@ -151,7 +145,7 @@ fn restore_terminal() {
 
 async fn event_loop(
     terminal: &mut Term,
-    lab: LabDir,
+    lab: LabHandle,
     deployment: Option<Box<Deployment>>,
     no_color: bool,
 ) -> Result<i32, EngineError> {
@@ -169,7 +163,7 @@ async fn event_loop(
     // Running captures' stop flags, by link index.
     let mut captures: HashMap<usize, Arc<AtomicBool>> = HashMap::new();
     let mut input = EventStream::new();
-    let mut monitor = monitor::spawn(lab.clone(), Duration::from_secs(1), engine_sink.clone());
+    let mut monitor = lab.monitor(Duration::from_secs(1), engine_sink.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     // SIGTERM and SIGHUP (a closed terminal) quit like q; Ctrl-C arrives as a key in raw mode.
     let mut hangup = signal(SignalKind::hangup()).ok();
@@ -289,7 +283,8 @@ async fn event_loop(
                     let (lab, tx) = (lab.clone(), done_tx.clone());
                     tokio::spawn(async move {
                         let (notes, _rx) = EventSink::channel();
-                        let r = links::change(&lab, &end, &LinkChange::Admin { up }, &notes)
+                        let r = lab
+                            .link(&end, &LinkChange::Admin { up }, &notes)
                             .await
                             .map(|i| format!("link {i} is {}", if up { "up" } else { "down" }))
                             .map_err(|e| e.to_string());
@@ -305,7 +300,8 @@ async fn event_loop(
                     let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
                     let cancel = cancel.clone();
                     work.spawn(async move {
-                        let r = snapshot::take(&lab, &name, &sink, &cancel)
+                        let r = lab
+                            .snapshot(&name, &sink, &cancel)
                             .await
                             .map(|s| {
                                 format!("snapshot {} taken ({:.2} s paused)", s.name, s.paused_secs)
@@ -318,7 +314,8 @@ async fn event_loop(
                     let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
                     let cancel = cancel.clone();
                     work.spawn(async move {
-                        let r = snapshot::restore(&lab, &name, &sink, &cancel)
+                        let r = lab
+                            .restore(&name, &sink, &cancel)
                             .await
                             .map(|r| {
                                 format!(
@@ -349,7 +346,8 @@ async fn event_loop(
                     }
                     let (lab, tx) = (lab.clone(), done_tx.clone());
                     tokio::spawn(async move {
-                        let r = destroy::destroy(&lab, true, &EventSink::none())
+                        let r = lab
+                            .destroy(true, &EventSink::none())
                             .await
                             .map(|_| ())
                             .map_err(|e| e.to_string());
@@ -407,7 +405,7 @@ fn feed(app: &mut App, sessions: &HashMap<SessionId, Session>, id: SessionId, ev
 
 #[allow(clippy::too_many_arguments)]
 fn connect(
-    lab: &LabDir,
+    lab: &LabHandle,
     id: SessionId,
     node: &str,
     kind: TabKind,
@@ -424,12 +422,8 @@ fn connect(
     );
     tokio::spawn(async move {
         let r = async {
-            let state = LabState::load(&lab).map_err(|e| e.to_string())?;
             match kind {
-                TabKind::Console => match console::open(&lab, &node)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
+                TabKind::Console => match lab.console(&node).await.map_err(|e| e.to_string())? {
                     // A node on another host: its console, through that host's vmlab.
                     ConsoleAccess::Remote(cmd) => {
                         Session::pty(id, &cmd, rows, cols, sess_tx).map_err(|e| e.to_string())
@@ -437,10 +431,7 @@ fn connect(
                     ConsoleAccess::Local(c) => Ok(Session::console(id, c, sess_tx)),
                 },
                 TabKind::Ssh => {
-                    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-                    let cmd = state
-                        .ssh_command(&node, &[], &me)
-                        .map_err(|e| e.to_string())?;
+                    let cmd = lab.ssh(&node, &[]).map_err(|e| e.to_string())?;
                     Session::pty(id, &cmd, rows, cols, sess_tx).map_err(|e| e.to_string())
                 }
             }
@@ -451,7 +442,7 @@ fn connect(
 }
 
 fn spawn_node_action(
-    lab: &LabDir,
+    lab: &LabHandle,
     node: String,
     op: NodeOp,
     sink: &EventSink,
@@ -461,14 +452,14 @@ fn spawn_node_action(
 ) {
     let (lab, sink, tx, cancel) = (lab.clone(), sink.clone(), done_tx.clone(), cancel.clone());
     work.spawn(async move {
-        let r = lifecycle::run(&lab, &node, op, &sink, &cancel).await;
+        let r = lab.node(&node, op, &sink, &cancel).await;
         let _ = tx.send(Done::NodeAction(node, op, r.map_err(|e| e.to_string())));
     });
 }
 
 /// Captures a link into `<lab>/captures/` until `stop` is set (w again, or quitting).
 fn spawn_capture(
-    lab: &LabDir,
+    lab: &LabHandle,
     index: usize,
     end: String,
     stop: Arc<AtomicBool>,
@@ -479,7 +470,8 @@ fn spawn_capture(
         let started = |p: &std::path::Path| {
             let _ = tx.send(Done::CaptureStarted(index, p.display().to_string()));
         };
-        let r = links::capture_to_file(&lab, &end, None, &stop, &started)
+        let r = lab
+            .capture_to_file(&end, None, &stop, &started)
             .map(|(n, p)| (n, p.display().to_string()))
             .map_err(|e| e.to_string());
         let _ = tx.send(Done::CaptureEnded(index, r));

@@ -12,8 +12,8 @@ use tui_term::widget::PseudoTerminal;
 use super::app::{App, Focus, Overlay, TabState, Table as Pick};
 use super::keymap;
 use super::layout::Areas;
+use crate::engine::api::NodeRow;
 use crate::engine::lab::export::Owner;
-use crate::engine::lab::status::NodeRow;
 use crate::engine::link::LinkState;
 use crate::engine::{BootStage, NodeStatus};
 

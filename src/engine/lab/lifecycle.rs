@@ -140,7 +140,7 @@ pub(super) async fn finish(
 }
 
 /// The pid of the node's QEMU, if it runs.
-pub(super) fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
+pub fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
     let paths = lab.node_paths(node);
     rec.pid
         .filter(|pid| process::is_running_qemu(*pid, rec.qemu_identity(&paths.pidfile)))

@@ -5,7 +5,6 @@
 //! ([`find`]), its live status and monitor, the preflight checks and the profile patch.
 
 pub mod boot;
-pub mod console;
 pub mod deploy;
 pub mod destroy;
 pub mod exec;

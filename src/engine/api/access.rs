@@ -1,5 +1,6 @@
-//! Reaching a node's serial console, decided once for every front end: a node on another host
-//! through that host's vmlab over ssh; a node here only while its QEMU runs (proven ours), on
+//! Reaching a node, decided once for every front end: its serial console, or an ssh session
+//! (or command) on it. A console of a node on another host goes through that host's vmlab
+//! over ssh; a node here only while its QEMU runs (proven ours), on
 //! the lab's unix socket (`qemu/<node>.con`, inside the 0700 lab directory: no other local
 //! user can attach) or, with `vmlab.consoles: "tcp"`, on its loopback port. Checking that the
 //! node runs first means nothing typed into `vmlab console` can reach whoever bound a stopped
@@ -7,10 +8,10 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::LabDir;
-use super::lifecycle;
-use super::state::LabState;
 use crate::engine::error::EngineError;
+use crate::engine::lab::LabDir;
+use crate::engine::lab::lifecycle;
+use crate::engine::lab::state::LabState;
 use crate::engine::node::NodeStatus;
 
 /// Reading and writing halves of a console connection.
@@ -81,4 +82,17 @@ pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError
         }
     };
     Ok(ConsoleAccess::Local(console))
+}
+
+/// The ssh command for `node` (`command` empty: an interactive shell), the password handed to
+/// ssh by the vmlab binary as its askpass helper.
+pub fn ssh(
+    lab: &LabDir,
+    node: &str,
+    command: &[String],
+) -> Result<std::process::Command, EngineError> {
+    let state = LabState::load(lab)?;
+    let me = std::env::current_exe()
+        .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
+    state.ssh_command(node, command, &me)
 }

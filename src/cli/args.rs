@@ -1,0 +1,554 @@
+//! The command line's grammar: every command, argument and value parser, as clap types. Names
+//! typed by the user are checked here, at the edge (lab names, host names, link settings),
+//! before anything else sees them. Nothing here runs a command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::say;
+use crate::engine::api::LabSelector;
+use crate::plan::Accel;
+use crate::spec::LabName;
+use crate::spec::impair::Directions;
+
+/// vmlab - VM orchestration for network topologies
+#[derive(Debug, Parser)]
+#[command(name = "vmlab", version, about, long_about = None)]
+#[command(after_help = "Labs live in $VMLAB_HOME/labs/<name> (VMLAB_HOME defaults to ~/.vmlab).")]
+pub struct Cli {
+    /// Say what vmlab does: -v each QEMU launched (with its command line), each signal sent
+    /// and why, each state change; -vv more
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Say only warnings and errors: no progress (data on stdout is still printed)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A lab name typed by the user, checked before it is used.
+fn lab_name(s: &str) -> Result<LabName, String> {
+    LabName::parse(s).map_err(|why| format!("the lab name {s:?} {why}"))
+}
+
+/// Which lab a command works on. Global, so that a command with subcommands (`link`) takes
+/// it after the subcommand's own arguments as every other command does
+/// (`vmlab link down r1:Ethernet0 -S specs/`), as `-v` and `-q` are.
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
+    /// Spec directory of the lab
+    #[arg(
+        short = 'S',
+        long = "specs",
+        value_name = "DIR",
+        conflicts_with = "lab",
+        global = true
+    )]
+    pub specs: Option<PathBuf>,
+    /// Name of a deployed lab
+    #[arg(long, value_name = "NAME", value_parser = lab_name, global = true)]
+    pub lab: Option<LabName>,
+}
+
+impl LabArgs {
+    pub fn selector(&self) -> LabSelector {
+        match (&self.specs, &self.lab) {
+            (Some(d), _) => LabSelector::SpecDir(d.clone()),
+            (None, Some(n)) => LabSelector::Name(n.clone()),
+            (None, None) => LabSelector::Only,
+        }
+    }
+}
+
+/// How a listing prints: a table for people, JSON for programs (schemas in README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// `--format table|json` (and `--json`, the same as `--format json`).
+#[derive(Debug, Clone, Args)]
+pub struct FormatArgs {
+    /// Output format: a table, or JSON (schema in README)
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Same as --format json
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl FormatArgs {
+    pub fn json(&self) -> bool {
+        self.json || self.format == Format::Json
+    }
+}
+
+/// `--host` on a command about a deployed lab.
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    /// Multi-host lab: the host this machine is (checked against the lab deployed here)
+    #[arg(long, value_name = "NAME", value_parser = host_name)]
+    pub host: Option<String>,
+}
+
+/// `--accel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccelArg {
+    /// KVM when a real probe shows it works, else TCG with a warning
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy VMs from topology.json
+    #[command(
+        after_help = "Examples:\n  vmlab deploy -S specs/\n  vmlab deploy -S specs/ --dry-run\n  vmlab deploy -S specs/ --progress json 2> progress.jsonl\n  vmlab deploy -S specs/ --all-hosts"
+    )]
+    Deploy(DeployArgs),
+    /// Stop and remove all VMs of a lab
+    #[command(
+        after_help = "Examples:\n  vmlab destroy -S specs/\n  vmlab destroy --lab demo --force"
+    )]
+    Destroy {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
+        /// Clean up a lab whose state is missing or inconsistent
+        #[arg(long)]
+        force: bool,
+        /// Multi-host lab: destroy it on every host (this one directly, the others over SSH)
+        #[arg(long)]
+        all_hosts: bool,
+        /// A lab that is not deployed is not an error (used by --all-hosts)
+        #[arg(long, hide = true)]
+        missing_ok: bool,
+    },
+    /// Show VM and link status
+    #[command(
+        after_help = "Examples:\n  vmlab status\n  vmlab status --lab demo --format json | jq '.nodes[].status'"
+    )]
+    Status {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
+        #[command(flatten)]
+        out: FormatArgs,
+        /// Multi-host lab: ask every host (over SSH) and show the whole lab
+        #[arg(long)]
+        all_hosts: bool,
+    },
+    /// SSH to a VM (with a command: run it and exit with its status)
+    #[command(
+        after_help = "Examples:\n  vmlab ssh spine1\n  vmlab ssh --lab demo spine1 -- show version"
+    )]
+    Ssh {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Node name
+        node: String,
+        /// Command to run instead of a shell
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Attach to a VM's serial console (Ctrl-] detaches)
+    #[command(after_help = "Example:\n  vmlab console spine1")]
+    Console {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Node name
+        node: String,
+    },
+    /// Stop a VM (its disk is kept)
+    #[command(after_help = "Example:\n  vmlab stop leaf2")]
+    Stop {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
+        /// Node name
+        node: String,
+    },
+    /// Start a stopped VM and wait until it is ready
+    #[command(after_help = "Example:\n  vmlab start leaf2")]
+    Start {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
+        /// Node name
+        node: String,
+    },
+    /// Stop then start a VM
+    #[command(after_help = "Example:\n  vmlab restart leaf2")]
+    Restart {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
+        /// Node name
+        node: String,
+    },
+    /// Interactive dashboard with console and SSH tabs (deploys the lab first with -S)
+    #[command(
+        after_help = "Examples:\n  vmlab tui -S specs/     deploy, then watch it boot\n  vmlab tui --lab demo    attach to a running lab\n\nIn the TUI, ? lists every key."
+    )]
+    Tui {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Accelerator, when the TUI deploys the lab
+        #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
+        accel: AccelArg,
+        /// Multi-host lab: the host this machine is, when the TUI deploys the lab
+        #[arg(long, value_name = "NAME", value_parser = host_name)]
+        host: Option<String>,
+    },
+    /// List deployed labs
+    #[command(after_help = "Example:\n  vmlab labs --format json")]
+    Labs {
+        #[command(flatten)]
+        out: FormatArgs,
+    },
+    /// Print the lab's OpenSSH config: `ssh -F <file> spine1` (or an `Include` line in
+    /// ~/.ssh/config) logs in with the lab's key, no password
+    #[command(after_help = "Example:\n  vmlab ssh-config > lab.ssh && ssh -F lab.ssh spine1")]
+    SshConfig {
+        #[command(flatten)]
+        lab: LabArgs,
+    },
+    /// Print an inventory of the lab: Ansible YAML (grouped by platform and host) or JSON
+    /// (nodes, addresses, ports, interfaces, links)
+    #[command(
+        after_help = "Example:\n  vmlab inventory > hosts.yml && ansible -i hosts.yml all -m ping"
+    )]
+    Inventory {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// ansible (YAML) or json
+        #[arg(long, value_enum, default_value = "ansible")]
+        format: InventoryFormat,
+    },
+    /// Draw the topology: nodes and links with both ends' interfaces (spec and guest names),
+    /// grouped by host; works on a spec before it is deployed
+    #[command(
+        after_help = "Examples:\n  vmlab graph -S specs/\n  vmlab graph --format dot | dot -Tsvg > lab.svg"
+    )]
+    Graph {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// ascii (a drawing for the terminal), dot (Graphviz) or mermaid
+        #[arg(long, value_enum, default_value = "ascii")]
+        format: GraphFormat,
+    },
+    /// Run a command on many nodes at once over SSH; each line of output is prefixed with its
+    /// node; exits 7 naming the nodes where it failed
+    #[command(
+        after_help = "Examples:\n  vmlab exec --all -- hostname\n  vmlab exec --platform sonic-vs --format json -- show version"
+    )]
+    Exec {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// These nodes (comma-separated)
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["platform", "all"], required_unless_present_any = ["platform", "all"])]
+        nodes: Vec<String>,
+        /// Every node of this platform
+        #[arg(long, conflicts_with = "all")]
+        platform: Option<String>,
+        /// Every node
+        #[arg(long)]
+        all: bool,
+        /// text (lines prefixed with the node) or json (one object per node, at the end)
+        #[arg(long, value_enum, default_value = "text")]
+        format: ExecFormat,
+        /// Give up on a node after this many seconds
+        #[arg(long, default_value = "120")]
+        timeout: u64,
+        /// The command, after --
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Check this machine (QEMU, KVM, ssh, memory, disk) and, with -S, a lab's images and
+    /// ports; exits 8 when something blocks a deploy
+    #[command(after_help = "Example:\n  vmlab doctor -S specs/")]
+    Doctor {
+        /// A spec directory to check too
+        #[arg(short = 'S', long = "specs", value_name = "DIR")]
+        specs: Option<PathBuf>,
+        #[command(flatten)]
+        out: FormatArgs,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Example:\n  vmlab completions bash > ~/.local/share/bash-completion/completions/vmlab"
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    #[command(after_help = "Example:\n  vmlab man > vmlab.1 && man -l vmlab.1")]
+    Man,
+    /// Show every link: state, guest interfaces, counters and rates each way, drops,
+    /// impairments
+    #[command(after_help = "Examples:\n  vmlab links\n  vmlab links --format json")]
+    Links {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        out: FormatArgs,
+    },
+    /// Set a link down or up, impair it, or clear its impairments
+    #[command(
+        after_help = "Examples:\n  vmlab link down spine1:Ethernet0\n  vmlab link set spine1:Ethernet0 --delay 20ms --jitter 5ms --loss 1%\n  vmlab link reset spine1:Ethernet0"
+    )]
+    Link {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(subcommand)]
+        action: LinkAction,
+    },
+    /// Capture a link's frames (both ways) as pcap until Ctrl-C
+    #[command(
+        after_help = "Examples:\n  vmlab capture spine1:Ethernet0\n  vmlab capture spine1:Ethernet0 -w - | wireshark -k -i -"
+    )]
+    Capture {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Either end of the link, as node:interface (spine1:Ethernet0)
+        end: String,
+        /// Where to write: a file, or - for stdout (`| wireshark -k -i -`); default: a file
+        /// in the lab's captures/ directory
+        #[arg(short = 'w', long = "write", value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
+    /// Bring back what should run and does not: the link relay, nodes whose QEMU died
+    #[command(after_help = "Example:\n  vmlab repair --lab demo")]
+    Repair {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Take a live snapshot of the whole lab (every VM's disk and memory at one moment), list
+    /// the snapshots, or delete one
+    #[command(
+        after_help = "Examples:\n  vmlab snapshot --name baseline\n  vmlab snapshot --list --format json\n  vmlab snapshot --delete baseline"
+    )]
+    Snapshot {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Take a snapshot with this name
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["list", "delete"])]
+        name: Option<String>,
+        /// List the lab's snapshots (name, time, size, nodes)
+        #[arg(long)]
+        list: bool,
+        /// Delete the snapshot with this name
+        #[arg(long, value_name = "NAME")]
+        delete: Option<String>,
+        #[command(flatten)]
+        out: FormatArgs,
+    },
+    /// Disk images: list them, import one (converted to qcow2), remove one no lab uses
+    #[command(
+        after_help = "Examples:\n  vmlab image list\n  vmlab image import sonic-vs.img --name sonic-vs\n  vmlab image rm sonic-vs"
+    )]
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
+    },
+    /// Bring the whole lab back to a snapshot, without a guest reboot
+    #[command(after_help = "Example:\n  vmlab restore --name baseline")]
+    Restore {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// The snapshot's name
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// Multi-host lab: receive a lab's spec from `--all-hosts` on another host (a tar stream on
+    /// stdin, unpacked into $VMLAB_HOME/specs/<lab>); prints where it is
+    #[command(hide = true)]
+    SpecReceive {
+        #[arg(long, value_name = "NAME", value_parser = lab_name)]
+        lab: LabName,
+    },
+    /// The link relay of one lab (started by deploy and repair; not for direct use)
+    #[command(hide = true)]
+    Relay {
+        /// The lab directory
+        #[arg(long, value_name = "DIR")]
+        lab_dir: PathBuf,
+        /// Stay in the foreground (debugging)
+        #[arg(long)]
+        foreground: bool,
+    },
+}
+
+/// `vmlab image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// Images in $VMLAB_HOME/images and those deployed labs use: size, format, users
+    #[command(after_help = "Example:\n  vmlab image list --format json")]
+    List {
+        #[command(flatten)]
+        out: FormatArgs,
+    },
+    /// Copy a disk image into $VMLAB_HOME/images as qcow2 (converting raw, vmdk, vdi, vhdx)
+    #[command(
+        after_help = "Example:\n  vmlab image import ~/Downloads/sonic-vs.img --name sonic-vs"
+    )]
+    Import {
+        /// The image file
+        file: PathBuf,
+        /// Its name there (default: the file's name without its extension)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Remove an image from $VMLAB_HOME/images (refused while a lab uses it)
+    #[command(after_help = "Example:\n  vmlab image rm sonic-vs")]
+    Rm {
+        /// The image's name
+        name: String,
+    },
+}
+
+/// `vmlab link ...`.
+#[derive(Debug, Subcommand)]
+pub enum LinkAction {
+    /// Stop every frame on the link (both ways)
+    #[command(after_help = "Example:\n  vmlab link down spine1:Ethernet0")]
+    Down {
+        /// Either end of the link, as node:interface
+        end: String,
+    },
+    /// Let frames pass again
+    #[command(after_help = "Example:\n  vmlab link up spine1:Ethernet0")]
+    Up {
+        /// Either end of the link, as node:interface
+        end: String,
+    },
+    /// Impair the link: the options given change, the others stay
+    #[command(
+        after_help = "Examples:\n  vmlab link set spine1:Ethernet0 --delay 20ms --jitter 5ms\n  vmlab link set spine1:Ethernet0 --loss 1% --direction a-to-z\n  vmlab link set spine1:Ethernet0 --rate 10mbit"
+    )]
+    Set {
+        /// Either end of the link, as node:interface
+        end: String,
+        /// Added one-way delay (20ms, 1.5s, 500us)
+        #[arg(long, value_parser = parse_delay, allow_hyphen_values = true)]
+        delay: Option<u64>,
+        /// Delay variation either way (5ms); frames keep their order
+        #[arg(long, value_parser = parse_delay, allow_hyphen_values = true)]
+        jitter: Option<u64>,
+        /// Frames dropped at random (1%, 0.5%)
+        #[arg(long, value_parser = parse_loss, allow_hyphen_values = true)]
+        loss: Option<u32>,
+        /// Rate limit (10mbit, 512kbit, 1gbit)
+        #[arg(long, value_parser = parse_rate, allow_hyphen_values = true)]
+        rate: Option<u64>,
+        /// Which way: a-to-z, z-to-a or both
+        #[arg(long, default_value = "both", value_parser = parse_directions)]
+        direction: Directions,
+    },
+    /// Clear every impairment of the link, both ways
+    #[command(after_help = "Example:\n  vmlab link reset spine1:Ethernet0")]
+    Reset {
+        /// Either end of the link, as node:interface
+        end: String,
+    },
+}
+
+fn parse_delay(s: &str) -> Result<u64, String> {
+    crate::spec::impair::parse_duration(s)
+}
+
+fn parse_loss(s: &str) -> Result<u32, String> {
+    crate::spec::impair::parse_loss(s)
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    crate::spec::impair::parse_rate(s)
+}
+
+fn parse_directions(s: &str) -> Result<Directions, String> {
+    Directions::parse(s)
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Spec directory (topology.json, platforms.json, profiles/)
+    #[arg(short = 'S', long = "specs", value_name = "DIR")]
+    pub specs: PathBuf,
+    /// Redeploy a lab that is already deployed
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan (QEMU command lines, ports), run the preflight checks, start nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Accelerator
+    #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
+    pub accel: AccelArg,
+    /// Leave the VMs running when a node fails to boot (for debugging)
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Multi-host lab: deploy the nodes placed on this host (its name in vmlab.hosts)
+    #[arg(long, value_name = "NAME", value_parser = host_name)]
+    pub host: Option<String>,
+    /// Multi-host lab: deploy every host, this one directly and the others over SSH (with
+    /// --host: this machine is that host)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub all_hosts: bool,
+    /// Cancel (and roll back) when stdin ends: how `--all-hosts` stops a remote deploy
+    #[arg(long, hide = true)]
+    pub cancel_on_eof: bool,
+    /// How progress goes to stderr: auto (animated on a terminal, plain lines otherwise),
+    /// plain, or json (one object per event, for CI and scripts)
+    #[arg(long, value_enum, default_value = "auto", value_name = "HOW")]
+    pub progress: say::Progress,
+}
+
+/// A host name typed by the user, checked before it is used.
+fn host_name(s: &str) -> Result<String, String> {
+    crate::spec::name::check_name(s)
+        .map(|()| s.to_string())
+        .map_err(|why| format!("the host name {s:?} {why}"))
+}
+
+impl AccelArg {
+    pub fn wanted(self) -> Option<Accel> {
+        match self {
+            AccelArg::Auto => None,
+            AccelArg::Kvm => Some(Accel::Kvm),
+            AccelArg::Tcg => Some(Accel::Tcg),
+        }
+    }
+}
+
+/// `vmlab inventory --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InventoryFormat {
+    Ansible,
+    Json,
+}
+
+/// `vmlab graph --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Ascii,
+    Dot,
+    Mermaid,
+}
+
+/// `vmlab exec --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecFormat {
+    Text,
+    Json,
+}

@@ -1,0 +1,41 @@
+//! `vmlab image list|import|rm`.
+
+use super::args::ImageAction;
+use super::say::{say, say_json};
+use super::{deploy, output};
+use crate::engine::api::{self, EngineError, EventSink};
+
+pub async fn run(action: ImageAction) -> Result<i32, EngineError> {
+    match action {
+        ImageAction::List { out } => {
+            let rows = api::images().await?;
+            if out.json() {
+                say_json(&rows, "images")?;
+            } else {
+                say(&output::images_text(&rows));
+            }
+            Ok(0)
+        }
+        ImageAction::Import { file, name } => {
+            // Import progress is a bar, as a deploy's disks are.
+            let (sink, rx) = EventSink::channel();
+            let printer = tokio::spawn(deploy::print_progress(rx, Vec::new()));
+            let r = api::import_image(&file, name.as_deref(), &sink).await;
+            drop(sink);
+            let _ = printer.await;
+            let row = r?;
+            say(&format!(
+                "imported {} ({}, {} on disk)",
+                row.path.display(),
+                row.format.unwrap_or_default(),
+                output::human_bytes(row.size)
+            ));
+            Ok(0)
+        }
+        ImageAction::Rm { name } => {
+            let path = api::remove_image(&name)?;
+            say(&format!("removed {}", path.display()));
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The engine's one entry for front ends. The CLI, the TUI and the terminal layer reach the
+//! engine only through this module (`tests/architecture.rs` holds them to it), so a front end is
+//! "parse input → call the facade → render events and results", and a new front end (the HTTP
+//! API) needs nothing else.
+//!
+//! Two kinds of entry: free functions for what is not one deployed lab (reading a spec,
+//! deploying it, the labs there are, images, doctor, the hosts of a multi-host lab), and a
+//! [`LabHandle`] for everything done to one deployed lab (status, nodes, links, snapshots,
+//! consoles and ssh, exec, exports, repair, destroy, the monitor). Every operation reports
+//! through an [`EventSink`] and takes a cancellation token where it can be cut short; the types
+//! results come in are re-exported here, so a front end names nothing deeper.
+//!
+//! The facade decides nothing itself beyond what combines two parts of the engine (how a node
+//! is reached: [`access`]); each operation is the engine module that owns it.
+
+pub mod access;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use super::doctor::{Check, Verdict};
+pub use super::error::{EngineError, NodeFailure};
+pub use super::events::{Event, EventSink};
+pub use super::host::HostTarget;
+pub use super::host::all::{ALREADY_RUNNING_LINE, AllOptions, HostView};
+pub use super::image::ImageRow;
+pub use super::lab::LabDir;
+pub use super::lab::deploy::{DeployOptions, Deployment, Prepared};
+pub use super::lab::destroy::DestroyReport;
+pub use super::lab::exec::{Line as ExecLine, Outcome as ExecOutcome, Targets};
+pub use super::lab::export::{Drawing, Inventory, Owner};
+pub use super::lab::find::LabSelector;
+pub use super::lab::lifecycle::NodeOp;
+pub use super::lab::links::LinkChange;
+pub use super::lab::monitor::Observation;
+pub use super::lab::repair::RepairReport;
+pub use super::lab::snapshot::{Restored, Snapshot};
+pub use super::lab::state::LabState;
+pub use super::lab::status::{LabStatus, NodeRow};
+pub use super::link::LinkState;
+pub use super::link::control::{DirReport, Dropped};
+pub use super::node::{BootStage, NodeStatus};
+pub use access::{ConsoleAccess, LocalConsole};
+
+use super::lab::{destroy, exec, export, find, lifecycle, links, monitor, repair, snapshot};
+use super::{doctor, home, host, image, lab, link};
+use crate::plan::{Accel, LabPlan};
+use crate::spec::{Lab, LabName, SpecErrors};
+
+/// Reads and resolves the spec directory `dir` (`~` in its paths is the user's home).
+pub fn load_spec(dir: &Path) -> Result<Lab, EngineError> {
+    Ok(crate::spec::load(dir, home::user_home().as_deref())?)
+}
+
+/// Every deployed lab's name, in order.
+pub fn lab_names() -> Vec<LabName> {
+    find::list()
+}
+
+/// Everything before a deploy's first side effect (lock, running check, plan, preflight): a
+/// front end that shows the plan's nodes before they boot runs the [`Deployment`] itself.
+pub async fn prepare_deploy(
+    spec: &Lab,
+    opts: DeployOptions,
+    events: &EventSink,
+) -> Result<Prepared, EngineError> {
+    lab::deploy::prepare(spec, opts, events).await
+}
+
+/// What a one-step deploy did.
+pub enum Deployed {
+    /// The lab ran already, as this spec would run it: nothing changed.
+    AlreadyRunning(Box<LabState>),
+    /// Deployed now; every node of this host is ready.
+    Now(Box<LabState>),
+}
+
+/// Deploys `spec` in one step (prepare, then run): the API's deploy.
+pub async fn deploy(
+    spec: &Lab,
+    opts: DeployOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<Deployed, EngineError> {
+    match prepare_deploy(spec, opts, events).await? {
+        Prepared::AlreadyRunning(state) => Ok(Deployed::AlreadyRunning(state)),
+        Prepared::Ready(d) => Ok(Deployed::Now(Box::new(d.run(events, cancel).await?))),
+    }
+}
+
+/// The plan and the problems a deploy would meet, without touching anything.
+pub async fn dry_run(
+    spec: &Lab,
+    accel: Option<Accel>,
+    host: Option<String>,
+) -> Result<(LabPlan, SpecErrors), EngineError> {
+    lab::deploy::dry_run(spec, accel, host).await
+}
+
+/// The hosts of a multi-host lab, this machine's marked (`me`: `--host`).
+pub fn hosts(spec: &Lab, me: Option<&str>) -> Result<Vec<HostTarget>, EngineError> {
+    host::targets(spec, me)
+}
+
+/// `--all-hosts` deploy: every host's part at once, rolled back on the hosts this run started
+/// if one fails.
+pub async fn deploy_all_hosts(
+    spec: &Lab,
+    hosts: &[HostTarget],
+    opts: &AllOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<Vec<(String, usize)>, EngineError> {
+    host::all::deploy_all(spec, hosts, opts, events, cancel).await
+}
+
+/// `--all-hosts` destroy: each host's part only.
+pub async fn destroy_all_hosts(
+    lab: &LabName,
+    hosts: &[HostTarget],
+    events: &EventSink,
+) -> Result<(), EngineError> {
+    host::all::destroy_all(lab, hosts, events).await
+}
+
+/// `--all-hosts` status: each host's view of its part.
+pub async fn status_all_hosts(lab: &LabName, hosts: &[HostTarget]) -> Vec<HostView> {
+    host::all::status_all(lab, hosts).await
+}
+
+/// Receives a spec (and the lab key) sent by `--all-hosts` as a tar stream; its directory.
+pub fn receive_spec(input: impl std::io::Read, lab: &LabName) -> Result<PathBuf, EngineError> {
+    host::transfer::unpack(input, lab)
+}
+
+/// The host checks of `vmlab doctor`, with a lab's own checks when one is given.
+pub async fn doctor(spec: Option<&Lab>) -> Vec<Check> {
+    doctor::run(spec).await
+}
+
+/// The images kept and used.
+pub async fn images() -> Result<Vec<ImageRow>, EngineError> {
+    image::list().await
+}
+
+/// Imports `file` as an image (progress to `events`).
+pub async fn import_image(
+    file: &Path,
+    name: Option<&str>,
+    events: &EventSink,
+) -> Result<ImageRow, EngineError> {
+    image::import(file, name, events).await
+}
+
+/// Removes an image no lab uses; its path.
+pub fn remove_image(name: &str) -> Result<PathBuf, EngineError> {
+    image::remove(name)
+}
+
+/// The link relay's process (`vmlab relay`, started by the engine itself): runs until its lab
+/// directory goes; the process's exit code.
+pub fn relay_main(lab_dir: &Path, foreground: bool) -> i32 {
+    link::relay::main(lab_dir, foreground)
+}
+
+/// If this process was started by ssh as vmlab's askpass helper, the password to print.
+pub fn askpass_secret() -> Option<String> {
+    super::ssh::askpass_secret()
+}
+
+/// The state of a lab that is not deployed, as a deploy of `spec` would record it (for its
+/// graph and inventories).
+pub fn planned_state(spec: &Lab) -> Result<LabState, EngineError> {
+    export::planned_state(spec)
+}
+
+/// One deployed lab, and everything a front end does to it.
+#[derive(Debug, Clone)]
+pub struct LabHandle {
+    dir: LabDir,
+}
+
+impl LabHandle {
+    /// The lab a selector names. With `allow_missing_state`, a directory vmlab created is
+    /// enough (a forced destroy of a broken lab).
+    pub fn find(sel: &LabSelector, allow_missing_state: bool) -> Result<Self, EngineError> {
+        Ok(LabHandle {
+            dir: find::find(sel, allow_missing_state)?,
+        })
+    }
+
+    /// The lab named `name` (deployed or not).
+    pub fn named(name: LabName) -> Self {
+        LabHandle {
+            dir: LabDir::of(name),
+        }
+    }
+
+    pub fn name(&self) -> &LabName {
+        self.dir.name()
+    }
+
+    /// Its directory under `$VMLAB_HOME/labs`.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// With `--host`: refuses unless this machine runs that host's part of the lab.
+    pub fn check_host(&self, host: Option<&str>) -> Result<(), EngineError> {
+        find::check_host(&self.dir, host)
+    }
+
+    /// state.json as recorded.
+    pub fn state(&self) -> Result<LabState, EngineError> {
+        LabState::load(&self.dir)
+    }
+
+    /// The recorded state checked against the processes and the relay, now.
+    pub fn status(&self) -> Result<LabStatus, EngineError> {
+        lab::status::snapshot(&self.dir)
+    }
+
+    /// Observations every `every` (and every node and link change sent to `events`) until
+    /// the receiver is dropped.
+    pub fn monitor(
+        &self,
+        every: Duration,
+        events: EventSink,
+    ) -> mpsc::Receiver<Result<Observation, String>> {
+        monitor::spawn(self.dir.clone(), every, events)
+    }
+
+    /// Starts, stops or restarts one node; a start returns once the node is ready.
+    pub async fn node(
+        &self,
+        node: &str,
+        op: NodeOp,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), EngineError> {
+        lifecycle::run(&self.dir, node, op, events, cancel).await
+    }
+
+    /// Changes the link at `end` (`node:interface`); the link's index.
+    pub async fn link(
+        &self,
+        end: &str,
+        change: &LinkChange,
+        events: &EventSink,
+    ) -> Result<usize, EngineError> {
+        links::change(&self.dir, end, change, events).await
+    }
+
+    /// Captures the link at `end` as pcap into `out` until `stop` is set; the frames written.
+    /// Blocking.
+    pub fn capture(
+        &self,
+        end: &str,
+        out: &mut dyn std::io::Write,
+        stop: &AtomicBool,
+    ) -> Result<u64, EngineError> {
+        links::capture(&self.dir, end, out, stop)
+    }
+
+    /// Captures the link at `end` into a private file (`to`, or one in the lab directory);
+    /// `started` hears where. Blocking.
+    pub fn capture_to_file(
+        &self,
+        end: &str,
+        to: Option<&Path>,
+        stop: &AtomicBool,
+        started: &dyn Fn(&Path),
+    ) -> Result<(u64, PathBuf), EngineError> {
+        links::capture_to_file(&self.dir, end, to, stop, started)
+    }
+
+    /// Takes a live snapshot of the whole lab; what was taken.
+    pub async fn snapshot(
+        &self,
+        name: &str,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Snapshot, EngineError> {
+        snapshot::take(&self.dir, name, events, cancel).await
+    }
+
+    /// Brings the whole lab back to snapshot `name`.
+    pub async fn restore(
+        &self,
+        name: &str,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Restored, EngineError> {
+        snapshot::restore(&self.dir, name, events, cancel).await
+    }
+
+    pub fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError> {
+        snapshot::list(&self.dir)
+    }
+
+    pub async fn delete_snapshot(&self, name: &str, events: &EventSink) -> Result<(), EngineError> {
+        snapshot::delete(&self.dir, name, events).await
+    }
+
+    /// A node's serial console, opened here or reached through its host.
+    pub async fn console(&self, node: &str) -> Result<ConsoleAccess, EngineError> {
+        access::open(&self.dir, node).await
+    }
+
+    /// The ssh command for a node (`command` empty: an interactive shell).
+    pub fn ssh(
+        &self,
+        node: &str,
+        command: &[String],
+    ) -> Result<std::process::Command, EngineError> {
+        access::ssh(&self.dir, node, command)
+    }
+
+    /// The nodes `targets` names (checked: unknown nodes and platforms refused).
+    pub fn exec_targets(&self, targets: &Targets) -> Result<Vec<String>, EngineError> {
+        exec::resolve(&self.state()?, targets)
+    }
+
+    /// Runs `command` over SSH on every node of `nodes` at once; each line goes to `lines` as
+    /// it comes; each node's outcome in the order of `nodes`.
+    pub async fn exec(
+        &self,
+        nodes: &[String],
+        command: &[String],
+        timeout: Duration,
+        lines: &mpsc::UnboundedSender<ExecLine>,
+    ) -> Result<Vec<ExecOutcome>, EngineError> {
+        exec::run(&self.dir, nodes, command, timeout, lines).await
+    }
+
+    /// Brings back the relay and nodes that died, and resumes paused ones.
+    pub async fn repair(
+        &self,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<RepairReport, EngineError> {
+        repair::repair(&self.dir, events, cancel).await
+    }
+
+    /// Stops everything the lab runs and removes its directory.
+    pub async fn destroy(
+        &self,
+        force: bool,
+        events: &EventSink,
+    ) -> Result<DestroyReport, EngineError> {
+        destroy::destroy(&self.dir, force, events).await
+    }
+
+    /// The lab's ssh_config (its key, its known_hosts).
+    pub fn ssh_config(&self) -> Result<String, EngineError> {
+        Ok(export::ssh_config(&self.state()?, self.path()))
+    }
+
+    /// The lab as an Ansible inventory (YAML).
+    pub fn ansible_inventory(&self) -> Result<String, EngineError> {
+        Ok(export::ansible(&self.state()?, self.path()))
+    }
+
+    /// The lab as a JSON inventory.
+    pub fn inventory(&self) -> Result<Inventory, EngineError> {
+        Ok(export::inventory(&self.state()?, self.path()))
+    }
+}
+
+/// A lab's topology as Graphviz dot.
+pub fn dot(state: &LabState) -> String {
+    export::dot(state)
+}
+
+/// A lab's topology as a mermaid graph.
+pub fn mermaid(state: &LabState) -> String {
+    export::mermaid(state)
+}
+
+/// A lab's topology drawn for a terminal, each node with the text `status` gives it.
+pub fn drawing(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawing {
+    export::ascii(state, status)
+}
