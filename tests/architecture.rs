@@ -1,8 +1,12 @@
 //! The module rules ARCHITECTURE.md states, checked on the parsed source (syn), not on text:
-//! every `use` tree (groups, renames, `super::super::…`, `self::…`) and every path written
-//! inline (`std::fs::read(…)`) is resolved to an absolute path, then held against the rules of
-//! the file's layer. Code under `#[cfg(test)]` is left out. Each rule is proven able to fail on
-//! a planted violation.
+//! every `use` tree (groups, renames, `super::super::…`, `self::…`), every path written inline
+//! (`std::fs::read(…)`), every path through a name a `use` brought in (`use std as s;
+//! s::fs::read`, `use crate::plan; plan::build`) and every path inside a macro's tokens
+//! (`tokio::select!`, `matches!`) is resolved to an absolute path, then held against the rules
+//! of the file's layer and, inside the engine, of its sub-folder. Imports must not go in a
+//! circle, neither between files nor between the folders and files side by side in one folder.
+//! Code under `#[cfg(test)]` is left out. Each rule is proven able to fail on a planted
+//! violation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,7 +26,96 @@ struct Use {
 struct Collector {
     /// The module the visitor is in (`["engine", "lab", "deploy"]`).
     module: Vec<String>,
+    /// Names `use` brought into each module (`fs` → `std::fs`, `s` → `std`, `plan` →
+    /// `crate::plan`), gathered before any path is resolved.
+    aliases: BTreeMap<Vec<String>, BTreeMap<String, String>>,
     uses: Vec<Use>,
+}
+
+/// Gathers, per module, the names its `use` items (and `extern crate … as …`) bring in.
+struct AliasCollector {
+    module: Vec<String>,
+    aliases: BTreeMap<Vec<String>, BTreeMap<String, String>>,
+}
+
+impl AliasCollector {
+    fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
+        let bind = |this: &mut Self, name: String, segs: Vec<String>| {
+            let c = Collector {
+                module: this.module.clone(),
+                aliases: BTreeMap::new(),
+                uses: Vec::new(),
+            };
+            if let Some(abs) = c.resolve_plain(&segs) {
+                this.aliases
+                    .entry(this.module.clone())
+                    .or_default()
+                    .insert(name, abs);
+            }
+        };
+        match tree {
+            syn::UseTree::Path(p) => {
+                prefix.push(p.ident.to_string());
+                self.use_tree(prefix, &p.tree);
+                prefix.pop();
+            }
+            syn::UseTree::Name(n) => {
+                let mut segs = prefix.clone();
+                let name = if n.ident == "self" {
+                    prefix.last().cloned().unwrap_or_default()
+                } else {
+                    segs.push(n.ident.to_string());
+                    n.ident.to_string()
+                };
+                bind(self, name, segs);
+            }
+            syn::UseTree::Rename(r) => {
+                let mut segs = prefix.clone();
+                if r.ident != "self" {
+                    segs.push(r.ident.to_string());
+                }
+                bind(self, r.rename.to_string(), segs);
+            }
+            syn::UseTree::Glob(_) => {}
+            syn::UseTree::Group(g) => {
+                for t in &g.items {
+                    self.use_tree(prefix, t);
+                }
+            }
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for AliasCollector {
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        if is_test_only(&m.attrs) {
+            return;
+        }
+        self.module.push(m.ident.to_string());
+        syn::visit::visit_item_mod(self, m);
+        self.module.pop();
+    }
+
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        if !is_test_only(&f.attrs) {
+            syn::visit::visit_item_fn(self, f);
+        }
+    }
+
+    fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
+        if !is_test_only(&u.attrs) {
+            self.use_tree(&mut Vec::new(), &u.tree);
+        }
+    }
+
+    fn visit_item_extern_crate(&mut self, e: &'ast syn::ItemExternCrate) {
+        if let Some((_, rename)) = &e.rename {
+            self.aliases
+                .entry(self.module.clone())
+                .or_default()
+                .insert(rename.to_string(), e.ident.to_string());
+        }
+    }
 }
 
 fn is_test_only(attrs: &[syn::Attribute]) -> bool {
@@ -34,8 +127,25 @@ fn is_test_only(attrs: &[syn::Attribute]) -> bool {
 }
 
 impl Collector {
-    /// Turns a path's segments into an absolute path string.
+    /// Turns a path's segments into an absolute path string, through the names `use` brought
+    /// into the module (`s::fs::read` after `use std as s;` is `std::fs::read`).
     fn resolve(&self, segs: &[String]) -> Option<String> {
+        let first = segs.first()?;
+        if !matches!(first.as_str(), "crate" | "self" | "super")
+            && let Some(abs) = self.aliases.get(&self.module).and_then(|a| a.get(first))
+        {
+            let mut out = abs.clone();
+            for s in &segs[1..] {
+                out.push_str("::");
+                out.push_str(s);
+            }
+            return Some(out);
+        }
+        self.resolve_plain(segs)
+    }
+
+    /// Turns a path's segments into an absolute path string, as written.
+    fn resolve_plain(&self, segs: &[String]) -> Option<String> {
         let first = segs.first()?;
         if !matches!(first.as_str(), "crate" | "self" | "super") {
             // An external crate or std, or a name local to the module (one segment, or a
@@ -69,6 +179,46 @@ impl Collector {
         if let Some(path) = self.resolve(&segs) {
             self.uses.push(Use { path, line });
         }
+    }
+
+    /// Every path in a macro's tokens (`tokio::select! { _ = std::fs::read(..) => .. }`,
+    /// `matches!(x, crate::plan::End::A)`): each run of `ident :: ident …`, in every group.
+    fn macro_tokens(&mut self, tokens: proc_macro2::TokenStream) {
+        use proc_macro2::TokenTree;
+        let mut run: Vec<String> = Vec::new();
+        let mut line = 0;
+        let mut colons = 0;
+        let flush = |this: &mut Self, run: &mut Vec<String>, line: usize| {
+            if run.len() >= 2 {
+                this.record(std::mem::take(run), line);
+            }
+            run.clear();
+        };
+        for t in tokens {
+            match t {
+                TokenTree::Ident(i) => {
+                    if !run.is_empty() && colons != 2 {
+                        flush(self, &mut run, line);
+                    }
+                    if run.is_empty() {
+                        line = i.span().start().line;
+                    }
+                    run.push(i.to_string());
+                    colons = 0;
+                }
+                TokenTree::Punct(p) if p.as_char() == ':' => colons += 1,
+                TokenTree::Group(g) => {
+                    flush(self, &mut run, line);
+                    colons = 0;
+                    self.macro_tokens(g.stream());
+                }
+                _ => {
+                    flush(self, &mut run, line);
+                    colons = 0;
+                }
+            }
+        }
+        flush(self, &mut run, line);
     }
 
     fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree, line: usize) {
@@ -146,12 +296,14 @@ impl<'ast> Visit<'ast> for Collector {
                 line: name.ident.span().start().line,
             });
         }
-        // Paths inside macro arguments (format strings aside) are code too.
-        if let Ok(exprs) = m.parse_body_with(
-            syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
-        ) {
-            for e in &exprs {
-                self.visit_expr(e);
+        // Paths inside a macro's tokens are code too, whatever the macro's grammar; and a
+        // string among them is looked at as any string is.
+        self.macro_tokens(m.tokens.clone());
+        for t in m.tokens.clone() {
+            if let proc_macro2::TokenTree::Literal(l) = t
+                && let Ok(syn::Lit::Str(s)) = syn::parse_str::<syn::Lit>(&l.to_string())
+            {
+                self.visit_lit_str(&s);
             }
         }
         syn::visit::visit_macro(self, m);
@@ -186,8 +338,14 @@ fn module_of(rel: &Path) -> Vec<String> {
 /// Every absolute path `source` (the file at module `module`) uses.
 fn uses_of(module: &[String], source: &str) -> Vec<Use> {
     let file = syn::parse_file(source).expect("the source parses");
+    let mut a = AliasCollector {
+        module: module.to_vec(),
+        aliases: BTreeMap::new(),
+    };
+    a.visit_file(&file);
     let mut c = Collector {
         module: module.to_vec(),
+        aliases: a.aliases,
         uses: Vec::new(),
     };
     c.visit_file(&file);
@@ -246,8 +404,19 @@ fn banned(layer: &str, module: &[String]) -> Vec<&'static str> {
             "tokio::net",
             "str::",
         ],
-        // The CLI decides nothing about labs: it neither plans nor touches files or processes.
-        "cli" => vec!["std::fs", "tokio::fs", "crate::plan::build", "std::net"],
+        // The CLI decides nothing about labs: it neither plans nor touches files or processes
+        // (it may only `exec` into a command the engine built: `CommandExt`).
+        "cli" => vec![
+            "std::fs",
+            "tokio::fs",
+            "crate::plan::build",
+            "std::net",
+            "tokio::net",
+            "std::process::Command",
+            "std::process::Stdio",
+            "tokio::process",
+            "portable_pty",
+        ],
         _ => vec![],
     };
     // Only spec/source.rs reads spec files.
@@ -255,6 +424,36 @@ fn banned(layer: &str, module: &[String]) -> Vec<&'static str> {
         b.push("std::fs");
     }
     b
+}
+
+/// The engine's parts, lowest first: a part may use only the parts before it (and those of its
+/// own rank it does not go round in a circle with). `node` and `link` know nothing of labs;
+/// `lab` nothing of hosts, images, doctor or the facade; only the facade is above them all.
+const ENGINE_PARTS: [(&str, u8); 16] = [
+    ("error", 0),
+    ("home", 0),
+    ("fsutil", 0),
+    ("lines", 0),
+    ("netstat", 0),
+    ("node", 1),
+    ("ssh", 2),
+    ("link", 2),
+    ("events", 3),
+    ("lab", 4),
+    ("image", 5),
+    ("host", 5),
+    ("doctor", 6),
+    ("api", 7),
+    // The engine's own mod.rs re-exports; nothing inside it may use it.
+    ("", 8),
+    ("mod", 8),
+];
+
+fn engine_rank(part: &str) -> Option<u8> {
+    ENGINE_PARTS
+        .iter()
+        .find(|(p, _)| *p == part)
+        .map(|(_, r)| *r)
 }
 
 /// The rule violations of one file.
@@ -266,7 +465,32 @@ fn violations(module: &[String], source: &str) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
+    let front_end = matches!(layer, "term" | "tui" | "cli");
     for u in uses_of(module, source) {
+        // Front ends reach the engine only through its facade.
+        if front_end
+            && let Some(rest) = u.path.strip_prefix("crate::engine")
+            && !(rest.is_empty() || rest == "::api" || rest.starts_with("::api::"))
+        {
+            out.push(format!(
+                "line {}: {layer} uses {} (around the engine's facade, engine::api)",
+                u.line, u.path
+            ));
+        }
+        // Inside the engine, a part uses no part above it.
+        if layer == "engine"
+            && let Some(part) = module.get(1)
+            && let Some(rest) = u.path.strip_prefix("crate::engine::")
+            && let Some(to) = rest.split("::").next()
+            && to != part
+            && let (Some(from_rank), Some(to_rank)) = (engine_rank(part), engine_rank(to))
+            && to_rank > from_rank
+        {
+            out.push(format!(
+                "line {}: engine::{part} uses {} (a part of the engine above it)",
+                u.line, u.path
+            ));
+        }
         if let Some(target) = u.path.strip_prefix("crate::") {
             let to = target.split("::").next().unwrap_or("");
             if let Some(to_rank) = LAYERS.iter().position(|l| *l == to)
@@ -348,6 +572,45 @@ fn import_graph(files: &[(Vec<String>, String)]) -> BTreeMap<String, BTreeSet<St
     graph
 }
 
+/// The same imports seen folder by folder: inside each folder, an edge between the two files or
+/// sub-folders side by side that hold the importing and the imported module (a folder's own
+/// `mod.rs` aside: declaring and re-exporting its children is what it is for). Keyed by folder
+/// (`""` is `src/`), then as `import_graph`.
+fn folder_graphs(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let mut out: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (from, tos) in graph {
+        let f: Vec<&str> = from.split("::").filter(|s| !s.is_empty()).collect();
+        for to in tos {
+            let t: Vec<&str> = to.split("::").filter(|s| !s.is_empty()).collect();
+            let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+            let (Some(a), Some(b)) = (f.get(common), t.get(common)) else {
+                continue;
+            };
+            out.entry(f[..common].join("::"))
+                .or_default()
+                .entry(a.to_string())
+                .or_default()
+                .insert(b.to_string());
+        }
+    }
+    out
+}
+
+/// Every circle between files or folders side by side in one folder, named by the folder.
+fn folder_cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<(String, Vec<String>)> {
+    folder_graphs(graph)
+        .into_iter()
+        .flat_map(|(folder, g)| {
+            cycles(&g)
+                .into_iter()
+                .map(move |c| (folder.clone(), c))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Every cycle of two or more modules (as a sorted list of its members).
 fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     // Strongly connected components by repeated reachability (the graph is small).
@@ -407,6 +670,13 @@ fn no_module_imports_go_in_a_circle() {
     let files: Vec<(Vec<String>, String)> = sources().into_iter().map(|(m, _, t)| (m, t)).collect();
     let c = cycles(&import_graph(&files));
     assert!(c.is_empty(), "import circles: {c:?}");
+}
+
+#[test]
+fn no_folder_imports_go_in_a_circle() {
+    let files: Vec<(Vec<String>, String)> = sources().into_iter().map(|(m, _, t)| (m, t)).collect();
+    let c = folder_cycles(&import_graph(&files));
+    assert!(c.is_empty(), "circles between the parts of a folder: {c:?}");
 }
 
 // --- The checker catches what it should: planted violations of each kind. ---
@@ -469,7 +739,7 @@ fn a_layer_reaching_up_is_caught() {
     let v = planted("cli::deploy", "fn f() { let _ = crate::plan::build; }\n");
     assert!(v.iter().any(|x| x.contains("crate::plan::build")), "{v:?}");
     // Down the layers is fine, and so is test code.
-    assert!(planted("tui::view", "use crate::engine::lab::LabDir;\n").is_empty());
+    assert!(planted("tui::view", "use crate::engine::api::LabHandle;\n").is_empty());
     assert!(
         planted(
             "plan::nics",
@@ -503,4 +773,139 @@ fn an_import_circle_is_caught() {
             "engine::state".to_string()
         ]]
     );
+}
+
+#[test]
+fn a_name_brought_in_by_use_is_followed() {
+    // `use std as s; s::fs::read` is std::fs, in spec (outside source.rs).
+    let v = planted(
+        "spec::resolve",
+        "use std as s;\nfn f() { let _ = s::fs::read(\"x\"); }\n",
+    );
+    assert!(v.iter().any(|x| x.contains("std::fs::read")), "{v:?}");
+    // `use crate::plan; plan::build` from the CLI.
+    let v = planted(
+        "cli::deploy",
+        "use crate::plan;\nfn f() { let _ = plan::build; }\n",
+    );
+    assert!(v.iter().any(|x| x.contains("crate::plan::build")), "{v:?}");
+    // `use std::fs; fs::read` in plan.
+    let v = planted(
+        "plan::qemu",
+        "use std::fs;\nfn f() { let _ = fs::read(\"x\"); }\n",
+    );
+    assert!(v.iter().any(|x| x.contains("std::fs::read")), "{v:?}");
+    // And `extern crate std as s2;`.
+    let v = planted(
+        "spec::model",
+        "extern crate std as s2;\nfn f() { let _ = s2::process::id(); }\n",
+    );
+    assert!(v.iter().any(|x| x.contains("std::process::id")), "{v:?}");
+}
+
+#[test]
+fn paths_inside_any_macro_are_caught() {
+    let v = planted(
+        "tui::app",
+        "async fn f() { tokio::select! { _ = std::fs::read(\"x\") => {} } }\n",
+    );
+    assert!(v.iter().any(|x| x.contains("std::fs::read")), "{v:?}");
+    let v = planted(
+        "spec::ifmap",
+        "fn f(x: u8) -> bool { matches!(x, _ if std::process::id() > 0) }\n",
+    );
+    assert!(v.iter().any(|x| x.contains("std::process::id")), "{v:?}");
+    // Through an alias, inside a macro.
+    let v = planted(
+        "plan::nics",
+        "use std::time as t;\nfn f() -> bool { matches!(1, _ if t::Instant::now().elapsed().is_zero()) }\n",
+    );
+    assert!(v.iter().any(|x| x.contains("std::time::Instant")), "{v:?}");
+}
+
+#[test]
+fn the_engines_parts_keep_their_order() {
+    // node and link know nothing of labs.
+    let v = planted("engine::node::health", "use crate::engine::lab::LabDir;\n");
+    assert!(
+        v.iter()
+            .any(|x| x.contains("a part of the engine above it")),
+        "{v:?}"
+    );
+    let v = planted(
+        "engine::link::relay",
+        "fn f(_: super::super::lab::LabDir) {}\n",
+    );
+    assert!(
+        v.iter().any(|x| x.contains("crate::engine::lab::LabDir")),
+        "{v:?}"
+    );
+    // lab knows nothing of hosts or the facade.
+    let v = planted("engine::lab::console", "use crate::engine::host::remote;\n");
+    assert!(
+        v.iter().any(|x| x.contains("crate::engine::host::remote")),
+        "{v:?}"
+    );
+    // Down is fine.
+    assert!(planted("engine::lab::deploy", "use crate::engine::node::qemu;\n").is_empty());
+}
+
+#[test]
+fn a_front_end_around_the_facade_or_spawning_a_process_is_caught() {
+    let v = planted("tui::mod", "use crate::engine::lab::lifecycle;\n");
+    assert!(v.iter().any(|x| x.contains("engine's facade")), "{v:?}");
+    let v = planted("term::session", "fn f(_: crate::engine::lab::LabDir) {}\n");
+    assert!(v.iter().any(|x| x.contains("engine's facade")), "{v:?}");
+    assert!(planted("cli::node", "use crate::engine::api::LabHandle;\n").is_empty());
+    let v = planted(
+        "cli::tools",
+        "fn f() { let _ = std::process::Command::new(\"qemu-system-x86_64\").spawn(); }\n",
+    );
+    assert!(
+        v.iter().any(|x| x.contains("std::process::Command")),
+        "{v:?}"
+    );
+    let v = planted("cli::lab", "use tokio::process::Command;\n");
+    assert!(v.iter().any(|x| x.contains("tokio::process")), "{v:?}");
+}
+
+#[test]
+fn a_circle_between_folders_is_caught() {
+    // No two files import each other, but engine/ssh.rs and engine/lab/ do, through
+    // different files: the circle of the folders.
+    let files = vec![
+        (
+            vec!["engine".to_string(), "ssh".to_string()],
+            "use crate::engine::lab::state::LabState;\n".to_string(),
+        ),
+        (
+            vec!["engine".to_string(), "lab".to_string(), "state".to_string()],
+            "pub struct LabState;\n".to_string(),
+        ),
+        (
+            vec!["engine".to_string(), "lab".to_string(), "exec".to_string()],
+            "use crate::engine::ssh;\n".to_string(),
+        ),
+    ];
+    let graph = import_graph(&files);
+    assert!(cycles(&graph).is_empty(), "no circle of files");
+    assert_eq!(
+        folder_cycles(&graph),
+        vec![(
+            "engine".to_string(),
+            vec!["lab".to_string(), "ssh".to_string()]
+        )]
+    );
+    // A folder's mod.rs using its children is no circle.
+    let files = vec![
+        (
+            vec!["engine".to_string(), "lab".to_string()],
+            "pub use self::state::LabState;\n".to_string(),
+        ),
+        (
+            vec!["engine".to_string(), "lab".to_string(), "state".to_string()],
+            "use super::LabDir;\n".to_string(),
+        ),
+    ];
+    assert!(folder_cycles(&import_graph(&files)).is_empty());
 }

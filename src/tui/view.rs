@@ -12,10 +12,7 @@ use tui_term::widget::PseudoTerminal;
 use super::app::{App, Focus, Overlay, TabState, Table as Pick};
 use super::keymap;
 use super::layout::Areas;
-use crate::engine::api::NodeRow;
-use crate::engine::lab::export::Owner;
-use crate::engine::link::LinkState;
-use crate::engine::{BootStage, NodeStatus};
+use crate::engine::api::{BootStage, LinkState, NodeRow, NodeStatus, Owner};
 
 const ACCENT: Color = Color::Cyan;
 
