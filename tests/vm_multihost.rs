@@ -52,7 +52,6 @@ impl Host2 {
             .args(args)
             .env("VMLAB_HOME", &self.home)
             .env("VMLAB_ACCEL", "tcg")
-            .env_remove("VMLAB_ACCEL")
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run vmlab")

@@ -394,6 +394,18 @@ impl Deployment {
 
         let failures = self.boot_all(events, cancel).await?;
         if !failures.is_empty() {
+            if plan.accel == Accel::Kvm
+                && failures.iter().all(|f| f.reason.contains("boot timeout"))
+            {
+                // Seen on hosts whose KVM runs a boot loader but hangs a guest's kernel (some
+                // nested virtualisation): the probe cannot tell, the user can.
+                events.send(Event::Warning(
+                    "no node came up in time under KVM; if the consoles stop after the boot \
+                     loader, this host's KVM cannot run these guests: deploy with --accel tcg \
+                     or set VMLAB_ACCEL=tcg"
+                        .into(),
+                ));
+            }
             return Err(EngineError::BootFailed(failures));
         }
 

@@ -157,43 +157,22 @@ async fn probe_guest(qemu: &str, scratch: &Path, accel: Accel) -> Result<(), Str
     result
 }
 
-/// The environment variable that sets the accelerator when the command line does not
-/// (`kvm`, `tcg` or `auto`): for a host whose KVM passes the probe but cannot run a guest's
-/// kernel (seen under some nested virtualisation), and for test suites that must not depend on
-/// the machine's KVM.
-pub const ACCEL_ENV: &str = "VMLAB_ACCEL";
-
-/// Chooses the accelerator: `Kvm`/`Tcg` as asked, else as `$VMLAB_ACCEL` says, else probe.
-/// The string is a warning to show (KVM wanted but not usable, or a `VMLAB_ACCEL` that means
-/// nothing).
+/// Chooses the accelerator: `Kvm`/`Tcg` as asked, or probe when `None` (auto). The string is a
+/// warning to show when KVM was wanted but is not usable.
 pub async fn choose_accel(
     qemu: &str,
     wanted: Option<Accel>,
     scratch: &Path,
 ) -> (Accel, Option<String>) {
-    let from_env = std::env::var(ACCEL_ENV).ok();
-    let (wanted, note) = match (wanted, from_env.as_deref()) {
-        (Some(a), _) => (Some(a), None),
-        (None, None | Some("" | "auto")) => (None, None),
-        (None, Some("kvm")) => (Some(Accel::Kvm), None),
-        (None, Some("tcg")) => (Some(Accel::Tcg), None),
-        (None, Some(other)) => (
-            None,
-            Some(format!(
-                "{ACCEL_ENV}={other:?} is not kvm, tcg or auto; probing KVM as if it were auto"
-            )),
-        ),
-    };
     match wanted {
-        Some(a) => (a, note),
+        Some(a) => (a, None),
         None => match probe_kvm(qemu, scratch).await {
-            Ok(()) => (Accel::Kvm, note),
+            Ok(()) => (Accel::Kvm, None),
             Err(why) => (
                 Accel::Tcg,
                 Some(format!(
-                    "{}KVM is not usable ({why}); running under TCG software emulation, which is \
-                     several times slower",
-                    note.map(|n| format!("{n}; ")).unwrap_or_default()
+                    "KVM is not usable ({why}); running under TCG software emulation, which is \
+                     several times slower"
                 )),
             ),
         },
