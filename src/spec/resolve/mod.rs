@@ -1,0 +1,209 @@
+//! Spec text → [`Lab`], purely: JSON parsing, validation and HLD §4 resolution.
+//!
+//! VM settings resolve profile → platform → built-in default (first non-empty wins); credentials
+//! resolve profile `ssh_user`/`ssh_pass` → platform `vm_credentials`. Every problem is collected
+//! (not just the first) so one run of `vmlab deploy` shows the user all of them.
+//!
+//! Split by what is resolved: the topology's settings section ([`settings`]), the nodes with
+//! their hosts, waits and credentials ([`nodes`]), the links and their impairments
+//! ([`links`]), and the checks every field shares ([`fields`]: ranges, choices, type errors).
+//! This file reads the documents and puts the lab together; a second spec layout changes how
+//! documents are found, not these checks.
+
+mod fields;
+mod links;
+mod nodes;
+mod settings;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::error::{SpecError, SpecErrors};
+use super::model::Lab;
+use super::name::{derive_lab_name, is_safe_name};
+use super::source::{SpecSources, SpecText};
+use fields::type_name;
+use links::resolve_links;
+use nodes::{NodeCtx, ParsedProfile, check_hosts, check_wait_for, resolve_node};
+use settings::resolve_settings;
+
+/// Built-in defaults (HLD §4).
+pub const DEFAULT_MEMORY_MB: u64 = 4096;
+pub const DEFAULT_CPUS: u32 = 2;
+pub const DEFAULT_NIC_DRIVER: &str = "e1000";
+pub const DEFAULT_BOOT_TIMEOUT_SECS: u64 = 180;
+/// The highest data NIC index a VM can have: NICs sit one per PCI slot, 0x08..=0x1f.
+pub const MAX_NIC_INDEX: u32 = 23;
+
+/// Resolves the spec. `home` expands a leading `~` in image paths.
+pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors> {
+    let mut errs = SpecErrors::default();
+    let topo_path = src.topology.path.clone();
+    let topology = parse_object(&src.topology, &mut errs);
+    let platforms_doc = src
+        .platforms
+        .as_ref()
+        .and_then(|t| parse_object(t, &mut errs));
+    let mut profiles: HashMap<&str, ParsedProfile> = HashMap::new();
+    for (name, text) in &src.profiles {
+        let parsed = parse_object(text, &mut errs);
+        profiles.insert(name.as_str(), (text.path.clone(), parsed));
+    }
+    let Some(topology) = topology else {
+        return Err(errs);
+    };
+
+    let name = match derive_lab_name(topology.get("name"), src.dir_name.as_deref(), &topo_path) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            errs.push(e);
+            None
+        }
+    };
+
+    let settings = resolve_settings(&topology, &topo_path, &mut errs);
+
+    let platforms: Option<&Map<String, Value>> = match &platforms_doc {
+        Some(doc) => match doc.get("platforms") {
+            Some(Value::Object(m)) => Some(m),
+            _ => {
+                let path = src
+                    .platforms
+                    .as_ref()
+                    .map(|t| t.path.clone())
+                    .unwrap_or_default();
+                errs.push(SpecError::new(
+                    path,
+                    "platforms",
+                    "missing or not an object",
+                    "put the platform definitions under a top-level \"platforms\" object",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let platforms_path = src
+        .platforms
+        .as_ref()
+        .map(|t| t.path.clone())
+        .unwrap_or_else(|| src.dir.join("platforms.json"));
+
+    let mut nodes = Vec::new();
+    match topology.get("devices") {
+        Some(Value::Object(devices)) if !devices.is_empty() => {
+            for (index, (dev, body)) in devices.iter().enumerate() {
+                let field = format!("devices.{dev}");
+                if !is_safe_name(dev) {
+                    errs.push(SpecError::new(
+                        &topo_path,
+                        &field,
+                        format!("device name {dev:?} is not safe as a file name"),
+                        "use letters, digits, '.', '_' and '-' only, starting with a letter or \
+                         digit, at most 64 characters",
+                    ));
+                    continue;
+                }
+                let ctx = NodeCtx {
+                    dev,
+                    index,
+                    topo_device: body.as_object(),
+                    profile: profiles.get(dev.as_str()),
+                    platforms,
+                    platforms_path: &platforms_path,
+                    platforms_broken: src.platforms.is_some(),
+                    spec_dir: &src.dir,
+                    home,
+                };
+                if let Some(node) = resolve_node(&ctx, &mut errs) {
+                    nodes.push(node);
+                }
+            }
+        }
+        _ => errs.push(SpecError::new(
+            &topo_path,
+            "devices",
+            "missing, empty or not an object",
+            "list the lab's devices under \"devices\": {\"name\": {...}}",
+        )),
+    }
+
+    check_hosts(&nodes, &settings, &topo_path, &mut errs);
+    // With every device resolved, its waits can be checked (a node that failed is missing).
+    let all_devices =
+        matches!(topology.get("devices"), Some(Value::Object(d)) if d.len() == nodes.len());
+    if all_devices {
+        check_wait_for(&nodes, &mut errs);
+    }
+    let known: Vec<&str> = match topology.get("devices") {
+        Some(Value::Object(d)) => d.keys().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let links = resolve_links(
+        &topology,
+        &topo_path,
+        &known,
+        &nodes,
+        settings.links,
+        &mut errs,
+    );
+
+    match (name, errs.is_empty()) {
+        (Some(name), true) => Ok(Lab {
+            name,
+            spec_dir: src.dir.clone(),
+            settings,
+            nodes,
+            links,
+        }),
+        _ => Err(errs),
+    }
+}
+
+/// Parses a file that must hold a JSON object, on its own.
+pub fn parse_file(text: &SpecText) -> Result<Map<String, Value>, SpecErrors> {
+    let mut errs = SpecErrors::default();
+    parse_object(text, &mut errs).ok_or(errs)
+}
+
+/// Parses a file that must hold a JSON object; syntax errors name line and column.
+fn parse_object(text: &SpecText, errs: &mut SpecErrors) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(&text.text) {
+        Ok(Value::Object(m)) => Some(m),
+        Ok(other) => {
+            errs.push(SpecError::new(
+                &text.path,
+                "",
+                format!("the file holds {}, not a JSON object", type_name(&other)),
+                "make the top level an object: { ... }",
+            ));
+            None
+        }
+        Err(e) => {
+            let what = e.to_string();
+            // serde_json appends " at line L column C"; keep only the reason.
+            let reason = what.split(" at line ").next().unwrap_or(&what).to_string();
+            errs.push(SpecError::new(
+                &text.path,
+                format!("line {}, column {}", e.line(), e.column()),
+                format!("malformed JSON: {reason}"),
+                "fix the JSON syntax there",
+            ));
+            None
+        }
+    }
+}
+
+/// `~/x` → `$HOME/x`; relative paths resolve against the spec directory.
+pub fn expand_path(s: &str, spec_dir: &Path, home: Option<&Path>) -> PathBuf {
+    let p = match (s.strip_prefix("~/"), home) {
+        (Some(rest), Some(h)) => h.join(rest),
+        _ if s == "~" => home
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(s)),
+        _ => PathBuf::from(s),
+    };
+    if p.is_absolute() { p } else { spec_dir.join(p) }
+}

@@ -1,0 +1,141 @@
+//! The topology's settings section (`vmlab`, or `newtlab` in newtron's spec directories): port
+//! bases, boot limits, link mode, consoles, the cross-host check and the hosts.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::fields::{bounded, choice};
+use crate::spec::error::{SpecError, SpecErrors};
+use crate::spec::model::{LabSettings, LinkMode};
+
+pub(super) fn resolve_settings(
+    topo: &Map<String, Value>,
+    path: &Path,
+    errs: &mut SpecErrors,
+) -> LabSettings {
+    let mut s = LabSettings::default();
+    // newtron's own spec directories name this section "newtlab".
+    let (key, section) = match (topo.get("vmlab"), topo.get("newtlab")) {
+        (Some(v), _) => ("vmlab", v),
+        (None, Some(v)) => ("newtlab", v),
+        (None, None) => return s,
+    };
+    let Some(section) = section.as_object() else {
+        errs.push(SpecError::new(
+            path,
+            key,
+            "must be an object",
+            "write the settings as {\"link_port_base\": 20000, ...}",
+        ));
+        return s;
+    };
+    let found = |field: &str| super::fields::field(section, path, key, field);
+    for (field, slot) in [
+        ("link_port_base", &mut s.link_port_base),
+        ("console_port_base", &mut s.console_port_base),
+        ("ssh_port_base", &mut s.ssh_port_base),
+    ] {
+        let port = bounded(
+            found(field),
+            1..=65535,
+            "a port number",
+            "pick a free range, for example 20000",
+            errs,
+        );
+        if let Some(p) = port {
+            *slot = p as u32;
+        }
+    }
+    if let Some(n) = bounded(
+        found("max_parallel_boots"),
+        1..=1024,
+        "a whole number",
+        "write how many nodes may boot at once, for example 2, or leave it out",
+        errs,
+    ) {
+        s.max_parallel_boots = Some(n as u32);
+    }
+    if let Some(keyed) = choice(
+        found("cross_host_check"),
+        &[("keyed", true), ("none", false)],
+        "leave it out (keyed: nothing on the network can inject frames)",
+        errs,
+    ) {
+        s.cross_host_keyed = keyed;
+    }
+    if let Some(tcp) = choice(
+        found("consoles"),
+        &[("unix", false), ("tcp", true)],
+        "leave it out (unix: only you reach the consoles) or write \"tcp\" for tools that \
+         need a port",
+        errs,
+    ) {
+        s.tcp_consoles = tcp;
+    }
+    if let Some(mode) = choice(
+        found("links"),
+        &[("relay", LinkMode::Relay), ("direct", LinkMode::Direct)],
+        "leave it out (relay: counters, down/up, impairments, capture) or write \"direct\"",
+        errs,
+    ) {
+        s.links = mode;
+    }
+    match section.get("hosts") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            for (name, addr) in h {
+                if let Err(why) = crate::spec::name::check_name(name) {
+                    errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts"),
+                        format!("host name {name:?} {why}"),
+                        "name hosts with letters, digits, '.', '_' and '-'",
+                    ));
+                    continue;
+                }
+                match addr.as_str().map(|a| (a, a.parse::<std::net::IpAddr>())) {
+                    Some((a, Ok(ip)))
+                        if ip.is_unspecified()
+                            || ip.is_multicast()
+                            || ip == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST) =>
+                    {
+                        errs.push(SpecError::new(
+                            path,
+                            format!("{key}.hosts.{name}"),
+                            format!("{a:?} is not one host's address"),
+                            "write the address other hosts reach this one on, for example \
+                             \"192.168.1.10\"",
+                        ))
+                    }
+                    Some((a, Ok(ip))) if s.host_addr_taken(ip) => errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts.{name}"),
+                        format!("{a:?} is already the address of another host"),
+                        "give each host its own address",
+                    )),
+                    Some((a, Ok(_))) => s.hosts.push((name.clone(), a.to_string())),
+                    Some((a, Err(_))) => errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts.{name}"),
+                        format!("{a:?} is not an IP address"),
+                        "write the host's IPv4 or IPv6 address, for example \"192.168.1.10\"",
+                    )),
+                    None => errs.push(SpecError::new(
+                        path,
+                        format!("{key}.hosts.{name}"),
+                        "must be an address string",
+                        "write the host's IP address, for example \"192.168.1.10\"",
+                    )),
+                }
+            }
+        }
+        Some(_) => errs.push(SpecError::new(
+            path,
+            format!("{key}.hosts"),
+            "must be an object of host name → address",
+            "write {\"server-a\": \"192.168.1.10\"}",
+        )),
+    }
+    s
+}
