@@ -1,5 +1,9 @@
 //! The TUI's state and its reactions to input and engine news. No I/O happens here: input
 //! becomes [`Action`]s that the run loop carries out, and news only changes state.
+//!
+//! This file holds the state (one [`App`]), the routing of keys and the mouse to the part
+//! that has focus, and the folding of observations and engine events; each part of the screen
+//! (`parts::{nodes, links, topology, tabs, overlays}`) holds its own keys and results.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -13,9 +17,9 @@ use ratatui::layout::{Position, Rect};
 use super::keymap::{self, Command};
 use super::layout::Areas;
 use crate::engine::api::{BootStage, Event as EngineEvent, NodeOp, NodeStatus, Observation};
-use crate::term::keys::{Modes, key_bytes, paste_bytes};
+use crate::term::keys::paste_bytes;
 use crate::term::screen::Emulator;
-use crate::term::session::{SessionEvent, SessionId};
+use crate::term::session::SessionId;
 
 /// What a tab is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +172,7 @@ pub struct App {
     /// A snapshot or restore is in flight.
     pub snapshot_busy: bool,
     pub quit: bool,
-    next_session: SessionId,
+    pub(in crate::tui) next_session: SessionId,
     /// The size of the whole terminal at the last draw.
     pub screen: Rect,
     /// Nodes shown are those whose name, platform or host contains this (case-insensitive).
@@ -211,37 +215,6 @@ impl App {
         }
     }
 
-    /// Does a node pass the filter?
-    pub fn shown(&self, n: &crate::engine::api::NodeRow) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let f = self.filter.to_lowercase();
-        [&n.name, &n.platform, &n.host]
-            .iter()
-            .any(|s| s.to_lowercase().contains(&f))
-    }
-
-    /// Names of the nodes shown (the filter applied), in topology order: what the selection
-    /// indexes.
-    pub fn node_names(&self) -> Vec<String> {
-        self.obs
-            .as_ref()
-            .map(|o| {
-                o.status
-                    .nodes
-                    .iter()
-                    .filter(|n| self.shown(n))
-                    .map(|n| n.name.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn selected_node(&self) -> Option<String> {
-        self.node_names().get(self.selected).cloned()
-    }
-
     pub fn note(&mut self, text: impl Into<String>, error: bool) {
         if self.log.len() >= LOG_LINES {
             self.log.pop_front();
@@ -281,7 +254,7 @@ impl App {
     }
 
     /// Keeps the node selection on a row that is shown.
-    fn clamp_selection(&mut self) {
+    pub(in crate::tui) fn clamp_selection(&mut self) {
         let count = self.node_names().len();
         self.selected = self.selected.min(count.saturating_sub(1));
     }
@@ -295,39 +268,6 @@ impl App {
         self.note(e.describe(), error);
     }
 
-    /// Output or news from a tab's session; returns bytes to send back (terminal replies).
-    pub fn session_event(&mut self, id: SessionId, e: SessionEvent) -> Option<Vec<u8>> {
-        let tab = self.tabs.iter_mut().find(|t| t.session == id)?;
-        match e {
-            SessionEvent::Output(bytes) => {
-                tab.state = TabState::Connected;
-                let reply = tab.emu.process(&bytes);
-                return (!reply.is_empty()).then_some(reply);
-            }
-            SessionEvent::Notice(n) => tab.notice = Some(n),
-            SessionEvent::Closed(why) => {
-                tab.state = TabState::Closed(why.clone());
-                let label = format!("{} {} tab: {why}", tab.node, tab.kind.label());
-                self.note(label, false);
-            }
-        }
-        None
-    }
-
-    /// A session finished connecting (or failed to).
-    pub fn connected(&mut self, id: SessionId, result: Result<(), String>) {
-        if let Some(tab) = self.tabs.iter_mut().find(|t| t.session == id) {
-            match result {
-                Ok(()) => {
-                    if tab.state == TabState::Connecting {
-                        tab.state = TabState::Connected;
-                    }
-                }
-                Err(e) => tab.state = TabState::Closed(e),
-            }
-        }
-    }
-
     /// The result of a node action.
     pub fn action_done(&mut self, node: &str, op: NodeOp, result: Result<(), String>) {
         self.busy.remove(node);
@@ -336,26 +276,6 @@ impl App {
             Ok(()) => self.note(format!("{node}: {what} done"), false),
             Err(e) => self.note(format!("{node}: {what} failed: {e}"), true),
         }
-    }
-
-    /// Tab bar titles: the dashboard, then each tab (drawing and mouse hit-testing use the
-    /// same strings).
-    pub fn tab_titles(&self) -> Vec<String> {
-        let mut t = vec!["dashboard".to_string(), "topology".to_string()];
-        for (i, tab) in self.tabs.iter().enumerate() {
-            let state = match &tab.state {
-                TabState::Connecting => "connecting",
-                TabState::Connected => "connected",
-                TabState::Closed(_) => "closed",
-            };
-            t.push(format!(
-                "{} {} {} ({state})",
-                i + 1,
-                tab.node,
-                tab.kind.label()
-            ));
-        }
-        t
     }
 
     /// Handles one terminal event.
@@ -373,42 +293,6 @@ impl App {
             }
             _ => Vec::new(),
         }
-    }
-
-    /// Size every tab's emulator (and pty) to the pane it is drawn in.
-    pub fn fit_panes(&mut self) -> Vec<Action> {
-        let pane = Areas::of(self.screen).pane_inner();
-        let mut out = Vec::new();
-        for t in &mut self.tabs {
-            let before = t.emu.size();
-            t.emu.resize(pane.height, pane.width);
-            if t.emu.size() != before {
-                let (r, c) = t.emu.size();
-                out.push(Action::Resize(t.session, r, c));
-            }
-        }
-        out
-    }
-
-    /// The answer to a yes/no overlay: `y` sends `action` (a snapshot or restore marks the
-    /// lab busy until it is done), anything else cancels.
-    fn confirm(
-        &mut self,
-        k: KeyEvent,
-        doing: String,
-        action: Action,
-        cancelled: &str,
-    ) -> Vec<Action> {
-        self.overlay = Overlay::None;
-        if !matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-            self.note(cancelled, false);
-            return Vec::new();
-        }
-        self.note(doing, false);
-        if matches!(action, Action::Snapshot(_) | Action::Restore(_)) {
-            self.snapshot_busy = true;
-        }
-        vec![action]
     }
 
     fn key(&mut self, k: KeyEvent) -> Vec<Action> {
@@ -468,80 +352,6 @@ impl App {
             Focus::Dashboard | Focus::Topology if self.filtering => self.filter_key(k),
             Focus::Dashboard | Focus::Topology => self.dashboard_key(k),
         }
-    }
-
-    /// A key while the filter is typed: text edits it (the table follows as it changes),
-    /// Enter keeps it, Esc clears it.
-    fn filter_key(&mut self, k: KeyEvent) -> Vec<Action> {
-        match k.code {
-            KeyCode::Enter => self.filtering = false,
-            KeyCode::Esc => {
-                self.filtering = false;
-                self.filter.clear();
-            }
-            KeyCode::Backspace => {
-                self.filter.pop();
-            }
-            KeyCode::Char(c)
-                if !k
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-                    && self.filter.chars().count() < 32 =>
-            {
-                self.filter.push(c)
-            }
-            _ => {}
-        }
-        self.clamp_selection();
-        Vec::new()
-    }
-
-    fn tab_key(&mut self, i: usize, k: KeyEvent) -> Vec<Action> {
-        // Ctrl-] is the one key a tab keeps for itself (terminals report it as Ctrl-5 too).
-        if is_detach(&k) {
-            self.focus = Focus::Dashboard;
-            return Vec::new();
-        }
-        let Some(tab) = self.tabs.get_mut(i) else {
-            self.focus = Focus::Dashboard;
-            return Vec::new();
-        };
-        let page = i64::from(tab.emu.size().0.saturating_sub(1).max(1));
-        if k.modifiers.contains(KeyModifiers::SHIFT) {
-            match k.code {
-                KeyCode::PageUp => {
-                    tab.emu.scroll(page as isize);
-                    return Vec::new();
-                }
-                KeyCode::PageDown => {
-                    tab.emu.scroll(-page as isize);
-                    return Vec::new();
-                }
-                _ => {}
-            }
-        }
-        if let TabState::Closed(_) = tab.state {
-            return match k.code {
-                KeyCode::Char('r') => self.reconnect(i),
-                KeyCode::Char('x') => self.close_tab(i),
-                _ => Vec::new(),
-            };
-        }
-        self.tab_bytes(i, |m| key_bytes(k, m))
-    }
-
-    fn tab_bytes(&mut self, i: usize, make: impl FnOnce(Modes) -> Option<Vec<u8>>) -> Vec<Action> {
-        let Some(tab) = self.tabs.get_mut(i) else {
-            return Vec::new();
-        };
-        if !matches!(tab.state, TabState::Connected | TabState::Connecting) {
-            return Vec::new();
-        }
-        let Some(bytes) = make(Modes::of(tab.emu.screen())) else {
-            return Vec::new();
-        };
-        tab.emu.follow();
-        vec![Action::Send(tab.session, bytes)]
     }
 
     fn dashboard_key(&mut self, k: KeyEvent) -> Vec<Action> {
@@ -664,210 +474,6 @@ impl App {
                 Vec::new()
             }
         }
-    }
-
-    /// The lab's snapshots as last observed: (name, when taken).
-    pub fn snapshots(&self) -> Vec<(String, String)> {
-        self.obs
-            .as_ref()
-            .map(|o| o.snapshots.clone())
-            .unwrap_or_default()
-    }
-
-    /// A snapshot or restore finished.
-    pub fn snapshot_done(&mut self, result: Result<String, String>) {
-        self.snapshot_busy = false;
-        match result {
-            Ok(s) => self.note(s, false),
-            Err(e) => self.note(e, true),
-        }
-    }
-
-    fn link_count(&self) -> usize {
-        self.obs.as_ref().map_or(0, |o| o.status.links.len())
-    }
-
-    /// The selected link: (index, one end's name, admin up).
-    fn selected_link(&self) -> Option<(usize, String, bool)> {
-        let l = self.obs.as_ref()?.status.links.get(self.selected_link)?;
-        Some((l.index, l.a.clone(), l.admin_up))
-    }
-
-    fn link_toggle(&mut self) -> Vec<Action> {
-        if self.table != Table::Links {
-            self.note("select a link first (← →)", true);
-            return Vec::new();
-        }
-        let Some((index, end, up)) = self.selected_link() else {
-            return Vec::new();
-        };
-        if self.busy_links.contains(&index) {
-            self.note(format!("link {index}: busy"), true);
-            return Vec::new();
-        }
-        self.busy_links.insert(index);
-        let up = !up;
-        self.note(
-            format!(
-                "link {index} ({end}): setting it {}",
-                if up { "up" } else { "down" }
-            ),
-            false,
-        );
-        vec![Action::Link { index, end, up }]
-    }
-
-    fn capture_toggle(&mut self) -> Vec<Action> {
-        if self.table != Table::Links {
-            self.note("select a link first (← →)", true);
-            return Vec::new();
-        }
-        let Some((index, end, _)) = self.selected_link() else {
-            return Vec::new();
-        };
-        match self.captures.entry(index) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.note(format!("link {index}: stopping the capture"), false);
-                vec![Action::StopCapture(index)]
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(None);
-                vec![Action::StartCapture { index, end }]
-            }
-        }
-    }
-
-    /// A link operation finished.
-    pub fn link_done(&mut self, index: usize, result: Result<String, String>) {
-        self.busy_links.remove(&index);
-        match result {
-            Ok(s) => self.note(s, false),
-            Err(e) => self.note(format!("link {index}: {e}"), true),
-        }
-    }
-
-    /// A capture started writing to `path`.
-    pub fn capture_started(&mut self, index: usize, path: String) {
-        self.note(
-            format!("link {index}: capturing to {path} (w stops)"),
-            false,
-        );
-        self.captures.insert(index, Some(path));
-    }
-
-    /// A capture ended: how many frames went where, or why it stopped.
-    pub fn capture_ended(&mut self, index: usize, result: Result<(u64, String), String>) {
-        self.captures.remove(&index);
-        match result {
-            Ok((n, path)) => self.note(
-                format!("link {index}: captured {n} frames to {path}"),
-                false,
-            ),
-            Err(e) => self.note(format!("link {index}: capture failed: {e}"), true),
-        }
-    }
-
-    fn node_action(&mut self, op: NodeOp) -> Vec<Action> {
-        let what = op.verb();
-        let Some(node) = self.selected_node() else {
-            return Vec::new();
-        };
-        if self.deploying {
-            self.note(
-                format!("{node}: wait for the deploy to finish before you {what} nodes"),
-                true,
-            );
-            return Vec::new();
-        }
-        if let Some(doing) = self.busy.get(&node) {
-            self.note(format!("{node}: busy ({})", doing.doing()), true);
-            return Vec::new();
-        }
-        self.busy.insert(node.clone(), op);
-        self.note(format!("{node}: {what}..."), false);
-        vec![Action::Node(op, node)]
-    }
-
-    fn open_tab(&mut self, kind: TabKind) -> Vec<Action> {
-        let Some(node) = self.selected_node() else {
-            return Vec::new();
-        };
-        if let Some(i) = self
-            .tabs
-            .iter()
-            .position(|t| t.node == node && t.kind == kind)
-        {
-            self.focus = Focus::Tab(i);
-            self.current_tab = i;
-            if matches!(self.tabs[i].state, TabState::Closed(_)) {
-                return self.reconnect(i);
-            }
-            return Vec::new();
-        }
-        let session = self.next_session;
-        self.next_session += 1;
-        let pane = Areas::of(self.screen).pane_inner();
-        let emu = Emulator::new(pane.height, pane.width);
-        let (rows, cols) = emu.size();
-        self.tabs.push(Tab {
-            session,
-            node: node.clone(),
-            kind,
-            state: TabState::Connecting,
-            notice: None,
-            emu,
-        });
-        let i = self.tabs.len() - 1;
-        self.focus = Focus::Tab(i);
-        self.current_tab = i;
-        let mut out = vec![Action::Connect {
-            session,
-            node,
-            kind,
-            rows,
-            cols,
-        }];
-        // A new tab may change the layout of the others.
-        out.extend(self.fit_panes());
-        out
-    }
-
-    fn reconnect(&mut self, i: usize) -> Vec<Action> {
-        let session = self.next_session;
-        self.next_session += 1;
-        let Some(tab) = self.tabs.get_mut(i) else {
-            return Vec::new();
-        };
-        let old = tab.session;
-        tab.session = session;
-        tab.state = TabState::Connecting;
-        tab.notice = None;
-        let (rows, cols) = tab.emu.size();
-        tab.emu = Emulator::new(rows, cols);
-        self.focus = Focus::Tab(i);
-        self.current_tab = i;
-        vec![
-            Action::Disconnect(old),
-            Action::Connect {
-                session,
-                node: tab.node.clone(),
-                kind: tab.kind,
-                rows,
-                cols,
-            },
-        ]
-    }
-
-    fn close_tab(&mut self, i: usize) -> Vec<Action> {
-        if i >= self.tabs.len() {
-            return Vec::new();
-        }
-        let tab = self.tabs.remove(i);
-        self.focus = Focus::Dashboard;
-        self.current_tab = self.current_tab.min(self.tabs.len().saturating_sub(1));
-        let mut out = vec![Action::Disconnect(tab.session)];
-        out.extend(self.fit_panes());
-        out
     }
 
     fn mouse(&mut self, m: MouseEvent) -> Vec<Action> {

@@ -13,6 +13,8 @@
 pub mod app;
 pub mod keymap;
 pub mod layout;
+pub mod parts;
+pub mod style;
 pub mod view;
 
 use std::collections::HashMap;
