@@ -91,6 +91,16 @@ impl<'ast> Visit<'ast> for AliasCollector {
         if is_test_only(&m.attrs) {
             return;
         }
+        // `mod qemu;` brings the name `qemu` into scope as `use self::qemu;` would.
+        let path = std::iter::once("crate".to_string())
+            .chain(self.module.iter().cloned())
+            .chain(std::iter::once(m.ident.to_string()))
+            .collect::<Vec<_>>()
+            .join("::");
+        self.aliases
+            .entry(self.module.clone())
+            .or_default()
+            .insert(m.ident.to_string(), path);
         self.module.push(m.ident.to_string());
         syn::visit::visit_item_mod(self, m);
         self.module.pop();
@@ -308,6 +318,9 @@ impl<'ast> Visit<'ast> for Collector {
         }
         syn::visit::visit_macro(self, m);
     }
+
+    /// `pub(in crate::tui)` names where an item is seen, not what it uses.
+    fn visit_visibility(&mut self, _: &'ast syn::Visibility) {}
 
     fn visit_lit_str(&mut self, s: &'ast syn::LitStr) {
         let v = s.value();
@@ -577,7 +590,7 @@ fn import_graph(files: &[(Vec<String>, String)]) -> BTreeMap<String, BTreeSet<St
             for n in (1..=segs.len()).rev() {
                 let cand = segs[..n].join("::");
                 if modules.contains(&cand) {
-                    if cand != me && !me.starts_with(&format!("{cand}::")) {
+                    if cand != me {
                         to.insert(cand);
                     }
                     break;
@@ -936,4 +949,36 @@ fn the_renderers_stay_pure() {
     assert!(v.iter().any(|x| x.contains("std::fs::write")), "{v:?}");
     // Their folder's mod.rs is the writer.
     assert!(planted("engine::lab::export", "use std::fs;\n").is_empty());
+}
+
+#[test]
+fn a_circle_through_a_folders_own_mod_rs_is_caught() {
+    // plan/mod.rs calls into its child through the name `mod qemu;` brings in, and the child
+    // uses a type of plan/mod.rs: the two files import each other.
+    let files = vec![
+        (
+            vec!["plan".to_string()],
+            "pub mod qemu;\npub struct Accel;\nfn f() { let _ = qemu::argv(); }\n".to_string(),
+        ),
+        (
+            vec!["plan".to_string(), "qemu".to_string()],
+            "use crate::plan::Accel;\npub fn argv() {}\n".to_string(),
+        ),
+    ];
+    assert_eq!(
+        cycles(&import_graph(&files)),
+        vec![vec!["plan".to_string(), "plan::qemu".to_string()]]
+    );
+    // Naming where an item is seen (`pub(in crate::plan)`) is not a use.
+    let files = vec![
+        (
+            vec!["plan".to_string()],
+            "pub mod qemu;\nfn f() { let _ = qemu::argv(); }\n".to_string(),
+        ),
+        (
+            vec!["plan".to_string(), "qemu".to_string()],
+            "pub(in crate::plan) fn argv() {}\n".to_string(),
+        ),
+    ];
+    assert!(cycles(&import_graph(&files)).is_empty());
 }

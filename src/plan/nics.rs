@@ -5,26 +5,12 @@
 //! is wired. NIC k sits alone in PCI slot `0x08 + k` (guest NIC order = PCI order), and gets a
 //! deterministic, locally administered MAC that is unique per lab, node and NIC.
 
-use super::End;
+use super::model::End;
+pub use super::model::{Mac, NicPlan, NicRole};
 use crate::spec::{Link, Node};
 
 /// First PCI slot used for NICs; NIC k is in slot `FIRST_NIC_SLOT + k`.
 pub const FIRST_NIC_SLOT: u32 = 0x08;
-
-/// A MAC address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Mac(pub [u8; 6]);
-
-impl std::fmt::Display for Mac {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
-    }
-}
 
 /// `02:LL:LL:NN:NN:II`: locally administered unicast; LL = hash of the lab name (so two labs
 /// on one L2 segment differ), NN = node index, II = NIC index.
@@ -49,31 +35,6 @@ fn fnv1a(bytes: &[u8]) -> u16 {
         h = h.wrapping_mul(0x0100_0193);
     }
     ((h >> 16) ^ (h & 0xffff)) as u16
-}
-
-/// What a NIC is attached to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NicRole {
-    /// NIC 0: QEMU user networking with the SSH port forwarded.
-    Management,
-    /// A data NIC on a link, at its `end`.
-    Link {
-        link: usize,
-        iface: String,
-        peer: String,
-        end: End,
-    },
-    /// A data NIC no link uses: present so later NICs keep their guest position.
-    Unconnected,
-}
-
-/// One NIC.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NicPlan {
-    pub index: u32,
-    pub mac: Mac,
-    pub pci_slot: u32,
-    pub role: NicRole,
 }
 
 /// The NICs of `node`, index order. `links` are the links with an end on `node`.

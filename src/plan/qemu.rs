@@ -11,8 +11,7 @@
 //! an invalid opcode; `max` emulates every feature TCG can, so the flags a platform asks for
 //! come with the ones they imply.
 
-use crate::plan::nics::{NicPlan, NicRole};
-use crate::plan::{Accel, LinkPlan, LinkTransport, NodePaths};
+use super::model::{Accel, LinkPlan, LinkTransport, NicPlan, NicRole, NodePaths};
 use crate::spec::Node;
 
 /// Inputs for one command line.

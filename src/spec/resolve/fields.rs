@@ -1,7 +1,8 @@
 //! The checks every spec field shares: where a value came from ([`Found`]: file and field, for
-//! the error), whole numbers in a range, one of a few words, and the wording of type errors.
+//! the error), whole numbers in a range, one of a few words, the wording of type errors, the
+//! built-in defaults (HLD §4) and paths as the spec writes them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -156,6 +157,26 @@ pub(super) fn choice<T: Copy>(
         fix,
     ));
     None
+}
+
+/// Built-in defaults (HLD §4).
+pub const DEFAULT_MEMORY_MB: u64 = 4096;
+pub const DEFAULT_CPUS: u32 = 2;
+pub const DEFAULT_NIC_DRIVER: &str = "e1000";
+pub const DEFAULT_BOOT_TIMEOUT_SECS: u64 = 180;
+/// The highest data NIC index a VM can have: NICs sit one per PCI slot, 0x08..=0x1f.
+pub const MAX_NIC_INDEX: u32 = 23;
+
+/// `~/x` → `$HOME/x`; relative paths resolve against the spec directory.
+pub fn expand_path(s: &str, spec_dir: &Path, home: Option<&Path>) -> PathBuf {
+    let p = match (s.strip_prefix("~/"), home) {
+        (Some(rest), Some(h)) => h.join(rest),
+        _ if s == "~" => home
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(s)),
+        _ => PathBuf::from(s),
+    };
+    if p.is_absolute() { p } else { spec_dir.join(p) }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::MAX_NIC_INDEX;
+use super::fields::MAX_NIC_INDEX;
 use super::fields::type_name;
 use crate::spec::error::{SpecError, SpecErrors};
 use crate::spec::impair::{self, Directions, Impairment};

@@ -16,7 +16,7 @@ mod nodes;
 mod settings;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
@@ -25,17 +25,13 @@ use super::model::Lab;
 use super::name::{derive_lab_name, is_safe_name};
 use super::source::{SpecSources, SpecText};
 use fields::type_name;
+pub use fields::{
+    DEFAULT_BOOT_TIMEOUT_SECS, DEFAULT_CPUS, DEFAULT_MEMORY_MB, DEFAULT_NIC_DRIVER, MAX_NIC_INDEX,
+    expand_path,
+};
 use links::resolve_links;
 use nodes::{NodeCtx, ParsedProfile, check_hosts, check_wait_for, resolve_node};
 use settings::resolve_settings;
-
-/// Built-in defaults (HLD §4).
-pub const DEFAULT_MEMORY_MB: u64 = 4096;
-pub const DEFAULT_CPUS: u32 = 2;
-pub const DEFAULT_NIC_DRIVER: &str = "e1000";
-pub const DEFAULT_BOOT_TIMEOUT_SECS: u64 = 180;
-/// The highest data NIC index a VM can have: NICs sit one per PCI slot, 0x08..=0x1f.
-pub const MAX_NIC_INDEX: u32 = 23;
 
 /// Resolves the spec. `home` expands a leading `~` in image paths.
 pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors> {
@@ -194,16 +190,4 @@ fn parse_object(text: &SpecText, errs: &mut SpecErrors) -> Option<Map<String, Va
             None
         }
     }
-}
-
-/// `~/x` → `$HOME/x`; relative paths resolve against the spec directory.
-pub fn expand_path(s: &str, spec_dir: &Path, home: Option<&Path>) -> PathBuf {
-    let p = match (s.strip_prefix("~/"), home) {
-        (Some(rest), Some(h)) => h.join(rest),
-        _ if s == "~" => home
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(s)),
-        _ => PathBuf::from(s),
-    };
-    if p.is_absolute() { p } else { spec_dir.join(p) }
 }

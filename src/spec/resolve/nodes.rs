@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::fields::{Found, is_empty, type_error, uint_field, value_error};
-use super::{
+use super::fields::{
     DEFAULT_BOOT_TIMEOUT_SECS, DEFAULT_CPUS, DEFAULT_MEMORY_MB, DEFAULT_NIC_DRIVER, expand_path,
 };
+use super::fields::{Found, is_empty, type_error, uint_field, value_error};
 use crate::spec::error::{SpecError, SpecErrors};
 use crate::spec::ifmap::InterfaceMap;
 use crate::spec::model::{Credentials, LabSettings, Node};
