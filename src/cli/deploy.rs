@@ -12,10 +12,12 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::args::DeployArgs;
 use super::output;
-use super::say::{Progress, printing_sink, progress, say, tell, tell_event, tell_step};
+use super::say::{
+    Progress, progress, say, tell, tell_event, tell_step, with_printer, with_progress,
+};
 use super::signals::Interrupts;
 use crate::engine::api::{
-    self, AllOptions, BootStage, DeployOptions, EngineError, Event, EventSink, Prepared,
+    self, AllOptions, BootStage, DeployOptions, EngineError, Event, Prepared,
 };
 use crate::spec;
 
@@ -61,15 +63,14 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
                 token.cancel();
             });
     }
-    let (notes, printer) = printing_sink();
-    let prepared = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(EngineError::Interrupted),
-        p = api::prepare_deploy(&lab, opts, &notes) => p,
-    };
-    drop(notes);
-    let _ = printer.await;
-    let prepared = prepared?;
+    let prepared = with_progress(|notes| async move {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(EngineError::Interrupted),
+            p = api::prepare_deploy(&lab, opts, &notes) => p,
+        }
+    })
+    .await?;
     let deployment = match prepared {
         Prepared::AlreadyRunning(state) => {
             say(&format!(
@@ -86,17 +87,16 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
         Prepared::Ready(d) => d,
     };
 
-    let (sink, rx) = EventSink::channel();
     let names: Vec<String> = deployment
         .plan()
         .local_nodes()
         .map(|n| n.name.clone())
         .collect();
-    let printer = tokio::spawn(print_progress(rx, names));
-    let result = deployment.run(&sink, cancel).await;
-    drop(sink);
-    let _ = printer.await;
-    let state = result?;
+    let state = with_printer(
+        |rx| print_progress(rx, names),
+        |sink| async move { deployment.run(&sink, cancel).await },
+    )
+    .await?;
     say(output::deployed_text(&state).trim_end());
     Ok(0)
 }
@@ -123,23 +123,19 @@ async fn all_hosts(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let (sink, rx) = EventSink::channel();
-    let printer = tokio::spawn(print_progress(rx, Vec::new()));
-    let r = api::deploy_all_hosts(
-        lab,
-        &hosts,
-        &AllOptions {
-            accel: args.accel.wanted(),
-            force: args.force,
-            keep_on_failure: args.keep_on_failure,
-        },
-        &sink,
-        interrupts.token(),
-    )
-    .await;
-    drop(sink);
-    let _ = printer.await;
-    let counts = r?;
+    let opts = AllOptions {
+        accel: args.accel.wanted(),
+        force: args.force,
+        keep_on_failure: args.keep_on_failure,
+    };
+    let counts =
+        with_printer(
+            |rx| print_progress(rx, Vec::new()),
+            |sink| async move {
+                api::deploy_all_hosts(lab, &hosts, &opts, &sink, interrupts.token()).await
+            },
+        )
+        .await?;
     say(&format!(
         "lab {} is up on {} hosts: {}; `vmlab status --all-hosts -S {}` shows it whole",
         lab.name,

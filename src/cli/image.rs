@@ -1,9 +1,9 @@
 //! `vmlab image list|import|rm`.
 
 use super::args::ImageAction;
-use super::say::{say, say_json};
+use super::say::{say, say_json, with_printer};
 use super::{deploy, output};
-use crate::engine::api::{self, EngineError, EventSink};
+use crate::engine::api::{self, EngineError};
 
 pub async fn run(action: ImageAction) -> Result<i32, EngineError> {
     match action {
@@ -18,12 +18,11 @@ pub async fn run(action: ImageAction) -> Result<i32, EngineError> {
         }
         ImageAction::Import { file, name } => {
             // Import progress is a bar, as a deploy's disks are.
-            let (sink, rx) = EventSink::channel();
-            let printer = tokio::spawn(deploy::print_progress(rx, Vec::new()));
-            let r = api::import_image(&file, name.as_deref(), &sink).await;
-            drop(sink);
-            let _ = printer.await;
-            let row = r?;
+            let row = with_printer(
+                |rx| deploy::print_progress(rx, Vec::new()),
+                |sink| async move { api::import_image(&file, name.as_deref(), &sink).await },
+            )
+            .await?;
             say(&format!(
                 "imported {} ({}, {} on disk)",
                 row.path.display(),

@@ -76,18 +76,6 @@ pub fn tell(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// An event sink whose events are told on stderr, one line each, and the task doing it
-/// (await it after dropping the sink, so every line is out).
-pub fn printing_sink() -> (EventSink, tokio::task::JoinHandle<()>) {
-    let (sink, mut rx) = EventSink::channel();
-    let task = tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            tell_event(&e);
-        }
-    });
-    (sink, task)
-}
-
 /// Runs `work` with a sink whose events are told on stderr as they come, and returns its
 /// result once every line is out: the one wrap-up of every command that reports progress.
 pub async fn with_progress<T, F, Fut>(work: F) -> T
@@ -95,7 +83,29 @@ where
     F: FnOnce(EventSink) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
-    let (sink, printer) = printing_sink();
+    with_printer(
+        |mut rx| async move {
+            while let Some(e) = rx.recv().await {
+                tell_event(&e);
+            }
+        },
+        work,
+    )
+    .await
+}
+
+/// Runs `work` with a sink whose events `print` shows as they come (a deploy's bars), and
+/// returns its result once `print` has shown the last one.
+pub async fn with_printer<T, P, PF, F, Fut>(print: P, work: F) -> T
+where
+    P: FnOnce(tokio::sync::mpsc::UnboundedReceiver<Event>) -> PF,
+    PF: std::future::Future<Output = ()> + Send + 'static,
+    F: FnOnce(EventSink) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let (sink, rx) = EventSink::channel();
+    let printer = tokio::spawn(print(rx));
+    // `work` owns the sink: when it is done, the sink is gone and the printer ends.
     let result = work(sink).await;
     let _ = printer.await;
     result
