@@ -144,7 +144,11 @@ pub async fn doctor(specs: Option<&Path>, json: bool) -> Result<i32, EngineError
 /// `vmlab completions SHELL`: the completion script on stdout.
 pub fn completions(shell: clap_complete::Shell) -> Result<i32, EngineError> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut cmd, "vmlab", &mut std::io::stdout());
+    // Into a buffer, then out through `say`: clap_complete writes with `write_all(..)
+    // .expect(..)`, which panics on a closed pipe (`vmlab completions zsh | head -3`).
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "vmlab", &mut buf);
+    say(String::from_utf8_lossy(&buf).trim_end());
     Ok(0)
 }
 
