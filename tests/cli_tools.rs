@@ -275,3 +275,63 @@ fn a_closed_stdout_ends_vmlab_quietly() {
         }
     }
 }
+
+/// Every page the man pages name under SEE ALSO can be had: `vmlab man link down` prints
+/// `vmlab-link-down(1)`, whose own references can be had too. An unknown page is a usage
+/// error (exit 2) that lists the pages.
+#[test]
+fn every_man_page_named_can_be_generated() {
+    let lab = TestLab::new("mp");
+    let refs = |page: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for part in page.split("vmlab\\-").skip(1) {
+            if let Some(end) = part.find("(1)") {
+                out.push(format!("vmlab-{}", part[..end].replace("\\-", "-")));
+            }
+        }
+        out
+    };
+    let main = lab.vmlab(&["man"]);
+    assert!(main.status.success(), "{}", stderr(&main));
+    let mut todo = refs(&stdout(&main));
+    assert!(todo.len() > 20, "SEE ALSO names the commands: {todo:?}");
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        // `vmlab-ssh-config` is one word, `vmlab-link-down` two: try each way to cut it.
+        let words: Vec<&str> = name["vmlab-".len()..].split('-').collect();
+        let mut found = None;
+        for cuts in 0..(1u32 << (words.len() - 1)) {
+            let mut args = vec!["man".to_string()];
+            let mut cur = words[0].to_string();
+            for (i, w) in words.iter().enumerate().skip(1) {
+                if cuts & (1 << (i - 1)) != 0 {
+                    args.push(std::mem::take(&mut cur));
+                    cur = w.to_string();
+                } else {
+                    cur = format!("{cur}-{w}");
+                }
+            }
+            args.push(cur);
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = lab.vmlab(&a);
+            if o.status.success() && stdout(&o).contains(&format!(".TH {name} 1")) {
+                found = Some(stdout(&o));
+                break;
+            }
+        }
+        let page = found.unwrap_or_else(|| panic!("no `vmlab man ...` prints {name}(1)"));
+        todo.extend(refs(&page));
+    }
+    assert!(seen.contains("vmlab-link-down"), "{seen:?}");
+    let o = lab.vmlab(&["man", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no page for \"nope\""),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("deploy"), "{}", stderr(&o));
+}

@@ -291,9 +291,14 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    #[command(after_help = "Example:\n  vmlab man > vmlab.1 && man -l vmlab.1")]
-    Man,
+    /// Print the man page (roff): vmlab's, or a command's (the pages SEE ALSO names)
+    #[command(
+        after_help = "Examples:\n  vmlab man > vmlab.1 && man -l vmlab.1\n  vmlab man deploy > vmlab-deploy.1\n  vmlab man link down > vmlab-link-down.1"
+    )]
+    Man {
+        /// The command whose page to print (`deploy`, `link down`); none: vmlab's own
+        command: Vec<String>,
+    },
     /// Show every link: state, guest interfaces, counters and rates each way, drops,
     /// impairments
     #[command(after_help = "Examples:\n  vmlab links\n  vmlab links --format json")]

@@ -39,14 +39,10 @@ pub async fn change(lab: &LabArgs, action: LinkAction) -> Result<i32, EngineErro
             direction,
         } => {
             if delay.is_none() && jitter.is_none() && loss.is_none() && rate.is_none() {
-                return Err(EngineError::Invalid(crate::spec::SpecErrors::from(
-                    crate::spec::SpecError::new(
-                        "vmlab link set",
-                        "",
-                        "nothing to set",
-                        "give --delay, --jitter, --loss or --rate",
-                    ),
-                )));
+                return Err(EngineError::Usage {
+                    what: "vmlab link set: nothing to set".into(),
+                    fix: "give --delay, --jitter, --loss or --rate".into(),
+                });
             }
             (
                 end,

@@ -187,7 +187,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         } => tools::exec(&lab, nodes, platform, all, format, timeout, &command).await,
         Command::Doctor { specs, out } => tools::doctor(specs.as_deref(), out.json()).await,
         Command::Completions { shell } => tools::completions(shell),
-        Command::Man => tools::man(),
+        Command::Man { command } => tools::man(&command),
         Command::Relay { .. } => Ok(0),
         Command::SpecReceive { lab } => {
             let dir = tokio::task::spawn_blocking(move || {

@@ -152,9 +152,37 @@ pub fn completions(shell: clap_complete::Shell) -> Result<i32, EngineError> {
     Ok(0)
 }
 
-/// `vmlab man`: the man page (roff) on stdout.
-pub fn man() -> Result<i32, EngineError> {
-    let cmd = <Cli as clap::CommandFactory>::command();
+/// `vmlab man [COMMAND...]`: a man page (roff) on stdout — vmlab's, or the one of the command
+/// named (`vmlab man link down` is `vmlab-link-down(1)`, as SEE ALSO names it).
+pub fn man(path: &[String]) -> Result<i32, EngineError> {
+    let mut cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    // Built, so that each command knows its full name (`vmlab-link-down`).
+    cmd.build();
+    for word in path {
+        let known: Vec<String> = cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| s.get_name().to_string())
+            .collect();
+        let Some(sub) = cmd
+            .find_subcommand(word)
+            .filter(|s| !s.is_hide_set())
+            .cloned()
+        else {
+            return Err(EngineError::Usage {
+                what: format!(
+                    "vmlab man: no page for {word:?}{}",
+                    if known.is_empty() {
+                        " (it has no commands)"
+                    } else {
+                        ""
+                    }
+                ),
+                fix: format!("name one of: {}", known.join(", ")),
+            });
+        };
+        cmd = sub;
+    }
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd)
         .render(&mut buf)

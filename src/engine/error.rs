@@ -11,6 +11,10 @@ pub enum EngineError {
     /// The spec (or the machine it would run on) has problems; nothing was started.
     #[error("{0}")]
     Invalid(SpecErrors),
+    /// A command was asked for something that cannot be (its arguments, not the spec): what
+    /// was wrong and how to ask instead.
+    #[error("{what} ({fix})")]
+    Usage { what: String, fix: String },
     /// No lab matches, or several do and none was named.
     #[error("{0}")]
     LabNotFound(String),
@@ -124,7 +128,7 @@ impl EngineError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::Invalid(_) => 2,
+            EngineError::Invalid(_) | EngineError::Usage { .. } => 2,
             EngineError::LabNotFound(_)
             | EngineError::NoSuchNode { .. }
             | EngineError::LabState(_)
