@@ -264,7 +264,8 @@ fn symlinked_spec_files_are_read() {
     let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("# lab bad (2 nodes, 1 links)"), "{out}");
+    // "1 link", not "1 links".
+    assert!(out.contains("# lab bad (2 nodes, 1 link)"), "{out}");
     assert!(
         lab.specs()
             .join("profiles/r1.json")
@@ -591,4 +592,58 @@ fn an_image_whose_backing_chain_leaves_its_directory_is_refused() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = lab.vmlab(&["image", "import", fine.to_str().unwrap(), "--name", "ok"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A link written on a device's interface and in `links` must agree: one written only on the
+/// interface, a typo in its other end, or one in `links` that a declaring device leaves out is
+/// named with both places; nothing is silently left unwired.
+#[test]
+fn links_declared_on_interfaces_agree_with_links() {
+    let declared = |r1: &str, r2: &str| {
+        TOPOLOGY.replace(
+            r#""devices": { "r1": {}, "r2": {} }"#,
+            &format!(
+                r#""devices": {{ "r1": {{ "interfaces": {{ {r1} }} }}, "r2": {{ "interfaces": {{ {r2} }} }} }}"#
+            ),
+        )
+    };
+    // Written the same in both places: a good lab.
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &declared(
+            r#""Ethernet0": { "link": "r2:Ethernet0" }"#,
+            r#""Ethernet0": { "link": "r1:Ethernet0" }"#,
+        ),
+    );
+    let o = lab.vmlab(&["deploy", "--dry-run", "-S", lab.specs().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A second link only on the interfaces, with a typo at one end.
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &declared(
+            r#""Ethernet0": { "link": "r2:Ethernet0" }, "Ethernet4": { "link": "r2:Ethernet4" }"#,
+            r#""Ethernet0": { "link": "r1:Ethernet0" }, "Ethernet4": { "link": "r3:Ethernet4" }"#,
+        ),
+    );
+    refused(
+        &lab,
+        &[
+            "devices.r1.interfaces.Ethernet4.link",
+            "no entry of links holds r1:Ethernet4",
+            "devices.r2.interfaces.Ethernet4.link",
+            "no device \"r3\"",
+        ],
+    );
+    // The link of `links` left out by a device that declares its links.
+    let lab = good_lab();
+    lab.write(
+        "topology.json",
+        &declared(
+            r#""Ethernet8": { "link": "r2:Ethernet8" }"#,
+            r#""Ethernet8": { "link": "r1:Ethernet8" }"#,
+        ),
+    );
+    refused(&lab, &["links[0]", "does not declare that link on Ethernet0"]);
 }

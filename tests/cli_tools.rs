@@ -335,3 +335,84 @@ fn every_man_page_named_can_be_generated() {
     );
     assert!(stderr(&o).contains("deploy"), "{}", stderr(&o));
 }
+
+/// The shapes people type: `vmlab ssh r1 uname -r` and `vmlab exec --all uname -r` are read
+/// as a node and a command (they get as far as looking for the lab), and `exec` without a
+/// selector names all three.
+#[test]
+fn commands_after_a_node_are_taken_as_ssh_takes_them() {
+    let lab = TestLab::new("shapes");
+    for args in [
+        vec!["ssh", "r1", "uname", "-r"],
+        vec!["ssh", "r1", "--", "uname", "-r"],
+        vec!["exec", "--all", "uname", "-r"],
+        vec!["exec", "--nodes", "r1,r2", "ip", "-o", "link"],
+        vec!["exec", "--platform", "x", "--", "uname"],
+    ] {
+        let o = lab.vmlab(&args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no lab is deployed"),
+            "{args:?} is parsed, then finds no lab: {}",
+            stderr(&o)
+        );
+    }
+    let o = lab.vmlab(&["exec", "--", "uname"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for flag in ["--nodes", "--platform", "--all"] {
+        assert!(stderr(&o).contains(flag), "{flag}: {}", stderr(&o));
+    }
+    let o = lab.vmlab(&["exec", "--all", "--platform", "x", "uname"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "one selector at a time: {}",
+        stderr(&o)
+    );
+}
+
+/// Names where people type them: `vmlab destroy demo`, `vmlab snapshot s2`, `vmlab restore
+/// s1`, several nodes or `--all` for start/stop/restart. Each is parsed and gets as far as
+/// looking for its lab.
+#[test]
+fn names_are_taken_where_people_type_them() {
+    let lab = TestLab::new("names");
+    let o = lab.vmlab(&["destroy", "demo"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"demo\" is not deployed"),
+        "{}",
+        stderr(&o)
+    );
+    for args in [
+        vec!["snapshot", "s2"],
+        vec!["snapshot", "--name", "s2"],
+        vec!["restore", "s1"],
+        vec!["restore", "--name", "s1"],
+        vec!["stop", "leaf1", "leaf2"],
+        vec!["stop", "--all"],
+        vec!["start", "--all"],
+        vec!["restart", "leaf1", "leaf2"],
+    ] {
+        let o = lab.vmlab(&args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no lab is deployed"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    for args in [
+        vec!["restore"],
+        vec!["stop"],
+        vec!["stop", "--all", "leaf1"],
+        vec!["snapshot", "s2", "--name", "s3"],
+        vec!["destroy", "demo", "--lab", "other"],
+    ] {
+        let o = lab.vmlab(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    let o = lab.vmlab(&["destroy", "--all"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("similar argument"), "{}", stderr(&o));
+}

@@ -109,6 +109,10 @@ fn two_node_lab_end_to_end() {
     // ssh passes the remote exit status through.
     let o = lab.vmlab(&["ssh", "r1", "--", "exit 3"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // The command after the node as ssh takes it, options and all, `--` optional.
+    let o = lab.vmlab(&["ssh", "r1", "uname", "-s"]);
+    assert!(o.status.success(), "ssh r1 uname -s: {}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "Linux", "{}", stderr(&o));
 
     // The console answers.
     let out = console_says(&lab, "r2", "echo console-$((6*7))\n");
@@ -291,6 +295,67 @@ fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
     let o = lab.vmlab(&["start", "a"]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("already running"));
+
+    // Several nodes at once, and the whole lab: stop --all, then start --all boots both at
+    // once and returns when both are ready; a restart of a stopped node does not say it
+    // stopped it.
+    let o = lab.vmlab(&["stop", "a", "b"]);
+    assert!(o.status.success(), "stop a b: {}", stderr(&o));
+    assert!(lab.qemus().is_empty(), "stop a b leaves no QEMU");
+    // A stopped node is named as such, with what brings it back.
+    let o = lab.vmlab(&["ssh", "a", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a is not running (stopped); start it with `vmlab start a`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lab.vmlab(&["snapshot", "s"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`vmlab start a`"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("repair"),
+        "repair does not start a stopped node: {}",
+        stderr(&o)
+    );
+    let o = lab.vmlab(&["stop", "--all"]);
+    assert!(
+        o.status.success(),
+        "stop --all of a stopped lab: {}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("no node to stop"), "{}", stdout(&o));
+    let o = lab.vmlab(&["restart", "b"]);
+    assert!(o.status.success(), "restart b: {}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("b stopped"),
+        "b was not running: {}",
+        stderr(&o)
+    );
+    let o = lab.vmlab(&["start", "--all"]);
+    assert!(o.status.success(), "start --all: {}", stderr(&o));
+    assert!(stderr(&o).contains("a: ready"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("b: ready"),
+        "b ran already: {}",
+        stderr(&o)
+    );
+    let st = lab.status();
+    for n in st["nodes"].as_array().unwrap() {
+        assert_eq!(n["status"], "running", "{st}");
+    }
+    assert_eq!(lab.qemus().len(), 2);
+
+    // `destroy --all` is answered with what destroy does, and changes nothing.
+    let o = lab.vmlab(&["destroy", "--all"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("--all-hosts'"),
+        "no 'did you mean': {}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("whole lab"), "{}", stderr(&o));
+    assert_eq!(lab.qemus().len(), 2);
 
     assert_destroyed(&lab, &[22600, 25600, 25601, 27600, 27601]);
 }

@@ -60,6 +60,20 @@ fn toolbox_on_a_running_lab() {
         events.iter().any(|e| e["event"] == "step"),
         "no step events"
     );
+    // The stream ends with the lab, and stdout holds nothing a script would have to skip.
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "done", "{last}");
+    assert_eq!(last["lab"], "tools", "{last}");
+    assert_eq!(last["changed"], true, "{last}");
+    assert_eq!(last["nodes"].as_array().map(Vec::len), Some(2), "{last}");
+    assert_eq!(last["nodes"][0]["ssh_port"], 28500, "{last}");
+    assert!(stdout(&o).trim().is_empty(), "stdout: {}", stdout(&o));
+    let o = lab.vmlab(&["deploy", "-S", specs, "--progress", "json"]);
+    assert!(o.status.success(), "deploy again: {}", stderr(&o));
+    let again: Value =
+        serde_json::from_str(stderr(&o).lines().last().expect("a line")).expect("JSON");
+    assert_eq!(again["event"], "done", "{again}");
+    assert_eq!(again["changed"], false, "{again}");
 
     // --- The lab's files: ssh_config, inventories; private, and no password in them.
     let dir = lab.lab_dir();
@@ -109,7 +123,8 @@ fn toolbox_on_a_running_lab() {
     );
 
     // --- exec on every node, prefixed; a node where it fails is named, exit 7.
-    let o = lab.vmlab(&["exec", "--lab", "tools", "--all", "--", "hostname"]);
+    // The command without `--`, as ssh takes one.
+    let o = lab.vmlab(&["exec", "--lab", "tools", "--all", "hostname"]);
     assert!(o.status.success(), "exec --all: {}", stderr(&o));
     let out = stdout(&o);
     for node in ["r1", "r2"] {

@@ -53,6 +53,17 @@ pub struct LabArgs {
 }
 
 impl LabArgs {
+    /// These arguments, or the lab a command's own LAB argument names (`vmlab destroy demo`).
+    pub fn or_named(self, name: Option<LabName>) -> LabArgs {
+        match name {
+            Some(n) => LabArgs {
+                specs: None,
+                lab: Some(n),
+            },
+            None => self,
+        }
+    }
+
     pub fn selector(&self) -> LabSelector {
         match (&self.specs, &self.lab) {
             (Some(d), _) => LabSelector::SpecDir(d.clone()),
@@ -86,6 +97,18 @@ impl FormatArgs {
     }
 }
 
+/// The nodes a start, stop or restart works on: named, or every node of the lab here.
+#[derive(Debug, Clone, Args)]
+#[group(id = "which_nodes", required = true, multiple = false)]
+pub struct NodesArgs {
+    /// Node names
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Every node of the lab on this host (a start: those not running; a stop: those running)
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// `--host` on a command about a deployed lab.
 #[derive(Debug, Clone, Args)]
 pub struct HostArgs {
@@ -112,9 +135,12 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Stop and remove all VMs of a lab
     #[command(
-        after_help = "Examples:\n  vmlab destroy -S specs/\n  vmlab destroy --lab demo --force"
+        after_help = "Examples:\n  vmlab destroy demo\n  vmlab destroy -S specs/\n  vmlab destroy --lab demo --force"
     )]
     Destroy {
+        /// The lab's name (as --lab)
+        #[arg(value_name = "LAB", value_parser = lab_name, conflicts_with_all = ["lab", "specs"])]
+        name: Option<LabName>,
         #[command(flatten)]
         lab: LabArgs,
         #[command(flatten)]
@@ -128,6 +154,10 @@ pub enum Command {
         /// A lab that is not deployed is not an error (used by --all-hosts)
         #[arg(long, hide = true)]
         missing_ok: bool,
+        /// Not an option of destroy (which takes the whole lab): here so that `--all` is
+        /// answered with what it means instead of clap's "did you mean --all-hosts"
+        #[arg(long, hide = true)]
+        all: bool,
     },
     /// Show VM and link status
     #[command(
@@ -146,15 +176,16 @@ pub enum Command {
     },
     /// SSH to a VM (with a command: run it and exit with its status)
     #[command(
-        after_help = "Examples:\n  vmlab ssh spine1\n  vmlab ssh --lab demo spine1 -- show version"
+        after_help = "Examples:\n  vmlab ssh spine1\n  vmlab ssh spine1 uname -r\n  vmlab ssh --lab demo spine1 -- show version"
     )]
     Ssh {
         #[command(flatten)]
         lab: LabArgs,
         /// Node name
         node: String,
-        /// Command to run instead of a shell
-        #[arg(last = true)]
+        /// Command to run instead of a shell: every word after the node, as ssh takes it
+        /// (`--` first is optional)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
     /// Attach to a VM's serial console (Ctrl-] detaches)
@@ -165,35 +196,37 @@ pub enum Command {
         /// Node name
         node: String,
     },
-    /// Stop a VM (its disk is kept)
-    #[command(after_help = "Example:\n  vmlab stop leaf2")]
+    /// Stop VMs (their disks are kept)
+    #[command(
+        after_help = "Examples:\n  vmlab stop leaf2\n  vmlab stop leaf1 leaf2\n  vmlab stop --all"
+    )]
     Stop {
         #[command(flatten)]
         lab: LabArgs,
         #[command(flatten)]
         host: HostArgs,
-        /// Node name
-        node: String,
+        #[command(flatten)]
+        nodes: NodesArgs,
     },
-    /// Start a stopped VM and wait until it is ready
-    #[command(after_help = "Example:\n  vmlab start leaf2")]
+    /// Start stopped VMs and wait until they are ready
+    #[command(after_help = "Examples:\n  vmlab start leaf2\n  vmlab start --all")]
     Start {
         #[command(flatten)]
         lab: LabArgs,
         #[command(flatten)]
         host: HostArgs,
-        /// Node name
-        node: String,
+        #[command(flatten)]
+        nodes: NodesArgs,
     },
-    /// Stop then start a VM
-    #[command(after_help = "Example:\n  vmlab restart leaf2")]
+    /// Stop then start VMs
+    #[command(after_help = "Examples:\n  vmlab restart leaf2\n  vmlab restart leaf1 leaf2")]
     Restart {
         #[command(flatten)]
         lab: LabArgs,
         #[command(flatten)]
         host: HostArgs,
-        /// Node name
-        node: String,
+        #[command(flatten)]
+        nodes: NodesArgs,
     },
     /// Interactive dashboard with console and SSH tabs (deploys the lab first with -S)
     #[command(
@@ -249,16 +282,22 @@ pub enum Command {
     /// Run a command on many nodes at once over SSH; each line of output is prefixed with its
     /// node; exits 7 naming the nodes where it failed
     #[command(
-        after_help = "Examples:\n  vmlab exec --all -- hostname\n  vmlab exec --platform sonic-vs --format json -- show version"
+        after_help = "Examples:\n  vmlab exec --all hostname\n  vmlab exec --nodes leaf1,leaf2 ip -o link\n  vmlab exec --platform sonic-vs --format json -- show version"
     )]
+    #[command(group(
+        clap::ArgGroup::new("targets")
+            .args(["nodes", "platform", "all"])
+            .required(true)
+            .multiple(false)
+    ))]
     Exec {
         #[command(flatten)]
         lab: LabArgs,
         /// These nodes (comma-separated)
-        #[arg(long, value_delimiter = ',', conflicts_with_all = ["platform", "all"], required_unless_present_any = ["platform", "all"])]
+        #[arg(long, value_delimiter = ',')]
         nodes: Vec<String>,
         /// Every node of this platform
-        #[arg(long, conflicts_with = "all")]
+        #[arg(long)]
         platform: Option<String>,
         /// Every node
         #[arg(long)]
@@ -269,8 +308,8 @@ pub enum Command {
         /// Give up on a node after this many seconds
         #[arg(long, default_value = "120")]
         timeout: u64,
-        /// The command, after --
-        #[arg(last = true, required = true)]
+        /// The command: every word after the options (`--` first is optional)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
     },
     /// Check this machine (QEMU, KVM, ssh, memory, disk) and, with -S, a lab's images and
@@ -325,7 +364,7 @@ pub enum Command {
     Capture {
         #[command(flatten)]
         lab: LabArgs,
-        /// Either end of the link, as node:interface (spine1:Ethernet0)
+        /// The link: its number in `vmlab links`, or either end (spine1:Ethernet0, spine1:eth1)
         end: String,
         /// Where to write: a file, or - for stdout (`| wireshark -k -i -`); default: a file
         /// in the lab's captures/ directory
@@ -343,12 +382,15 @@ pub enum Command {
     /// Take a live snapshot of the whole lab (every VM's disk and memory at one moment), list
     /// the snapshots, or delete one
     #[command(
-        after_help = "Examples:\n  vmlab snapshot --name baseline\n  vmlab snapshot --list --format json\n  vmlab snapshot --delete baseline"
+        after_help = "Examples:\n  vmlab snapshot baseline\n  vmlab snapshot --list --format json\n  vmlab snapshot --delete baseline"
     )]
     Snapshot {
         #[command(flatten)]
         lab: LabArgs,
         /// Take a snapshot with this name
+        #[arg(value_name = "NAME", conflicts_with_all = ["list", "delete", "name"])]
+        snapshot: Option<String>,
+        /// Take a snapshot with this name (as the NAME argument)
         #[arg(long, value_name = "NAME", conflicts_with_all = ["list", "delete"])]
         name: Option<String>,
         /// List the lab's snapshots (name, time, size, nodes)
@@ -369,13 +411,17 @@ pub enum Command {
         action: ImageAction,
     },
     /// Bring the whole lab back to a snapshot, without a guest reboot
-    #[command(after_help = "Example:\n  vmlab restore --name baseline")]
+    #[command(after_help = "Examples:\n  vmlab restore baseline\n  vmlab restore --name baseline")]
+    #[command(group(clap::ArgGroup::new("which").args(["snapshot", "name"]).required(true)))]
     Restore {
         #[command(flatten)]
         lab: LabArgs,
         /// The snapshot's name
-        #[arg(long, value_name = "NAME")]
-        name: String,
+        #[arg(value_name = "NAME")]
+        snapshot: Option<String>,
+        /// The snapshot's name (as the NAME argument)
+        #[arg(long, value_name = "NAME", conflicts_with = "snapshot")]
+        name: Option<String>,
     },
     /// Multi-host lab: receive a lab's spec from `--all-hosts` on another host (a tar stream on
     /// stdin, unpacked into $VMLAB_HOME/specs/<lab>); prints where it is
@@ -430,13 +476,13 @@ pub enum LinkAction {
     /// Stop every frame on the link (both ways)
     #[command(after_help = "Example:\n  vmlab link down spine1:Ethernet0")]
     Down {
-        /// Either end of the link, as node:interface
+        /// The link: its number in `vmlab links`, or either end (spine1:Ethernet0, spine1:eth1)
         end: String,
     },
     /// Let frames pass again
     #[command(after_help = "Example:\n  vmlab link up spine1:Ethernet0")]
     Up {
-        /// Either end of the link, as node:interface
+        /// The link: its number in `vmlab links`, or either end (spine1:Ethernet0, spine1:eth1)
         end: String,
     },
     /// Impair the link: the options given change, the others stay
@@ -444,7 +490,7 @@ pub enum LinkAction {
         after_help = "Examples:\n  vmlab link set spine1:Ethernet0 --delay 20ms --jitter 5ms\n  vmlab link set spine1:Ethernet0 --loss 1% --direction a-to-z\n  vmlab link set spine1:Ethernet0 --rate 10mbit"
     )]
     Set {
-        /// Either end of the link, as node:interface
+        /// The link: its number in `vmlab links`, or either end (spine1:Ethernet0, spine1:eth1)
         end: String,
         /// Added one-way delay (20ms, 1.5s, 500us)
         #[arg(long, value_parser = parse_delay, allow_hyphen_values = true)]
@@ -458,14 +504,15 @@ pub enum LinkAction {
         /// Rate limit (10mbit, 512kbit, 1gbit)
         #[arg(long, value_parser = parse_rate, allow_hyphen_values = true)]
         rate: Option<u64>,
-        /// Which way: a-to-z, z-to-a or both
+        /// Which way, in the spec's a/z order (the A and Z columns of `vmlab links`, whichever
+        /// end was typed): a-to-z, z-to-a or both
         #[arg(long, default_value = "both", value_parser = parse_directions)]
         direction: Directions,
     },
     /// Clear every impairment of the link, both ways
     #[command(after_help = "Example:\n  vmlab link reset spine1:Ethernet0")]
     Reset {
-        /// Either end of the link, as node:interface
+        /// The link: its number in `vmlab links`, or either end (spine1:Ethernet0, spine1:eth1)
         end: String,
     },
 }

@@ -73,11 +73,15 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
     .await?;
     let deployment = match prepared {
         Prepared::AlreadyRunning(state) => {
-            say(&format!(
-                "lab {} is already running ({} nodes); nothing changed (use --force to redeploy)",
-                state.name,
-                state.nodes.len()
-            ));
+            if progress() == Progress::Json {
+                tell(&done_event(&state, false).to_string());
+            } else {
+                say(&format!(
+                    "lab {} is already running ({}); nothing changed (use --force to redeploy)",
+                    state.name,
+                    api::count(state.nodes.len(), "node")
+                ));
+            }
             if args.cancel_on_eof {
                 // For the `--all-hosts` driver: nothing here is this run's to roll back.
                 say(api::ALREADY_RUNNING_LINE);
@@ -97,8 +101,38 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
         |sink| async move { deployment.run(&sink, cancel).await },
     )
     .await?;
-    say(output::deployed_text(&state).trim_end());
+    if progress() == Progress::Json {
+        // The JSON stream is all a script reads: it ends with the lab, as a `done` event.
+        tell(&done_event(&state, true).to_string());
+    } else {
+        say(output::deployed_text(&state).trim_end());
+    }
     Ok(0)
+}
+
+/// The last event of a JSON progress stream that went well: the lab, whether this deploy
+/// changed anything, and how to reach each node.
+fn done_event(state: &api::LabState, changed: bool) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = state
+        .ordered_nodes()
+        .map(|(name, n)| {
+            serde_json::json!({
+                "name": name,
+                "status": n.status,
+                "host": n.host.clone().unwrap_or_else(|| "localhost".into()),
+                "mgmt_addr": n.mgmt_addr,
+                "ssh_port": n.ssh_port,
+                "console_port": n.console_port,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "event": "done",
+        "lab": state.name,
+        "lab_dir": state.lab_dir,
+        "changed": changed,
+        "nodes": nodes,
+    })
 }
 
 /// `vmlab deploy --all-hosts`: every host at once, each line of progress tagged by host.

@@ -118,19 +118,27 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
     let cancel = interrupts.token();
     match cli.command {
         Command::Deploy(args) => deploy::run(args, interrupts).await,
+        Command::Destroy { all: true, .. } => Err(EngineError::Usage {
+            what: "vmlab destroy has no --all: it always destroys the whole lab".into(),
+            fix: "name the lab (`vmlab destroy demo`); --all-hosts destroys a multi-host lab \
+                  on every host"
+                .into(),
+        }),
         Command::Destroy {
+            name,
             lab,
             host,
             all_hosts: true,
             ..
-        } => lab::destroy_all(&lab, &host).await,
+        } => lab::destroy_all(&lab.or_named(name), &host).await,
         Command::Destroy {
+            name,
             lab,
             host,
             force,
             missing_ok,
             ..
-        } => lab::destroy(&lab, &host, force, missing_ok).await,
+        } => lab::destroy(&lab.or_named(name), &host, force, missing_ok).await,
         Command::Status {
             lab,
             host,
@@ -142,27 +150,36 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Repair { lab, host } => lab::repair(&lab, &host, cancel).await,
         Command::Ssh { lab, node, command } => node::ssh(&lab, &node, &command),
         Command::Console { lab, node } => node::console(&lab, &node).await,
-        Command::Stop { lab, host, node } => {
-            node::op(&lab, &host, &node, NodeOp::Stop, cancel).await
+        Command::Stop { lab, host, nodes } => {
+            node::op(&lab, &host, &nodes, NodeOp::Stop, cancel).await
         }
-        Command::Start { lab, host, node } => {
-            node::op(&lab, &host, &node, NodeOp::Start, cancel).await
+        Command::Start { lab, host, nodes } => {
+            node::op(&lab, &host, &nodes, NodeOp::Start, cancel).await
         }
-        Command::Restart { lab, host, node } => {
-            node::op(&lab, &host, &node, NodeOp::Restart, cancel).await
+        Command::Restart { lab, host, nodes } => {
+            node::op(&lab, &host, &nodes, NodeOp::Restart, cancel).await
         }
         Command::Links { lab, out } => link::table(&lab, &out),
         Command::Link { lab, action } => link::change(&lab, action).await,
         Command::Capture { lab, end, write } => link::capture(&lab, end, write, cancel).await,
         Command::Snapshot {
             lab,
+            snapshot: positional,
             name,
             // `--list` is what no name and no `--delete` do anyway.
             list: _,
             delete,
             out,
-        } => snapshot::snapshot(&lab, name, delete, &out, cancel).await,
-        Command::Restore { lab, name } => snapshot::restore(&lab, &name, cancel).await,
+        } => snapshot::snapshot(&lab, positional.or(name), delete, &out, cancel).await,
+        Command::Restore {
+            lab,
+            snapshot: positional,
+            name,
+        } => {
+            // clap requires one of the two.
+            let name = positional.or(name).unwrap_or_default();
+            snapshot::restore(&lab, &name, cancel).await
+        }
         Command::Image { action } => image::run(action).await,
         Command::Tui { lab, accel, host } => {
             crate::tui::run(crate::tui::TuiOptions {

@@ -2,23 +2,35 @@
 
 use std::os::unix::process::CommandExt;
 
-use super::args::{HostArgs, LabArgs};
-use super::say::with_progress;
+use super::args::{HostArgs, LabArgs, NodesArgs};
+use super::say::{say, with_progress};
 use crate::engine::api::{ConsoleAccess, EngineError, LabHandle, NodeOp};
 
-/// `stop`, `start` and `restart` of one node, with boot progress on stderr.
+/// `stop`, `start` and `restart` of the nodes named, or of every node with `--all`, with boot
+/// progress on stderr.
 pub async fn op(
     lab: &LabArgs,
     host: &HostArgs,
-    node: &str,
+    which: &NodesArgs,
     op: NodeOp,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<i32, EngineError> {
     let lab = LabHandle::find(&lab.selector(), false)?;
     lab.check_host(host.host.as_deref())?;
-    with_progress(|sink| async move { lab.node(node, op, &sink, cancel).await })
-        .await
-        .map(|_| 0)
+    let named = (!which.all).then_some(which.nodes.as_slice());
+    let done = with_progress(|sink| {
+        let lab = lab.clone();
+        async move { lab.nodes(named, op, &sink, cancel).await }
+    })
+    .await?;
+    if which.all && done.is_empty() {
+        say(&format!(
+            "lab {}: no node to {} here",
+            lab.name(),
+            op.verb()
+        ));
+    }
+    Ok(0)
 }
 
 /// `vmlab ssh`: ssh replaces vmlab, so the terminal, signals and the exit status all pass

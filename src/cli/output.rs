@@ -7,7 +7,7 @@ use comfy_table::{Cell, Table};
 
 use crate::engine::api::{
     Check, DirReport, Dropped, HostView, ImageRow, LabState, LabStatus, LinkState, NodeStatus,
-    Snapshot,
+    Snapshot, count,
 };
 use crate::plan::{End, LabPlan, LinkTransport, NicRole};
 use crate::spec::LinkImpair;
@@ -24,10 +24,10 @@ pub fn plan_text(plan: &LabPlan) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# lab {} ({} nodes, {} links)",
+        "# lab {} ({}, {})",
         plan.name,
-        plan.nodes.len(),
-        plan.links.len()
+        count(plan.nodes.len(), "node"),
+        count(plan.links.len(), "link")
     );
     let _ = writeln!(s, "# lab directory: {}", plan.lab_dir.display());
     let _ = writeln!(s, "# accelerator: {}", plan.accel);

@@ -171,10 +171,7 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
                 "kvm",
                 Verdict::Warn,
                 format!("not usable: {why}; labs run under TCG, several times slower"),
-                Some(
-                    "enable virtualization in the firmware, load kvm_intel or kvm_amd, and add \
-                     yourself to the kvm group",
-                ),
+                Some(kvm_fix(&why)),
             )),
         }
     }
@@ -338,9 +335,31 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
     out
 }
 
+/// What to do about a KVM the probe could not use, from why it could not.
+fn kvm_fix(why: &str) -> &'static str {
+    if why.contains("does not exist") {
+        "enable virtualization in the firmware (VT-x or AMD-V) and load kvm_intel or kvm_amd"
+    } else if why.contains("readable and writable") {
+        "add yourself to the kvm group (`sudo usermod -aG kvm $USER`), then log in again"
+    } else {
+        "/dev/kvm is there but cannot run a guest (an MSR it refused, or a guest that never \
+         ran: often nested virtualisation without full support); enable nested virtualisation \
+         on the hypervisor, or keep TCG"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kvm_fix_follows_what_went_wrong() {
+        assert!(kvm_fix("/dev/kvm does not exist").contains("firmware"));
+        assert!(kvm_fix("/dev/kvm is not readable and writable by this user").contains("group"));
+        let nested = kvm_fix("qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0");
+        assert!(nested.contains("nested"), "{nested}");
+        assert!(!nested.contains("firmware"), "{nested}");
+    }
 
     #[test]
     fn versions_read_from_what_programs_print() {

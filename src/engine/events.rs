@@ -8,6 +8,15 @@ use tokio::sync::mpsc;
 use super::link::LinkState;
 pub use super::node::{BootStage, NodeStatus};
 
+/// `1 node`, `2 nodes`: a count with its noun, singular or plural (`VM`, `link`, `host`).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {

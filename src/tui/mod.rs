@@ -177,7 +177,10 @@ async fn event_loop(
     let cancel = CancellationToken::new();
     let mut work = tokio::task::JoinSet::new();
     let mut deploy_task = deployment.map(|d| {
-        app.note(format!("deploying {} nodes", d.plan().nodes.len()), false);
+        app.note(
+            format!("deploying {}", api::count(d.plan().nodes.len(), "node")),
+            false,
+        );
         let (sink, tx, cancel) = (engine_sink.clone(), done_tx.clone(), cancel.clone());
         tokio::spawn(async move {
             let r = d

@@ -47,13 +47,7 @@ pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError
             .map(ConsoleAccess::Remote);
     }
     if lifecycle::running_pid(lab, node, rec).is_none() {
-        let why = match rec.status {
-            NodeStatus::Running | NodeStatus::Booting => "its QEMU is gone".to_string(),
-            s => s.label().to_string(),
-        };
-        return Err(EngineError::LabState(format!(
-            "{node} is not running ({why}); start it first (`vmlab start {node}`)"
-        )));
+        return Err(not_running(node, rec.status));
     }
     let cannot = |e: std::io::Error| EngineError::io(format!("cannot reach {node}'s console"), e);
     let console = match rec.console_port {
@@ -85,14 +79,33 @@ pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError
 }
 
 /// The ssh command for `node` (`command` empty: an interactive shell), the password handed to
-/// ssh by the vmlab binary as its askpass helper.
+/// ssh by the vmlab binary as its askpass helper. A node here whose QEMU does not run is
+/// named as such, instead of ssh's "Connection refused".
 pub fn ssh(
     lab: &LabDir,
     node: &str,
     command: &[String],
 ) -> Result<std::process::Command, EngineError> {
     let state = LabState::load(lab)?;
+    let rec = state.node(node)?;
+    if rec.status != NodeStatus::Remote && lifecycle::running_pid(lab, node, rec).is_none() {
+        return Err(not_running(node, rec.status));
+    }
     let me = std::env::current_exe()
         .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
     state.ssh_command(node, command, &me)
+}
+
+/// Why a node here cannot be reached, and what brings it back: `vmlab start` for a node
+/// stopped (or never started), `vmlab repair` for one whose QEMU died.
+fn not_running(node: &str, status: NodeStatus) -> EngineError {
+    EngineError::LabState(match status {
+        NodeStatus::Running | NodeStatus::Booting | NodeStatus::Paused => {
+            format!("{node} is not running (its QEMU is gone); `vmlab repair` starts it again")
+        }
+        s => format!(
+            "{node} is not running ({}); start it with `vmlab start {node}`",
+            s.label()
+        ),
+    })
 }

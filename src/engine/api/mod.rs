@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::doctor::{Check, Verdict};
 pub use super::error::{EngineError, NodeFailure};
-pub use super::events::{Event, EventSink};
+pub use super::events::{Event, EventSink, count};
 pub use super::host::HostTarget;
 pub use super::host::all::{ALREADY_RUNNING_LINE, AllOptions, HostView};
 pub use super::image::ImageRow;
@@ -243,6 +243,25 @@ impl LabHandle {
         cancel: &CancellationToken,
     ) -> Result<(), EngineError> {
         lifecycle::run(&self.dir, node, op, events, cancel).await
+    }
+
+    /// Starts, stops or restarts several nodes at once (`None`: every node `--all` means for
+    /// `op`); the nodes it acted on. Starts return once every node is ready.
+    pub async fn nodes(
+        &self,
+        nodes: Option<&[String]>,
+        op: NodeOp,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<String>, EngineError> {
+        let nodes = match nodes {
+            Some(n) => n.to_vec(),
+            None => lifecycle::every_node(&self.dir, &self.state()?, op),
+        };
+        if !nodes.is_empty() {
+            lifecycle::run_many(&self.dir, &nodes, op, events, cancel).await?;
+        }
+        Ok(nodes)
     }
 
     /// Changes the link at `end` (`node:interface`); the link's index.

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{HostTarget, remote, transfer};
 use crate::engine::error::{EngineError, HostFailure};
-use crate::engine::events::{Event, EventSink};
+use crate::engine::events::{Event, EventSink, count};
 use crate::engine::lab::deploy::{self, DeployOptions, Prepared};
 use crate::engine::lab::profiles;
 use crate::engine::lab::status::{self, LabStatus};
@@ -210,8 +210,8 @@ pub async fn deploy_all(
 
     // 2. Every host checked before any starts.
     events.send(Event::Step(format!(
-        "checking {} hosts (images, ports, addresses)",
-        hosts.len()
+        "checking {} (images, ports, addresses)",
+        count(hosts.len(), "host")
     )));
     // `vmlab deploy` on another host: its copy of the spec, as that host, with this run's
     // accelerator, then `mode` (`--dry-run`, or `--cancel-on-eof` and the deploy options).
@@ -266,7 +266,10 @@ pub async fn deploy_all(
     }
 
     // 3. Every host deploys.
-    events.send(Event::Step(format!("deploying {} hosts", hosts.len())));
+    events.send(Event::Step(format!(
+        "deploying {}",
+        count(hosts.len(), "host")
+    )));
     let runs = futures::future::join_all(hosts.iter().map(|h| {
         let spec = spec_at.get(&h.name).cloned().unwrap_or_default();
         async move {

@@ -32,7 +32,7 @@ use super::profiles;
 use super::stages::{self, StageNode, Stages, Wait};
 use super::state::LabState;
 use crate::engine::error::{EngineError, NodeFailure};
-use crate::engine::events::{Event, EventSink};
+use crate::engine::events::{Event, EventSink, count};
 use crate::engine::home;
 use crate::engine::link::config::LinksFile;
 use crate::engine::link::supervise;
@@ -337,11 +337,14 @@ impl Deployment {
         let local = plan.local_nodes().count();
         if let Some(h) = &plan.local_host {
             events.send(Event::Step(format!(
-                "host {h}: deploying {local} of the lab's {} nodes here",
-                plan.nodes.len()
+                "host {h}: deploying {local} of the lab's {} here",
+                count(plan.nodes.len(), "node")
             )));
         }
-        events.send(Event::Step(format!("creating {local} disk overlays")));
+        events.send(Event::Step(format!(
+            "creating {}",
+            count(local, "disk overlay")
+        )));
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(EngineError::Interrupted),
@@ -370,7 +373,8 @@ impl Deployment {
             .count();
         if relayed > 0 {
             events.send(Event::Step(format!(
-                "starting the link relay for {relayed} links{}",
+                "starting the link relay for {}{}",
+                count(relayed, "link"),
                 if crossing > 0 {
                     format!(
                         " ({crossing} to other hosts, {})",
@@ -480,8 +484,8 @@ impl Deployment {
             }
         };
         events.send(Event::Step(format!(
-            "launching {} VMs under {}",
-            nodes.len(),
+            "launching {} under {}",
+            count(nodes.len(), "VM"),
             plan.accel
         )));
         let mut stages = Stages::new(

@@ -69,25 +69,92 @@ pub async fn run(
     events: &EventSink,
     cancel: &CancellationToken,
 ) -> Result<(), EngineError> {
-    let lock = lock::acquire(lab.name(), &format!("vmlab {} {node}", op.verb()), events).await?;
+    run_many(lab, &[node.to_string()], op, events, cancel).await
+}
+
+/// The nodes `--all` means for `op`: this host's nodes whose QEMU runs (stop), does not run
+/// (start), or all of them (restart), in the lab's order.
+pub fn every_node(lab: &LabDir, state: &LabState, op: NodeOp) -> Vec<String> {
+    state
+        .ordered_nodes()
+        .filter(|(_, n)| n.status != crate::engine::node::NodeStatus::Remote)
+        .filter(|(name, n)| {
+            let runs = running_pid(lab, name, n).is_some();
+            match op {
+                NodeOp::Start => !runs,
+                NodeOp::Stop => runs,
+                NodeOp::Restart => true,
+            }
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Runs `op` on each of `nodes` under one hold of the lab's lock (every node checked before
+/// any is touched; stops one after the other, then every launch), then watches the boots at
+/// once without the lock. Returns once every started node is ready; the nodes that did not
+/// come up are named together.
+pub async fn run_many(
+    lab: &LabDir,
+    nodes: &[String],
+    op: NodeOp,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
+    let doing = format!("vmlab {} {}", op.verb(), nodes.join(" "));
+    let lock = lock::acquire(lab.name(), &doing, events).await?;
     let state = LabState::load(lab)?;
-    let rec = state.node(node)?.clone();
-    refuse_remote(node, &rec)?;
     let accel = state.accel;
-    if op == NodeOp::Start && running_pid(lab, node, &rec).is_some() {
-        return Err(EngineError::LabState(format!("{node} is already running")));
+    let mut recs = Vec::new();
+    for node in nodes {
+        let rec = state.node(node)?.clone();
+        refuse_remote(node, &rec)?;
+        if op == NodeOp::Start && running_pid(lab, node, &rec).is_some() {
+            return Err(EngineError::LabState(format!("{node} is already running")));
+        }
+        recs.push((node.as_str(), rec));
     }
-    if matches!(op, NodeOp::Stop | NodeOp::Restart) {
-        stop(lab, node, &rec, &lock).await?;
-        events.send(Event::Step(format!("{node} stopped")));
-        if op == NodeOp::Stop {
-            return Ok(());
+    let mut boots = Vec::new();
+    let mut failures = Vec::new();
+    for (node, rec) in &recs {
+        if cancel.is_cancelled() {
+            break;
+        }
+        if matches!(op, NodeOp::Stop | NodeOp::Restart) && stop(lab, node, rec, &lock).await? {
+            events.send(Event::Step(format!("{node} stopped")));
+        }
+        if op != NodeOp::Stop {
+            match launch_locked(lab, node, rec, &lock, events).await {
+                Ok(b) => boots.push(b),
+                Err(EngineError::BootFailed(f)) => failures.extend(f),
+                Err(e) => return Err(e),
+            }
         }
     }
-    let boot = launch_locked(lab, node, &rec, &lock, events).await?;
-    // The node's process is settled and recorded: the boot can be watched without the lock.
+    // Every node's process is settled and recorded: the boots can be watched without the lock.
     drop(lock);
-    finish(lab, boot, accel, events, cancel).await
+    let results = futures::future::join_all(
+        boots
+            .into_iter()
+            .map(|b| finish(lab, b, accel, events, cancel)),
+    )
+    .await;
+    let mut interrupted = cancel.is_cancelled();
+    for r in results {
+        match r {
+            Ok(()) => {}
+            Err(EngineError::BootFailed(f)) => failures.extend(f),
+            Err(EngineError::Interrupted) => interrupted = true,
+            Err(e) => return Err(e),
+        }
+    }
+    if interrupted {
+        return Err(EngineError::Interrupted);
+    }
+    if !failures.is_empty() {
+        return Err(EngineError::BootFailed(failures));
+    }
+    Ok(())
 }
 
 /// Launches a node's QEMU from its recorded command line (the caller holds the lab's lock).
@@ -147,14 +214,16 @@ pub fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
 }
 
 /// Stops the node's QEMU (QMP quit, then signals) and records it stopped; the disk stays.
+/// Whether it was running.
 async fn stop(
     lab: &LabDir,
     node: &str,
     rec: &NodeState,
     _lock: &LabLock,
-) -> Result<(), EngineError> {
+) -> Result<bool, EngineError> {
     let paths = lab.node_paths(node);
-    if let Some(pid) = running_pid(lab, node, rec) {
+    let pid = running_pid(lab, node, rec);
+    if let Some(pid) = pid {
         let id = rec.qemu_identity(&paths.pidfile);
         if !stop_qemu(pid, id, &paths.qmp, &format!("vmlab stops {node}")).await {
             return Err(EngineError::LabState(format!(
@@ -162,5 +231,6 @@ async fn stop(
             )));
         }
     }
-    LabState::update_node(lab, node, NodeState::stopped)
+    LabState::update_node(lab, node, NodeState::stopped)?;
+    Ok(pid.is_some())
 }

@@ -25,7 +25,7 @@ use super::boot;
 use super::lock;
 use super::state::{LabState, now_rfc3339, now_rfc3339_millis};
 use crate::engine::error::EngineError;
-use crate::engine::events::{Event, EventSink};
+use crate::engine::events::{Event, EventSink, count};
 use crate::engine::link::config::LinksFile;
 use crate::engine::link::control;
 use crate::engine::node::NodeStatus;
@@ -275,24 +275,31 @@ pub async fn take(
             state.host.as_deref().unwrap_or("?")
         )));
     }
-    for (node, _) in state
+    for (node, rec) in state
         .ordered_nodes()
         .filter(|(_, n)| n.status != NodeStatus::Remote)
     {
         match running_qmp(lab, &state, node) {
             Some(q) => targets.push((node.clone(), q)),
             None => {
+                // Stopped on purpose: start brings it back. Died: repair does.
+                let fix = match rec.status {
+                    NodeStatus::Running | NodeStatus::Booting | NodeStatus::Paused => {
+                        "its QEMU is gone; `vmlab repair` starts it again".to_string()
+                    }
+                    _ => format!("start it first (`vmlab start {node}`)"),
+                };
                 return Err(EngineError::LabState(format!(
-                    "{node} is not running: a lab snapshot holds every node; start it (or \
-                     `vmlab repair`) first"
+                    "{node} is not running ({}): a lab snapshot holds every node; {fix}",
+                    rec.status.label()
                 )));
             }
         }
     }
     let links = LinksFile::load(lab.path()).ok();
     events.send(Event::Step(format!(
-        "pausing {} VMs to snapshot them as {name}",
-        targets.len()
+        "pausing {} to snapshot them as {name}",
+        count(targets.len(), "VM")
     )));
     if cancel.is_cancelled() {
         return Err(EngineError::Interrupted);
@@ -300,8 +307,8 @@ pub async fn take(
     let t0 = Instant::now();
     let paused = Paused::pause(lab, &targets).await?;
     events.send(Event::Step(format!(
-        "paused {} VMs; saving them as {name}",
-        targets.len()
+        "paused {}; saving them as {name}",
+        count(targets.len(), "VM")
     )));
     let save = on_all(&targets, |n, q| async move {
         let t = Instant::now();
@@ -442,8 +449,8 @@ pub async fn restore(
         }
     }
     events.send(Event::Step(format!(
-        "restoring {name}: pausing {} running VMs{}",
-        running.len(),
+        "restoring {name}: pausing {}{}",
+        count(running.len(), "running VM"),
         if stopped.is_empty() {
             String::new()
         } else {
@@ -542,12 +549,7 @@ pub async fn restore(
         r?;
     }
     let ssh_after = t0.elapsed();
-    events.send(Event::Step(format!(
-        "lab {} restored to {name}: running in {:.2} s, every node answering SSH in {:.2} s",
-        lab.name(),
-        resumed_after.as_secs_f64(),
-        ssh_after.as_secs_f64()
-    )));
+    // The result is the caller's to say (the CLI on stdout, the TUI in its log), once.
     Ok(Restored {
         resumed_after,
         ssh_after,
