@@ -236,6 +236,16 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
     assert_eq!(icmp.matches("echo request").count(), 5);
     assert_eq!(icmp.matches("echo reply").count(), 5);
 
+    // A link named as `vmlab links` shows it: its number, or an end's guest interface.
+    lab.ok(&["link", "down", "0"]);
+    assert_eq!(links(&lab)["links"][0]["state"], "down");
+    let guest_b = links(&lab)["links"][0]["z_guest"]
+        .as_str()
+        .expect("z_guest")
+        .to_string();
+    lab.ok(&["link", "up", &format!("b:{guest_b}")]);
+    assert_eq!(links(&lab)["links"][0]["state"], "up");
+
     // Bad input: a clear error naming it, exit 2, nothing changed.
     let settings = std::fs::read_to_string(lab.lab_dir().join("links.json")).unwrap();
     for (args, says) in [
@@ -245,6 +255,8 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
             "a has no link on \"Ethernet9\"",
         ),
         (vec!["link", "down", "a"], "is not node:interface"),
+        (vec!["link", "down", "a:eth9"], "links of a: Ethernet0 (eth"),
+        (vec!["link", "down", "7"], "has no link 7"),
         (
             vec!["link", "set", "a:Ethernet0", "--delay", "-5ms"],
             "negative",

@@ -17,7 +17,6 @@ use crate::engine::link::config::LinksFile;
 use crate::engine::link::control;
 use crate::plan::LinkTransport;
 use crate::spec::impair::Directions;
-use crate::spec::{SpecError, SpecErrors};
 
 /// What to change on a link.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,24 +35,35 @@ pub enum LinkChange {
     Reset,
 }
 
-/// The link with an end at `end` (`node:iface`). A name that does not fit is bad input
-/// (exit 2), naming what there is.
+/// The link named by `end`, as `vmlab links` shows links: its index (`0`), or either end as
+/// `node:interface` with the spec's interface name (`spine1:Ethernet0`) or the guest's
+/// (`spine1:eth1`). A name that does not fit is a usage error (exit 2) naming what there is.
 pub fn find<'a>(state: &'a LabState, end: &str) -> Result<&'a LinkRecord, EngineError> {
-    let bad = |problem: String, fix: String| {
-        EngineError::Invalid(SpecErrors::from(SpecError::new(
-            state.lab_dir.join("state.json"),
-            "",
-            problem,
-            fix,
-        )))
-    };
+    let bad = |what: String, fix: String| EngineError::Usage { what, fix };
+    if !end.is_empty() && end.bytes().all(|b| b.is_ascii_digit()) {
+        return end
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| state.links.iter().find(|l| l.index == i))
+            .ok_or_else(|| {
+                bad(
+                    format!("lab {} has no link {end}", state.name),
+                    match state.links.len() {
+                        0 => "it has no links".into(),
+                        n => format!("links are numbered 0 to {} (`vmlab links`)", n - 1),
+                    },
+                )
+            });
+    }
     let Some((node, iface)) = end
         .split_once(':')
         .filter(|(n, i)| !n.is_empty() && !i.is_empty())
     else {
         return Err(bad(
             format!("{end:?} is not node:interface"),
-            "name a link by either end, for example spine1:Ethernet0".into(),
+            "name a link by either end (spine1:Ethernet0 or spine1:eth1) or by its number \
+             in `vmlab links`"
+                .into(),
         ));
     };
     if !state.nodes.contains_key(node) {
@@ -62,23 +72,37 @@ pub fn find<'a>(state: &'a LabState, end: &str) -> Result<&'a LinkRecord, Engine
             format!("use one of: {}", state.node_order.join(", ")),
         ));
     }
-    let on_node: Vec<&str> = state
+    // Every end on the node, with both its names.
+    let on_node: Vec<(&LinkRecord, &str, String)> = state
         .links
         .iter()
-        .flat_map(|l| [&l.a, &l.z])
-        .filter_map(|e| e.strip_prefix(&format!("{node}:")))
+        .flat_map(|l| {
+            let (ga, gz) = l.guest_names();
+            [(l, l.a.as_str(), ga), (l, l.z.as_str(), gz)]
+        })
+        .filter_map(|(l, e, guest)| {
+            e.strip_prefix(&format!("{node}:"))
+                .map(|spec_name| (l, spec_name, guest))
+        })
         .collect();
-    state
-        .links
+    on_node
         .iter()
-        .find(|l| l.a == end || l.z == end)
+        .find(|(_, spec_name, guest)| *spec_name == iface || guest == iface)
+        .map(|(l, _, _)| *l)
         .ok_or_else(|| {
             bad(
                 format!("{node} has no link on {iface:?}"),
                 if on_node.is_empty() {
                     format!("{node} has no links")
                 } else {
-                    format!("{node}'s linked interfaces: {}", on_node.join(", "))
+                    format!(
+                        "links of {node}: {}",
+                        on_node
+                            .iter()
+                            .map(|(l, s, g)| format!("{s} ({g}, link {})", l.index))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 },
             )
         })

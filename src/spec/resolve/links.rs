@@ -1,7 +1,7 @@
 //! The topology's links: both ends checked against the nodes and their interface maps, each
 //! interface on one link at most, the transport, and declared impairments.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -220,4 +220,91 @@ pub(super) fn resolve_impair(
         *out.get_mut(d) = one;
     }
     out
+}
+
+/// A link can also be written on a device, as `devices.<d>.interfaces.<i>.link` (newtron's
+/// layout writes both). The two places must agree: a link declared on an interface that
+/// `links` does not hold (or holds differently), or an unknown end, is an error naming both
+/// places. Nothing is wired from these declarations alone: `links` is what is wired. A link of
+/// `links` that an interface does not declare is fine: specs document some interfaces only.
+pub(super) fn check_declared_links(
+    topo: &Map<String, Value>,
+    path: &Path,
+    known: &[&str],
+    errs: &mut SpecErrors,
+) {
+    let Some(devices) = topo.get("devices").and_then(Value::as_object) else {
+        return;
+    };
+    // Each end in `links`, with its other end and the entry that holds it.
+    let mut listed: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (i, l) in topo
+        .get("links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let (Some(a), Some(z)) = (
+            l.get("a").and_then(Value::as_str),
+            l.get("z").and_then(Value::as_str),
+        ) {
+            listed.insert(a.to_string(), (z.to_string(), format!("links[{i}]")));
+            listed.insert(z.to_string(), (a.to_string(), format!("links[{i}]")));
+        }
+    }
+    for (dev, d) in devices {
+        let Some(ifaces) = d.get("interfaces").and_then(Value::as_object) else {
+            continue;
+        };
+        for (iface, v) in ifaces {
+            let Some(peer) = v.get("link") else {
+                continue;
+            };
+            let field = format!("devices.{dev}.interfaces.{iface}.link");
+            let here = format!("{dev}:{iface}");
+            let peer_dev = peer
+                .as_str()
+                .and_then(|p| p.split_once(':'))
+                .filter(|(d, i)| !d.is_empty() && !i.is_empty())
+                .map(|(d, _)| d);
+            let Some(peer_dev) = peer_dev else {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("must be \"device:Interface\", not {peer}"),
+                    "write the other end, for example \"leaf1:Ethernet0\"",
+                ));
+                continue;
+            };
+            let peer = peer.as_str().unwrap_or_default();
+            if !known.contains(&peer_dev) {
+                errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("names {peer:?}, but there is no device {peer_dev:?}"),
+                    format!("name an interface of one of: {}", known.join(", ")),
+                ));
+                continue;
+            }
+            match listed.get(&here) {
+                Some((other, _)) if other == peer => {}
+                Some((other, entry)) => errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("links {here} to {peer}, but {entry} links it to {other}"),
+                    "make the two agree (links is what is wired)",
+                )),
+                None => errs.push(SpecError::new(
+                    path,
+                    &field,
+                    format!("links {here} to {peer}, but no entry of links holds {here}"),
+                    format!(
+                        "add {{\"a\": \"{here}\", \"z\": \"{peer}\"}} to links, or remove this \
+                         link here"
+                    ),
+                )),
+            }
+        }
+    }
 }

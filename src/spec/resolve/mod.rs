@@ -29,7 +29,7 @@ pub use fields::{
     DEFAULT_BOOT_TIMEOUT_SECS, DEFAULT_CPUS, DEFAULT_MEMORY_MB, DEFAULT_NIC_DRIVER, MAX_NIC_INDEX,
     expand_path,
 };
-use links::resolve_links;
+use links::{check_declared_links, resolve_links};
 use nodes::{NodeCtx, ParsedProfile, check_hosts, check_wait_for, resolve_node};
 use settings::resolve_settings;
 
@@ -145,6 +145,7 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
         settings.links,
         &mut errs,
     );
+    check_declared_links(&topology, &topo_path, &known, &mut errs);
 
     match (name, errs.is_empty()) {
         (Some(name), true) => Ok(Lab {
