@@ -416,3 +416,54 @@ fn names_are_taken_where_people_type_them() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!stderr(&o).contains("similar argument"), "{}", stderr(&o));
 }
+
+/// The spec is found where people give it: as an argument (`vmlab deploy specs/`), or the
+/// current directory when it holds a topology.json; elsewhere, without one, the error says
+/// both ways.
+#[test]
+fn the_spec_is_found_where_you_stand() {
+    let lab = TestLab::new("here");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let o = lab
+        .command(&["deploy", "--dry-run", "--accel", "tcg"])
+        .current_dir(&demo)
+        .output()
+        .expect("run vmlab");
+    assert!(
+        stdout(&o).contains("# lab demo (4 nodes, 4 links)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lab
+        .command(&[
+            "deploy",
+            demo.to_str().expect("utf-8"),
+            "--dry-run",
+            "--accel",
+            "tcg",
+        ])
+        .current_dir(lab.root.path())
+        .output()
+        .expect("run vmlab");
+    assert!(
+        stdout(&o).contains("# lab demo (4 nodes, 4 links)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lab
+        .command(&["deploy", "--dry-run"])
+        .current_dir(lab.root.path())
+        .output()
+        .expect("run vmlab");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no spec directory given"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("vmlab deploy specs/"), "{}", stderr(&o));
+    assert!(
+        !lab.home().join("labs").exists(),
+        "a dry run deploys nothing"
+    );
+}

@@ -97,6 +97,20 @@ impl FormatArgs {
     }
 }
 
+impl DeployArgs {
+    /// The spec directory: DIR, -S, or the current directory when it holds a spec.
+    pub fn spec_dir(&self) -> Result<PathBuf, crate::engine::api::EngineError> {
+        if let Some(d) = self.dir.as_ref().or(self.specs.as_ref()) {
+            return Ok(d.clone());
+        }
+        crate::engine::api::spec_dir_here().ok_or_else(|| crate::engine::api::EngineError::Usage {
+            what: "no spec directory given, and the current directory holds no topology.json"
+                .into(),
+            fix: "name it (`vmlab deploy specs/`) or run vmlab where topology.json is".into(),
+        })
+    }
+}
+
 /// The nodes a start, stop or restart works on: named, or every node of the lab here.
 #[derive(Debug, Clone, Args)]
 #[group(id = "which_nodes", required = true, multiple = false)]
@@ -535,9 +549,13 @@ fn parse_directions(s: &str) -> Result<Directions, String> {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Spec directory (topology.json, platforms.json, profiles/)
+    /// Spec directory (topology.json, platforms.json, profiles/); default: the current
+    /// directory, when it holds a topology.json
+    #[arg(value_name = "DIR", conflicts_with = "specs")]
+    pub dir: Option<PathBuf>,
+    /// Spec directory (as DIR)
     #[arg(short = 'S', long = "specs", value_name = "DIR")]
-    pub specs: PathBuf,
+    pub specs: Option<PathBuf>,
     /// Redeploy a lab that is already deployed
     #[arg(long)]
     pub force: bool,

@@ -22,7 +22,8 @@ use crate::engine::api::{
 use crate::spec;
 
 pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, EngineError> {
-    let lab = api::load_spec(&args.specs)?;
+    let spec_dir = args.spec_dir()?;
+    let lab = api::load_spec(&spec_dir)?;
 
     if args.all_hosts {
         return all_hosts(&lab, &args, interrupts).await;
@@ -179,7 +180,7 @@ async fn all_hosts(
             .map(|(h, n)| format!("{h} ({n} nodes)"))
             .collect::<Vec<_>>()
             .join(", "),
-        args.specs.display()
+        args.spec_dir()?.display()
     ));
     Ok(0)
 }

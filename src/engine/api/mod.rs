@@ -56,6 +56,12 @@ pub fn load_spec(dir: &Path) -> Result<Lab, EngineError> {
     Ok(crate::spec::load(dir, home::user_home().as_deref())?)
 }
 
+/// The current directory, when it holds a spec (a `topology.json`): where a command without
+/// `-S` looks first.
+pub fn spec_dir_here() -> Option<PathBuf> {
+    find::spec_dir_here()
+}
+
 /// Every deployed lab's name, in order.
 pub fn lab_names() -> Vec<LabName> {
     find::list()

@@ -33,6 +33,17 @@ pub fn list() -> Vec<LabName> {
     out
 }
 
+/// The current directory, when it holds a spec (a `topology.json`).
+pub fn spec_dir_here() -> Option<std::path::PathBuf> {
+    let dir = std::env::current_dir().ok()?;
+    dir.join("topology.json").is_file().then_some(dir)
+}
+
+/// The lab of the spec in the current directory, if there is one.
+fn here_lab() -> Option<LabName> {
+    crate::spec::lab_name(&spec_dir_here()?).ok()
+}
+
 /// The lab a selector names. Unless `allow_missing_state`, it must hold a state file; with
 /// it, a directory vmlab created (its marker) is enough (`destroy --force` of a broken lab).
 pub fn find(sel: &LabSelector, allow_missing_state: bool) -> Result<LabDir, EngineError> {
@@ -47,6 +58,10 @@ pub fn find(sel: &LabSelector, allow_missing_state: bool) -> Result<LabDir, Engi
                     return Err(EngineError::LabNotFound(
                         "no lab is deployed (deploy one with `vmlab deploy -S <spec dir>`)".into(),
                     ));
+                }
+                many if here_lab().is_some_and(|h| many.contains(&h)) => {
+                    // Several run: the one whose spec is where the user stands.
+                    here_lab().unwrap_or_else(|| many[0].clone())
                 }
                 many => {
                     return Err(EngineError::LabNotFound(format!(
