@@ -215,6 +215,37 @@ fn spine_leaf_mixing_maps_with_a_gap() {
     assert_destroyed(&lab, &ports);
 }
 
+/// A guest that reaches its login prompt but never answers SSH (here: its NICs are e1000, a
+/// driver the tiny guest does not have) is named with the likely causes while it boots, not
+/// only when its boot timeout runs out.
+#[test]
+fn a_prompt_without_ssh_is_named_with_its_likely_causes() {
+    let lab = vm_lab("nodriver", 45);
+    lab.write(
+        "topology.json",
+        r#"{ "name": "nodriver", "devices": { "mute": {} }, "vmlab": { "link_port_base": 22950, "console_port_base": 25950, "ssh_port_base": 27950 } }"#,
+    );
+    lab.write(
+        "profiles/mute.json",
+        "{\"platform\": \"tiny-seq\", \"vm_nic_driver\": \"e1000\"}",
+    );
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--progress", "plain"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let err = stderr(&o);
+    let hint = err
+        .lines()
+        .find(|l| l.contains("mute: its console shows a prompt but SSH has not answered"))
+        .unwrap_or_else(|| panic!("no hint while it booted:\n{err}"));
+    assert!(hint.contains("vm_nic_driver"), "{hint}");
+    // The hint came before the failure, and the failure says it too.
+    let hint_at = err.find(hint).unwrap_or(0);
+    let failed_at = err.find("mute  FAILED").unwrap_or_else(|| panic!("{err}"));
+    assert!(hint_at < failed_at, "{err}");
+    assert!(err.contains("(last stage: console prompt); likely causes"), "{err}");
+    assert!(lab.qemus().is_empty());
+    assert!(!lab.lab_dir().exists());
+}
+
 #[test]
 fn boot_timeout_names_the_node_and_cleans_up() {
     let lab = vm_lab("specs", 2); // no topology name: the spec dir names the lab

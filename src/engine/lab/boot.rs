@@ -154,6 +154,9 @@ impl Boot {
                 elapsed,
             });
         };
+        let stalled = |why: String| {
+            events.send(Event::Warning(format!("{}: {why}", t.name)));
+        };
         health::watch_boot(
             Watch {
                 pid,
@@ -165,6 +168,7 @@ impl Boot {
                 log_offset: self.log_offset,
             },
             &reached,
+            &stalled,
         )
         .await
     }

@@ -40,11 +40,19 @@ pub struct Watch<'a> {
 /// Watches a node until it is ready, its QEMU dies, or its boot timeout passes. Each stage
 /// reached is handed to `reached` with the time since the launch began (the caller records
 /// it and tells whoever listens).
+///
+/// A guest whose console shows a prompt but whose SSH stays silent for a while (a third of
+/// its boot timeout, at most a minute) is told once through `stalled`, with the likely causes,
+/// instead of waiting out the timeout in silence.
 pub async fn watch_boot(
     w: Watch<'_>,
     reached: &(dyn Fn(BootStage, Duration) + Sync),
+    stalled: &(dyn Fn(String) + Sync),
 ) -> BootOutcome {
     let mut stage = BootStage::Launched;
+    let mut prompt_at: Option<Instant> = None;
+    let mut told = false;
+    let hint_after = (w.timeout / 3).min(Duration::from_secs(60));
     let mut offset = w.log_offset;
     let mut tail = String::new();
     let mut next_ssh_probe = Instant::now();
@@ -71,6 +79,7 @@ pub async fn watch_boot(
             }
             if stage < BootStage::ConsolePrompt && shows_prompt(&tail) {
                 stage = BootStage::ConsolePrompt;
+                prompt_at = Some(Instant::now());
                 emit(stage);
             }
         }
@@ -88,12 +97,28 @@ pub async fn watch_boot(
             }
             next_ssh_probe = Instant::now() + Duration::from_millis(250);
         }
+        if let Some(at) = prompt_at
+            && !told
+            && at.elapsed() >= hint_after
+        {
+            told = true;
+            stalled(format!(
+                "its console shows a prompt but SSH has not answered for {} s; {SILENT_SSH}; \
+                 still waiting up to its boot timeout",
+                at.elapsed().as_secs()
+            ));
+        }
         if w.started.elapsed() > w.timeout {
             return BootOutcome::Failed {
                 reason: format!(
-                    "no SSH banner within its boot timeout of {} s (last stage: {})",
+                    "no SSH banner within its boot timeout of {} s (last stage: {}){}",
                     w.timeout.as_secs(),
-                    stage.label()
+                    stage.label(),
+                    if prompt_at.is_some() {
+                        format!("; {SILENT_SSH}")
+                    } else {
+                        String::new()
+                    }
                 ),
                 elapsed: w.started.elapsed(),
             };
@@ -101,6 +126,11 @@ pub async fn watch_boot(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Why a guest that reached its console prompt may never answer SSH.
+const SILENT_SSH: &str = "likely causes: a NIC model the guest has no driver for (vm_nic_driver, \
+     for example e1000 on a virtio-only guest), an SSH server that does not start, or a \
+     management interface that does not come up (its console log tells)";
 
 /// Does `addr` (a node's SSH forward) send an SSH banner within `limit`?
 pub async fn ssh_banner(addr: std::net::SocketAddr, limit: Duration) -> bool {
