@@ -467,3 +467,22 @@ fn the_spec_is_found_where_you_stand() {
         "a dry run deploys nothing"
     );
 }
+
+/// A command's own options come first in its help; the global ones (-S, --lab, -v, -q)
+/// after them, not between them.
+#[test]
+fn global_options_come_after_a_commands_own() {
+    let lab = TestLab::new("help");
+    let o = lab.vmlab(&["link", "set", "--help"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let help = stdout(&o);
+    let at = |s: &str| {
+        help.find(s)
+            .unwrap_or_else(|| panic!("{s} missing:\n{help}"))
+    };
+    for own in ["--delay", "--jitter", "--loss", "--rate", "--direction"] {
+        for global in ["--specs", "--lab", "--verbose", "--quiet"] {
+            assert!(at(own) < at(global), "{own} after {global}:\n{help}");
+        }
+    }
+}

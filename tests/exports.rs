@@ -41,6 +41,8 @@ fn inventories_of_the_demo() {
     // Every node lists its interfaces with the guest's names.
     let spine1 = &json["nodes"][0];
     assert_eq!(spine1["name"], "spine1");
+    // Named as `vmlab status` names it.
+    assert_eq!(spine1["host"], "localhost");
     assert_eq!(spine1["interfaces"][0]["name"], "Ethernet0");
     assert_eq!(spine1["interfaces"][0]["guest"], "eth1");
     assert_eq!(spine1["interfaces"][1]["name"], "Ethernet4");

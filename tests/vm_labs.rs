@@ -229,7 +229,13 @@ fn a_prompt_without_ssh_is_named_with_its_likely_causes() {
         "profiles/mute.json",
         "{\"platform\": \"tiny-seq\", \"vm_nic_driver\": \"e1000\"}",
     );
-    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--progress", "plain"]);
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        lab.specs().to_str().unwrap(),
+        "--progress",
+        "plain",
+    ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let err = stderr(&o);
     let hint = err
@@ -241,7 +247,10 @@ fn a_prompt_without_ssh_is_named_with_its_likely_causes() {
     let hint_at = err.find(hint).unwrap_or(0);
     let failed_at = err.find("mute  FAILED").unwrap_or_else(|| panic!("{err}"));
     assert!(hint_at < failed_at, "{err}");
-    assert!(err.contains("(last stage: console prompt); likely causes"), "{err}");
+    assert!(
+        err.contains("(last stage: console prompt); likely causes"),
+        "{err}"
+    );
     assert!(lab.qemus().is_empty());
     assert!(!lab.lab_dir().exists());
 }

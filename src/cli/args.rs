@@ -19,10 +19,16 @@ use crate::spec::impair::Directions;
 pub struct Cli {
     /// Say what vmlab does: -v each QEMU launched (with its command line), each signal sent
     /// and why, each state change; -vv more
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 902)]
     pub verbose: u8,
     /// Say only warnings and errors: no progress (data on stdout is still printed)
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 903
+    )]
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -44,11 +50,12 @@ pub struct LabArgs {
         long = "specs",
         value_name = "DIR",
         conflicts_with = "lab",
-        global = true
+        global = true,
+        display_order = 900
     )]
     pub specs: Option<PathBuf>,
     /// Name of a deployed lab
-    #[arg(long, value_name = "NAME", value_parser = lab_name, global = true)]
+    #[arg(long, value_name = "NAME", value_parser = lab_name, global = true, display_order = 901)]
     pub lab: Option<LabName>,
 }
 

@@ -28,7 +28,8 @@ pub struct InvInterface {
 pub struct InvNode {
     pub name: String,
     pub platform: String,
-    pub host: Option<String>,
+    /// The host it runs on, as `vmlab status` names it (`localhost` in a one-host lab).
+    pub host: String,
     pub mgmt_ip: String,
     pub ssh_port: u16,
     /// `null`: the console is on the lab's unix socket (`vmlab console`).
@@ -89,7 +90,7 @@ pub fn inventory(state: &LabState, lab_dir: &Path) -> Inventory {
         .map(|(name, n)| InvNode {
             name: name.clone(),
             platform: n.platform.clone(),
-            host: n.host.clone(),
+            host: n.host.clone().unwrap_or_else(|| "localhost".into()),
             mgmt_ip: n.mgmt_addr.to_string(),
             ssh_port: n.ssh_port,
             console_port: n.console_port,
