@@ -632,3 +632,45 @@ fn no_color_draws_without_colour() {
         );
     }
 }
+
+/// The `/` filter filters the links table too: a link is shown when an end is on a node the
+/// filter shows, and the selection moves among those links.
+#[test]
+fn slash_filters_the_links_too() {
+    let mut app = app_with_lab();
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let all: Vec<(usize, String, String)> = app
+        .obs
+        .as_ref()
+        .expect("observed")
+        .status
+        .links
+        .iter()
+        .map(|l| (l.index, l.a.clone(), l.z.clone()))
+        .collect();
+    assert_eq!(app.shown_links().len(), all.len());
+    let of_leaf1: Vec<usize> = all
+        .iter()
+        .filter(|(_, a, z)| a.starts_with("leaf1:") || z.starts_with("leaf1:"))
+        .map(|(i, _, _)| *i)
+        .collect();
+    assert!(
+        !of_leaf1.is_empty() && of_leaf1.len() < all.len(),
+        "{all:?}"
+    );
+    app.input(key(KeyCode::Char('/')));
+    for c in "leaf1".chars() {
+        app.input(key(KeyCode::Char(c)));
+    }
+    app.input(key(KeyCode::Enter));
+    let shown: Vec<usize> = app.shown_links().iter().map(|l| l.index).collect();
+    assert_eq!(shown, of_leaf1, "the links of leaf1");
+    let t = text(&render(&app, 110, 30));
+    assert!(
+        !t.contains("leaf2"),
+        "leaf2 and its links are filtered out:\n{t}"
+    );
+    app.input(key(KeyCode::Char('/')));
+    app.input(key(KeyCode::Esc));
+    assert_eq!(app.shown_links().len(), all.len(), "the filter cleared");
+}

@@ -257,6 +257,8 @@ impl App {
     pub(in crate::tui) fn clamp_selection(&mut self) {
         let count = self.node_names().len();
         self.selected = self.selected.min(count.saturating_sub(1));
+        let links = self.link_count();
+        self.selected_link = self.selected_link.min(links.saturating_sub(1));
     }
 
     /// News from the engine (a deploy or a node action).

@@ -1,7 +1,7 @@
 //! The links table: its selection, down/up and capture of the selected link, what came back
 //! from them, and its drawing (state, counters, rates, settings).
 
-use crate::engine::api::LinkState;
+use crate::engine::api::{LinkRow, LinkState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -11,13 +11,31 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 use crate::tui::app::{Action, App, Table as Pick};
 
 impl App {
+    /// The links shown: with the `/` filter, those with an end on a node it shows; what the
+    /// links table's selection indexes.
+    pub fn shown_links(&self) -> Vec<&LinkRow> {
+        let Some(o) = self.obs.as_ref() else {
+            return Vec::new();
+        };
+        let nodes = self.node_names();
+        let on_shown = |end: &str| {
+            let node = end.split(':').next().unwrap_or(end);
+            nodes.iter().any(|n| n == node)
+        };
+        o.status
+            .links
+            .iter()
+            .filter(|l| self.filter.is_empty() || on_shown(&l.a) || on_shown(&l.z))
+            .collect()
+    }
+
     pub(in crate::tui) fn link_count(&self) -> usize {
-        self.obs.as_ref().map_or(0, |o| o.status.links.len())
+        self.shown_links().len()
     }
 
     /// The selected link: (index, one end's name, admin up).
     pub(in crate::tui) fn selected_link(&self) -> Option<(usize, String, bool)> {
-        let l = self.obs.as_ref()?.status.links.get(self.selected_link)?;
+        let l = *self.shown_links().get(self.selected_link)?;
         Some((l.index, l.a.clone(), l.admin_up))
     }
 
@@ -111,10 +129,9 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
     let rows: Vec<Row> = app
         .obs
         .as_ref()
-        .map(|o| {
-            o.status
-                .links
-                .iter()
+        .map(|_| {
+            app.shown_links()
+                .into_iter()
                 .map(|l| {
                     let (label, color) = match l.state {
                         LinkState::Up => ("up".to_string(), Color::Green),
