@@ -22,7 +22,7 @@ bench_home() {
 demo_specs() {
   mkdir -p "$work/specs"
   cp -r assets/demo/. "$work/specs/"
-  sed -i "s#~/.vmlab/images/vmlab-tiny.qcow2#$image#" "$work/specs/platforms.json"
+  sed -i "s#\"vmlab-tiny\"#\"$image\"#" "$work/specs/platforms.json"
   sed -i "s/\"console_port_base\": 30000/\"console_port_base\": $1/; s/\"ssh_port_base\": 40000/\"ssh_port_base\": $2/" \
     "$work/specs/topology.json"
 }

@@ -486,3 +486,62 @@ fn global_options_come_after_a_commands_own() {
         }
     }
 }
+
+/// A `vm_image` given only as a name is an image of `vmlab image list` (the name given at
+/// import), wherever `VMLAB_HOME` is; a name vmlab does not have says how to add it.
+#[test]
+fn images_are_named_as_vmlab_image_lists_them() {
+    let lab = TestLab::new("imgname");
+    let file = lab.root.path().join("disk.qcow2");
+    let made = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&file)
+        .arg("16M")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "qemu-img is needed (scripts/setup installs it)");
+    let o = lab.vmlab(&[
+        "image",
+        "import",
+        file.to_str().expect("utf-8"),
+        "--name",
+        "tiny-x",
+    ]);
+    assert!(o.status.success(), "import: {}", stderr(&o));
+    let platforms =
+        tiny_platforms(&file, 60).replace(&format!("{:?}", file.to_str().unwrap()), "\"tiny-x\"");
+    assert!(platforms.contains("\"tiny-x\""), "{platforms}");
+    lab.write("platforms.json", &platforms);
+    lab.write(
+        "topology.json",
+        r#"{ "name": "imgname", "devices": { "r1": {} }, "vmlab": { "link_port_base": 23190, "console_port_base": 26190, "ssh_port_base": 28190 } }"#,
+    );
+    lab.write("profiles/r1.json", "{\"platform\": \"tiny-seq\"}");
+    let specs = lab.specs();
+    let dry = |lab: &TestLab| {
+        lab.vmlab(&[
+            "deploy",
+            "--dry-run",
+            "--accel",
+            "tcg",
+            specs.to_str().unwrap(),
+        ])
+    };
+    let o = dry(&lab);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    // Found, and only VMLAB_HOME/images holds it: the preflight checks the image exists.
+    assert!(lab.home().join("images").join("tiny-x.qcow2").is_file());
+    assert!(!specs.join("tiny-x").exists() && !specs.join("tiny-x.qcow2").exists());
+    lab.write(
+        "profiles/r1.json",
+        "{\"platform\": \"tiny-seq\", \"vm_image\": \"nope\"}",
+    );
+    let o = dry(&lab);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("image nope (node r1) is not among vmlab's images"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("vmlab image list"), "{}", stderr(&o));
+}

@@ -27,6 +27,12 @@ pub fn user_home() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// `$VMLAB_HOME/images`: the images `vmlab image` keeps, and where a `vm_image` given only as
+/// a name is looked for.
+pub fn images_dir() -> PathBuf {
+    vmlab_home().join("images")
+}
+
 /// `$VMLAB_HOME/labs`.
 pub fn labs_dir() -> PathBuf {
     vmlab_home().join("labs")

@@ -26,7 +26,7 @@ use crate::spec::name::check_name;
 
 /// `$VMLAB_HOME/images`.
 pub fn images_dir() -> PathBuf {
-    home::vmlab_home().join("images")
+    home::images_dir()
 }
 
 /// One image.

@@ -19,13 +19,23 @@ pub use error::{SpecError, SpecErrors};
 pub use ifmap::InterfaceMap;
 pub use model::{Credentials, Endpoint, Lab, LabSettings, Link, LinkImpair, LinkMode, Node};
 pub use name::{BadName, LabName};
-pub use resolve::resolve;
+pub use resolve::{resolve, resolve_in};
 pub use source::{SpecSources, SpecText, read_spec_dir};
 
 /// Reads and resolves a spec directory in one step.
 pub fn load(dir: &std::path::Path, home: Option<&std::path::Path>) -> Result<Lab, SpecErrors> {
     let sources = read_spec_dir(dir)?;
     resolve(&sources, home)
+}
+
+/// Reads and resolves a spec directory, images named without a path being in `images`.
+pub fn load_in(
+    dir: &std::path::Path,
+    home: Option<&std::path::Path>,
+    images: &std::path::Path,
+) -> Result<Lab, SpecErrors> {
+    let sources = read_spec_dir(dir)?;
+    resolve_in(&sources, home, Some(images))
 }
 
 /// The name a spec directory's lab deploys as, by the same rule `deploy` uses (reads only

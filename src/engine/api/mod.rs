@@ -53,7 +53,11 @@ use crate::spec::{Lab, LabName, SpecErrors};
 
 /// Reads and resolves the spec directory `dir` (`~` in its paths is the user's home).
 pub fn load_spec(dir: &Path) -> Result<Lab, EngineError> {
-    Ok(crate::spec::load(dir, home::user_home().as_deref())?)
+    Ok(crate::spec::load_in(
+        dir,
+        home::user_home().as_deref(),
+        &image::images_dir(),
+    )?)
 }
 
 /// The current directory, when it holds a spec (a `topology.json`): where a command without

@@ -48,6 +48,21 @@ pub fn check(plan: &LabPlan, lab: &Lab, own: &BTreeSet<u16>) -> SpecErrors {
                 format!("image {} (node {node}) is not a file", image.display()),
                 "point vm_image at a qcow2 or raw disk image",
             )),
+            Err(_) if image.parent() == Some(crate::engine::home::images_dir().as_path()) => errs
+                .push(SpecError::new(
+                    file,
+                    field,
+                    format!(
+                        "image {} (node {node}) is not among vmlab's images ({})",
+                        image
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        image.display()
+                    ),
+                    "`vmlab image list` shows them; `vmlab image import FILE --name NAME` adds \
+                     one; a file beside the spec is written ./NAME",
+                )),
             Err(_) => errs.push(SpecError::new(
                 file,
                 field,

@@ -35,6 +35,17 @@ use settings::resolve_settings;
 
 /// Resolves the spec. `home` expands a leading `~` in image paths.
 pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors> {
+    resolve_in(src, home, None)
+}
+
+/// Resolves the spec, a `vm_image` that is only a name (no `/`) naming an image of `images`
+/// (`$VMLAB_HOME/images`, what `vmlab image list` shows): `vmlab-tiny` is
+/// `<images>/vmlab-tiny.qcow2`. Without `images`, such a name is a file beside the spec.
+pub fn resolve_in(
+    src: &SpecSources,
+    home: Option<&Path>,
+    images: Option<&Path>,
+) -> Result<Lab, SpecErrors> {
     let mut errs = SpecErrors::default();
     let topo_path = src.topology.path.clone();
     let topology = parse_object(&src.topology, &mut errs);
@@ -112,6 +123,7 @@ pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors
                     platforms_broken: src.platforms.is_some(),
                     spec_dir: &src.dir,
                     home,
+                    images,
                 };
                 if let Some(node) = resolve_node(&ctx, &mut errs) {
                     nodes.push(node);

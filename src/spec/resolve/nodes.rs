@@ -30,6 +30,8 @@ pub(super) struct NodeCtx<'a> {
     pub(super) platforms_broken: bool,
     pub(super) spec_dir: &'a Path,
     pub(super) home: Option<&'a Path>,
+    /// Where images named without a path live (`$VMLAB_HOME/images`), when known.
+    pub(super) images: Option<&'a Path>,
 }
 
 pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
@@ -127,7 +129,14 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
             Some(f) => match f.value.as_str() {
                 Some(s) => match values::path(s) {
                     Ok(()) => Some((
-                        expand_path(s, c.spec_dir, c.home),
+                        match c.images.filter(|_| is_image_name(s)) {
+                            Some(images) => images.join(if s.ends_with(".qcow2") {
+                                s.to_string()
+                            } else {
+                                format!("{s}.qcow2")
+                            }),
+                            None => expand_path(s, c.spec_dir, c.home),
+                        },
                         (f.file.to_path_buf(), f.field.clone()),
                     )),
                     Err(why) => {
@@ -583,4 +592,10 @@ pub(super) fn resolve_credentials(
         (Some((user, ..)), Some((pass, ..)), true) => Some(Credentials { user, pass }),
         _ => None,
     }
+}
+
+/// Is a `vm_image` value only a name (`vmlab-tiny`, `sonic-vs.qcow2`): no directory in it,
+/// not `~` or `.`-relative? Such a name is an image of `vmlab image list`.
+pub(super) fn is_image_name(s: &str) -> bool {
+    !s.contains('/') && !s.starts_with('~') && !s.starts_with('.') && !s.is_empty()
 }
