@@ -545,3 +545,39 @@ fn images_are_named_as_vmlab_image_lists_them() {
     );
     assert!(stderr(&o).contains("vmlab image list"), "{}", stderr(&o));
 }
+
+/// With several labs deployed and no -S/--lab, a command picks the lab whose spec is in the
+/// current directory; elsewhere it asks which. (The labs here are only their state files,
+/// unreadable on purpose: which one the command then reads says which it picked.)
+#[test]
+fn the_lab_of_the_spec_where_you_stand_is_picked() {
+    let lab = TestLab::new("pick");
+    for name in ["alpha", "beta"] {
+        let dir = lab.home().join("labs").join(name);
+        std::fs::create_dir_all(&dir).expect("lab dir");
+        std::fs::write(dir.join(".vmlab-lab"), "").expect("marker");
+        std::fs::write(dir.join("state.json"), "not json").expect("state");
+    }
+    lab.write(
+        "topology.json",
+        r#"{ "name": "beta", "devices": { "r1": {} } }"#,
+    );
+    let o = lab
+        .command(&["status"])
+        .current_dir(lab.specs())
+        .output()
+        .expect("run vmlab");
+    let err = stderr(&o);
+    assert!(
+        err.contains("labs/beta/state.json"),
+        "beta was picked: {err}"
+    );
+    assert!(!err.contains("alpha"), "{err}");
+    let o = lab
+        .command(&["status"])
+        .current_dir(lab.root.path())
+        .output()
+        .expect("run vmlab");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 labs are deployed"), "{}", stderr(&o));
+}
