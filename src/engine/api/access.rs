@@ -47,7 +47,9 @@ pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError
             .map(ConsoleAccess::Remote);
     }
     if lifecycle::running_pid(lab, node, rec).is_none() {
-        return Err(not_running(node, rec.status));
+        return Err(EngineError::LabState(lifecycle::not_running(
+            node, rec.status,
+        )));
     }
     let cannot = |e: std::io::Error| EngineError::io(format!("cannot reach {node}'s console"), e);
     let console = match rec.console_port {
@@ -89,23 +91,11 @@ pub fn ssh(
     let state = LabState::load(lab)?;
     let rec = state.node(node)?;
     if rec.status != NodeStatus::Remote && lifecycle::running_pid(lab, node, rec).is_none() {
-        return Err(not_running(node, rec.status));
+        return Err(EngineError::LabState(lifecycle::not_running(
+            node, rec.status,
+        )));
     }
     let me = std::env::current_exe()
         .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
     state.ssh_command(node, command, &me)
-}
-
-/// Why a node here cannot be reached, and what brings it back: `vmlab start` for a node
-/// stopped (or never started), `vmlab repair` for one whose QEMU died.
-fn not_running(node: &str, status: NodeStatus) -> EngineError {
-    EngineError::LabState(match status {
-        NodeStatus::Running | NodeStatus::Booting | NodeStatus::Paused => {
-            format!("{node} is not running (its QEMU is gone); `vmlab repair` starts it again")
-        }
-        s => format!(
-            "{node} is not running ({}); start it with `vmlab start {node}`",
-            s.label()
-        ),
-    })
 }

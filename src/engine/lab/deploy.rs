@@ -399,7 +399,9 @@ impl Deployment {
         let failures = self.boot_all(events, cancel).await?;
         if !failures.is_empty() {
             if plan.accel == Accel::Kvm
-                && failures.iter().all(|f| f.reason.contains("boot timeout"))
+                && failures
+                    .iter()
+                    .all(|f| crate::engine::node::health::timed_out(&f.reason))
             {
                 // Seen on hosts whose KVM runs a boot loader but hangs a guest's kernel (some
                 // nested virtualisation): the probe cannot tell, the user can.

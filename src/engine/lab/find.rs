@@ -59,9 +59,9 @@ pub fn find(sel: &LabSelector, allow_missing_state: bool) -> Result<LabDir, Engi
                         "no lab is deployed (deploy one with `vmlab deploy -S <spec dir>`)".into(),
                     ));
                 }
-                many if here_lab().is_some_and(|h| many.contains(&h)) => {
+                many if let Some(h) = here_lab().filter(|h| many.contains(h)) => {
                     // Several run: the one whose spec is where the user stands.
-                    here_lab().unwrap_or_else(|| many[0].clone())
+                    h
                 }
                 many => {
                     return Err(EngineError::LabNotFound(format!(

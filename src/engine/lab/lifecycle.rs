@@ -206,6 +206,22 @@ pub(super) async fn finish(
     }
 }
 
+/// Why a node here does not run, and what brings it back: `vmlab start` for a node stopped
+/// (or never started), `vmlab repair` for one whose QEMU died. Said the same way by every
+/// command that needs the node running (console, ssh, snapshot).
+pub fn not_running(node: &str, status: crate::engine::node::NodeStatus) -> String {
+    use crate::engine::node::NodeStatus;
+    match status {
+        NodeStatus::Running | NodeStatus::Booting | NodeStatus::Paused => {
+            format!("{node} is not running (its QEMU is gone); `vmlab repair` starts it again")
+        }
+        s => format!(
+            "{node} is not running ({}); start it with `vmlab start {node}`",
+            s.label()
+        ),
+    }
+}
+
 /// The pid of the node's QEMU, if it runs.
 pub fn running_pid(lab: &LabDir, node: &str, rec: &NodeState) -> Option<i32> {
     let paths = lab.node_paths(node);

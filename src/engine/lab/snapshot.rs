@@ -282,16 +282,9 @@ pub async fn take(
         match running_qmp(lab, &state, node) {
             Some(q) => targets.push((node.clone(), q)),
             None => {
-                // Stopped on purpose: start brings it back. Died: repair does.
-                let fix = match rec.status {
-                    NodeStatus::Running | NodeStatus::Booting | NodeStatus::Paused => {
-                        "its QEMU is gone; `vmlab repair` starts it again".to_string()
-                    }
-                    _ => format!("start it first (`vmlab start {node}`)"),
-                };
                 return Err(EngineError::LabState(format!(
-                    "{node} is not running ({}): a lab snapshot holds every node; {fix}",
-                    rec.status.label()
+                    "a lab snapshot holds every node, and {}",
+                    super::lifecycle::not_running(node, rec.status)
                 )));
             }
         }

@@ -111,7 +111,7 @@ pub async fn watch_boot(
         if w.started.elapsed() > w.timeout {
             return BootOutcome::Failed {
                 reason: format!(
-                    "no SSH banner within its boot timeout of {} s (last stage: {}){}",
+                    "{TIMED_OUT} of {} s (last stage: {}){}",
                     w.timeout.as_secs(),
                     stage.label(),
                     if prompt_at.is_some() {
@@ -125,6 +125,14 @@ pub async fn watch_boot(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// How a failure reason starts when the boot timeout ran out (see [`timed_out`]).
+const TIMED_OUT: &str = "no SSH banner within its boot timeout";
+
+/// Did a boot fail because its timeout ran out (not because QEMU died or would not start)?
+pub fn timed_out(reason: &str) -> bool {
+    reason.starts_with(TIMED_OUT)
 }
 
 /// Why a guest that reached its console prompt may never answer SSH.
@@ -232,6 +240,14 @@ pub fn console_tail(path: &Path, n: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_is_told_from_other_failures() {
+        assert!(timed_out(&format!(
+            "{TIMED_OUT} of 2 s (last stage: launched)"
+        )));
+        assert!(!timed_out("QEMU exited during boot"));
+    }
 
     #[test]
     fn prompts_are_recognised() {
