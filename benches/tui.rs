@@ -169,6 +169,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
             spec_dir: PathBuf::from("/specs"),
             accel: Accel::Tcg,
             created: "2026-01-01T00:00:00Z".into(),
+            ports_moved: None,
             nodes,
             links,
             relay: None,

@@ -182,16 +182,40 @@ fn ports_past_65535() {
 fn a_port_already_in_use() {
     let lab = good_lab();
     // Ports of its own: the other tests here run at the same time, and dry runs check ports.
-    let ports = TOPOLOGY.replace("26100", "26150").replace("28100", "28150");
-    lab.write("topology.json", &ports);
+    // With the ports preferred (the default) the dry run moves to the next free block and
+    // says who held the spec's.
+    let moving = TOPOLOGY.replace("26100", "26150").replace("28100", "28150");
+    lab.write("topology.json", &moving);
     let held = std::net::TcpListener::bind("127.0.0.1:28151").unwrap();
-    refused(
+    let o = lab.vmlab(&["deploy", lab.specs().to_str().unwrap(), "--dry-run"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains(&format!(
+            "# ports: the spec's ssh ports 28150–28151 are taken (by {}",
+            ""
+        )) && out.contains(&format!("(pid {}))", std::process::id()))
+            && out.contains("this lab uses ssh ports 28152–28153"),
+        "{out}"
+    );
+    assert!(out.contains("hostfwd=tcp:127.0.0.1:28152-:22"), "{out}");
+    // `vmlab.ports: "exact"` refuses instead, naming the holder.
+    let ports = moving.replace(
+        "\"ssh_port_base\"",
+        "\"ports\": \"exact\", \"ssh_port_base\"",
+    );
+    lab.write("topology.json", &ports);
+    let err = refused(
         &lab,
         &[
             "topology.json",
             "vmlab.ssh_port_base",
             "port 28151 (ssh of r2) is already in use",
         ],
+    );
+    assert!(
+        err.contains(&format!("(pid {})", std::process::id())),
+        "{err}"
     );
     drop(held);
     // Consoles take ports only when asked to (`consoles: "tcp"`); then theirs are checked.

@@ -552,3 +552,48 @@ fn bad_placement_and_addresses_are_named() {
     let e = resolve(hosts, r#"{"platform": "sonic-vs", "vm_host": "../etc"}"#);
     assert!(e.contains("vm_host"), "{e}");
 }
+
+#[test]
+fn a_moved_port_block_sits_right_after_the_last_and_stops_before_65535() {
+    use vmlab::plan::ports::PortBases;
+    let l = lab();
+    assert_eq!(
+        PortBases::moved(&l, 2),
+        Some(PortBases {
+            link: 20100,
+            console: 30106,
+            ssh: 40106
+        }),
+        "three nodes: two blocks of three further on; link ports stay"
+    );
+    let mut high = l.clone();
+    high.settings.ssh_port_base = 65533;
+    assert!(PortBases::moved(&high, 0).is_some());
+    assert_eq!(
+        PortBases::moved(&high, 1),
+        None,
+        "65536..65538 does not fit"
+    );
+    let moved = PortBases::moved(&l, 1).unwrap().apply(&l);
+    let p = plan::build(&moved, &opts()).unwrap();
+    assert_eq!(p.nodes[0].ssh_port, 40103);
+    assert_eq!(p.port_bases, PortBases::moved(&l, 1).unwrap());
+}
+
+#[test]
+fn a_mistyped_vmlab_setting_is_named_with_the_one_meant() {
+    let src = sources(
+        r#"{"devices": {"r1": {}}, "vmlab": {"ssh_port_bas": 41000, "ports": "exact"}}"#,
+        r#"{"platforms": {"p": {"vm_image": "/i.qcow2"}}}"#,
+        &[("r1", r#"{"platform": "p"}"#)],
+    );
+    let err = spec::resolve(&src, None).unwrap_err().to_string();
+    assert!(err.contains("vmlab.ssh_port_bas"), "{err}");
+    assert!(err.contains("did you mean \"ssh_port_base\""), "{err}");
+    let src = sources(
+        r#"{"devices": {"r1": {}}, "vmlab": {"ports": "exact"}}"#,
+        r#"{"platforms": {"p": {"vm_image": "/i.qcow2"}}}"#,
+        &[("r1", r#"{"platform": "p"}"#)],
+    );
+    assert!(spec::resolve(&src, None).unwrap().settings.exact_ports);
+}

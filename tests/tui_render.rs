@@ -159,6 +159,7 @@ fn observation() -> Observation {
             accel: Accel::Tcg,
             // Far in the future: the header's age shows "-" and the snapshot stays stable.
             created: "2999-01-01T00:00:00Z".into(),
+            ports_moved: None,
             nodes,
             links: vec![
                 // The demo's first three links.

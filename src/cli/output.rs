@@ -31,6 +31,9 @@ pub fn plan_text(plan: &LabPlan) -> String {
     );
     let _ = writeln!(s, "# lab directory: {}", plan.lab_dir.display());
     let _ = writeln!(s, "# accelerator: {}", plan.accel);
+    if let Some(why) = &plan.ports_moved {
+        let _ = writeln!(s, "# ports: {why}");
+    }
     if let Some(h) = &plan.local_host {
         let _ = writeln!(
             s,
@@ -137,6 +140,9 @@ pub fn status_text(st: &LabStatus) -> String {
         st.accel,
         st.lab_dir.display()
     );
+    if let Some(why) = &st.ports_moved {
+        let _ = writeln!(s, "ports: {why}");
+    }
     let mut nodes = table(&[
         "NODE", "PLATFORM", "STATUS", "PID", "SSH", "CONSOLE", "HOST", "UPTIME",
     ]);

@@ -283,6 +283,7 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
             })
             .flatten()
             .map(|(n, _)| n.clone());
+        let running = deploy::running_state(&LabDir::of(l.name.clone())).is_some();
         match deploy::dry_run(l, Some(Accel::Tcg), here).await {
             Ok((plan, problems)) => {
                 let kind = |field: &str| {
@@ -295,12 +296,17 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
                     }
                 };
                 let nodes = plan.local_nodes().count();
+                let blocks = crate::engine::lab::ports::blocks(&plan);
+                let ports = if running {
+                    format!("{} runs here, on its {blocks}", l.name)
+                } else if let Some(why) = &plan.ports_moved {
+                    format!("a deploy now moves: {why}")
+                } else {
+                    format!("{blocks} are free")
+                };
                 for (name, found) in [
                     ("images", format!("every image of {nodes} nodes is there")),
-                    (
-                        "ports",
-                        format!("the {nodes} nodes' console and SSH ports are free"),
-                    ),
+                    ("ports", ports),
                     ("lab", format!("{}: the spec is valid", l.name)),
                 ] {
                     if !problems.0.iter().any(|p| kind(&p.field) == name) {
@@ -323,11 +329,11 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
                 fix: None,
             }),
         }
-        if LabDir::of(l.name.clone()).is_vmlab_lab() {
+        if LabDir::of(l.name.clone()).is_vmlab_lab() && !running {
             out.push(check(
                 "lab",
                 Verdict::Ok,
-                format!("{} is deployed here (its own ports are in use)", l.name),
+                format!("{} is deployed here (its nodes are not running)", l.name),
                 None,
             ));
         }

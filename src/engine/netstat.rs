@@ -94,6 +94,71 @@ pub fn parse_established(text: &str) -> Vec<u16> {
         .collect()
 }
 
+/// Which process holds TCP `port` (listening, or bound), as "name (pid N)", when this user can
+/// see it: the socket's inode from `/proc/net/tcp{,6}`, then the process with that inode open.
+/// `None` when the holder belongs to another user (or no socket is found).
+pub fn holder(port: u16) -> Option<String> {
+    let inodes: HashSet<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|text| parse_inodes(&text, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let procs = std::fs::read_dir("/proc").ok()?;
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|t| {
+                t.to_str()
+                    .and_then(|t| t.strip_prefix("socket:["))
+                    .and_then(|t| t.strip_suffix(']'))
+                    .is_some_and(|i| inodes.contains(i))
+            })
+        });
+        if holds {
+            let name = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+            return Some(format!("{} (pid {pid})", name.trim()));
+        }
+    }
+    None
+}
+
+/// The socket inodes of `/proc/net/tcp` text whose local port is `port` and that are not
+/// connections (listening, or bound and closed).
+fn parse_inodes(text: &str, port: u16) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local = f.get(1)?;
+            let state = f.get(3)?;
+            let p = u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()?;
+            (p == port && matches!(*state, "0A" | "07")).then(|| f.get(9).map(|i| i.to_string()))?
+        })
+        .collect()
+}
+
+/// Is a client connected to the unix socket listening at `path`? A connection accepted on
+/// it shows in `/proc/net/unix` under the same path, in state 03 (connected).
+pub fn unix_connected(path: &std::path::Path) -> bool {
+    let Some(path) = path.to_str() else {
+        return false;
+    };
+    std::fs::read_to_string("/proc/net/unix").is_ok_and(|text| {
+        text.lines().skip(1).any(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            f.len() >= 8 && f[5] == "03" && f[7] == path
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +191,30 @@ mod tests {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = s.local_addr().unwrap().port();
         assert!(!udp_port_free(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+
+    #[test]
+    fn the_holder_of_a_listening_port_is_named() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let who = holder(port).expect("our own listener is visible");
+        assert!(
+            who.ends_with(&format!("(pid {})", std::process::id())),
+            "{who}"
+        );
+        drop(l);
+        assert_eq!(holder(port), None);
+    }
+
+    #[test]
+    fn a_connection_to_a_unix_socket_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(!unix_connected(&path));
+        let _c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let _a = l.accept().unwrap();
+        assert!(unix_connected(&path));
     }
 
     #[test]

@@ -216,5 +216,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         max_parallel_boots: lab.settings.max_parallel_boots,
         local_host: opts.local_host.clone(),
         cross_host_keyed: lab.settings.cross_host_keyed,
+        port_bases: ports::PortBases::of(&lab.settings),
+        ports_moved: None,
     })
 }

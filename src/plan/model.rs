@@ -267,6 +267,11 @@ pub struct LabPlan {
     pub local_host: Option<String>,
     /// Links between hosts carry a keyed check.
     pub cross_host_keyed: bool,
+    /// The bases the ports were allocated from (recorded in state).
+    pub port_bases: super::ports::PortBases,
+    /// Why the ports are not the spec's: set by the engine when it moved a lab whose
+    /// preferred block was taken (who held it, which block it used).
+    pub ports_moved: Option<String>,
 }
 
 impl LabPlan {

@@ -1,7 +1,50 @@
 //! Port allocation (HLD §5.2): link ports by link index, console and SSH ports by node index.
 //! Console ports are in the table (checked, bound) only with `vmlab.consoles: "tcp"`.
 
-use crate::spec::{Lab, SpecError};
+use crate::spec::{Lab, LabSettings, SpecError};
+
+/// The first port of each block: the spec's bases, or the block the engine moved a lab to
+/// when the spec's was taken (recorded in state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortBases {
+    pub link: u32,
+    pub console: u32,
+    pub ssh: u32,
+}
+
+impl PortBases {
+    pub fn of(s: &LabSettings) -> Self {
+        PortBases {
+            link: s.link_port_base,
+            console: s.console_port_base,
+            ssh: s.ssh_port_base,
+        }
+    }
+
+    /// `lab` with these bases.
+    pub fn apply(self, lab: &Lab) -> Lab {
+        let mut lab = lab.clone();
+        lab.settings.link_port_base = self.link;
+        lab.settings.console_port_base = self.console;
+        lab.settings.ssh_port_base = self.ssh;
+        lab
+    }
+
+    /// The `step`th block after the spec's: the console and SSH bases each move by the lab's
+    /// node count, so the blocks of labs of one spec sit side by side. (Link ports stay: a
+    /// one-host lab binds none.) `None` once a block would end past 65535.
+    pub fn moved(lab: &Lab, step: u32) -> Option<Self> {
+        let n = lab.nodes.len().max(1) as u64;
+        let s = Self::of(&lab.settings);
+        let shift = u64::from(step) * n;
+        let fits = |base: u32| u64::from(base) + shift + n - 1 <= 65535;
+        (fits(s.console) && fits(s.ssh)).then(|| PortBases {
+            link: s.link,
+            console: (u64::from(s.console) + shift) as u32,
+            ssh: (u64::from(s.ssh) + shift) as u32,
+        })
+    }
+}
 
 /// What a port is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,10 @@ pub struct LabSettings {
     /// the 0700 lab directory; `"tcp"` on `127.0.0.1:console_port_base + index`, which every
     /// local user can reach, for tools that need a port.
     pub tcp_consoles: bool,
+    /// `vmlab.ports`: `"prefer"` (default) treats the port bases as a preference — a one-host
+    /// lab whose block is taken deploys on the next free block of the same size; `"exact"`
+    /// refuses instead.
+    pub exact_ports: bool,
 }
 
 impl LabSettings {
@@ -83,6 +87,7 @@ impl Default for LabSettings {
             max_parallel_boots: None,
             cross_host_keyed: true,
             tcp_consoles: false,
+            exact_ports: false,
         }
     }
 }

@@ -273,17 +273,25 @@ async fn checked_plan(
     if let Some(w) = warning {
         events.send(Event::Warning(w));
     }
-    let plan = plan::build(
+    let own = own_ports(lab);
+    let claimed = super::ports::claimed_by_others(lab.name());
+    let plan = super::ports::place(
         spec,
+        lab,
         &PlanOptions {
             lab_dir: lab.path().to_path_buf(),
             accel,
             qemu: qemu_bin,
             local_host: host,
         },
+        &own,
+        &claimed,
     )
     .map_err(|e| EngineError::Invalid(SpecErrors(e)))?;
-    let problems = preflight::check(&plan, spec, &own_ports(lab));
+    if let Some(why) = &plan.ports_moved {
+        events.send(Event::Warning(why.clone()));
+    }
+    let problems = preflight::check(&plan, spec, &own, &claimed);
     Ok((plan, problems))
 }
 

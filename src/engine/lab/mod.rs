@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod lock;
 pub mod monitor;
+pub mod ports;
 pub mod preflight;
 pub mod profiles;
 pub mod repair;

@@ -235,6 +235,7 @@ mod tests {
             spec_dir: std::path::PathBuf::from("/s"),
             accel: crate::plan::Accel::Tcg,
             created: String::new(),
+            ports_moved: None,
             nodes: vec![NodeRow {
                 name: "r1".into(),
                 platform: "p".into(),

@@ -1,5 +1,5 @@
 //! Checks on the machine before anything starts: images exist and reach no file outside their
-//! directory (backing chains, data files, extents), ports are free, socket paths
+//! directory (backing chains, data files, extents), ports are free (a busy one names its holder), socket paths
 //! fit, and in a multi-host lab this host's address is really this host's. Only what this
 //! host runs is checked (its nodes' images and ports, its ends of links between hosts).
 //! Problems come back together, in the same form as spec errors (file, field, fix).
@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::engine::netstat;
-use crate::plan::{LabPlan, PortRole};
+use crate::plan::LabPlan;
 use crate::spec::{Lab, SpecError, SpecErrors};
 
 /// Unix socket paths longer than this do not fit `sockaddr_un`.
@@ -15,7 +15,12 @@ const MAX_SOCKET_PATH: usize = 107;
 
 /// Everything about the machine that would stop `plan` from deploying. Ports in `own` are held
 /// by the lab's own running processes (a re-deploy's dry run) and are not a stranger's.
-pub fn check(plan: &LabPlan, lab: &Lab, own: &BTreeSet<u16>) -> SpecErrors {
+pub fn check(
+    plan: &LabPlan,
+    lab: &Lab,
+    own: &BTreeSet<u16>,
+    claimed: &std::collections::BTreeMap<u16, crate::spec::LabName>,
+) -> SpecErrors {
     let mut errs = SpecErrors::default();
     let mut seen = BTreeSet::new();
     let local: BTreeSet<&str> = plan.local_nodes().map(|n| n.name.as_str()).collect();
@@ -88,47 +93,30 @@ pub fn check(plan: &LabPlan, lab: &Lab, own: &BTreeSet<u16>) -> SpecErrors {
             return errs;
         }
     }
-    let mgmt_of: std::collections::HashMap<&str, std::net::IpAddr> = plan
-        .local_nodes()
-        .map(|n| (n.name.as_str(), n.mgmt_addr))
-        .collect();
-    let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-    for p in plan.ports.iter().filter(|p| !own.contains(&p.port)) {
-        let (base, addr, udp) = match &p.role {
-            PortRole::Link { index, .. } => {
-                // Only a link between hosts uses its port (UDP, on this host's address).
-                match plan.links.get(*index).and_then(|l| l.cross.as_ref()) {
-                    Some(c) => ("link_port_base", c.local.ip(), true),
-                    None => continue,
-                }
-            }
-            PortRole::Console { node } if mgmt_of.contains_key(node.as_str()) => {
-                ("console_port_base", loopback, false)
-            }
-            PortRole::Ssh { node } => match mgmt_of.get(node.as_str()) {
-                Some(a) => ("ssh_port_base", *a, false),
-                None => continue,
-            },
-            PortRole::Console { .. } => continue,
-        };
-        let free = if udp {
-            netstat::udp_port_free(addr, p.port)
-        } else {
-            netstat::port_free_on(addr, p.port)
-        };
-        if !free {
-            errs.push(SpecError::new(
-                &topo,
-                format!("vmlab.{base}"),
+    for b in super::ports::busy(plan, own) {
+        let who = super::ports::holder_of(b.port, claimed)
+            .map(|h| format!(", held by {h}"))
+            .unwrap_or_default();
+        errs.push(SpecError::new(
+            &topo,
+            format!("vmlab.{}", b.base),
+            format!(
+                "port {} ({}) is already in use on {}{}{who}",
+                b.port,
+                b.role,
+                b.addr,
+                if b.udp { " (UDP)" } else { "" }
+            ),
+            if plan.local_host.is_none() {
                 format!(
-                    "port {} ({}) is already in use on {addr}{}",
-                    p.port,
-                    p.role,
-                    if udp { " (UDP)" } else { "" }
-                ),
-                format!("stop whatever holds it, or move {base} to a free range"),
-            ));
-        }
+                    "stop whatever holds it, move {} to a free range, or leave out \
+                     vmlab.ports: \"exact\" so the lab moves to a free block itself",
+                    b.base
+                )
+            } else {
+                format!("stop whatever holds it, or move {} to a free range", b.base)
+            },
+        ));
     }
     if let Some(n) = plan.nodes.first() {
         let len = n.paths.qmp.as_os_str().len() + 8;

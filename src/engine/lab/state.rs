@@ -42,6 +42,12 @@ pub struct LabState {
     /// started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<RelayRecord>,
+    /// The port bases the lab was deployed with (the spec's, or the free block it moved to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<crate::plan::ports::PortBases>,
+    /// Why its ports are not the spec's, when they were moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports_moved: Option<String>,
 }
 
 impl LabState {
@@ -96,6 +102,8 @@ impl LabState {
             lab_dir: plan.lab_dir.clone(),
             accel: plan.accel,
             host: plan.local_host.clone(),
+            ports: Some(plan.port_bases),
+            ports_moved: plan.ports_moved.clone(),
             nodes,
             node_order: plan.nodes.iter().map(|n| n.name.clone()).collect(),
             links: plan

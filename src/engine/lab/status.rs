@@ -102,6 +102,9 @@ pub struct LabStatus {
     pub relay: Option<RelayRow>,
     /// What `vmlab repair` would bring back (empty: nothing).
     pub repair: Vec<String>,
+    /// Why the lab's ports are not its spec's (another lab or program held them at deploy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports_moved: Option<String>,
 }
 
 /// Everything read from outside state.json for one look at a lab.
@@ -287,5 +290,6 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
         links,
         relay,
         repair,
+        ports_moved: state.ports_moved.clone(),
     }
 }

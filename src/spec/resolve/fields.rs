@@ -179,6 +179,11 @@ pub fn expand_path(s: &str, spec_dir: &Path, home: Option<&Path>) -> PathBuf {
     if p.is_absolute() { p } else { spec_dir.join(p) }
 }
 
+/// Is `typed` a likely typo of `known` (a few edits apart, for "did you mean")?
+pub(super) fn close(typed: &str, known: &str) -> bool {
+    strsim::damerau_levenshtein(typed, known) <= (known.len() / 4).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,19 @@ use super::fields::{bounded, choice};
 use crate::spec::error::{SpecError, SpecErrors};
 use crate::spec::model::{LabSettings, LinkMode};
 
+/// The keys of the `vmlab` section.
+const KNOWN: &[&str] = &[
+    "link_port_base",
+    "console_port_base",
+    "ssh_port_base",
+    "ports",
+    "max_parallel_boots",
+    "cross_host_check",
+    "consoles",
+    "links",
+    "hosts",
+];
+
 pub(super) fn resolve_settings(
     topo: &Map<String, Value>,
     path: &Path,
@@ -30,6 +43,22 @@ pub(super) fn resolve_settings(
         ));
         return s;
     };
+    if key == "vmlab" {
+        // newtron's `newtlab` section carries keys of its own; ours must not hide a typo.
+        for k in section.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
+            let near = KNOWN
+                .iter()
+                .find(|known| super::fields::close(k, known))
+                .map(|known| format!("did you mean {known:?}? "))
+                .unwrap_or_default();
+            errs.push(SpecError::new(
+                path,
+                format!("vmlab.{k}"),
+                "is not a vmlab setting",
+                format!("{near}the settings are: {}", KNOWN.join(", ")),
+            ));
+        }
+    }
     let found = |field: &str| super::fields::field(section, path, key, field);
     for (field, slot) in [
         ("link_port_base", &mut s.link_port_base),
@@ -72,6 +101,15 @@ pub(super) fn resolve_settings(
         errs,
     ) {
         s.tcp_consoles = tcp;
+    }
+    if let Some(exact) = choice(
+        found("ports"),
+        &[("prefer", false), ("exact", true)],
+        "leave it out (prefer: a lab whose ports are taken moves to the next free block) or \
+         write \"exact\" to refuse instead",
+        errs,
+    ) {
+        s.exact_ports = exact;
     }
     if let Some(mode) = choice(
         found("links"),
