@@ -399,3 +399,157 @@ fn a_node_stops_and_starts_and_its_link_carries_traffic_again() {
 
     assert_destroyed(&lab, &[22600, 25600, 25601, 27600, 27601]);
 }
+
+/// Copies the lab's spec directory to `<root>/<name>` (a topology without a name: the
+/// directory names the lab) and returns it.
+fn copy_spec(lab: &TestLab, name: &str) -> std::path::PathBuf {
+    let to = lab.root.path().join(name);
+    std::fs::create_dir_all(to.join("profiles")).unwrap();
+    for rel in ["topology.json", "platforms.json", "profiles/a.json"] {
+        std::fs::copy(lab.specs().join(rel), to.join(rel)).unwrap();
+    }
+    to
+}
+
+#[test]
+fn labs_copied_from_one_spec_come_up_side_by_side_and_share_a_console() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let lab = vm_lab("side1", 120);
+    lab.write(
+        "topology.json",
+        r#"{ "devices": { "a": {} }, "vmlab": { "link_port_base": 22960, "console_port_base": 26800, "ssh_port_base": 28800 } }"#,
+    );
+    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
+    let one = copy_spec(&lab, "side1");
+    let two = copy_spec(&lab, "side2");
+    // Both labs live in this test's VMLAB_HOME: dropping `lab` kills every QEMU of it.
+    lab.ok(&["deploy", one.to_str().unwrap(), "--progress", "plain"]);
+    // The same spec again, under the copy's name: the block is taken, the next one is used.
+    let o = lab.ok(&["deploy", two.to_str().unwrap(), "--progress", "plain"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "the spec's ssh ports 28800 are taken (by lab side1); this lab uses ssh ports 28801"
+        ),
+        "{err}"
+    );
+    let st = lab.json(&["status", "--lab", "side2", "--json"]);
+    assert_eq!(st["nodes"][0]["ssh_port"], 28801, "{st}");
+    assert!(
+        st["ports_moved"]
+            .as_str()
+            .unwrap_or("")
+            .contains("lab side1"),
+        "{st}"
+    );
+    assert_eq!(
+        lab.json(&["status", "--lab", "side1", "--json"])["nodes"][0]["ssh_port"],
+        28800
+    );
+    let cfg = stdout(&lab.ok(&["ssh-config", "--lab", "side2"]));
+    assert!(cfg.contains("Port 28801"), "{cfg}");
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(two.join("profiles/a.json")).unwrap())
+            .unwrap();
+    assert_eq!(profile["ssh_port"], 28801, "the copy's profile is patched");
+    // Both answer real SSH, each on its own port.
+    for name in ["side1", "side2"] {
+        let o = lab.vmlab(&["ssh", "--lab", name, "a", "echo", "up-$((20+22))"]);
+        assert!(stdout(&o).contains("up-42"), "{name}: {}", stderr(&o));
+    }
+    // A third copy that insists on the exact block is refused, naming the lab that holds it;
+    // a port held by another program is named by its process.
+    let three = copy_spec(&lab, "side3");
+    std::fs::write(
+        three.join("topology.json"),
+        r#"{ "devices": { "a": {} }, "vmlab": { "ssh_port_base": 28800, "ports": "exact" } }"#,
+    )
+    .unwrap();
+    let o = lab.vmlab(&["deploy", three.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("held by lab side1"), "{}", stderr(&o));
+    let stranger = std::net::TcpListener::bind("127.0.0.1:28802").unwrap();
+    std::fs::write(
+        three.join("topology.json"),
+        r#"{ "devices": { "a": {} }, "vmlab": { "ssh_port_base": 28802, "ports": "exact" } }"#,
+    )
+    .unwrap();
+    let o = lab.vmlab(&["deploy", three.to_str().unwrap(), "--dry-run"]);
+    assert!(
+        stderr(&o).contains(&format!("(pid {})", std::process::id())),
+        "the test's own listener is named: {}",
+        stderr(&o)
+    );
+    drop(stranger);
+
+    // Two console viewers at once: the first types, the second follows read-only and is
+    // told who holds the console.
+    let mut first = lab
+        .command(&["console", "--lab", "side1", "a"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_pid = first.id();
+    let mut first_in = first.stdin.take().unwrap();
+    first_in.write_all(b"\n").unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut second = lab
+        .command(&["console", "--lab", "side1", "a"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let (seen, mut out) = (seen.clone(), second.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut second_in = second.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    second_in.write_all(b"echo x$((5*5))\n").unwrap();
+    first_in.write_all(b"echo two$((7*8))\n").unwrap();
+    let t0 = Instant::now();
+    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains("two56") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the second viewer never saw the first's output: {:?}",
+            String::from_utf8_lossy(&seen.lock().unwrap())
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(first_in);
+    let first_out = stdout(&first.wait_with_output().unwrap());
+    assert!(first_out.contains("two56"), "{first_out}");
+    assert!(
+        !first_out.contains("x25"),
+        "the follower's input reached the guest: {first_out}"
+    );
+    drop(second_in);
+    let second_out = second.wait_with_output().unwrap();
+    reader.join().unwrap();
+    let told = stderr(&second_out);
+    assert!(
+        told.contains(&format!("held by vmlab console (pid {first_pid})")),
+        "{told}"
+    );
+    // Once the first lets go, the console is anyone's again.
+    assert!(console_says(&lab, "a", "echo back$((2*3))\n").contains("back6"));
+
+    lab.ok(&["destroy", "--lab", "side2"]);
+    lab.ok(&["destroy", "--lab", "side1"]);
+    assert!(lab.qemus().is_empty());
+}

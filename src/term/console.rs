@@ -45,6 +45,12 @@ pub enum Ended {
 /// Attaches stdin/stdout to `node`'s open console.
 pub async fn attach(console: LocalConsole, node: &str) -> std::io::Result<Ended> {
     let interactive = std::io::stdin().is_terminal();
+    if let Some(who) = &console.held_by {
+        eprint!(
+            "the console of {node} is held by {who}: following its output read-only (what \
+             you type goes nowhere); detach there, or stop it, to type here\r\n"
+        );
+    }
     let _raw = if interactive {
         eprint!(
             "connected to the console of {node} ({}); Ctrl-] detaches\r\n",

@@ -52,11 +52,12 @@ impl Session {
         console: LocalConsole,
         events: UnboundedSender<(SessionId, SessionEvent)>,
     ) -> Session {
-        if console.held {
+        if let Some(who) = &console.held_by {
             let _ = events.send((
                 id,
                 SessionEvent::Notice(format!(
-                    "the console ({}) is held by another client; output appears when it lets go",
+                    "the console ({}) is held by {who}: following its output read-only; \
+                     reopen the tab to type once it lets go",
                     console.place
                 )),
             ));

@@ -25,9 +25,11 @@ pub struct LocalConsole {
     pub halves: Halves,
     /// Where it is, for messages (`port 30001`, `its unix socket`).
     pub place: String,
-    /// Another client held the console when this one connected (QEMU serves one at a time:
-    /// this one waits its turn). Known for TCP consoles only.
-    pub held: bool,
+    /// Who held the console when this one came (QEMU serves one client at a time): this one
+    /// then follows the console's output read-only, from its log, and input goes nowhere.
+    pub held_by: Option<String>,
+    /// This viewer's claim on the console, released when it is dropped.
+    _claim: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
 /// How to reach a node's console.
@@ -38,7 +40,8 @@ pub enum ConsoleAccess {
     Remote(std::process::Command),
 }
 
-/// Opens `node`'s console, or says why it cannot be reached.
+/// Opens `node`'s console, or says why it cannot be reached. A console another viewer holds
+/// is not fought over: this one follows its output and says who holds it.
 pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError> {
     let state = LabState::load(lab)?;
     let rec = state.node(node)?;
@@ -51,33 +54,126 @@ pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError
             node, rec.status,
         )));
     }
+    let paths = lab.node_paths(node);
+    let place = match rec.console_port {
+        Some(port) => format!("port {port}"),
+        None => "its unix socket".into(),
+    };
+    let claim = match claim(&paths.console) {
+        Ok(c) => c,
+        Err(holder) => {
+            return Ok(ConsoleAccess::Local(follow(
+                &paths.console_log,
+                place,
+                holder,
+            )));
+        }
+    };
+    // A client that is not vmlab (socat, telnet) shows as a connection to the console.
+    let stranger = match rec.console_port {
+        Some(port) => crate::engine::netstat::established_local_ports().contains(&port),
+        None => crate::engine::netstat::unix_connected(&paths.console),
+    };
+    if stranger {
+        return Ok(ConsoleAccess::Local(follow(
+            &paths.console_log,
+            place,
+            "another program connected to it".into(),
+        )));
+    }
     let cannot = |e: std::io::Error| EngineError::io(format!("cannot reach {node}'s console"), e);
-    let console = match rec.console_port {
+    let halves: Halves = match rec.console_port {
         Some(port) => {
-            let held = crate::engine::netstat::established_local_ports().contains(&port);
             let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .map_err(cannot)?;
             let (r, w) = s.into_split();
-            LocalConsole {
-                halves: (Box::new(r), Box::new(w)),
-                place: format!("port {port}"),
-                held,
-            }
+            (Box::new(r), Box::new(w))
         }
         None => {
-            let s = tokio::net::UnixStream::connect(lab.node_paths(node).console)
+            let s = tokio::net::UnixStream::connect(&paths.console)
                 .await
                 .map_err(cannot)?;
             let (r, w) = s.into_split();
-            LocalConsole {
-                halves: (Box::new(r), Box::new(w)),
-                place: "its unix socket".into(),
-                held: false,
-            }
+            (Box::new(r), Box::new(w))
         }
     };
-    Ok(ConsoleAccess::Local(console))
+    Ok(ConsoleAccess::Local(LocalConsole {
+        halves,
+        place,
+        held_by: None,
+        _claim: Some(claim),
+    }))
+}
+
+/// Claims the console at `console` for this process: an exclusive lock on `<console>.who`,
+/// which says who holds it. `Err` names the holder.
+fn claim(console: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
+    use nix::fcntl::{Flock, FlockArg};
+    use std::io::{Read, Seek, Write};
+    let who = console.with_extension("con.who");
+    let unknown = || "another vmlab".to_string();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&who)
+        .map_err(|_| unknown())?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut f) => {
+            let me = format!(
+                "vmlab {} (pid {})",
+                std::env::args().nth(1).unwrap_or_default(),
+                std::process::id()
+            );
+            let _ = f.set_len(0);
+            let _ = f.rewind();
+            let _ = f.write_all(me.as_bytes());
+            Ok(f)
+        }
+        Err((mut f, _)) => {
+            let mut text = String::new();
+            let _ = f.read_to_string(&mut text);
+            let text: String = text.chars().filter(|c| !c.is_control()).take(80).collect();
+            Err(if text.is_empty() { unknown() } else { text })
+        }
+    }
+}
+
+/// A read-only view of a held console: its log from about a screen back, then what comes.
+fn follow(log: &std::path::Path, place: String, holder: String) -> LocalConsole {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    let (reader, mut writer) = tokio::io::duplex(64 * 1024);
+    let log = log.to_path_buf();
+    tokio::spawn(async move {
+        let Ok(mut f) = tokio::fs::File::open(&log).await else {
+            return;
+        };
+        if let Ok(m) = f.metadata().await {
+            let _ = f
+                .seek(std::io::SeekFrom::Start(m.len().saturating_sub(2048)))
+                .await;
+        }
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match f.read(&mut buf).await {
+                Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(150)).await,
+                Ok(n) => {
+                    if writer.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    LocalConsole {
+        halves: (Box::new(reader), Box::new(tokio::io::sink())),
+        place,
+        held_by: Some(holder),
+        _claim: None,
+    }
 }
 
 /// The ssh command for `node` (`command` empty: an interactive shell), the password handed to
