@@ -246,6 +246,32 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
     lab.ok(&["link", "up", &format!("b:{guest_b}")]);
     assert_eq!(links(&lab)["links"][0]["state"], "up");
 
+    // --direction named by the end typed: from b, leaving b is the spec's z-to-a way.
+    lab.ok(&[
+        "link",
+        "set",
+        "b:Ethernet0",
+        "--delay",
+        "7ms",
+        "--direction",
+        "from-here",
+    ]);
+    let l = &links(&lab)["links"][0];
+    assert_eq!(l["impair"]["z_to_a"]["delay_us"], 7000, "{l}");
+    assert!(l["impair"]["a_to_z"]["delay_us"].is_null(), "{l}");
+    lab.ok(&[
+        "link",
+        "set",
+        &format!("b:{guest_b}"),
+        "--delay",
+        "3ms",
+        "--direction",
+        "to-here",
+    ]);
+    let l = &links(&lab)["links"][0];
+    assert_eq!(l["impair"]["a_to_z"]["delay_us"], 3000, "{l}");
+    lab.ok(&["link", "reset", "0"]);
+
     // Bad input: a clear error naming it, exit 2, nothing changed.
     let settings = std::fs::read_to_string(lab.lab_dir().join("links.json")).unwrap();
     for (args, says) in [
@@ -270,6 +296,22 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
             "not a rate",
         ),
         (vec!["link", "set", "a:Ethernet0"], "nothing to set"),
+        (
+            vec![
+                "link",
+                "set",
+                "0",
+                "--loss",
+                "1%",
+                "--direction",
+                "from-here",
+            ],
+            "need the link named by an end",
+        ),
+        (
+            vec!["link", "set", "0", "--loss", "1%", "--direction", "up"],
+            "not from-here, to-here, both",
+        ),
         (
             vec!["capture", "a:Ethernet7"],
             "a has no link on \"Ethernet7\"",

@@ -508,7 +508,7 @@ pub enum LinkAction {
     },
     /// Impair the link: the options given change, the others stay
     #[command(
-        after_help = "Examples:\n  vmlab link set spine1:Ethernet0 --delay 20ms --jitter 5ms\n  vmlab link set spine1:Ethernet0 --loss 1% --direction a-to-z\n  vmlab link set spine1:Ethernet0 --rate 10mbit"
+        after_help = "Examples:\n  vmlab link set spine1:Ethernet0 --delay 20ms --jitter 5ms\n  vmlab link set spine1:Ethernet0 --loss 1% --direction from-here\n  vmlab link set spine1:Ethernet0 --rate 10mbit"
     )]
     Set {
         /// The link: its number in `vmlab links`, or either end (spine1:Ethernet0, spine1:eth1)
@@ -525,8 +525,8 @@ pub enum LinkAction {
         /// Rate limit (10mbit, 512kbit, 1gbit)
         #[arg(long, value_parser = parse_rate, allow_hyphen_values = true)]
         rate: Option<u64>,
-        /// Which way, in the spec's a/z order (the A and Z columns of `vmlab links`, whichever
-        /// end was typed): a-to-z, z-to-a or both
+        /// Which way: from-here (leaving the end typed), to-here (arriving at it), both, or in
+        /// the spec's a/z order (the A and Z columns of `vmlab links`): a-to-z, z-to-a
         #[arg(long, default_value = "both", value_parser = parse_directions)]
         direction: Directions,
     },
@@ -551,7 +551,7 @@ fn parse_rate(s: &str) -> Result<u64, String> {
 }
 
 fn parse_directions(s: &str) -> Result<Directions, String> {
-    Directions::parse(s)
+    Directions::parse_typed(s)
 }
 
 #[derive(Debug, Args)]

@@ -32,14 +32,20 @@ impl Direction {
     }
 }
 
-/// What `--direction` names: one way or both.
+/// What `--direction` names: one way or both; on the command line also a way named by the
+/// end the user typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Directions {
     One(Direction),
     Both,
+    /// Leaving the typed end (`from-here`).
+    FromHere,
+    /// Arriving at the typed end (`to-here`).
+    ToHere,
 }
 
 impl Directions {
+    /// A direction as a spec writes it (the spec's a/z order, or both).
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "a-to-z" => Ok(Directions::One(Direction::AToZ)),
@@ -49,11 +55,40 @@ impl Directions {
         }
     }
 
-    pub fn list(self) -> Vec<Direction> {
-        match self {
-            Directions::One(d) => vec![d],
-            Directions::Both => Direction::BOTH.to_vec(),
+    /// A direction as typed with a link's end: also `from-here` and `to-here`.
+    pub fn parse_typed(s: &str) -> Result<Self, String> {
+        match s {
+            "from-here" => Ok(Directions::FromHere),
+            "to-here" => Ok(Directions::ToHere),
+            other => Self::parse(other).map_err(|_| {
+                format!("direction {other:?} is not from-here, to-here, both, a-to-z or z-to-a")
+            }),
         }
+    }
+
+    /// The directions meant, `typed_a` saying whether the end typed was the link's `a` end
+    /// (`None`: the link was named by its number). `Err` when `from-here`/`to-here` has no end.
+    pub fn resolve(self, typed_a: Option<bool>) -> Result<Vec<Direction>, String> {
+        let here = |from: bool| match typed_a {
+            Some(a) if a == from => Ok(vec![Direction::AToZ]),
+            Some(_) => Ok(vec![Direction::ZToA]),
+            None => Err(
+                "from-here and to-here need the link named by an end (node:interface), \
+                         not by its number"
+                    .to_string(),
+            ),
+        };
+        match self {
+            Directions::One(d) => Ok(vec![d]),
+            Directions::Both => Ok(Direction::BOTH.to_vec()),
+            Directions::FromHere => here(true),
+            Directions::ToHere => here(false),
+        }
+    }
+
+    /// The directions of a spec's impairment (never relative to a typed end).
+    pub fn list(self) -> Vec<Direction> {
+        self.resolve(None).unwrap_or_default()
     }
 }
 

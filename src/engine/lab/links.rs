@@ -108,6 +108,17 @@ pub fn find<'a>(state: &'a LabState, end: &str) -> Result<&'a LinkRecord, Engine
         })
 }
 
+/// Is `end` (node:interface, either name of the interface) the `a` end of `link`?
+fn end_is_a(link: &LinkRecord, end: &str) -> bool {
+    let (ga, _) = link.guest_names();
+    let a_guest = link
+        .a
+        .split_once(':')
+        .map(|(n, _)| format!("{n}:{ga}"))
+        .unwrap_or_default();
+    end == link.a || end == a_guest
+}
+
 /// Applies `change` to the link at `end`, returning the link's index.
 pub async fn change(
     lab: &LabDir,
@@ -141,7 +152,15 @@ pub async fn change(
             loss_ppm,
             rate_bps,
         } => {
-            for d in dirs.list() {
+            let typed_a = end.split_once(':').map(|_| end_is_a(link, end));
+            let dirs = dirs.resolve(typed_a).map_err(|why| EngineError::Usage {
+                what: format!("--direction with link {end}: {why}"),
+                fix: format!(
+                    "name it as {} or {}, or use --direction both",
+                    link.a, link.z
+                ),
+            })?;
+            for d in dirs {
                 let i = cfg.impair.get_mut(d);
                 if let Some(v) = delay_us {
                     i.delay_us = *v;
