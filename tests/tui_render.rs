@@ -424,7 +424,20 @@ fn link_keys_set_down_and_capture_the_selected_link() {
         }]
     );
     assert!(app.input(key(KeyCode::Char('t'))).is_empty(), "busy");
+    let logged = app.log.len();
     app.link_done(2, Ok("link 2 is up".into()));
+    app.engine_event(vmlab::engine::api::Event::LinkState {
+        a: "spine2:Ethernet0".into(),
+        z: "leaf1:Ethernet4".into(),
+        state: vmlab::engine::api::LinkState::Up,
+        waiting_for: Vec::new(),
+    });
+    assert_eq!(
+        app.log.len(),
+        logged + 1,
+        "one t, one line (the state the monitor saw): {:?}",
+        app.log
+    );
     app.input(key(KeyCode::Char('g')));
     let a = app.input(key(KeyCode::Char('t')));
     assert_eq!(
@@ -674,4 +687,19 @@ fn slash_filters_the_links_too() {
     app.input(key(KeyCode::Char('/')));
     app.input(key(KeyCode::Esc));
     assert_eq!(app.shown_links().len(), all.len(), "the filter cleared");
+}
+
+#[test]
+fn a_long_event_line_wraps_instead_of_being_cut() {
+    let mut app = app_with_lab();
+    let tail = "and this is the end of a rather long event line";
+    app.note(
+        format!("{} {tail}", "word ".repeat(30).trim_end()),
+        false,
+    );
+    let screen = text(&render(&app, 80, 30));
+    assert!(
+        screen.contains("end of a rather long event line"),
+        "the line's end is on screen:\n{screen}"
+    );
 }

@@ -139,29 +139,56 @@ fn header(f: &mut Frame, app: &App, area: Rect) {
 
 fn log(f: &mut Frame, app: &App, area: Rect) {
     let visible = area.height.saturating_sub(2) as usize;
-    let lines: Vec<Line> = app
-        .log
-        .iter()
-        .skip(app.log.len().saturating_sub(visible))
-        .map(|l| {
-            let style = if l.error {
-                Style::default().fg(Color::Red)
-            } else {
-                Style::default()
-            };
-            Line::from(vec![
-                Span::styled(
-                    format!("{:>6.1}s ", l.at.as_secs_f64()),
-                    Style::default().fg(Color::DarkGray),
-                ),
-                Span::styled(l.text.clone(), style),
-            ])
-        })
-        .collect();
+    let width = area.width.saturating_sub(2) as usize;
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" events ")),
+        Paragraph::new(log_lines(app, visible, width))
+            .block(Block::default().borders(Borders::ALL).title(" events ")),
         area,
     );
+}
+
+/// The last `visible` rows of the event log at `width` columns: a long line wraps under its
+/// text (indented past the time) instead of being cut.
+fn log_lines(app: &App, visible: usize, width: usize) -> Vec<Line<'static>> {
+    const STAMP: usize = 8;
+    let room = width.saturating_sub(STAMP).max(1);
+    let mut rows: Vec<Line> = Vec::new();
+    for l in app.log.iter().rev() {
+        if rows.len() >= visible {
+            break;
+        }
+        let style = if l.error {
+            Style::default().fg(Color::Red)
+        } else {
+            Style::default()
+        };
+        let chars: Vec<char> = l.text.chars().collect();
+        let pieces: Vec<String> = if chars.is_empty() {
+            vec![String::new()]
+        } else {
+            chars.chunks(room).map(|c| c.iter().collect()).collect()
+        };
+        let mut these: Vec<Line> = pieces
+            .into_iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let stamp = if i == 0 {
+                    format!("{:>6.1}s ", l.at.as_secs_f64())
+                } else {
+                    " ".repeat(STAMP)
+                };
+                Line::from(vec![
+                    Span::styled(stamp, Style::default().fg(Color::DarkGray)),
+                    Span::styled(piece, style),
+                ])
+            })
+            .collect();
+        these.reverse();
+        rows.extend(these);
+    }
+    rows.truncate(visible);
+    rows.reverse();
+    rows
 }
 
 fn footer(f: &mut Frame, app: &App, area: Rect) {

@@ -52,15 +52,12 @@ impl App {
             return Vec::new();
         }
         self.busy_links.insert(index);
-        let up = !up;
-        self.note(
-            format!(
-                "link {index} ({end}): setting it {}",
-                if up { "up" } else { "down" }
-            ),
-            false,
-        );
-        vec![Action::Link { index, end, up }]
+        // The monitor logs the link's new state when it sees it: one line for one key.
+        vec![Action::Link {
+            index,
+            end,
+            up: !up,
+        }]
     }
 
     pub(in crate::tui) fn capture_toggle(&mut self) -> Vec<Action> {
@@ -86,9 +83,9 @@ impl App {
     /// A link operation finished.
     pub fn link_done(&mut self, index: usize, result: Result<String, String>) {
         self.busy_links.remove(&index);
-        match result {
-            Ok(s) => self.note(s, false),
-            Err(e) => self.note(format!("link {index}: {e}"), true),
+        // Success shows as the link's new state, which the monitor logs.
+        if let Err(e) = result {
+            self.note(format!("link {index}: {e}"), true);
         }
     }
 
