@@ -54,6 +54,7 @@ fn sources() -> SpecSources {
                 )
             })
             .collect(),
+        newtron: None,
     }
 }
 

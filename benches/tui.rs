@@ -121,6 +121,9 @@ fn observation(nodes: usize, links: usize) -> Observation {
             ready_at: None,
             waiting: None,
             boot_secs: None,
+            ssh_user: None,
+            device_type: None,
+            host_ip: None,
         })
         .collect();
     let usage: HashMap<String, Usage> = nodes

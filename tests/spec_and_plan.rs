@@ -25,6 +25,7 @@ fn sources(topology: &str, platforms: &str, profiles: &[(&str, &str)]) -> SpecSo
             .iter()
             .map(|(n, t)| (n.to_string(), text(dir, &format!("profiles/{n}.json"), t)))
             .collect(),
+        newtron: None,
     }
 }
 

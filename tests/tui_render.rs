@@ -43,6 +43,9 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         ready_at: None,
         waiting: None,
         boot_secs: (status == NodeStatus::Running).then_some(38.4),
+        ssh_user: None,
+        device_type: None,
+        host_ip: None,
     }
 }
 
@@ -693,10 +696,7 @@ fn slash_filters_the_links_too() {
 fn a_long_event_line_wraps_instead_of_being_cut() {
     let mut app = app_with_lab();
     let tail = "and this is the end of a rather long event line";
-    app.note(
-        format!("{} {tail}", "word ".repeat(30).trim_end()),
-        false,
-    );
+    app.note(format!("{} {tail}", "word ".repeat(30).trim_end()), false);
     let screen = text(&render(&app, 80, 30));
     assert!(
         screen.contains("end of a rather long event line"),

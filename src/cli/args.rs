@@ -30,6 +30,16 @@ pub struct Cli {
         display_order = 903
     )]
     pub quiet: bool,
+    /// newtron's platforms registry (a folder of <platform>.json) for a newtron network
+    /// directory; default: the platforms/ folder beside its networks folder
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        env = "VMLAB_PLATFORMS",
+        display_order = 904
+    )]
+    pub platforms: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -43,6 +43,7 @@ pub fn main() -> i32 {
         _ => say::Progress::Auto,
     });
     init_tracing(if cli.quiet { -1 } else { cli.verbose as i8 });
+    api::set_platforms_registry(cli.platforms.clone());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,6 +9,24 @@ use std::path::{Path, PathBuf};
 
 use crate::spec::LabName;
 
+/// newtron's platforms registry named by the user (`--platforms` or `VMLAB_PLATFORMS`);
+/// `None`: the one beside a network's networks folder.
+pub fn platforms_registry() -> Option<PathBuf> {
+    REGISTRY
+        .get()
+        .cloned()
+        .flatten()
+        .or_else(|| std::env::var_os("VMLAB_PLATFORMS").map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+static REGISTRY: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Names newtron's platforms registry for this process (`--platforms`); first call wins.
+pub fn set_platforms_registry(dir: Option<PathBuf>) {
+    let _ = REGISTRY.set(dir);
+}
+
 /// `$VMLAB_HOME`, else `$HOME/.vmlab`.
 pub fn vmlab_home() -> PathBuf {
     if let Some(h) = std::env::var_os("VMLAB_HOME").filter(|v| !v.is_empty()) {

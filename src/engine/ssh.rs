@@ -33,11 +33,12 @@ pub fn askpass_secret() -> Option<String> {
 pub fn ssh_command(
     node: &str,
     n: &NodeState,
+    pass: Option<&str>,
     known_hosts: &Path,
     remote: &[String],
     askpass: &Path,
 ) -> Result<Command, EngineError> {
-    let (Some(user), Some(pass)) = (&n.ssh_user, &n.ssh_pass) else {
+    let (Some(user), Some(pass)) = (&n.ssh_user, pass) else {
         return Err(EngineError::LabState(format!(
             "node {node} has no SSH credentials: set ssh_user and ssh_pass in its profile, or \
              vm_credentials in its platform, then redeploy"

@@ -197,6 +197,8 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             credentials: node.credentials.clone(),
             boot_timeout_secs: node.boot_timeout_secs,
             ssh_key: node.ssh_key,
+            device_type: node.device_type.clone(),
+            host_ip: node.host_ip.clone(),
             boot_delay_secs: node.boot_delay_secs,
             wait_for: node.wait_for.clone(),
             profile: node.profile.clone(),
@@ -217,6 +219,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         local_host: opts.local_host.clone(),
         cross_host_keyed: lab.settings.cross_host_keyed,
         port_bases: ports::PortBases::of(&lab.settings),
+        patch_profiles: !lab.newtron,
         ports_moved: None,
     })
 }

@@ -186,6 +186,10 @@ pub struct NodePlan {
     pub boot_timeout_secs: u64,
     /// Install the lab's SSH key in the guest once it is ready (`vm_ssh_key`).
     pub ssh_key: bool,
+    /// newtron's `device_type` of its platform: `switch` or `host`.
+    pub device_type: String,
+    /// newtron's `host_ip` of the node, when set.
+    pub host_ip: Option<String>,
     /// Staged boot: wait this long once the node may start.
     pub boot_delay_secs: u64,
     /// Staged boot: these nodes must be ready before this one starts.
@@ -267,6 +271,9 @@ pub struct LabPlan {
     pub local_host: Option<String>,
     /// Links between hosts carry a keyed check.
     pub cross_host_keyed: bool,
+    /// Write the runtime ports into the profiles (the design's layout); newtron's files are
+    /// never written.
+    pub patch_profiles: bool,
     /// The bases the ports were allocated from (recorded in state).
     pub port_bases: super::ports::PortBases,
     /// Why the ports are not the spec's: set by the engine when it moved a lab whose

@@ -14,6 +14,8 @@ pub enum InterfaceMap {
     Stride4,
     /// Interface name → NIC index, in the order the user wrote them.
     Custom(Vec<(String, u32)>),
+    /// newtron's port inventory (a registry platform's `ports[{name, nic_index}]`).
+    Ports(Vec<(String, u32)>),
 }
 
 impl InterfaceMap {
@@ -23,6 +25,7 @@ impl InterfaceMap {
             InterfaceMap::Sequential => "sequential",
             InterfaceMap::Stride4 => "stride-4",
             InterfaceMap::Custom(_) => "custom",
+            InterfaceMap::Ports(_) => "ports",
         }
     }
 
@@ -38,6 +41,11 @@ impl InterfaceMap {
                         "interface \"{iface}\" is not in the platform's vm_interface_map_custom"
                     )
                 }),
+            InterfaceMap::Ports(table) => table
+                .iter()
+                .find(|(name, _)| name == iface)
+                .map(|(_, nic)| *nic)
+                .ok_or_else(|| format!("interface \"{iface}\" is not in the platform's ports[]")),
             InterfaceMap::Sequential | InterfaceMap::Stride4 => {
                 let n = ethernet_number(iface).ok_or_else(|| {
                     format!(
@@ -99,6 +107,33 @@ fn ethernet_number(iface: &str) -> Option<u32> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// A registry platform's `ports[{name, nic_index}]` as a map, or why it cannot be one (the
+/// index in `ports` and the problem).
+pub fn parse_ports(ports: &[Value]) -> Result<InterfaceMap, (usize, String)> {
+    let mut out = Vec::with_capacity(ports.len());
+    for (i, p) in ports.iter().enumerate() {
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let nic = p
+            .get("nic_index")
+            .and_then(Value::as_u64)
+            .filter(|n| (1..=u64::from(u32::MAX)).contains(n));
+        match (name, nic) {
+            (Some(n), Some(k)) => out.push((n.to_string(), k as u32)),
+            (None, _) => return Err((i, "has no \"name\"".into())),
+            (_, None) => {
+                return Err((
+                    i,
+                    "needs a \"nic_index\" of 1 or more (NIC 0 is management)".into(),
+                ));
+            }
+        }
+    }
+    Ok(InterfaceMap::Ports(out))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The spec layer: what the user wrote, read and resolved into one typed [`Lab`].
 //!
-//! A spec directory holds `topology.json`, `platforms.json` and `profiles/<device>.json`, files
-//! shared with newtron. [`source`] reads their text (the only I/O here); [`resolve`] turns the
+//! A spec directory holds `topology.json`, `platforms.json` and `profiles/<device>.json` (the
+//! design's layout), or is one of newtron's network directories (`nodes/<device>.json`,
+//! `secrets.json`, `zones/`, and a registry of `platforms/<name>.json`). [`source`] reads their text (the only I/O here); [`resolve`] turns the
 //! text into a [`Lab`] purely, collecting *every* problem as a [`SpecError`] that names the file,
 //! the field and the fix, so a user sees all mistakes at once. Unknown fields are tolerated: the
 //! files belong to newtron too.
@@ -28,21 +29,25 @@ pub fn load(dir: &std::path::Path, home: Option<&std::path::Path>) -> Result<Lab
     resolve(&sources, home)
 }
 
-/// Reads and resolves a spec directory, images named without a path being in `images`.
+/// Reads and resolves a spec directory, images named without a path being in `images`;
+/// `registry` names newtron's platforms registry (else the one beside its networks folder).
 pub fn load_in(
     dir: &std::path::Path,
     home: Option<&std::path::Path>,
     images: &std::path::Path,
+    registry: Option<&std::path::Path>,
 ) -> Result<Lab, SpecErrors> {
-    let sources = read_spec_dir(dir)?;
+    let sources = source::read_spec_dir_in(dir, registry)?;
     resolve_in(&sources, home, Some(images))
 }
 
 /// The name a spec directory's lab deploys as, by the same rule `deploy` uses (reads only
-/// topology.json).
+/// topology.json): its `name`, else the directory's; newtron's network directory always
+/// names its lab.
 pub fn lab_name(dir: &std::path::Path) -> Result<LabName, SpecErrors> {
     let (dir, dir_name) = source::spec_dir(dir)?;
     let topo = source::read_topology(&dir)?;
     let doc = resolve::parse_file(&topo)?;
-    name::derive_lab_name(doc.get("name"), dir_name.as_deref(), &topo.path).map_err(Into::into)
+    let named = doc.get("name").filter(|_| !source::is_newtron(&dir));
+    name::derive_lab_name(named, dir_name.as_deref(), &topo.path).map_err(Into::into)
 }

@@ -13,6 +13,11 @@ pub struct Lab {
     pub name: LabName,
     /// The spec directory, absolute.
     pub spec_dir: PathBuf,
+    /// Laid out as newtron lays out a network (`networks/<id>/` with `nodes/`, a platforms
+    /// registry): its files are newtron's and are never written.
+    pub newtron: bool,
+    /// newtron's platforms registry the platforms were read from.
+    pub registry: Option<PathBuf>,
     pub settings: LabSettings,
     /// In the order of `devices` in topology.json: a node's index is its position here.
     pub nodes: Vec<Node>,
@@ -26,8 +31,12 @@ pub struct LabSettings {
     pub link_port_base: u32,
     pub console_port_base: u32,
     pub ssh_port_base: u32,
-    /// Host name → address, for multi-host labs (in the user's order).
+    /// Host name → address, for multi-host labs (in the user's order): `hosts`, and the
+    /// servers of newtron's pool.
     pub hosts: Vec<(String, String)>,
+    /// newtron's server pool (`servers[{name, address, max_nodes}]`): nodes without
+    /// `vm_host` are placed on these (name, `max_nodes`).
+    pub servers: Vec<(String, Option<u32>)>,
     /// How same-host links are wired (`vmlab.links`).
     pub links: LinkMode,
     /// `vmlab.max_parallel_boots`: at most this many nodes boot at once (`None`: decided from
@@ -83,6 +92,7 @@ impl Default for LabSettings {
             console_port_base: 30000,
             ssh_port_base: 40000,
             hosts: Vec::new(),
+            servers: Vec::new(),
             links: LinkMode::Relay,
             max_parallel_boots: None,
             cross_host_keyed: true,
@@ -93,10 +103,24 @@ impl Default for LabSettings {
 }
 
 /// SSH login for a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
     pub pass: String,
+    /// The key of the secret the password came from (`${secret:<key>}` in newtron's
+    /// layout): such a password is never recorded, only looked up again when needed.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    // A password never reaches a log or a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("pass", &"<hidden>")
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 /// One VM.
@@ -131,6 +155,10 @@ pub struct Node {
     pub qemu_args: Vec<String>,
     /// `vm_ssh_key`: install the lab's SSH key in the guest once it is ready.
     pub ssh_key: bool,
+    /// The platform's `device_type` (newtron): `switch` (the default) or `host`.
+    pub device_type: String,
+    /// `host_ip` of the node's profile (newtron: a host's data address), for status.
+    pub host_ip: Option<String>,
 }
 
 /// One end of a link.

@@ -98,6 +98,7 @@ pub fn from_json(
                 )
             })
             .collect(),
+        newtron: None,
     };
     spec::resolve(&src, None).expect("a valid spec")
 }

@@ -57,7 +57,13 @@ pub fn load_spec(dir: &Path) -> Result<Lab, EngineError> {
         dir,
         home::user_home().as_deref(),
         &image::images_dir(),
+        home::platforms_registry().as_deref(),
     )?)
+}
+
+/// Names newtron's platforms registry for this process (`--platforms`).
+pub fn set_platforms_registry(dir: Option<PathBuf>) {
+    home::set_platforms_registry(dir);
 }
 
 /// The current directory, when it holds a spec (a `topology.json`): where a command without

@@ -167,7 +167,18 @@ pub async fn deploy_all(
             names(&remote_hosts)
         )));
     }
-    let bundle = transfer::pack(&lab.spec_dir)?;
+    let platforms: Vec<(String, std::path::PathBuf)> = match &lab.registry {
+        Some(r) => {
+            let mut used: Vec<&str> = lab.nodes.iter().map(|n| n.platform.as_str()).collect();
+            used.sort_unstable();
+            used.dedup();
+            used.iter()
+                .map(|p| (p.to_string(), r.join(format!("{p}.json"))))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let bundle = transfer::pack(&lab.spec_dir, &platforms)?;
     let receive = [
         "spec-receive".to_string(),
         "--lab".into(),
@@ -347,7 +358,7 @@ pub async fn deploy_all(
         let here = hosts
             .iter()
             .any(|h| h.local && n.host.as_deref() == Some(h.name.as_str()));
-        if here {
+        if here || !plan.patch_profiles {
             continue;
         }
         profiles::patch_node(&plan.spec_dir, n, events);

@@ -1,5 +1,6 @@
 //! Copying a lab's spec to another host: the spec files (`*.json` at the top of the spec
-//! directory, `profiles/*.json`) and the lab key, as a tar stream over ssh into `vmlab
+//! directory, `profiles/*.json`, newtron's `nodes/` and `zones/`, and the registry platforms
+//! a newtron network uses, under `platforms/`) and the lab key, as a tar stream over ssh into `vmlab
 //! spec-receive` there, which unpacks it into `$VMLAB_HOME/specs/<lab>/` on that host.
 //!
 //! Symlinks are followed when packing (the host gets the files' content) only where the spec
@@ -48,13 +49,17 @@ pub fn spec_files(spec_dir: &Path) -> Result<Vec<(String, PathBuf)>, EngineError
             out.push((name, path));
         }
     }
-    let profiles = spec_dir.join("profiles");
-    if profiles.is_dir() {
-        for e in read(&profiles)?.flatten() {
+    // The design's profiles; newtron's nodes and zones.
+    for folder in ["profiles", "nodes", "zones"] {
+        let dir = spec_dir.join(folder);
+        if !dir.is_dir() {
+            continue;
+        }
+        for e in read(&dir)?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
             if name.ends_with(".json") && !name.starts_with('.') && path.is_file() {
-                out.push((format!("profiles/{name}"), path));
+                out.push((format!("{folder}/{name}"), path));
             }
         }
     }
@@ -62,15 +67,26 @@ pub fn spec_files(spec_dir: &Path) -> Result<Vec<(String, PathBuf)>, EngineError
     Ok(out)
 }
 
-/// The spec as a tar stream.
-pub fn pack(spec_dir: &Path) -> Result<Vec<u8>, EngineError> {
+/// The spec as a tar stream, with `platforms` (newtron's registry files the lab uses, by
+/// name) under `platforms/`: the other host reads them there.
+pub fn pack(spec_dir: &Path, platforms: &[(String, PathBuf)]) -> Result<Vec<u8>, EngineError> {
     let mut tar = tar::Builder::new(Vec::new());
-    for (rel, path) in spec_files(spec_dir)? {
+    let mut files = spec_files(spec_dir)?;
+    files.extend(
+        platforms
+            .iter()
+            .map(|(name, path)| (format!("platforms/{name}.json"), path.clone())),
+    );
+    for (rel, path) in files {
         let data = std::fs::read(&path)
             .map_err(|e| EngineError::io(format!("cannot read {}", path.display()), e))?;
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
-        h.set_mode(if rel == key::FILE { 0o600 } else { 0o644 });
+        h.set_mode(if rel == key::FILE || rel == "secrets.json" {
+            0o600
+        } else {
+            0o644
+        });
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mtime(0);
         tar.append_data(&mut h, &rel, data.as_slice())
@@ -94,7 +110,7 @@ fn allowed(rel: &Path) -> bool {
         |n: &str| !n.is_empty() && !n.starts_with('.') && (n.ends_with(".json") || n == key::FILE);
     match parts.as_slice() {
         [f] => file_ok(f),
-        ["profiles", f] => file_ok(f) && *f != key::FILE,
+        ["profiles" | "nodes" | "zones" | "platforms", f] => file_ok(f) && *f != key::FILE,
         _ => false,
     }
 }
@@ -225,7 +241,7 @@ mod tests {
         assert!(!sent.contains(&"creds.json".to_string()), "{sent:?}");
         assert!(sent.contains(&"net.json".to_string()), "{sent:?}");
         key::ensure(src.path(), false).unwrap();
-        let bytes = pack(src.path()).unwrap();
+        let bytes = pack(src.path(), &[]).unwrap();
         let dst = tempfile::tempdir().unwrap();
         let out = dst.path().join("copy");
         unpack_into(bytes.as_slice(), &out).unwrap();

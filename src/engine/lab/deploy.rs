@@ -431,9 +431,12 @@ impl Deployment {
             )));
         }
 
-        events.send(Event::Step("patching profiles".into()));
-        for node in plan.local_nodes() {
-            profiles::patch_node(&plan.spec_dir, node, events);
+        // newtron's files are newtron's: its tools read the runtime ports from status.
+        if plan.patch_profiles {
+            events.send(Event::Step("patching profiles".into()));
+            for node in plan.local_nodes() {
+                profiles::patch_node(&plan.spec_dir, node, events);
+            }
         }
         events.send(Event::Step(format!(
             "lab {} ready in {:.1} s",

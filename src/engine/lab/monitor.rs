@@ -250,6 +250,9 @@ mod tests {
                 ready_at: None,
                 waiting: None,
                 boot_secs: None,
+                ssh_user: None,
+                device_type: None,
+                host_ip: None,
             }],
             links: vec![LinkRow {
                 index: 0,
@@ -302,6 +305,7 @@ mod tests {
                     )
                 })
                 .to_vec(),
+            newtron: None,
         };
         let lab = crate::spec::resolve(&src, None).expect("spec");
         crate::plan::build(

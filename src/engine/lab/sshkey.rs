@@ -101,10 +101,11 @@ pub async fn install_on(lab: &LabDir, nodes: &[String], events: &EventSink) {
     let wanted: Vec<&String> = nodes
         .iter()
         .filter(|n| {
-            state
-                .nodes
-                .get(*n)
-                .is_some_and(|r| r.ssh_key && r.ssh_user.is_some() && r.ssh_pass.is_some())
+            state.nodes.get(*n).is_some_and(|r| {
+                r.ssh_key
+                    && r.ssh_user.is_some()
+                    && (r.ssh_pass.is_some() || r.ssh_pass_secret.is_some())
+            })
         })
         .collect();
     if wanted.is_empty() {

@@ -86,7 +86,16 @@ impl LabState {
                     failure: None,
                     waiting: None,
                     ssh_user: n.credentials.as_ref().map(|c| c.user.clone()),
-                    ssh_pass: n.credentials.as_ref().map(|c| c.pass.clone()),
+                    // A secret's value is never written down: its key is, and the value is
+                    // looked up in the spec's secrets.json when ssh needs it.
+                    ssh_pass: n
+                        .credentials
+                        .as_ref()
+                        .filter(|c| c.secret.is_none())
+                        .map(|c| c.pass.clone()),
+                    ssh_pass_secret: n.credentials.as_ref().and_then(|c| c.secret.clone()),
+                    device_type: Some(n.device_type.clone()),
+                    host_ip: n.host_ip.clone(),
                     boot_timeout_secs: n.boot_timeout_secs,
                     ssh_key: n.ssh_key,
                     key_installed: false,
@@ -142,7 +151,38 @@ impl LabState {
         askpass: &std::path::Path,
     ) -> Result<std::process::Command, EngineError> {
         let known_hosts = self.lab_dir.join("known_hosts");
-        crate::engine::ssh::ssh_command(node, self.node(node)?, &known_hosts, remote, askpass)
+        let n = self.node(node)?;
+        let pass = match (&n.ssh_pass, &n.ssh_pass_secret) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(key)) => Some(self.secret(node, key)?),
+            (None, None) => None,
+        };
+        crate::engine::ssh::ssh_command(node, n, pass.as_deref(), &known_hosts, remote, askpass)
+    }
+
+    /// The value of newtron's secret `key` (a node's password), read from the spec's
+    /// secrets.json now. Errors name the key and the file, never a value.
+    fn secret(&self, node: &str, key: &str) -> Result<String, EngineError> {
+        let path = self.spec_dir.join("secrets.json");
+        let doc: serde_json::Value = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .ok_or_else(|| {
+                EngineError::LabState(format!(
+                    "{node}'s password is secret {key:?} of {}, which cannot be read now",
+                    path.display()
+                ))
+            })?;
+        doc.get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                EngineError::LabState(format!(
+                    "{node}'s password is secret {key:?}, which {} no longer has; add it back \
+                     or redeploy",
+                    path.display()
+                ))
+            })
     }
 
     pub fn ordered_nodes(&self) -> impl Iterator<Item = (&String, &NodeState)> {

@@ -45,6 +45,15 @@ pub struct NodeRow {
     /// Seconds its last boot took from launch to ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_secs: Option<f64>,
+    /// The SSH login (never its password).
+    #[serde(default)]
+    pub ssh_user: Option<String>,
+    /// newtron's `device_type`: `switch` or `host`.
+    #[serde(default)]
+    pub device_type: Option<String>,
+    /// newtron's `host_ip` of the node.
+    #[serde(default)]
+    pub host_ip: Option<String>,
 }
 
 /// Both directions' counters of a link.
@@ -188,6 +197,9 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
                 .then(|| n.waiting.clone())
                 .flatten(),
             boot_secs: live.and(n.boot_seconds).map(|s| (s * 10.0).round() / 10.0),
+            ssh_user: n.ssh_user.clone(),
+            device_type: n.device_type.clone(),
+            host_ip: n.host_ip.clone(),
         });
     }
     let relayed = state.links.iter().any(|l| l.transport.uses_relay());

@@ -118,8 +118,19 @@ pub struct NodeState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_user: Option<String>,
     /// Kept so `vmlab ssh` needs no prompt; state.json is private to the user (mode 0600).
+    /// Never a secret's value: see `ssh_pass_secret`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_pass: Option<String>,
+    /// The password is newtron's secret of this key: looked up in the spec's secrets.json
+    /// each time it is needed, never recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_pass_secret: Option<String>,
+    /// newtron's `device_type` (`switch` or `host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_type: Option<String>,
+    /// newtron's `host_ip` of the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
     /// Seconds the node may take to become ready.
     #[serde(default)]
     pub boot_timeout_secs: u64,
@@ -271,6 +282,9 @@ mod tests {
             waiting: None,
             ssh_user: None,
             ssh_pass: None,
+            ssh_pass_secret: None,
+            device_type: None,
+            host_ip: None,
             boot_timeout_secs: 60,
             ssh_key: true,
             key_installed: false,

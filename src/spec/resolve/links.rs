@@ -95,7 +95,14 @@ pub(super) fn resolve_links(
                         path,
                         &field,
                         format!("{why} (device {dev}, platform {})", node.platform),
-                        "use an interface name the platform's vm_interface_map can place",
+                        match node.interface_map {
+                            crate::spec::InterfaceMap::Ports(_) => format!(
+                                "use a port of platform {}'s ports[], or add it there",
+                                node.platform
+                            ),
+                            _ => "use an interface name the platform's vm_interface_map can place"
+                                .into(),
+                        },
                     ));
                     continue;
                 }

@@ -13,6 +13,8 @@
 mod fields;
 mod links;
 mod nodes;
+mod placement;
+mod platforms;
 mod settings;
 
 use std::collections::HashMap;
@@ -30,7 +32,8 @@ pub use fields::{
     expand_path,
 };
 use links::{check_declared_links, resolve_links};
-use nodes::{NodeCtx, ParsedProfile, check_hosts, check_wait_for, resolve_node};
+use nodes::{NewtronCtx, NodeCtx, ParsedProfile, check_hosts, check_wait_for, resolve_node};
+use platforms::Platforms;
 use settings::resolve_settings;
 
 /// Resolves the spec. `home` expands a leading `~` in image paths.
@@ -58,11 +61,32 @@ pub fn resolve_in(
         let parsed = parse_object(text, &mut errs);
         profiles.insert(name.as_str(), (text.path.clone(), parsed));
     }
+    // newtron's layout: its registry, zones, network and secrets, parsed.
+    let parse_all = |files: &[(String, SpecText)], errs: &mut SpecErrors| {
+        files
+            .iter()
+            .map(|(n, t)| (n.clone(), t.path.clone(), parse_object(t, errs)))
+            .collect::<Vec<_>>()
+    };
+    let newtron = src.newtron.as_ref();
+    let registry_docs = newtron.map(|n| parse_all(&n.platforms, &mut errs));
+    let zone_docs = newtron.map(|n| parse_all(&n.zones, &mut errs));
+    let network_doc = newtron
+        .and_then(|n| n.network.as_ref())
+        .map(|t| (t.path.clone(), parse_object(t, &mut errs)));
+    let secrets_doc = newtron
+        .and_then(|n| n.secrets.as_ref())
+        .map(|t| (t.path.clone(), parse_object(t, &mut errs)));
     let Some(topology) = topology else {
         return Err(errs);
     };
 
-    let name = match derive_lab_name(topology.get("name"), src.dir_name.as_deref(), &topo_path) {
+    // newtron names a lab by its network's directory.
+    let name = match derive_lab_name(
+        topology.get("name").filter(|_| newtron.is_none()),
+        src.dir_name.as_deref(),
+        &topo_path,
+    ) {
         Ok(n) => Some(n),
         Err(e) => {
             errs.push(e);
@@ -72,37 +96,47 @@ pub fn resolve_in(
 
     let settings = resolve_settings(&topology, &topo_path, &mut errs);
 
-    let platforms: Option<&Map<String, Value>> = match &platforms_doc {
-        Some(doc) => match doc.get("platforms") {
-            Some(Value::Object(m)) => Some(m),
-            _ => {
-                let path = src
-                    .platforms
-                    .as_ref()
-                    .map(|t| t.path.clone())
-                    .unwrap_or_default();
-                errs.push(SpecError::new(
-                    path,
-                    "platforms",
-                    "missing or not an object",
-                    "put the platform definitions under a top-level \"platforms\" object",
-                ));
-                None
-            }
-        },
-        None => None,
-    };
     let platforms_path = src
         .platforms
         .as_ref()
         .map(|t| t.path.clone())
         .unwrap_or_else(|| src.dir.join("platforms.json"));
+    let platforms = match (newtron, &registry_docs) {
+        (Some(n), Some(docs)) => Platforms::from_registry(docs, &n.registry, &mut errs),
+        _ => Platforms::from_file(
+            platforms_doc.as_ref(),
+            &platforms_path,
+            src.platforms.is_some(),
+            &mut errs,
+        ),
+    };
+    let newtron_ctx = newtron.map(|_| NewtronCtx {
+        zones: zone_docs
+            .iter()
+            .flatten()
+            .filter_map(|(z, path, doc)| doc.as_ref().map(|d| (z.as_str(), (path.as_path(), d))))
+            .collect(),
+        zones_dir: src.dir.join("zones"),
+        network: network_doc
+            .as_ref()
+            .and_then(|(p, d)| d.as_ref().map(|d| (p.as_path(), d))),
+        secrets: secrets_doc
+            .as_ref()
+            .and_then(|(p, d)| d.as_ref().map(|d| (p.as_path(), d))),
+        secrets_path: src.dir.join("secrets.json"),
+    });
+    // newtron's topology lists `nodes`; the design's, `devices`.
+    let dkey = if newtron.is_some() {
+        "nodes"
+    } else {
+        "devices"
+    };
 
     let mut nodes = Vec::new();
-    match topology.get("devices") {
+    match topology.get(dkey) {
         Some(Value::Object(devices)) if !devices.is_empty() => {
             for (index, (dev, body)) in devices.iter().enumerate() {
-                let field = format!("devices.{dev}");
+                let field = format!("{dkey}.{dev}");
                 if !is_safe_name(dev) {
                     errs.push(SpecError::new(
                         &topo_path,
@@ -118,9 +152,8 @@ pub fn resolve_in(
                     index,
                     topo_device: body.as_object(),
                     profile: profiles.get(dev.as_str()),
-                    platforms,
-                    platforms_path: &platforms_path,
-                    platforms_broken: src.platforms.is_some(),
+                    platforms: &platforms,
+                    newtron: newtron_ctx.as_ref(),
                     spec_dir: &src.dir,
                     home,
                     images,
@@ -132,20 +165,21 @@ pub fn resolve_in(
         }
         _ => errs.push(SpecError::new(
             &topo_path,
-            "devices",
+            dkey,
             "missing, empty or not an object",
-            "list the lab's devices under \"devices\": {\"name\": {...}}",
+            format!("list the lab's devices under \"{dkey}\": {{\"name\": {{...}}}}"),
         )),
     }
 
+    placement::place_on_servers(&mut nodes, &settings, &topo_path, &mut errs);
     check_hosts(&nodes, &settings, &topo_path, &mut errs);
     // With every device resolved, its waits can be checked (a node that failed is missing).
     let all_devices =
-        matches!(topology.get("devices"), Some(Value::Object(d)) if d.len() == nodes.len());
+        matches!(topology.get(dkey), Some(Value::Object(d)) if d.len() == nodes.len());
     if all_devices {
         check_wait_for(&nodes, &mut errs);
     }
-    let known: Vec<&str> = match topology.get("devices") {
+    let known: Vec<&str> = match topology.get(dkey) {
         Some(Value::Object(d)) => d.keys().map(String::as_str).collect(),
         _ => Vec::new(),
     };
@@ -162,6 +196,8 @@ pub fn resolve_in(
     match (name, errs.is_empty()) {
         (Some(name), true) => Ok(Lab {
             name,
+            newtron: newtron.is_some(),
+            registry: newtron.map(|n| n.registry.clone()),
             spec_dir: src.dir.clone(),
             settings,
             nodes,

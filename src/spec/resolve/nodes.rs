@@ -16,18 +16,29 @@ use crate::spec::model::{Credentials, LabSettings, Node};
 use crate::spec::name::is_safe_name;
 use crate::spec::values;
 
+use super::platforms::{PlatformDef, Platforms};
+
 /// A profile's path and its content (`None` when it failed to parse, already reported).
 pub(super) type ParsedProfile = (PathBuf, Option<Map<String, Value>>);
+
+/// What newtron's layout adds around a node: its zone's and its network's SSH defaults, and
+/// the secrets `${secret:<key>}` values name.
+pub(super) struct NewtronCtx<'a> {
+    pub(super) zones: HashMap<&'a str, (&'a Path, &'a Map<String, Value>)>,
+    pub(super) zones_dir: PathBuf,
+    pub(super) network: Option<(&'a Path, &'a Map<String, Value>)>,
+    pub(super) secrets: Option<(&'a Path, &'a Map<String, Value>)>,
+    pub(super) secrets_path: PathBuf,
+}
 
 pub(super) struct NodeCtx<'a> {
     pub(super) dev: &'a str,
     pub(super) index: usize,
     pub(super) topo_device: Option<&'a Map<String, Value>>,
     pub(super) profile: Option<&'a ParsedProfile>,
-    pub(super) platforms: Option<&'a Map<String, Value>>,
-    pub(super) platforms_path: &'a Path,
-    /// platforms.json exists but could not be used (already reported once).
-    pub(super) platforms_broken: bool,
+    pub(super) platforms: &'a Platforms<'a>,
+    /// newtron's layout: zones, the network's defaults and the secrets (`None`: the design's).
+    pub(super) newtron: Option<&'a NewtronCtx<'a>>,
     pub(super) spec_dir: &'a Path,
     pub(super) home: Option<&'a Path>,
     /// Where images named without a path live (`$VMLAB_HOME/images`), when known.
@@ -35,14 +46,19 @@ pub(super) struct NodeCtx<'a> {
 }
 
 pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
-    let default_profile_path = c.spec_dir.join("profiles").join(format!("{}.json", c.dev));
+    let (folder, source) = if c.newtron.is_some() {
+        ("nodes", "the platforms registry")
+    } else {
+        ("profiles", "platforms.json")
+    };
+    let default_profile_path = c.spec_dir.join(folder).join(format!("{}.json", c.dev));
     let Some((profile_path, profile)) = c.profile else {
         errs.push(SpecError::new(
             &default_profile_path,
             "",
             format!("device {} has no profile", c.dev),
             format!(
-                "create profiles/{}.json with at least {{\"platform\": \"<name from platforms.json>\"}}",
+                "create {folder}/{}.json with at least {{\"platform\": \"<name from {source}>\"}}",
                 c.dev
             ),
         ));
@@ -63,49 +79,44 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
                 profile_path,
                 "platform",
                 format!("device {} has no platform", c.dev),
-                "set \"platform\" to a name defined in platforms.json",
+                format!("set \"platform\" to a name defined in {source}"),
             ));
             return None;
         }
     };
-    let platform = match c.platforms {
-        // A platforms.json that failed to parse was reported once already.
-        None if c.platforms_broken => return None,
-        None => {
-            errs.push(SpecError::new(
-                c.platforms_path,
-                "",
+    let ps = c.platforms;
+    // A platforms.json that failed to parse was reported once already.
+    if ps.broken {
+        return None;
+    }
+    if ps.missing {
+        errs.push(SpecError::new(
+            &ps.place,
+            "",
+            format!("platforms.json does not exist, but devices use platform {platform_name:?}"),
+            "create platforms.json with a \"platforms\" object defining it",
+        ));
+        return None;
+    }
+    let Some(def) = ps.defs.get(platform_name.as_str()) else {
+        errs.push(SpecError::new(
+            profile_path,
+            "platform",
+            format!("unknown platform {platform_name:?}"),
+            if ps.registry {
                 format!(
-                    "platforms.json does not exist, but devices use platform {platform_name:?}"
-                ),
-                "create platforms.json with a \"platforms\" object defining it",
-            ));
-            return None;
-        }
-        Some(p) => match p.get(&platform_name) {
-            Some(Value::Object(def)) => def,
-            Some(_) => {
-                errs.push(SpecError::new(
-                    c.platforms_path,
-                    format!("platforms.{platform_name}"),
-                    "must be an object",
-                    "define the platform as {\"vm_image\": ..., ...}",
-                ));
-                return None;
-            }
-            None => {
-                let known: Vec<&str> = p.keys().map(String::as_str).collect();
-                errs.push(SpecError::new(
-                    profile_path,
-                    "platform",
-                    format!("unknown platform {platform_name:?}"),
-                    format!("use one of: {}", known.join(", ")),
-                ));
-                return None;
-            }
-        },
+                    "add {}/{platform_name}.json, or use one of: {}",
+                    ps.place.display(),
+                    ps.names().join(", ")
+                )
+            } else {
+                format!("use one of: {}", ps.names().join(", "))
+            },
+        ));
+        return None;
     };
-    let pfield = |f: &str| format!("platforms.{platform_name}.{f}");
+    let platform = def.doc;
+    let pfield = |f: &str| def.field(f);
 
     // First non-empty wins: profile, then platform.
     let lookup = |key: &str| -> Option<Found<'_>> {
@@ -118,54 +129,60 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         }
         platform.get(key).filter(|v| !is_empty(v)).map(|v| Found {
             value: v,
-            file: c.platforms_path,
+            file: def.file,
             field: pfield(key),
         })
     };
     let before = errs.len();
 
-    let image =
-        match lookup("vm_image") {
-            Some(f) => match f.value.as_str() {
-                Some(s) => match values::path(s) {
-                    Ok(()) => Some((
-                        match c.images.filter(|_| is_image_name(s)) {
-                            Some(images) => images.join(if s.ends_with(".qcow2") {
-                                s.to_string()
-                            } else {
-                                format!("{s}.qcow2")
-                            }),
-                            None => expand_path(s, c.spec_dir, c.home),
-                        },
-                        (f.file.to_path_buf(), f.field.clone()),
-                    )),
-                    Err(why) => {
-                        errs.push(value_error(&f, &why, "\"~/.vmlab/images/sonic-vs.qcow2\""));
-                        None
-                    }
-                },
-                None => {
-                    errs.push(type_error(
-                        &f,
-                        "a path string",
-                        "\"~/.vmlab/images/sonic-vs.qcow2\"",
-                    ));
+    let image = match lookup("vm_image") {
+        Some(f) => match f.value.as_str() {
+            Some(s) => match values::path(s) {
+                Ok(()) => Some((
+                    match c.images.filter(|_| is_image_name(s)) {
+                        Some(images) => images.join(if s.ends_with(".qcow2") {
+                            s.to_string()
+                        } else {
+                            format!("{s}.qcow2")
+                        }),
+                        None => expand_path(s, c.spec_dir, c.home),
+                    },
+                    (f.file.to_path_buf(), f.field.clone()),
+                )),
+                Err(why) => {
+                    errs.push(value_error(&f, &why, "\"~/.vmlab/images/sonic-vs.qcow2\""));
                     None
                 }
             },
             None => {
-                errs.push(SpecError::new(
-                c.platforms_path,
+                errs.push(type_error(
+                    &f,
+                    "a path string",
+                    "\"~/.vmlab/images/sonic-vs.qcow2\"",
+                ));
+                None
+            }
+        },
+        None => {
+            errs.push(SpecError::new(
+                def.file,
                 pfield("vm_image"),
-                format!("device {} has no disk image (platform {platform_name:?})", c.dev),
                 format!(
-                    "set vm_image in platforms.json for {platform_name}, or in profiles/{}.json",
+                    "device {} has no disk image (platform {platform_name:?})",
+                    c.dev
+                ),
+                format!(
+                    "set vm_image in {} for {platform_name}, or in {folder}/{}.json",
+                    def.file
+                        .file_name()
+                        .map(|f| f.to_string_lossy())
+                        .unwrap_or_default(),
                     c.dev
                 ),
             ));
-                None
-            }
-        };
+            None
+        }
+    };
     let memory_mb = uint_field(
         lookup("vm_memory"),
         DEFAULT_MEMORY_MB,
@@ -217,9 +234,26 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
             }
         },
     };
-    let interface_map = match lookup("vm_interface_map") {
-        None => InterfaceMap::Stride4,
-        Some(f) => {
+    let ports = platform
+        .get("ports")
+        .and_then(Value::as_array)
+        .filter(|p| !p.is_empty() && profile.get("vm_interface_map").is_none());
+    let interface_map = match (ports, lookup("vm_interface_map")) {
+        // newtron's registry: the platform's port inventory places each interface.
+        (Some(ports), _) => match crate::spec::ifmap::parse_ports(ports) {
+            Ok(m) => m,
+            Err((i, why)) => {
+                errs.push(SpecError::new(
+                    def.file,
+                    pfield(&format!("ports[{i}]")),
+                    why,
+                    "write each port as {\"name\": \"Ethernet0\", \"nic_index\": 1}",
+                ));
+                InterfaceMap::Stride4
+            }
+        },
+        (None, None) => InterfaceMap::Stride4,
+        (None, Some(f)) => {
             let custom_found = lookup("vm_interface_map_custom");
             let custom = custom_found.as_ref().and_then(|cf| cf.value.as_object());
             match f.value.as_str().map(|k| InterfaceMap::parse(k, custom)) {
@@ -240,14 +274,7 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
             }
         }
     };
-    let credentials = resolve_credentials(
-        profile,
-        platform,
-        errs,
-        profile_path,
-        c.platforms_path,
-        &platform_name,
-    );
+    let credentials = resolve_credentials(c, profile, profile_path, def, errs);
     let host = match profile.get("vm_host").filter(|v| !is_empty(v)) {
         None => None,
         Some(Value::String(h)) if is_safe_name(h) => Some(h.clone()),
@@ -328,6 +355,24 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         },
     };
 
+    let device_type = match platform.get("device_type") {
+        None | Some(Value::Null) => "switch".to_string(),
+        Some(Value::String(t)) if t == "switch" || t == "host" => t.clone(),
+        Some(_) => {
+            errs.push(SpecError::new(
+                def.file,
+                pfield("device_type"),
+                "must be \"switch\" or \"host\"",
+                "leave it out for a switch, or write \"host\"",
+            ));
+            String::new()
+        }
+    };
+    let host_ip = profile
+        .get("host_ip")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     if errs.len() != before {
         return None;
     }
@@ -352,6 +397,8 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         wait_for_from,
         qemu_args,
         ssh_key,
+        device_type,
+        host_ip,
     })
 }
 
@@ -506,47 +553,68 @@ pub(super) fn check_wait_for(nodes: &[Node], errs: &mut SpecErrors) {
 }
 
 pub(super) fn resolve_credentials(
+    c: &NodeCtx<'_>,
     profile: &Map<String, Value>,
-    platform: &Map<String, Value>,
-    errs: &mut SpecErrors,
     profile_path: &Path,
-    platforms_path: &Path,
-    platform_name: &str,
+    def: &PlatformDef<'_>,
+    errs: &mut SpecErrors,
 ) -> Option<Credentials> {
-    let pc = platform.get("vm_credentials").and_then(Value::as_object);
-    if platform
-        .get("vm_credentials")
-        .is_some_and(|v| !is_empty(v) && !v.is_object())
-    {
-        errs.push(SpecError::new(
-            platforms_path,
-            format!("platforms.{platform_name}.vm_credentials"),
-            "must be an object",
-            "write {\"user\": \"admin\", \"pass\": \"...\"}",
-        ));
-    }
-    // (value, file, field) of the first non-empty: profile, then platform.
-    let pick = |profile_key: &str, platform_key: &str| -> Option<(String, PathBuf, String)> {
-        if let Some(v) = profile
-            .get(profile_key)
+    // Where credentials come from, first non-empty wins: the node, its zone and its network
+    // (newtron's layout), then the platform.
+    let mut sources: Vec<(&Map<String, Value>, &Path, String)> =
+        vec![(profile, profile_path, String::new())];
+    if let Some(n) = c.newtron {
+        if let Some(z) = profile
+            .get("zone")
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+            .filter(|z| !z.is_empty())
         {
-            return Some((
-                v.to_string(),
-                profile_path.to_path_buf(),
-                profile_key.into(),
-            ));
+            match n.zones.get(z) {
+                Some((path, doc)) => sources.push((doc, path, String::new())),
+                None => errs.push(SpecError::new(
+                    profile_path,
+                    "zone",
+                    format!("zone {z:?} has no file"),
+                    format!("create {}/{z}.json, or fix the zone", n.zones_dir.display()),
+                )),
+            }
         }
-        pc.and_then(|m| m.get(platform_key))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(|v| {
-                (
-                    v.to_string(),
-                    platforms_path.to_path_buf(),
-                    format!("platforms.{platform_name}.vm_credentials.{platform_key}"),
-                )
+        if let Some((path, doc)) = n.network {
+            sources.push((doc, path, String::new()));
+        }
+    }
+    let mut platform_keys = Vec::new();
+    for key in ["vm_credentials", "credentials"] {
+        match def.doc.get(key) {
+            Some(Value::Object(m)) => platform_keys.push((m, key)),
+            Some(v) if !is_empty(v) => errs.push(SpecError::new(
+                def.file,
+                def.field(key),
+                "must be an object",
+                "write {\"user\": \"admin\", \"pass\": \"...\"}",
+            )),
+            _ => {}
+        }
+    }
+    for (m, key) in &platform_keys {
+        sources.push((m, def.file, format!("{}.", def.field(key))));
+    }
+    // (value, file, field) of the first non-empty.
+    let pick = |node_key: &str, platform_key: &str| -> Option<(String, PathBuf, String)> {
+        sources
+            .iter()
+            .enumerate()
+            .find_map(|(i, (doc, path, prefix))| {
+                // The platform's objects say user/pass; the others ssh_user/ssh_pass.
+                let key = if i >= sources.len() - platform_keys.len() {
+                    platform_key
+                } else {
+                    node_key
+                };
+                doc.get(key)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(|v| (v.to_string(), path.to_path_buf(), format!("{prefix}{key}")))
             })
     };
     for key in ["ssh_user", "ssh_pass"] {
@@ -565,21 +633,49 @@ pub(super) fn resolve_credentials(
     let user = pick("ssh_user", "user");
     let pass = pick("ssh_pass", "pass");
     let mut ok = true;
-    if let Some((u, file, field)) = &user
-        && let Err(why) = values::ssh_user(u)
-    {
-        // A user name reaches ssh's command line: it must never read as an option.
-        errs.push(SpecError::new(
-            file,
-            field,
-            format!("user name {u:?} {why}"),
-            "write a plain login name, for example \"admin\"",
-        ));
-        ok = false;
+    if let Some((u, file, field)) = &user {
+        if secret_key(u).is_some() {
+            // A user name is on ssh's command line, where a secret must never be.
+            errs.push(SpecError::new(
+                file,
+                field,
+                "the user name names a secret",
+                "write the user name itself (it is on ssh's command line); keep secrets for \
+                 passwords",
+            ));
+            ok = false;
+        } else if let Err(why) = values::ssh_user(u) {
+            // A user name reaches ssh's command line: it must never read as an option.
+            errs.push(SpecError::new(
+                file,
+                field,
+                format!("user name {u:?} {why}"),
+                "write a plain login name, for example \"admin\"",
+            ));
+            ok = false;
+        }
     }
+    let mut secret = None;
+    let pass = match pass {
+        Some((p, file, field)) => match secret_key(&p) {
+            None => Some((p, file, field)),
+            Some(key) => {
+                secret = Some(key.to_string());
+                match lookup_secret(c, key, &file, &field, errs) {
+                    Some(v) => Some((v, file, field)),
+                    None => {
+                        ok = false;
+                        None
+                    }
+                }
+            }
+        },
+        None => None,
+    };
     if let Some((p, file, field)) = &pass
         && let Err(why) = values::password(p)
     {
+        // Never the value: it may be a secret.
         errs.push(SpecError::new(
             file,
             field,
@@ -589,8 +685,70 @@ pub(super) fn resolve_credentials(
         ok = false;
     }
     match (user, pass, ok) {
-        (Some((user, ..)), Some((pass, ..)), true) => Some(Credentials { user, pass }),
+        (Some((user, ..)), Some((pass, ..)), true) => Some(Credentials { user, pass, secret }),
         _ => None,
+    }
+}
+
+/// The key of a `${secret:<key>}` value.
+fn secret_key(v: &str) -> Option<&str> {
+    v.strip_prefix("${secret:")?.strip_suffix('}')
+}
+
+/// The value of secret `key` (named at `file`'s `field`); an error naming the key, never a
+/// value, when there is none.
+fn lookup_secret(
+    c: &NodeCtx<'_>,
+    key: &str,
+    file: &Path,
+    field: &str,
+    errs: &mut SpecErrors,
+) -> Option<String> {
+    let Some(n) = c.newtron else {
+        errs.push(SpecError::new(
+            file,
+            field,
+            format!("names secret {key:?}, but secrets are read only from newtron's layout"),
+            "write the password itself, or lay the lab out as a newtron network \
+             (nodes/ and secrets.json)",
+        ));
+        return None;
+    };
+    let Some((_, secrets)) = n.secrets else {
+        errs.push(SpecError::new(
+            file,
+            field,
+            format!("names secret {key:?}, but the network has no secrets.json"),
+            format!(
+                "create {} with {{\"{key}\": \"...\"}}",
+                n.secrets_path.display()
+            ),
+        ));
+        return None;
+    };
+    match secrets.get(key) {
+        Some(Value::String(v)) => Some(v.clone()),
+        Some(_) => {
+            errs.push(SpecError::new(
+                &n.secrets_path,
+                key,
+                "a secret must be a string",
+                "quote the value",
+            ));
+            None
+        }
+        None => {
+            errs.push(SpecError::new(
+                file,
+                field,
+                format!("names secret {key:?}, which secrets.json does not have"),
+                format!(
+                    "add \"{key}\" to {}, or fix the name",
+                    n.secrets_path.display()
+                ),
+            ));
+            None
+        }
     }
 }
 

@@ -20,6 +20,7 @@ const KNOWN: &[&str] = &[
     "consoles",
     "links",
     "hosts",
+    "servers",
 ];
 
 pub(super) fn resolve_settings(
@@ -173,6 +174,72 @@ pub(super) fn resolve_settings(
             format!("{key}.hosts"),
             "must be an object of host name → address",
             "write {\"server-a\": \"192.168.1.10\"}",
+        )),
+    }
+    match section.get("servers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, srv) in list.iter().enumerate() {
+                let field = format!("{key}.servers[{i}]");
+                let name = srv.get("name").and_then(Value::as_str).unwrap_or("");
+                let addr = srv.get("address").and_then(Value::as_str).unwrap_or("");
+                if let Err(why) = crate::spec::name::check_name(name) {
+                    errs.push(SpecError::new(
+                        path,
+                        format!("{field}.name"),
+                        format!("server name {name:?} {why}"),
+                        "name servers with letters, digits, '.', '_' and '-'",
+                    ));
+                    continue;
+                }
+                let ip = match addr.parse::<std::net::IpAddr>() {
+                    Ok(ip) if !ip.is_unspecified() && !ip.is_multicast() => ip,
+                    _ => {
+                        errs.push(SpecError::new(
+                            path,
+                            format!("{field}.address"),
+                            format!("{addr:?} is not one host's IP address"),
+                            "write the address other servers reach this one on, for example \
+                             \"192.168.1.10\"",
+                        ));
+                        continue;
+                    }
+                };
+                if s.host_addr(name).is_some() || s.host_addr_taken(ip) {
+                    errs.push(SpecError::new(
+                        path,
+                        &field,
+                        format!("server {name} (or its address {addr}) is named twice"),
+                        "give each server its own name and address",
+                    ));
+                    continue;
+                }
+                let max = match srv.get("max_nodes") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => match v.as_u64() {
+                        // newtron reads 0 as no limit.
+                        Some(0) => None,
+                        Some(n) if n <= u64::from(u32::MAX) => Some(n as u32),
+                        _ => {
+                            errs.push(SpecError::new(
+                                path,
+                                format!("{field}.max_nodes"),
+                                "must be a whole number",
+                                "write how many nodes it may run, for example 4 (0: no limit)",
+                            ));
+                            continue;
+                        }
+                    },
+                };
+                s.hosts.push((name.to_string(), addr.to_string()));
+                s.servers.push((name.to_string(), max));
+            }
+        }
+        Some(_) => errs.push(SpecError::new(
+            path,
+            format!("{key}.servers"),
+            "must be a list of servers",
+            "write [{\"name\": \"server-a\", \"address\": \"192.168.1.10\", \"max_nodes\": 4}]",
         )),
     }
     s
