@@ -766,3 +766,78 @@ fn all_hosts_touches_only_what_it_started_on_three_hosts() {
         "destroy the one-host lab",
     );
 }
+
+#[test]
+fn a_server_pool_places_nodes_without_vm_host() {
+    // newtron's server pool: no node names its host; max_nodes 1 each sends a to s1 (the tie
+    // goes to the first name) and b to s2, on every host alike.
+    let lab = vm_lab("pool", 120);
+    lab.write(
+        "topology.json",
+        &two_node_topology(
+            "pool",
+            [23850, 26850, 28850],
+            &format!(
+                r#""servers": [ {{ "name": "s2", "address": "{H2}", "max_nodes": 1 }},
+                                 {{ "name": "s1", "address": "{H1}", "max_nodes": 1 }} ]"#
+            ),
+        ),
+    );
+    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
+    lab.write("profiles/b.json", "{\"platform\": \"tiny-seq\"}");
+    let h2 = Host2::new(&lab);
+    let specs = lab.specs();
+    let specs = specs.to_str().expect("utf-8");
+    let dry = ok(
+        &lab.vmlab(&["deploy", specs, "--dry-run", "--host", "s1"]),
+        "dry run on s1",
+    );
+    assert!(
+        dry.contains("# host: s1 (runs 1 of the 2 nodes"),
+        "{dry}"
+    );
+    // Without --host the lab says it needs one.
+    let o = lab.vmlab(&["deploy", specs, "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--host"), "{}", stderr(&o));
+
+    ok(&h2.vmlab(&["deploy", specs, "--host", "s2"]), "deploy s2");
+    ok(&lab.vmlab(&["deploy", specs, "--host", "s1"]), "deploy s1");
+    let on1 = in_lab("pool", |a| lab.vmlab(a));
+    let on2 = in_lab("pool", |a| h2.vmlab(a));
+    let st1 = json(&on1(&["status", "--json"]), "status s1");
+    assert_eq!(node(&st1, "a")["host"], "s1", "{st1}");
+    assert_eq!(node(&st1, "b")["status"], "remote", "{st1}");
+    let st2 = json(&on2(&["status", "--json"]), "status s2");
+    assert_eq!(node(&st2, "b")["host"], "s2", "{st2}");
+    assert!(node(&st2, "b")["pid"].as_i64().is_some(), "{st2}");
+    address(&on1, "a", "10.7.0.1");
+    address(&on2, "b", "10.7.0.2");
+    assert!(ping_passes(&on1, "a", "10.7.0.2"), "a on s1 reaches b on s2");
+
+    // A third node does not fit: the error names the full servers.
+    lab.write(
+        "topology.json",
+        &two_node_topology(
+            "pool",
+            [23850, 26850, 28850],
+            &format!(
+                r#""servers": [ {{ "name": "s2", "address": "{H2}", "max_nodes": 1 }},
+                                 {{ "name": "s1", "address": "{H1}", "max_nodes": 1 }} ]"#
+            ),
+        )
+        .replace(r#""b": {} }"#, r#""b": {}, "c": {} }"#),
+    );
+    lab.write("profiles/c.json", "{\"platform\": \"tiny-seq\"}");
+    let o = lab.vmlab(&["deploy", specs, "--dry-run", "--host", "s1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("node c has no room, every server is full (s1 1/1, s2 1/1)"),
+        "{}",
+        stderr(&o)
+    );
+
+    ok(&on1(&["destroy"]), "destroy s1");
+    ok(&on2(&["destroy"]), "destroy s2");
+    assert!(lab.qemus().is_empty());
+}
