@@ -5,13 +5,14 @@
 #   build-image.sh OUT.qcow2
 #
 # The disk is a hybrid ISO (grub-mkrescue) holding Debian's cloud kernel and an initramfs with
-# busybox, dropbear and the virtio modules, converted to qcow2. The guest:
+# busybox, dropbear, iproute2's ip (for network namespaces: coalesced hosts) and the virtio
+# modules, converted to qcow2. The guest:
 #   - prints GRUB and kernel output on ttyS0 (the serial console vmlab serves and logs),
 #   - brings every eth* up, gives eth0 (the management NIC, QEMU user networking) 10.0.2.15/24,
 #   - runs dropbear on port 22 accepting user "admin" with password "YourPaSsWoRd" (uid 0, so
 #     tests can configure interfaces), and a root shell on ttyS0.
 # Needs: busybox-static dropbear-bin linux-image-cloud-amd64 grub-pc-bin xorriso mtools cpio
-#        qemu-utils openssl (installed by .ci/run and scripts/setup).
+#        qemu-utils openssl iproute2 (installed by .ci/run and scripts/setup).
 set -euo pipefail
 
 out=${1:?usage: build-image.sh OUT.qcow2}
@@ -29,6 +30,8 @@ done
 busybox=/bin/busybox
 [ -x "$busybox" ] || { echo "build-image: need busybox-static (/bin/busybox)" >&2; exit 1; }
 dropbear=$(command -v dropbear || echo /usr/sbin/dropbear)
+ip=$(command -v ip || echo /usr/sbin/ip)
+[ -x "$ip" ] || { echo "build-image: need iproute2's ip: install iproute2" >&2; exit 1; }
 dropbearkey=$(command -v dropbearkey || echo /usr/bin/dropbearkey)
 
 work=$(mktemp -d)
@@ -38,8 +41,10 @@ mkdir -p "$root"/{bin,sbin,etc/dropbear,proc,sys,dev,tmp,root,run,var/log,lib/mo
 
 cp "$busybox" "$root/bin/busybox"
 cp "$dropbear" "$root/sbin/dropbear"
-# dropbear is dynamically linked: copy the loader and every library ldd names.
-ldd "$dropbear" | awk '/=>/ {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+# iproute2's ip, which init puts where busybox links its own (that one has no `ip netns`).
+cp -L "$ip" "$root/usr/sbin/ip"
+# Both are dynamically linked: copy the loader and every library ldd names.
+{ ldd "$dropbear"; ldd "$ip"; } | awk '/=>/ {print $3} $1 ~ /^\// {print $1}' | sort -u | while read -r lib; do
   [ -f "$lib" ] || continue
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
@@ -78,12 +83,15 @@ PROFILE
 cat > "$root/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
+ln -sf /usr/sbin/ip /bin/ip
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts
 mount -t devpts devpts /dev/pts
+# ip netns keeps its namespaces under /run/netns.
+mount -t tmpfs tmpfs /run
 for m in $mods; do insmod /lib/modules/\$m.ko; done
 hostname -F /etc/hostname
 ip link set lo up

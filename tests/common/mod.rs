@@ -211,7 +211,10 @@ pub fn guest_image() -> PathBuf {
             let root = Path::new(env!("CARGO_MANIFEST_DIR"));
             let out = root.join("target/vmlab-guest/tiny.qcow2");
             let _lock = FileLock::acquire("vmlab-guest-build");
-            if !out.is_file() {
+            let script = root.join("assets/guest/build-image.sh");
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            // Built again when the recipe changed since.
+            if !out.is_file() || modified(&script) > modified(&out) {
                 let status = Command::new("bash")
                     .arg(root.join("assets/guest/build-image.sh"))
                     .arg(&out)
