@@ -124,6 +124,8 @@ fn observation(nodes: usize, links: usize) -> Observation {
             ssh_user: None,
             device_type: None,
             host_ip: None,
+            vm: None,
+            namespace: None,
         })
         .collect();
     let usage: HashMap<String, Usage> = nodes

@@ -46,6 +46,8 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         ssh_user: None,
         device_type: None,
         host_ip: None,
+        vm: None,
+        namespace: None,
     }
 }
 

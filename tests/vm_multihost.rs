@@ -792,10 +792,7 @@ fn a_server_pool_places_nodes_without_vm_host() {
         &lab.vmlab(&["deploy", specs, "--dry-run", "--host", "s1"]),
         "dry run on s1",
     );
-    assert!(
-        dry.contains("# host: s1 (runs 1 of the 2 nodes"),
-        "{dry}"
-    );
+    assert!(dry.contains("# host: s1 (runs 1 of the 2 nodes"), "{dry}");
     // Without --host the lab says it needs one.
     let o = lab.vmlab(&["deploy", specs, "--dry-run"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -813,7 +810,10 @@ fn a_server_pool_places_nodes_without_vm_host() {
     assert!(node(&st2, "b")["pid"].as_i64().is_some(), "{st2}");
     address(&on1, "a", "10.7.0.1");
     address(&on2, "b", "10.7.0.2");
-    assert!(ping_passes(&on1, "a", "10.7.0.2"), "a on s1 reaches b on s2");
+    assert!(
+        ping_passes(&on1, "a", "10.7.0.2"),
+        "a on s1 reaches b on s2"
+    );
 
     // A third node does not fit: the error names the full servers.
     lab.write(

@@ -73,7 +73,7 @@ fn a_newtron_network_deploys_as_it_is_and_keeps_its_secrets() {
         &platform(
             "tiny-switch",
             "switch",
-            &["Ethernet0", "Ethernet4", "Ethernet8"],
+            &["Ethernet0", "Ethernet4", "Ethernet8", "Ethernet12"],
             json!({"user": "admin", "pass": "not-this"}),
         ),
     );
@@ -92,14 +92,16 @@ fn a_newtron_network_deploys_as_it_is_and_keeps_its_secrets() {
             "version": "1.0",
             "description": "two switches and a host",
             "nodes": {
-                "host1": {},
+                "host1": {}, "host2": {}, "host3": {},
                 "sw1": { "steps": [{"url": "/setup-device", "params": {"fields": {"hostname": "sw1"}}}],
                          "ports": {"Ethernet0": {"admin_status": "up", "mtu": 9100}} },
                 "sw2": {}
             },
             "links": [
                 {"a": "sw1:Ethernet0", "z": "sw2:Ethernet0"},
-                {"a": "sw1:Ethernet4", "z": "host1:eth0"}
+                {"a": "sw1:Ethernet4", "z": "host1:eth0"},
+                {"a": "sw1:Ethernet8", "z": "host2:eth0"},
+                {"a": "host3:eth0", "z": "sw1:Ethernet12"}
             ],
             "newtlab": {"link_port_base": 22970, "console_port_base": 26830, "ssh_port_base": 28830}
         }),
@@ -118,6 +120,15 @@ fn a_newtron_network_deploys_as_it_is_and_keeps_its_secrets() {
     write(
         &net.join("nodes/host1.json"),
         &json!({"mgmt_ip": "127.0.0.1", "zone": "", "platform": "tiny-host", "host_ip": "10.1.0.2"}),
+    );
+    // host2's address has a prefix: its namespace gets it at deploy.
+    write(
+        &net.join("nodes/host2.json"),
+        &json!({"mgmt_ip": "127.0.0.1", "platform": "tiny-host", "host_ip": "10.9.2.2/30"}),
+    );
+    write(
+        &net.join("nodes/host3.json"),
+        &json!({"mgmt_ip": "127.0.0.1", "platform": "tiny-host"}),
     );
     write(
         &net.join("zones/amer.json"),
@@ -142,8 +153,9 @@ fn a_newtron_network_deploys_as_it_is_and_keeps_its_secrets() {
 
     // A dry run shows the plan; the deploy, with -vv, says nothing of the secrets.
     let dry = lab.ok(&["deploy", net.to_str().unwrap(), "--dry-run"]);
+    // The three hosts share one VM (newtron's layout coalesces them by default).
     assert!(
-        stdout(&dry).contains("# lab lab1 (3 nodes, 2 links)"),
+        stdout(&dry).contains("# lab lab1 (3 nodes, 4 links)"),
         "{}",
         stdout(&dry)
     );
@@ -174,27 +186,88 @@ fn a_newtron_network_deploys_as_it_is_and_keeps_its_secrets() {
             .unwrap_or_else(|| panic!("no {name} in {st}"))
     };
     assert_eq!(node("sw1")["device_type"], "switch");
-    assert_eq!(node("host1")["device_type"], "host");
+    assert_eq!(node("hostvm-0")["device_type"], "host-vm");
     assert_eq!(node("host1")["host_ip"], "10.1.0.2");
     assert_eq!(node("sw2")["ssh_user"], "admin");
-    for n in ["sw1", "sw2", "host1"] {
+    for n in ["sw1", "sw2", "hostvm-0", "host1", "host2", "host3"] {
         assert!(node(n)["pid"].as_i64().is_some(), "{n}: {st}");
         assert!(node(n)["ssh_port"].as_u64().is_some(), "{n}: {st}");
         assert_eq!(node(n)["status"], "running", "{n}: {st}");
     }
+    for h in ["host1", "host2", "host3"] {
+        assert_eq!(node(h)["device_type"], "host", "{st}");
+        assert_eq!(node(h)["vm"], "hostvm-0", "{st}");
+        assert_eq!(node(h)["namespace"], h, "{st}");
+        assert_eq!(node(h)["pid"], node("hostvm-0")["pid"], "{st}");
+    }
+    let vms = st["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["vm"].is_null())
+        .count();
+    assert_eq!(vms, 3, "two switches and one host VM: {st}");
+    assert_eq!(lab.qemus().len(), 3);
 
     // Every login works with its secret password (node, zone, network).
     for n in ["sw1", "sw2", "host1"] {
         assert_eq!(on(&lab, n, "echo in-$((40+2))").trim(), "in-42", "{n}");
     }
-    // Traffic on the switch-switch link and on the switch-host link (ports[] places them:
-    // sw1's Ethernet0 is its first data NIC, Ethernet4 its second; host1's eth0 its first).
+    // Traffic on the switch-switch link (ports[] places it: sw1's Ethernet0 is its first
+    // data NIC).
     set_ip(&lab, "sw1", 1, "10.9.0.1");
     set_ip(&lab, "sw2", 1, "10.9.0.2");
     assert!(ping(&lab, "sw1", "10.9.0.2"), "switch to switch");
-    set_ip(&lab, "sw1", 2, "10.9.1.1");
-    set_ip(&lab, "host1", 1, "10.9.1.2");
-    assert!(ping(&lab, "host1", "10.9.1.1"), "host to switch");
+    // Each host pings the switch over its own interface, from its own namespace, where its
+    // interface has the spec's name and nothing else is.
+    for k in 1..=3 {
+        set_ip(&lab, "sw1", k + 1, &format!("10.9.{k}.1"));
+    }
+    for k in [1, 3] {
+        on(
+            &lab,
+            &format!("host{k}"),
+            &format!("ip addr add 10.9.{k}.2/30 dev eth0"),
+        );
+    }
+    for k in 1..=3 {
+        let h = format!("host{k}");
+        assert_eq!(
+            on(&lab, &h, "ls /sys/class/net | tr '\\n' ' '").trim(),
+            "eth0 lo",
+            "{h}'s namespace"
+        );
+        assert!(ping(&lab, &h, &format!("10.9.{k}.1")), "{h} to sw1");
+    }
+    // The link table names a host's end as the spec does.
+    let links = lab.json(&["links", "--lab", "lab1", "--json"]);
+    let l = &links["links"][1];
+    assert_eq!(
+        (l["z"].as_str(), l["z_guest"].as_str()),
+        (Some("host1:eth0"), Some("eth0")),
+        "{links}"
+    );
+    lab.ok(&["link", "down", "host3:eth0"]);
+    assert!(!ping(&lab, "host3", "10.9.3.1"), "host3's link is down");
+    lab.ok(&["link", "up", "host3:eth0"]);
+    // exec reaches every host in its namespace.
+    let o = lab.vmlab(&[
+        "exec",
+        "--lab",
+        "lab1",
+        "--format",
+        "json",
+        "--nodes",
+        "host2,host3",
+        "--",
+        "ip -o -4 addr show dev eth0",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("10.9.2.2/30") && text.contains("10.9.3.2/30"),
+        "{text}{}",
+        stderr(&o)
+    );
 
     // No secret in any process's command line, the lab's files (state, logs) or exports.
     for pid in std::fs::read_dir("/proc").unwrap().flatten() {

@@ -157,11 +157,17 @@ pub fn status_text(st: &LabStatus) -> String {
                 (NodeStatus::Pending, _) if n.waiting.is_some() => {
                     format!("pending ({})", n.waiting.clone().unwrap_or_default())
                 }
+                (s, _) if n.vm.is_some() => {
+                    format!("{} (in {})", s.label(), n.vm.clone().unwrap_or_default())
+                }
                 (s, _) => s.label().to_string(),
             },
             n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
             n.ssh_port.to_string(),
-            console_cell(n.console_port),
+            match &n.vm {
+                Some(vm) => format!("{vm}'s"),
+                None => console_cell(n.console_port),
+            },
             n.host.clone(),
             n.uptime_secs
                 .map(human_duration)

@@ -37,6 +37,7 @@ pub fn ssh_command(
     known_hosts: &Path,
     remote: &[String],
     askpass: &Path,
+    tty: bool,
 ) -> Result<Command, EngineError> {
     let (Some(user), Some(pass)) = (&n.ssh_user, pass) else {
         return Err(EngineError::LabState(format!(
@@ -65,6 +66,8 @@ pub fn ssh_command(
         .args(["-o", "PubkeyAuthentication=no"])
         .args(["-o", "NumberOfPasswordPrompts=1"])
         .args(["-o", "ConnectTimeout=15"])
+        // An interactive shell reached through a command (a coalesced host's namespace).
+        .args(if tty { &["-t"][..] } else { &[][..] })
         // Options end here: the host and every remote word are never read as options.
         .arg("--")
         .arg(n.mgmt_addr.to_string())

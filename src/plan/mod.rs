@@ -5,6 +5,7 @@
 //! files of the lab directory, and each node's complete QEMU command line. The engine executes a plan; it
 //! never decides any of this itself, so a snapshot of the plan is a snapshot of what would run.
 
+pub mod coalesce;
 pub mod model;
 pub mod nics;
 pub mod ports;
@@ -41,6 +42,9 @@ pub fn placement(lab: &Lab, lab_dir: PathBuf) -> Result<LabPlan, Vec<SpecError>>
 /// Builds the plan. Port problems (past 65535, two roles on one port) come back as spec errors
 /// naming topology.json's port settings.
 pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
+    // Coalesced hosts: the plan is of the VMs that run.
+    let (machines, virtual_hosts) = coalesce::machines(lab);
+    let lab = machines.as_ref();
     let ports = ports::allocate(lab)?;
     let topo = lab.spec_dir.join("topology.json");
     // Multi-host: which host this plan is for, and where each node lives.
@@ -220,6 +224,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         cross_host_keyed: lab.settings.cross_host_keyed,
         port_bases: ports::PortBases::of(&lab.settings),
         patch_profiles: !lab.newtron,
+        virtual_hosts,
         ports_moved: None,
     })
 }

@@ -271,6 +271,8 @@ pub struct LabPlan {
     pub local_host: Option<String>,
     /// Links between hosts carry a keyed check.
     pub cross_host_keyed: bool,
+    /// Hosts coalesced into host VMs (each in its namespace of a VM of `nodes`).
+    pub virtual_hosts: Vec<super::coalesce::VirtualHost>,
     /// Write the runtime ports into the profiles (the design's layout); newtron's files are
     /// never written.
     pub patch_profiles: bool,

@@ -49,6 +49,9 @@ pub struct LabSettings {
     /// the 0700 lab directory; `"tcp"` on `127.0.0.1:console_port_base + index`, which every
     /// local user can reach, for tools that need a port.
     pub tcp_consoles: bool,
+    /// `vmlab.coalesce_hosts`: hosts (`device_type: host`) on one server share a VM, each in
+    /// its namespace (`None`: on for newtron's layout, off for the design's).
+    pub coalesce_hosts: Option<bool>,
     /// `vmlab.ports`: `"prefer"` (default) treats the port bases as a preference — a one-host
     /// lab whose block is taken deploys on the next free block of the same size; `"exact"`
     /// refuses instead.
@@ -98,6 +101,7 @@ impl Default for LabSettings {
             cross_host_keyed: true,
             tcp_consoles: false,
             exact_ports: false,
+            coalesce_hosts: None,
         }
     }
 }

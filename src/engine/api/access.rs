@@ -44,6 +44,8 @@ pub enum ConsoleAccess {
 /// is not fought over: this one follows its output and says who holds it.
 pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError> {
     let state = LabState::load(lab)?;
+    // A coalesced host has no console of its own: its VM's is where it lives.
+    let node = state.machine_of(node);
     let rec = state.node(node)?;
     if rec.status == NodeStatus::Remote {
         return crate::engine::host::remote::console_command(&state, node)
@@ -185,10 +187,11 @@ pub fn ssh(
     command: &[String],
 ) -> Result<std::process::Command, EngineError> {
     let state = LabState::load(lab)?;
-    let rec = state.node(node)?;
-    if rec.status != NodeStatus::Remote && lifecycle::running_pid(lab, node, rec).is_none() {
+    let vm = state.machine_of(node);
+    let rec = state.node(vm)?;
+    if rec.status != NodeStatus::Remote && lifecycle::running_pid(lab, vm, rec).is_none() {
         return Err(EngineError::LabState(lifecycle::not_running(
-            node, rec.status,
+            vm, rec.status,
         )));
     }
     let me = std::env::current_exe()

@@ -425,6 +425,10 @@ impl Deployment {
 
         let local: Vec<String> = plan.local_nodes().map(|n| n.name.clone()).collect();
         super::sshkey::install_on(lab, &local, events).await;
+        let failures = super::hostns::setup(lab, &local, events).await;
+        if !failures.is_empty() {
+            return Err(EngineError::BootFailed(failures));
+        }
         if let Err(e) = super::export::write_all(lab, &LabState::load(lab)?) {
             events.send(Event::Warning(format!(
                 "could not write the lab's ssh_config and inventories: {e}"

@@ -58,19 +58,34 @@ impl Outcome {
 /// The nodes `targets` names, in topology order; an unknown node or platform is an error that
 /// lists what there is.
 pub fn resolve(state: &LabState, targets: &Targets) -> Result<Vec<String>, EngineError> {
-    let all: Vec<String> = state.node_order.clone();
+    // The VMs, then the hosts coalesced into them (each reached in its namespace).
+    let all: Vec<String> = state
+        .node_order
+        .iter()
+        .cloned()
+        .chain(state.virtual_hosts.iter().map(|h| h.name.clone()))
+        .collect();
+    let platform_of = |n: &str| {
+        state
+            .nodes
+            .get(n)
+            .map(|r| r.platform.as_str())
+            .or_else(|| state.virtual_host(n).map(|h| h.platform.as_str()))
+    };
     match targets {
         Targets::All => Ok(all),
         Targets::Nodes(names) => {
             for n in names {
-                state.node(n)?;
+                if state.virtual_host(n).is_none() {
+                    state.node(n)?;
+                }
             }
             Ok(all.into_iter().filter(|n| names.contains(n)).collect())
         }
         Targets::Platform(p) => {
             let picked: Vec<String> = all
                 .into_iter()
-                .filter(|n| state.nodes.get(n).is_some_and(|r| &r.platform == p))
+                .filter(|n| platform_of(n) == Some(p.as_str()))
                 .collect();
             if picked.is_empty() {
                 let mut platforms: Vec<&str> =
@@ -139,7 +154,9 @@ async fn one(
     timeout: Duration,
     lines: &UnboundedSender<Line>,
 ) -> Result<(Option<i32>, Collected, Collected), String> {
-    let rec = state.node(node).map_err(|e| e.to_string())?;
+    let rec = state
+        .node(state.machine_of(node))
+        .map_err(|e| e.to_string())?;
     if !matches!(rec.status, NodeStatus::Running | NodeStatus::Remote) {
         return Err(format!("not running: {}", rec.status.label()));
     }

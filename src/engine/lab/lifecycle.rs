@@ -189,8 +189,14 @@ pub(super) async fn finish(
         Some(o) => {
             boot.settle(lab, o, accel, events)?
                 .map_err(|f| EngineError::BootFailed(vec![f]))?;
-            // A guest that keeps its home in RAM forgot the lab's key.
-            super::sshkey::install_on(lab, &[node.to_string()], events).await;
+            // A guest that keeps its home in RAM forgot the lab's key, and a host VM its
+            // hosts' namespaces.
+            let me = [node.to_string()];
+            super::sshkey::install_on(lab, &me, events).await;
+            let failures = super::hostns::setup(lab, &me, events).await;
+            if !failures.is_empty() {
+                return Err(EngineError::BootFailed(failures));
+            }
             Ok(())
         }
         None => {

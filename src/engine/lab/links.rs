@@ -66,6 +66,27 @@ pub fn find<'a>(state: &'a LabState, end: &str) -> Result<&'a LinkRecord, Engine
                 .into(),
         ));
     };
+    // A coalesced host's end lives on its VM's NIC.
+    if let Some(h) = state.virtual_host(node) {
+        let machine = format!("{}:{node}/{iface}", h.vm);
+        return state
+            .links
+            .iter()
+            .find(|l| l.a == machine || l.z == machine)
+            .ok_or_else(|| {
+                bad(
+                    format!("{node} has no link on {iface:?}"),
+                    format!(
+                        "links of {node}: {}",
+                        h.ifaces
+                            .iter()
+                            .map(|(i, _)| i.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            });
+    }
     if !state.nodes.contains_key(node) {
         return Err(bad(
             format!("lab {} has no node {node:?}", state.name),
@@ -152,7 +173,12 @@ pub async fn change(
             loss_ppm,
             rate_bps,
         } => {
-            let typed_a = end.split_once(':').map(|_| end_is_a(link, end));
+            let typed_a = end
+                .split_once(':')
+                .map(|(node, iface)| match state.virtual_host(node) {
+                    Some(h) => link.a == format!("{}:{node}/{iface}", h.vm),
+                    None => end_is_a(link, end),
+                });
             let dirs = dirs.resolve(typed_a).map_err(|why| EngineError::Usage {
                 what: format!("--direction with link {end}: {why}"),
                 fix: format!(

@@ -10,6 +10,7 @@ pub mod destroy;
 pub mod exec;
 pub mod export;
 pub mod find;
+pub mod hostns;
 pub mod key;
 pub mod lifecycle;
 pub mod links;

@@ -253,6 +253,8 @@ mod tests {
                 ssh_user: None,
                 device_type: None,
                 host_ip: None,
+                vm: None,
+                namespace: None,
             }],
             links: vec![LinkRow {
                 index: 0,

@@ -23,7 +23,15 @@ pub fn check(
 ) -> SpecErrors {
     let mut errs = SpecErrors::default();
     let mut seen = BTreeSet::new();
-    let local: BTreeSet<&str> = plan.local_nodes().map(|n| n.name.as_str()).collect();
+    let mut local: BTreeSet<&str> = plan.local_nodes().map(|n| n.name.as_str()).collect();
+    // A coalesced host's image is its VM's.
+    local.extend(
+        plan.virtual_hosts
+            .iter()
+            .filter(|h| local.contains(h.vm.as_str()))
+            .map(|h| h.name.as_str())
+            .collect::<Vec<_>>(),
+    );
     for n in lab.nodes.iter().filter(|n| local.contains(n.name.as_str())) {
         let (node, image, (file, field)) = (&n.name, &n.image, &n.image_from);
         if !seen.insert(image.clone()) {

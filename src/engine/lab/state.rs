@@ -48,6 +48,9 @@ pub struct LabState {
     /// Why its ports are not the spec's, when they were moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports_moved: Option<String>,
+    /// Hosts coalesced into host VMs: each a namespace of one of `nodes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_hosts: Vec<crate::plan::coalesce::VirtualHost>,
 }
 
 impl LabState {
@@ -113,6 +116,7 @@ impl LabState {
             host: plan.local_host.clone(),
             ports: Some(plan.port_bases),
             ports_moved: plan.ports_moved.clone(),
+            virtual_hosts: plan.virtual_hosts.clone(),
             nodes,
             node_order: plan.nodes.iter().map(|n| n.name.clone()).collect(),
             links: plan
@@ -134,11 +138,28 @@ impl LabState {
 
     /// One node's record, or an error naming the lab's nodes.
     pub fn node(&self, name: &str) -> Result<&NodeState, EngineError> {
+        if let (None, Some(h)) = (self.nodes.get(name), self.virtual_host(name)) {
+            return Err(EngineError::LabState(format!(
+                "{name} is a host in namespace {name} of VM {vm}, not a VM of its own: `vmlab \
+                 ssh {name}` and `exec` reach it; start, stop and snapshots are {vm}'s",
+                vm = h.vm
+            )));
+        }
         self.nodes.get(name).ok_or_else(|| EngineError::NoSuchNode {
             lab: self.name.to_string(),
             node: name.to_string(),
             known: self.node_order.join(", "),
         })
+    }
+
+    /// The coalesced host `name`, if it is one.
+    pub fn virtual_host(&self, name: &str) -> Option<&crate::plan::coalesce::VirtualHost> {
+        self.virtual_hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The VM a node name runs in: itself, or a coalesced host's VM.
+    pub fn machine_of<'a>(&'a self, name: &'a str) -> &'a str {
+        self.virtual_host(name).map_or(name, |h| h.vm.as_str())
     }
 
     /// Nodes in topology order.
@@ -151,13 +172,30 @@ impl LabState {
         askpass: &std::path::Path,
     ) -> Result<std::process::Command, EngineError> {
         let known_hosts = self.lab_dir.join("known_hosts");
+        // A coalesced host: its VM's login, the command run inside its namespace.
+        let wrapped;
+        let (node, remote, tty) = match self.virtual_host(node) {
+            Some(h) => {
+                wrapped = [crate::plan::coalesce::in_namespace(&h.name, remote)];
+                (h.vm.as_str(), &wrapped[..], remote.is_empty())
+            }
+            None => (node, remote, false),
+        };
         let n = self.node(node)?;
         let pass = match (&n.ssh_pass, &n.ssh_pass_secret) {
             (Some(p), _) => Some(p.clone()),
             (None, Some(key)) => Some(self.secret(node, key)?),
             (None, None) => None,
         };
-        crate::engine::ssh::ssh_command(node, n, pass.as_deref(), &known_hosts, remote, askpass)
+        crate::engine::ssh::ssh_command(
+            node,
+            n,
+            pass.as_deref(),
+            &known_hosts,
+            remote,
+            askpass,
+            tty,
+        )
     }
 
     /// The value of newtron's secret `key` (a node's password), read from the spec's

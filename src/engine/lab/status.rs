@@ -54,6 +54,12 @@ pub struct NodeRow {
     /// newtron's `host_ip` of the node.
     #[serde(default)]
     pub host_ip: Option<String>,
+    /// A coalesced host: the VM it lives in (its pid, ports and status are the VM's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<String>,
+    /// A coalesced host: its network namespace in the VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// Both directions' counters of a link.
@@ -200,6 +206,24 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             ssh_user: n.ssh_user.clone(),
             device_type: n.device_type.clone(),
             host_ip: n.host_ip.clone(),
+            vm: None,
+            namespace: None,
+        });
+    }
+    // Each coalesced host is a node too, living in its VM.
+    for h in &state.virtual_hosts {
+        let Some(vm) = nodes.iter().find(|r| r.name == h.vm).cloned() else {
+            continue;
+        };
+        nodes.push(NodeRow {
+            name: h.name.clone(),
+            platform: h.platform.clone(),
+            stage: None,
+            device_type: Some("host".into()),
+            host_ip: h.host_ip.clone(),
+            vm: Some(h.vm.clone()),
+            namespace: Some(h.name.clone()),
+            ..vm
         });
     }
     let relayed = state.links.iter().any(|l| l.transport.uses_relay());
@@ -215,6 +239,7 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
     if relayed && !view.relay_alive {
         repair.push("the link relay is not running".into());
     }
+    let vhosts = &state.virtual_hosts;
     let row_of = |end: &str| {
         let node = crate::engine::link::split_end(end).0;
         nodes.iter().find(|r| r.name == node)
@@ -269,10 +294,20 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
                 LinkState::Waiting
             };
             let (a_guest, z_guest) = l.guest_names();
+            // A coalesced host's end is named as the spec names it: its node and interface.
+            let shown = |end: &str, guest: String| -> (String, String) {
+                match crate::engine::link::split_end(end).1.split_once('/') {
+                    Some((host, iface)) if vhosts.iter().any(|h| h.name == host) => {
+                        (format!("{host}:{iface}"), iface.to_string())
+                    }
+                    _ => (end.to_string(), guest),
+                }
+            };
+            let ((a, a_guest), (z, z_guest)) = (shown(&l.a, a_guest), shown(&l.z, z_guest));
             LinkRow {
                 index: l.index,
-                a: l.a.clone(),
-                z: l.z.clone(),
+                a,
+                z,
                 a_guest,
                 z_guest,
                 transport: l.transport,

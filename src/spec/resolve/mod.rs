@@ -192,6 +192,9 @@ pub fn resolve_in(
         &mut errs,
     );
     check_declared_links(&topology, &topo_path, &known, &mut errs);
+    if settings.coalesce_hosts.unwrap_or(newtron.is_some()) {
+        check_host_interfaces(&nodes, &links, &topo_path, &mut errs);
+    }
 
     match (name, errs.is_empty()) {
         (Some(name), true) => Ok(Lab {
@@ -204,6 +207,44 @@ pub fn resolve_in(
             links,
         }),
         _ => Err(errs),
+    }
+}
+
+/// A coalesced host's interfaces are renamed to their spec names inside its namespace: each
+/// must be a Linux interface name.
+fn check_host_interfaces(
+    nodes: &[super::model::Node],
+    links: &[super::model::Link],
+    topo: &Path,
+    errs: &mut SpecErrors,
+) {
+    let hosts: std::collections::HashSet<&str> = nodes
+        .iter()
+        .filter(|n| n.device_type == "host")
+        .map(|n| n.name.as_str())
+        .collect();
+    for l in links {
+        for (end, side) in [(&l.a, "a"), (&l.z, "z")] {
+            let ok = (1..=15).contains(&end.iface.len())
+                && !end.iface.starts_with('-')
+                && end
+                    .iface
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if hosts.contains(end.node.as_str()) && !ok {
+                errs.push(SpecError::new(
+                    topo,
+                    format!("links[{}].{side}", l.index),
+                    format!(
+                        "host {}'s interface {:?} cannot be a Linux interface name in its \
+                         namespace",
+                        end.node, end.iface
+                    ),
+                    "name it like eth0 (letters, digits, '_', '.', '-'; at most 15), or set \
+                     vmlab.coalesce_hosts: false",
+                ));
+            }
+        }
     }
 }
 

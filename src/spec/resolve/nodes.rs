@@ -368,11 +368,19 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
             String::new()
         }
     };
-    let host_ip = profile
-        .get("host_ip")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let host_ip = match profile.get("host_ip").filter(|v| !is_empty(v)) {
+        None => None,
+        Some(Value::String(s)) if host_address(s) => Some(s.clone()),
+        Some(_) => {
+            errs.push(SpecError::new(
+                profile_path,
+                "host_ip",
+                "must be an IP address, with or without a prefix length",
+                "write \"10.1.0.2\" or \"10.1.0.2/24\"",
+            ));
+            None
+        }
+    };
     if errs.len() != before {
         return None;
     }
@@ -687,6 +695,21 @@ pub(super) fn resolve_credentials(
     match (user, pass, ok) {
         (Some((user, ..)), Some((pass, ..)), true) => Some(Credentials { user, pass, secret }),
         _ => None,
+    }
+}
+
+/// Is `s` an address, or an address with a prefix length (`10.1.0.2/24`)?
+fn host_address(s: &str) -> bool {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(ip) => len.is_none_or(|l| {
+            l.parse::<u8>()
+                .is_ok_and(|n| n <= if ip.is_ipv4() { 32 } else { 128 })
+        }),
+        Err(_) => false,
     }
 }
 

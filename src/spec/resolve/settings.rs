@@ -21,6 +21,7 @@ const KNOWN: &[&str] = &[
     "links",
     "hosts",
     "servers",
+    "coalesce_hosts",
 ];
 
 pub(super) fn resolve_settings(
@@ -111,6 +112,16 @@ pub(super) fn resolve_settings(
         errs,
     ) {
         s.exact_ports = exact;
+    }
+    match section.get("coalesce_hosts") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => s.coalesce_hosts = Some(*b),
+        Some(_) => errs.push(SpecError::new(
+            path,
+            format!("{key}.coalesce_hosts"),
+            "must be true or false",
+            "write true (hosts on one server share a VM) or false (a VM each)",
+        )),
     }
     if let Some(mode) = choice(
         found("links"),
