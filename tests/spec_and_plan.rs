@@ -598,3 +598,139 @@ fn a_mistyped_vmlab_setting_is_named_with_the_one_meant() {
     );
     assert!(spec::resolve(&src, None).unwrap().settings.exact_ports);
 }
+
+/// A newtron network in memory: `nodes` (name, profile JSON), registry platforms (name, JSON).
+fn newtron(topology: &str, nodes: &[(&str, &str)], platforms: &[(&str, &str)]) -> SpecSources {
+    let dir = "/n/networks/net1";
+    SpecSources {
+        dir: PathBuf::from(dir),
+        dir_name: Some("net1".into()),
+        topology: text(dir, "topology.json", topology),
+        platforms: None,
+        profiles: nodes
+            .iter()
+            .map(|(n, t)| (n.to_string(), text(dir, &format!("nodes/{n}.json"), t)))
+            .collect(),
+        newtron: Some(vmlab::spec::source::NewtronSources {
+            registry: PathBuf::from("/n/platforms"),
+            platforms: platforms
+                .iter()
+                .map(|(n, t)| (n.to_string(), text("/n/platforms", &format!("{n}.json"), t)))
+                .collect(),
+            secrets: Some(text(dir, "secrets.json", r#"{"pw": "s3cret"}"#)),
+            zones: Vec::new(),
+            network: None,
+        }),
+    }
+}
+
+const SWITCH: &str = r#"{"name": "sw", "vm_image": "/i/sw.qcow2",
+    "credentials": {"user": "admin", "pass": "${secret:pw}"},
+    "ports": [{"name": "Ethernet0", "nic_index": 1}, {"name": "Ethernet4", "nic_index": 2},
+              {"name": "Ethernet8", "nic_index": 3}]}"#;
+const HOST: &str = r#"{"name": "h", "device_type": "host", "vm_image": "/i/h.qcow2",
+    "vm_memory": 256, "credentials": {"user": "root", "pass": "root"},
+    "ports": [{"name": "eth0", "nic_index": 1}, {"name": "eth1", "nic_index": 2}]}"#;
+
+#[test]
+fn newtron_hosts_on_one_server_share_a_vm_each_in_its_namespace() {
+    let src = newtron(
+        r#"{"nodes": {"host2": {}, "sw1": {}, "host1": {}},
+            "links": [{"a": "sw1:Ethernet0", "z": "host1:eth0"},
+                      {"a": "host2:eth0", "z": "sw1:Ethernet4"},
+                      {"a": "sw1:Ethernet8", "z": "host1:eth1"}]}"#,
+        &[
+            ("sw1", r#"{"platform": "sw"}"#),
+            ("host1", r#"{"platform": "h", "host_ip": "10.0.0.2/31"}"#),
+            ("host2", r#"{"platform": "h", "vm_memory": 512}"#),
+        ],
+        &[("sw", SWITCH), ("h", HOST)],
+    );
+    let lab = spec::resolve(&src, None).expect("valid newtron network");
+    assert_eq!(
+        lab.name.as_str(),
+        "net1",
+        "the network's directory names the lab"
+    );
+    assert!(lab.newtron);
+    let sw1 = lab.nodes.iter().find(|n| n.name == "sw1").unwrap();
+    let creds = sw1.credentials.as_ref().unwrap();
+    assert_eq!(creds.secret.as_deref(), Some("pw"));
+    assert!(
+        !format!("{lab:?}").contains("s3cret"),
+        "a secret in a debug print"
+    );
+    let p = plan::build(&lab, &opts()).expect("plan");
+    // host2 (topology first) becomes hostvm-0, in its place; the VMs are renumbered.
+    let names: Vec<&str> = p.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["hostvm-0", "sw1"]);
+    let vm = &p.nodes[0];
+    assert_eq!(vm.memory_mb, 512, "the largest member's memory");
+    assert_eq!(p.virtual_hosts.len(), 2);
+    let h1 = &p.virtual_hosts[0];
+    assert_eq!((h1.name.as_str(), h1.vm.as_str()), ("host1", "hostvm-0"));
+    assert_eq!(
+        h1.ifaces,
+        [("eth0".to_string(), 1), ("eth1".to_string(), 2)],
+        "host1's interfaces, in link order, take the VM's first NICs"
+    );
+    assert_eq!(p.virtual_hosts[1].ifaces, [("eth0".to_string(), 3)]);
+    assert_eq!(p.links[1].a.to_string(), "hostvm-0:host2/eth0");
+    assert_eq!(p.links[1].a.nic, 3);
+    let script = plan::coalesce::setup_script(&p.virtual_hosts.iter().collect::<Vec<_>>());
+    assert!(
+        script.contains("$ip link set eth2 netns host1; $ip -n host1 link set eth2 name eth1"),
+        "{script}"
+    );
+    assert!(
+        script.contains("$ip -n host1 addr replace 10.0.0.2/31 dev eth0"),
+        "{script}"
+    );
+    assert!(
+        !script.contains("host2 addr"),
+        "host2 has no address: {script}"
+    );
+    // Off: a VM each.
+    let mut apart = lab.clone();
+    apart.settings.coalesce_hosts = Some(false);
+    let p = plan::build(&apart, &opts()).expect("plan");
+    assert_eq!(p.nodes.len(), 3);
+    assert!(p.virtual_hosts.is_empty());
+}
+
+#[test]
+fn newtron_credentials_and_addresses_are_checked_without_showing_a_secret() {
+    let src = newtron(
+        r#"{"nodes": {"sw1": {}, "h1": {}},
+            "links": [{"a": "sw1:Ethernet0", "z": "h1:eth0"}]}"#,
+        &[
+            ("sw1", r#"{"platform": "sw", "ssh_user": "${secret:pw}"}"#),
+            ("h1", r#"{"platform": "h", "host_ip": "10.0.0.300"}"#),
+        ],
+        &[("sw", SWITCH), ("h", HOST)],
+    );
+    let err = spec::resolve(&src, None).unwrap_err().to_string();
+    assert!(
+        err.contains("nodes/sw1.json: ssh_user: the user name names a secret"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nodes/h1.json: host_ip: must be an IP address"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn a_cable_from_a_node_back_to_itself_has_two_netdevs_of_their_own() {
+    let src = sources(
+        r#"{"devices": {"r1": {}}, "links": [{"a": "r1:Ethernet0", "z": "r1:Ethernet4"}]}"#,
+        r#"{"platforms": {"p": {"vm_image": "/i.qcow2"}}}"#,
+        &[("r1", r#"{"platform": "p"}"#)],
+    );
+    let p = plan::build(&spec::resolve(&src, None).unwrap(), &opts()).unwrap();
+    let argv = p.nodes[0].argv.join(" ");
+    assert!(argv.contains("dgram,id=link0,"), "{argv}");
+    assert!(argv.contains("dgram,id=link0z,"), "{argv}");
+    assert!(argv.contains("netdev=link0z"), "{argv}");
+}

@@ -61,21 +61,35 @@ pub fn machines(lab: &Lab) -> (Cow<'_, Lab>, Vec<VirtualHost>) {
         }
         vms.push((vm, members));
     }
-    // Each member's linked interfaces, in link order, take the VM's next NIC.
+    // The VM's NICs go to its members by name, each member's interfaces in link order.
+    let mut linked: Vec<(&str, &str)> = Vec::new();
+    for l in &lab.links {
+        for end in [&l.a, &l.z] {
+            if vm_of.contains_key(end.node.as_str())
+                && !linked.contains(&(end.node.as_str(), end.iface.as_str()))
+            {
+                linked.push((end.node.as_str(), end.iface.as_str()));
+            }
+        }
+    }
+    linked.sort_by_key(|(node, _)| *node);
     let mut next_nic: BTreeMap<&str, u32> = BTreeMap::new();
     let mut nic_of: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for (node, iface) in linked {
+        let n = next_nic.entry(vm_of[node].as_str()).or_insert(0);
+        *n += 1;
+        nic_of.insert((node.to_string(), iface.to_string()), *n);
+    }
     let mut links = lab.links.clone();
     for l in &mut links {
         for end in [&mut l.a, &mut l.z] {
             let Some(vm) = vm_of.get(end.node.as_str()) else {
                 continue;
             };
-            let key = (end.node.clone(), end.iface.clone());
-            let k = *nic_of.entry(key).or_insert_with(|| {
-                let n = next_nic.entry(vm.as_str()).or_insert(0);
-                *n += 1;
-                *n
-            });
+            let k = nic_of
+                .get(&(end.node.clone(), end.iface.clone()))
+                .copied()
+                .unwrap_or_default();
             end.iface = format!("{}/{}", end.node, end.iface);
             end.node = vm.clone();
             end.nic = k;

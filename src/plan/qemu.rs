@@ -11,7 +11,7 @@
 //! an invalid opcode; `max` emulates every feature TCG can, so the flags a platform asks for
 //! come with the ones they imply.
 
-use super::model::{Accel, LinkPlan, LinkTransport, NicPlan, NicRole, NodePaths};
+use super::model::{Accel, End, LinkPlan, LinkTransport, NicPlan, NicRole, NodePaths};
 use crate::spec::Node;
 
 /// Inputs for one command line.
@@ -107,7 +107,6 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
                 push(&["-device", &device(Some("mgmt"))]);
             }
             NicRole::Link { link, end, .. } => {
-                let id = link_netdev_id(*link);
                 // Links are in index order; look further only if they are not.
                 let Some(l) = i
                     .links
@@ -121,6 +120,11 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
                 let wiring = match l.transport {
                     LinkTransport::CrossHost | LinkTransport::Remote => LinkTransport::Relay,
                     t => t,
+                };
+                // A cable from a node back to itself has both its netdevs in one QEMU.
+                let id = match end {
+                    End::Z if l.a.node == l.z.node => format!("{}z", link_netdev_id(*link)),
+                    _ => link_netdev_id(*link),
                 };
                 let (local, remote) = l.sockets.of(*end, wiring);
                 let netdev = format!(
