@@ -1,5 +1,6 @@
 //! Plan building speed: a generated 1000-node, 2000-link topology, from spec text to a full
-//! plan (every QEMU command line). Target: under 50 ms (BENCHMARKS.md).
+//! plan (every QEMU command line), in the design's layout and in newtron's (registry ports,
+//! secrets). Target: under 50 ms (BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -58,6 +59,64 @@ fn sources() -> SpecSources {
     }
 }
 
+/// The same network laid out as newtron lays it out: `nodes` in the topology, `nodes/<n>.json`
+/// with a `${secret:...}` password each, and a registry platform whose 32-port `ports[]`
+/// inventory places the interfaces.
+fn newtron_sources() -> SpecSources {
+    let design = sources();
+    let mut topology: serde_json::Value =
+        serde_json::from_str(&design.topology.text).expect("generated topology");
+    let obj = topology.as_object_mut().expect("an object");
+    let devices = obj.remove("devices").expect("devices");
+    obj.insert("nodes".into(), devices);
+    obj.remove("name");
+    let settings = obj.remove("vmlab").expect("settings");
+    obj.insert("newtlab".into(), settings);
+    let ports: Vec<serde_json::Value> = (0..32)
+        .map(|k| serde_json::json!({"name": format!("Ethernet{}", 4 * k), "nic_index": k + 1}))
+        .collect();
+    let platform = serde_json::json!({"name": "vs", "device_type": "switch", "ports": ports,
+        "vm_image": "/img/vs.qcow2", "credentials": {"user": "admin", "pass": "x"}});
+    let dir = PathBuf::from("/n/networks/big");
+    let text = |path: PathBuf, t: String| SpecText { path, text: t };
+    let mut secrets = serde_json::Map::new();
+    for i in 0..NODES {
+        secrets.insert(format!("n{i}_pass"), "YourPaSsWoRd".into());
+    }
+    SpecSources {
+        dir: dir.clone(),
+        dir_name: Some("big".into()),
+        topology: text(dir.join("topology.json"), topology.to_string()),
+        platforms: None,
+        profiles: (0..NODES)
+            .map(|i| {
+                (
+                    format!("n{i}"),
+                    text(
+                        dir.join(format!("nodes/n{i}.json")),
+                        format!(
+                            r#"{{"platform": "vs", "ssh_user": "admin", "ssh_pass": "${{secret:n{i}_pass}}", "zone": ""}}"#
+                        ),
+                    ),
+                )
+            })
+            .collect(),
+        newtron: Some(spec::source::NewtronSources {
+            registry: PathBuf::from("/n/platforms"),
+            platforms: vec![(
+                "vs".into(),
+                text(PathBuf::from("/n/platforms/vs.json"), platform.to_string()),
+            )],
+            secrets: Some(text(
+                dir.join("secrets.json"),
+                serde_json::Value::Object(secrets).to_string(),
+            )),
+            zones: Vec::new(),
+            network: None,
+        }),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let src = sources();
     let opts = PlanOptions {
@@ -77,6 +136,18 @@ fn bench(c: &mut Criterion) {
             plan::build(&lab, &opts).expect("plan")
         })
     });
+    let newtron = newtron_sources();
+    let lab = spec::resolve(&newtron, None).expect("valid generated newtron network");
+    assert_eq!((lab.nodes.len(), lab.links.len()), (NODES, LINKS));
+    c.bench_function(
+        "newtron layout: spec text → plan, 1000 nodes 2000 links",
+        |b| {
+            b.iter(|| {
+                let lab = spec::resolve(black_box(&newtron), None).expect("valid");
+                plan::build(&lab, &opts).expect("plan")
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench);
