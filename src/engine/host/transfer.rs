@@ -169,7 +169,15 @@ fn unpack_into(input: impl Read, dir: &Path) -> Result<(), EngineError> {
             return Err(bad(format!("{} is not a spec file", rel.display())));
         }
         let target = dir.join(&rel);
-        let mode = if rel == Path::new(key::FILE) {
+        // newtron's layout has nodes/, zones/ and the platforms it uses in folders of their own.
+        if let Some(parent) = target.parent() {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(parent)
+                .map_err(|e| EngineError::io(format!("cannot create {}", parent.display()), e))?;
+        }
+        let mode = if rel == Path::new(key::FILE) || rel == Path::new("secrets.json") {
             0o600
         } else {
             0o644
@@ -260,6 +268,55 @@ mod tests {
             key::load(src.path()).unwrap(),
             "the same key on both sides"
         );
+    }
+
+    #[test]
+    fn a_newtron_network_travels_with_its_platforms_and_reads_the_same_there() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let net = root.path().join("networks/n1");
+        for d in ["nodes", "zones"] {
+            std::fs::create_dir_all(net.join(d)).unwrap();
+        }
+        std::fs::create_dir_all(root.path().join("platforms")).unwrap();
+        std::fs::write(
+            net.join("topology.json"),
+            r#"{"nodes": {"r1": {}}, "links": []}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            net.join("nodes/r1.json"),
+            r#"{"platform": "p", "zone": "z", "ssh_user": "a", "ssh_pass": "${secret:k}"}"#,
+        )
+        .unwrap();
+        std::fs::write(net.join("zones/z.json"), "{}").unwrap();
+        std::fs::write(net.join("secrets.json"), r#"{"k": "v"}"#).unwrap();
+        let platform = root.path().join("platforms/p.json");
+        std::fs::write(&platform, r#"{"name": "p", "vm_image": "/i.qcow2"}"#).unwrap();
+        let here = crate::spec::load(&net, None).expect("the network reads here");
+        let bytes = pack(&net, &[("p".into(), platform)]).unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let out = dst.path().join("n1");
+        unpack_into(bytes.as_slice(), &out).unwrap();
+        let mode = std::fs::metadata(out.join("secrets.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "secrets stay private");
+        let there = crate::spec::load(&out, None).expect("the copy reads there");
+        assert_eq!(
+            there.nodes,
+            here.nodes
+                .iter()
+                .map(|n| {
+                    let mut n = n.clone();
+                    n.profile = out.join("nodes/r1.json");
+                    n.image_from.0 = out.join("platforms/p.json");
+                    n
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(there.name.as_str(), "n1");
     }
 
     #[test]
