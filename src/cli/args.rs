@@ -273,6 +273,29 @@ pub enum Command {
         #[arg(long, value_name = "NAME", value_parser = host_name)]
         host: Option<String>,
     },
+    /// Serve the HTTP API: newtron's lab-server routes (/newtlab/v1) and vmlab's own (/v1),
+    /// with live event streams, until Ctrl-C
+    #[command(
+        after_help = "Examples:\n  vmlab serve --networks-base ~/newtron/networks\n  curl -s 127.0.0.1:18080/newtlab/v1/labs\n  curl -sN 127.0.0.1:18080/newtlab/v1/labs/2node-vs/events"
+    )]
+    Serve {
+        /// Address and port to listen on (other than loopback only with --token-file)
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:18080", value_parser = crate::serve::parse_listen)]
+        listen: crate::serve::Listen,
+        /// Where network ids are spec directories (<dir>/<id>/topology.json): newtron's
+        /// networks folder
+        #[arg(long, value_name = "DIR")]
+        networks_base: Option<PathBuf>,
+        /// newtron's platforms registry (as --platforms)
+        #[arg(long, value_name = "DIR")]
+        platforms_base: Option<PathBuf>,
+        /// A file (mode 0600) holding the bearer token every request must carry
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Accelerator of the labs it deploys
+        #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
+        accel: AccelArg,
+    },
     /// List deployed labs
     #[command(after_help = "Example:\n  vmlab labs --format json")]
     Labs {

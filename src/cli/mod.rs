@@ -203,6 +203,31 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             timeout,
             command,
         } => tools::exec(&lab, nodes, platform, all, format, timeout, &command).await,
+        Command::Serve {
+            listen,
+            networks_base,
+            platforms_base,
+            token_file,
+            accel,
+        } => {
+            if platforms_base.is_some() {
+                api::set_platforms_registry(platforms_base);
+            }
+            let token = token_file.as_deref().map(api::read_private).transpose()?;
+            let opts = crate::serve::ServeOptions {
+                listen,
+                networks_base,
+                token,
+                accel: accel.wanted(),
+            };
+            crate::serve::run(opts, cancel.clone(), |at| {
+                say(&format!(
+                    "vmlab serve: listening on http://{at} (/newtlab/v1, /v1); Ctrl-C stops"
+                ))
+            })
+            .await
+            .map(|()| 0)
+        }
         Command::Doctor { specs, out } => tools::doctor(specs.as_deref(), out.json()).await,
         Command::Completions { shell } => tools::completions(shell),
         Command::Man { command } => tools::man(&command),

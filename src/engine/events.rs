@@ -155,24 +155,58 @@ fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
+/// Something that also sees every event a sink sends (an operation's journal).
+pub type Tap = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
+
 /// Where the engine sends events. Sending never blocks; a receiver that went away is fine.
-#[derive(Debug, Clone)]
-pub struct EventSink(Option<mpsc::UnboundedSender<Event>>);
+#[derive(Clone)]
+pub struct EventSink {
+    tx: Option<mpsc::UnboundedSender<Event>>,
+    taps: Vec<Tap>,
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSink")
+            .field("open", &self.tx.is_some())
+            .field("taps", &self.taps.len())
+            .finish()
+    }
+}
 
 impl EventSink {
     /// A sink and the receiving end of its stream.
     pub fn channel() -> (Self, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (EventSink(Some(tx)), rx)
+        (
+            EventSink {
+                tx: Some(tx),
+                taps: Vec::new(),
+            },
+            rx,
+        )
     }
 
     /// A sink that drops everything.
     pub fn none() -> Self {
-        EventSink(None)
+        EventSink {
+            tx: None,
+            taps: Vec::new(),
+        }
+    }
+
+    /// This sink, with `tap` also seeing every event.
+    pub fn tapped(&self, tap: Tap) -> Self {
+        let mut s = self.clone();
+        s.taps.push(tap);
+        s
     }
 
     pub fn send(&self, e: Event) {
-        if let Some(tx) = &self.0 {
+        for t in &self.taps {
+            t(&e);
+        }
+        if let Some(tx) = &self.tx {
             let _ = tx.send(e);
         }
     }

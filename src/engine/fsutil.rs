@@ -1,6 +1,7 @@
-//! Atomic file replacement: write a sibling temp file, fsync, rename over the target.
+//! Files the engine treats with care: atomic replacement (write a sibling temp file, fsync,
+//! rename over the target) and reading a secret only its owner may read.
 //!
-//! A symlinked target is followed, so the link survives and the file it points to is replaced.
+//! In atomic replacement a symlinked target is followed, so the link survives and the file it points to is replaced.
 //! The temp file is created with the target's permission bits (never wider than the original,
 //! not even for the moment before a chmod) and is given the target's owner and group where the
 //! user may keep them.
@@ -82,6 +83,31 @@ fn tempfile_in(dir: &Path, name: &str, mode: u32) -> std::io::Result<(PathBuf, s
         }
     }
     Err(std::io::Error::other("cannot create a temporary file"))
+}
+
+/// The text of a file only its owner may read: a secret (the API token). Refused, naming the
+/// fix, if its group or others may read or write it, or if it is empty.
+pub fn read_private(path: &Path) -> Result<String, crate::engine::error::EngineError> {
+    use crate::engine::error::EngineError;
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| EngineError::io(format!("cannot read {}", path.display()), e))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(EngineError::Usage {
+            what: format!("{} may be read by others", path.display()),
+            fix: format!("chmod 600 {}", path.display()),
+        });
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| EngineError::io(format!("cannot read {}", path.display()), e))?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(EngineError::Usage {
+            what: format!("{} is empty", path.display()),
+            fix: "write the token in it (for example `openssl rand -hex 32`)".into(),
+        });
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

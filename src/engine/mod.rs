@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod home;
 pub mod host;
 pub mod image;
+pub mod journal;
 pub mod lab;
 pub mod lines;
 pub mod link;

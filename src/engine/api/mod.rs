@@ -16,6 +16,7 @@
 pub mod access;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub use super::events::{Event, EventSink, count};
 pub use super::host::HostTarget;
 pub use super::host::all::{ALREADY_RUNNING_LINE, AllOptions, HostView};
 pub use super::image::ImageRow;
+pub use super::journal::{Entry as JournalEntry, Follower as JournalFollower};
 pub use super::lab::LabDir;
 pub use super::lab::deploy::{DeployOptions, Deployment, Prepared};
 pub use super::lab::destroy::DestroyReport;
@@ -46,9 +48,11 @@ pub use super::link::control::{DirReport, Dropped};
 pub use super::node::{BootStage, NodeStatus};
 pub use access::{ConsoleAccess, LocalConsole};
 
+use super::journal::Journal;
 use super::lab::{destroy, exec, export, find, lifecycle, links, monitor, repair, snapshot};
 use super::{doctor, home, host, image, lab, link};
-use crate::plan::{Accel, LabPlan};
+pub use crate::plan::Accel;
+use crate::plan::LabPlan;
 use crate::spec::{Lab, LabName, SpecErrors};
 
 /// Reads and resolves the spec directory `dir` (`~` in its paths is the user's home).
@@ -84,7 +88,45 @@ pub async fn prepare_deploy(
     opts: DeployOptions,
     events: &EventSink,
 ) -> Result<Prepared, EngineError> {
-    lab::deploy::prepare(spec, opts, events).await
+    // The journal goes on with the deployment, which ends it.
+    let j = Arc::new(Journal::begin(&spec.name, "deploy"));
+    let prepared = lab::deploy::prepare(spec, opts, &events.tapped(j.tap())).await;
+    match prepared {
+        Ok(Prepared::Ready(d)) => Ok(Prepared::Ready(Box::new(d.journaled(j)))),
+        other => j.ended(other),
+    }
+}
+
+/// Runs `op` on lab `name` with its journal: begun, every event of `events` recorded, ended
+/// with the outcome (what the HTTP server's streams follow).
+async fn journaled<T, F, Fut>(
+    name: &LabName,
+    op: &str,
+    events: &EventSink,
+    f: F,
+) -> Result<T, EngineError>
+where
+    F: FnOnce(EventSink) -> Fut,
+    Fut: std::future::Future<Output = Result<T, EngineError>>,
+{
+    let j = Arc::new(Journal::begin(name, op));
+    j.ended(f(events.tapped(j.tap())).await)
+}
+
+/// Follows lab `name`'s operation journal from byte `from` (`None`: from now): every
+/// operation on the lab, whoever runs it, line by line.
+pub fn follow_journal(name: &LabName, from: Option<u64>) -> JournalFollower {
+    JournalFollower::new(name, from)
+}
+
+/// The operation running on lab `name` now, if one is (its name, when it began, its pid).
+pub fn operation_in_flight(name: &LabName) -> Option<(String, String, u32)> {
+    crate::engine::journal::in_flight(name)
+}
+
+/// The text of a file only its owner may read (a token): refused if group or others can.
+pub fn read_private(path: &Path) -> Result<String, EngineError> {
+    crate::engine::fsutil::read_private(path)
 }
 
 /// What a one-step deploy did.
@@ -258,7 +300,11 @@ impl LabHandle {
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<(), EngineError> {
-        lifecycle::run(&self.dir, node, op, events, cancel).await
+        let what = format!("{} {node}", op.verb());
+        journaled(self.name(), &what, events, |events| async move {
+            lifecycle::run(&self.dir, node, op, &events, cancel).await
+        })
+        .await
     }
 
     /// Starts, stops or restarts several nodes at once (`None`: every node `--all` means for
@@ -275,7 +321,12 @@ impl LabHandle {
             None => lifecycle::every_node(&self.dir, &self.state()?, op),
         };
         if !nodes.is_empty() {
-            lifecycle::run_many(&self.dir, &nodes, op, events, cancel).await?;
+            let what = format!("{} {}", op.verb(), nodes.join(" "));
+            let these = &nodes;
+            journaled(self.name(), &what, events, |events| async move {
+                lifecycle::run_many(&self.dir, these, op, &events, cancel).await
+            })
+            .await?;
         }
         Ok(nodes)
     }
@@ -287,7 +338,13 @@ impl LabHandle {
         change: &LinkChange,
         events: &EventSink,
     ) -> Result<usize, EngineError> {
-        links::change(&self.dir, end, change, events).await
+        journaled(
+            self.name(),
+            &format!("link {end}"),
+            events,
+            |events| async move { links::change(&self.dir, end, change, &events).await },
+        )
+        .await
     }
 
     /// Captures the link at `end` as pcap into `out` until `stop` is set; the frames written.
@@ -320,7 +377,13 @@ impl LabHandle {
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<Snapshot, EngineError> {
-        snapshot::take(&self.dir, name, events, cancel).await
+        journaled(
+            self.name(),
+            &format!("snapshot {name}"),
+            events,
+            |events| async move { snapshot::take(&self.dir, name, &events, cancel).await },
+        )
+        .await
     }
 
     /// Brings the whole lab back to snapshot `name`.
@@ -330,7 +393,13 @@ impl LabHandle {
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<Restored, EngineError> {
-        snapshot::restore(&self.dir, name, events, cancel).await
+        journaled(
+            self.name(),
+            &format!("restore {name}"),
+            events,
+            |events| async move { snapshot::restore(&self.dir, name, &events, cancel).await },
+        )
+        .await
     }
 
     pub fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError> {
@@ -378,7 +447,10 @@ impl LabHandle {
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<RepairReport, EngineError> {
-        repair::repair(&self.dir, events, cancel).await
+        journaled(self.name(), "repair", events, |events| async move {
+            repair::repair(&self.dir, &events, cancel).await
+        })
+        .await
     }
 
     /// Stops everything the lab runs and removes its directory.
@@ -387,7 +459,10 @@ impl LabHandle {
         force: bool,
         events: &EventSink,
     ) -> Result<DestroyReport, EngineError> {
-        destroy::destroy(&self.dir, force, events).await
+        journaled(self.name(), "destroy", events, |events| async move {
+            destroy::destroy(&self.dir, force, &events).await
+        })
+        .await
     }
 
     /// The lab's ssh_config (its key, its known_hosts).

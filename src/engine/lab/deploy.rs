@@ -70,6 +70,8 @@ pub struct Deployment {
     lab: LabDir,
     lock: LabLock,
     keep_on_failure: bool,
+    /// The lab's operation journal, which `run` goes on writing to and ends.
+    journal: Option<std::sync::Arc<crate::engine::journal::Journal>>,
 }
 
 /// Is a lab deployed in `lab` with at least one of its QEMUs alive?
@@ -164,6 +166,7 @@ pub async fn prepare(
         lab,
         lock,
         keep_on_failure: opts.keep_on_failure,
+        journal: None,
     })))
 }
 
@@ -304,11 +307,33 @@ impl Deployment {
         &self.lab
     }
 
+    /// Goes on writing to `journal` (begun by whoever prepared this deployment).
+    pub fn journaled(mut self, journal: std::sync::Arc<crate::engine::journal::Journal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
     /// Runs the deployment to a ready lab. On failure or cancellation it stops everything it
     /// started (keeping the VMs only for a boot failure with `keep_on_failure`) before it
     /// returns the error. The lock is released when this returns.
     pub async fn run(
         self,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<LabState, EngineError> {
+        let events = &match &self.journal {
+            Some(j) => events.tapped(j.tap()),
+            None => events.clone(),
+        };
+        let result = self.run_inner(events, cancel).await;
+        match &self.journal {
+            Some(j) => j.ended(result),
+            None => result,
+        }
+    }
+
+    async fn run_inner(
+        &self,
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<LabState, EngineError> {

@@ -1,0 +1,268 @@
+//! newtron's lab-server API (`/newtlab/v1`), in the shapes its clients read: health, the labs,
+//! a lab's state (newtron's `LabState`: nodes by name with their pid, status, phase, ports,
+//! host and namespace; links with their ports), an asynchronous deploy, a synchronous destroy,
+//! node start and stop, the relay's counters as newtron's bridge stats, and the phase events.
+//! `{name}` is a network id: a directory under `--networks-base`.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+
+use super::http::{ApiError, ApiResult, Server, body, data, now};
+use super::stream::{self, Flavor};
+use crate::engine::api::{self, DeployOptions, EventSink, NodeOp};
+
+pub(super) fn routes() -> Router<Server> {
+    Router::new()
+        .route("/newtlab/v1/health", get(health))
+        .route("/newtlab/v1/labs", get(labs))
+        .route("/newtlab/v1/labs/{name}/status", get(status))
+        .route("/newtlab/v1/labs/{name}/deploy", post(deploy))
+        .route("/newtlab/v1/labs/{name}/destroy", post(destroy))
+        .route("/newtlab/v1/labs/{name}/provision", post(provision))
+        .route("/newtlab/v1/labs/{name}/nodes/{node}/{action}", post(node))
+        .route("/newtlab/v1/labs/{name}/events", get(events))
+        .route("/newtlab/v1/labs/{name}/bridges/stats", get(bridge_stats))
+}
+
+async fn health() -> Response {
+    data(
+        StatusCode::OK,
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+    )
+}
+
+async fn labs() -> Response {
+    let labs: Vec<Value> = api::lab_names()
+        .iter()
+        .map(|n| json!({"network_id": n.as_str()}))
+        .collect();
+    data(StatusCode::OK, labs)
+}
+
+/// newtron's `LabState` of a deployed lab.
+async fn status(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
+    let lab = s.deployed(&name)?;
+    let state = lab.state()?;
+    let st = lab.status()?;
+    let mut nodes = Map::new();
+    for n in &st.nodes {
+        let vm = n.vm.clone().unwrap_or_else(|| n.name.clone());
+        let rec = state.nodes.get(&vm);
+        nodes.insert(
+            n.name.clone(),
+            json!({
+                "pid": n.pid,
+                "status": n.status.label(),
+                "phase": n.stage.map(|s| s.label()).unwrap_or(n.status.label()),
+                "device_type": n.device_type.clone().unwrap_or_else(|| "switch".into()),
+                "image": rec.and_then(|r| r.image.as_ref()).map(|p| p.display().to_string()),
+                "ssh_port": n.ssh_port,
+                "console_port": n.console_port,
+                "original_mgmt_ip": rec.map(|r| r.mgmt_addr.to_string()),
+                "host": if n.host == "localhost" { String::new() } else { n.host.clone() },
+                "host_ip": n.host_ip,
+                "ssh_user": n.ssh_user,
+                "vm_name": vm,
+                "namespace": n.namespace,
+            }),
+        );
+    }
+    let links: Vec<Value> = state
+        .links
+        .iter()
+        .zip(&st.links)
+        .map(|(rec, row)| {
+            json!({
+                "a": row.a, "z": row.z, "a_port": rec.port, "z_port": rec.port,
+                "worker_host": row.peer.as_ref().map(|p| p.host.clone()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(data(
+        StatusCode::OK,
+        json!({
+            "network_id": st.name.as_str(),
+            "created": st.created,
+            "dir": st.spec_dir.display().to_string(),
+            "ssh_key_path": lab.path().join("id_ed25519").display().to_string(),
+            "nodes": nodes,
+            "links": links,
+        }),
+    ))
+}
+
+/// A flag from the body or the query string (`?force=true`).
+fn flag(body: &Value, q: &HashMap<String, String>, key: &str) -> Result<bool, ApiError> {
+    match (body.get(key), q.get(key)) {
+        (Some(Value::Bool(b)), _) => Ok(*b),
+        (Some(Value::Null) | None, None) => Ok(false),
+        (None | Some(Value::Null), Some(v)) if v == "true" || v == "1" => Ok(true),
+        (None | Some(Value::Null), Some(v)) if v == "false" || v == "0" || v.is_empty() => {
+            Ok(false)
+        }
+        _ => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{key} must be true or false"),
+        )),
+    }
+}
+
+/// Starts a deploy and answers 202 at once; its events and its end are on the lab's stream.
+async fn deploy(
+    State(s): State<Server>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    raw: Bytes,
+) -> ApiResult {
+    let id = s.lab(&name)?;
+    let b = body(&raw)?;
+    let force = flag(&b, &q, "force")?;
+    if flag(&b, &q, "provision")? {
+        return Err(not_configuring());
+    }
+    let host = match (b.get("host"), q.get("host")) {
+        (Some(Value::String(h)), _) | (None, Some(h)) if !h.is_empty() => {
+            crate::spec::name::check_name(h).map_err(|why| {
+                ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("the host name {h:?} {why}"),
+                )
+            })?;
+            Some(h.clone())
+        }
+        (None | Some(Value::Null), _) | (Some(Value::String(_)), _) => None,
+        _ => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "host must be a host name".into(),
+            ));
+        }
+    };
+    let dir = s.spec_dir(&id)?;
+    let spec = api::load_spec(&dir)?;
+    if spec.name != id {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the spec in {} names its lab {}, not {id}",
+                dir.display(),
+                spec.name
+            ),
+        ));
+    }
+    let claim = s.claim(&id, "deploy")?;
+    let started = now();
+    let (cancel, accel) = (s.cancel(), s.inner.accel);
+    tokio::spawn(async move {
+        let _claim = claim;
+        let opts = DeployOptions {
+            accel,
+            force,
+            keep_on_failure: false,
+            host,
+        };
+        // The journal records the events and the outcome; the stream follows it.
+        let _ = api::deploy(&spec, opts, &EventSink::none(), &cancel).await;
+    });
+    Ok(data(
+        StatusCode::ACCEPTED,
+        json!({"op": "deploy", "network_id": id.as_str(), "started": started}),
+    ))
+}
+
+fn not_configuring() -> ApiError {
+    ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        "vmlab runs the lab's VMs and links; it does not configure devices (provisioning is \
+         newtron's)"
+            .into(),
+    )
+}
+
+async fn provision() -> Response {
+    not_configuring().into_response()
+}
+
+async fn destroy(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
+    let lab = s.deployed(&name)?;
+    let _claim = s.claim(lab.name(), "destroy")?;
+    lab.destroy(false, &EventSink::none()).await?;
+    Ok(data(
+        StatusCode::OK,
+        json!({"lab": name, "status": "destroyed"}),
+    ))
+}
+
+async fn node(
+    State(s): State<Server>,
+    Path((name, node, action)): Path<(String, String, String)>,
+) -> ApiResult {
+    let (op, done) = match action.as_str() {
+        "start" => (NodeOp::Start, "started"),
+        "stop" => (NodeOp::Stop, "stopped"),
+        _ => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no node action {action:?} (start, stop)"),
+            ));
+        }
+    };
+    let lab = s.deployed(&name)?;
+    let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
+    lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
+    Ok(data(
+        StatusCode::OK,
+        json!({"lab": name, "node": node, "status": done}),
+    ))
+}
+
+async fn events(
+    State(s): State<Server>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let lab = s.lab(&name)?;
+    Ok(stream::events(
+        lab,
+        stream::resume_from(&headers),
+        Flavor::Newtlab,
+    ))
+}
+
+/// The relay's counters as newtron's bridge stats: one entry for this host.
+async fn bridge_stats(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
+    let lab = s.deployed(&name)?;
+    let state = lab.state()?;
+    let st = lab.status()?;
+    let links: Vec<Value> = state
+        .links
+        .iter()
+        .zip(&st.links)
+        .map(|(rec, row)| {
+            let bytes = |f: fn(&api::LinkRow) -> Option<u64>| f(row).unwrap_or(0);
+            json!({
+                "a": row.a, "z": row.z, "a_port": rec.port, "z_port": rec.port,
+                "a_to_z_bytes": bytes(|r| r.counters.as_ref().map(|c| c.a_to_z.bytes)),
+                "z_to_a_bytes": bytes(|r| r.counters.as_ref().map(|c| c.z_to_a.bytes)),
+                "sessions": 2usize.saturating_sub(row.waiting_for.len()),
+                "connected": row.state == api::LinkState::Up,
+            })
+        })
+        .collect();
+    Ok(data(
+        StatusCode::OK,
+        json!([{
+            "host": state.host.clone().unwrap_or_default(),
+            "updated_at": now(),
+            "age_seconds": 0.0,
+            "stats": {"links": links},
+        }]),
+    ))
+}

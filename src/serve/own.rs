@@ -1,0 +1,233 @@
+//! vmlab's own API (`/v1`): what the CLI does to a running lab, over HTTP — the lab's status
+//! (vmlab's shape), links with live counters and rates, down/up, impairments set and reset,
+//! snapshots taken, listed, restored and deleted, node start/stop/restart, exec with each
+//! node's result, and every operation's events. The same facade calls as the CLI and the TUI.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::http::{ApiError, ApiResult, Server, body, data};
+use super::stream::{self, Flavor};
+use crate::engine::api::{self, EventSink, LinkChange, NodeOp, Targets};
+use crate::spec::impair::{self, Directions};
+
+pub(super) fn routes() -> Router<Server> {
+    Router::new()
+        .route("/v1/labs", get(labs))
+        .route("/v1/labs/{name}/status", get(status))
+        .route("/v1/labs/{name}/links", get(links))
+        .route("/v1/labs/{name}/links/{end}/{action}", post(link))
+        .route("/v1/labs/{name}/nodes/{node}/{action}", post(node))
+        .route("/v1/labs/{name}/snapshots", get(snapshots).post(take))
+        .route("/v1/labs/{name}/snapshots/{snap}/restore", post(restore))
+        .route(
+            "/v1/labs/{name}/snapshots/{snap}",
+            axum::routing::delete(delete_snapshot),
+        )
+        .route("/v1/labs/{name}/exec", post(exec))
+        .route("/v1/labs/{name}/events", get(events))
+}
+
+fn bad(what: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, what.into())
+}
+
+async fn labs() -> ApiResult {
+    let names: Vec<String> = api::lab_names().iter().map(|n| n.to_string()).collect();
+    Ok(data(StatusCode::OK, names))
+}
+
+async fn status(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
+    Ok(data(StatusCode::OK, s.deployed(&name)?.status()?))
+}
+
+async fn links(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
+    let st = s.deployed(&name)?.status()?;
+    Ok(data(
+        StatusCode::OK,
+        json!({"relay": st.relay, "links": st.links}),
+    ))
+}
+
+/// A duration, loss or rate field of an impairment body, as the CLI takes it (`"20ms"`).
+fn field<T>(
+    b: &Value,
+    key: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ApiError> {
+    match b.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(v)) => parse(v).map(Some).map_err(|e| bad(format!("{key}: {e}"))),
+        Some(_) => Err(bad(format!("{key} must be a string, for example \"20ms\""))),
+    }
+}
+
+async fn link(
+    State(s): State<Server>,
+    Path((name, end, action)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    let lab = s.deployed(&name)?;
+    let change = match action.as_str() {
+        "down" => LinkChange::Admin { up: false },
+        "up" => LinkChange::Admin { up: true },
+        "reset" => LinkChange::Reset,
+        "set" => {
+            let b = body(&raw)?;
+            let dirs = match b.get("direction").and_then(Value::as_str) {
+                None => Directions::Both,
+                Some(d) => Directions::parse_typed(d).map_err(bad)?,
+            };
+            let change = LinkChange::Impair {
+                dirs,
+                delay_us: field(&b, "delay", impair::parse_duration)?,
+                jitter_us: field(&b, "jitter", impair::parse_duration)?,
+                loss_ppm: field(&b, "loss", impair::parse_loss)?,
+                rate_bps: field(&b, "rate", impair::parse_rate)?,
+            };
+            if let LinkChange::Impair {
+                delay_us: None,
+                jitter_us: None,
+                loss_ppm: None,
+                rate_bps: None,
+                ..
+            } = change
+            {
+                return Err(bad("nothing to set: give delay, jitter, loss or rate"));
+            }
+            change
+        }
+        _ => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no link action {action:?} (down, up, set, reset)"),
+            ));
+        }
+    };
+    let index = lab.link(&end, &change, &EventSink::none()).await?;
+    let st = lab.status()?;
+    Ok(data(StatusCode::OK, st.links.get(index)))
+}
+
+async fn node(
+    State(s): State<Server>,
+    Path((name, node, action)): Path<(String, String, String)>,
+) -> ApiResult {
+    let op = match action.as_str() {
+        "start" => NodeOp::Start,
+        "stop" => NodeOp::Stop,
+        "restart" => NodeOp::Restart,
+        _ => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no node action {action:?} (start, stop, restart)"),
+            ));
+        }
+    };
+    let lab = s.deployed(&name)?;
+    let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
+    lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
+    let st = lab.status()?;
+    Ok(data(
+        StatusCode::OK,
+        st.nodes.into_iter().find(|n| n.name == node),
+    ))
+}
+
+async fn snapshots(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
+    Ok(data(StatusCode::OK, s.deployed(&name)?.snapshots()?))
+}
+
+async fn take(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let snap = b
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("give the snapshot's name: {\"name\": \"converged\"}"))?
+        .to_string();
+    let lab = s.deployed(&name)?;
+    let _claim = s.claim(lab.name(), &format!("snapshot {snap}"))?;
+    let taken = lab.snapshot(&snap, &EventSink::none(), &s.cancel()).await?;
+    Ok(data(StatusCode::CREATED, taken))
+}
+
+async fn restore(State(s): State<Server>, Path((name, snap)): Path<(String, String)>) -> ApiResult {
+    let lab = s.deployed(&name)?;
+    let _claim = s.claim(lab.name(), &format!("restore {snap}"))?;
+    let r = lab.restore(&snap, &EventSink::none(), &s.cancel()).await?;
+    Ok(data(
+        StatusCode::OK,
+        json!({
+            "snapshot": snap,
+            "resumed_after_secs": r.resumed_after.as_secs_f64(),
+            "ssh_after_secs": r.ssh_after.as_secs_f64(),
+            "started": r.started,
+        }),
+    ))
+}
+
+async fn delete_snapshot(
+    State(s): State<Server>,
+    Path((name, snap)): Path<(String, String)>,
+) -> ApiResult {
+    let lab = s.deployed(&name)?;
+    lab.delete_snapshot(&snap, &EventSink::none()).await?;
+    Ok(data(
+        StatusCode::OK,
+        json!({"snapshot": snap, "status": "deleted"}),
+    ))
+}
+
+/// `{"command": "...", "nodes": [...] | "platform": "..." | "all": true, "timeout_secs": 120}`:
+/// each node's outcome.
+async fn exec(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let command = b
+        .get("command")
+        .and_then(Value::as_str)
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| bad("give the command: {\"command\": \"uname -r\", \"all\": true}"))?
+        .to_string();
+    let targets = match (b.get("nodes"), b.get("platform"), b.get("all")) {
+        (Some(Value::Array(n)), None, None) => Targets::Nodes(
+            n.iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("nodes must be a list of node names"))?,
+        ),
+        (None, Some(Value::String(p)), None) => Targets::Platform(p.clone()),
+        (None, None, Some(Value::Bool(true))) => Targets::All,
+        _ => return Err(bad("name the nodes: one of nodes, platform or all: true")),
+    };
+    let timeout = b.get("timeout_secs").and_then(Value::as_u64).unwrap_or(120);
+    let lab = s.deployed(&name)?;
+    let nodes = lab.exec_targets(&targets)?;
+    let (lines, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcomes = lab
+        .exec(
+            &nodes,
+            &[command],
+            std::time::Duration::from_secs(timeout.clamp(1, 3600)),
+            &lines,
+        )
+        .await?;
+    Ok(data(StatusCode::OK, outcomes))
+}
+
+async fn events(
+    State(s): State<Server>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let lab = s.lab(&name)?;
+    Ok(stream::events(
+        lab,
+        stream::resume_from(&headers),
+        Flavor::Own,
+    ))
+}
