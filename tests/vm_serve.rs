@@ -70,8 +70,17 @@ struct Events(Arc<Mutex<Vec<(String, String)>>>);
 
 impl Events {
     fn follow(url: &str) -> Self {
+        Self::follow_after(url, None)
+    }
+
+    /// Follows from after the event whose id is `last` (`Last-Event-ID`).
+    fn follow_after(url: &str, last: Option<&str>) -> Self {
         let events = Events::default();
-        let resp = ureq::get(url).call().expect("the event stream");
+        let mut req = ureq::get(url);
+        if let Some(id) = last {
+            req = req.set("Last-Event-ID", id);
+        }
+        let resp = req.call().expect("the event stream");
         assert_eq!(
             resp.header("content-type"),
             Some("text/event-stream"),
@@ -312,6 +321,27 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
             .any(|(n, d)| n == "begin" && d.contains("\"op\":\"deploy\"")),
         "{mine:?}"
     );
+    // A client back with Last-Event-ID 0 gets the journal from its start: both deploys.
+    let replay = Events::follow_after(&format!("{}/v1/labs/apilab/events", srv.base), Some("0"));
+    let t0 = Instant::now();
+    loop {
+        let begins = replay
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, d)| n == "begin" && d.contains("\"op\":\"deploy\""))
+            .count();
+        if begins >= 2 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no replay: {:?}",
+            replay.0.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let (code, _) = api("POST", "/newtlab/v1/labs/apilab/destroy", None);
     assert_eq!(code, 200);
     assert!(lab.qemus().is_empty());
@@ -339,6 +369,51 @@ fn the_api_asks_for_its_token_off_loopback_and_whenever_it_has_one() {
     assert_eq!(call("GET", &url, None, Some("wrong")).0, 401);
     let (code, v) = call("GET", &url, None, Some("s3cret-token"));
     assert_eq!((code, &v["data"]), (200, &json!([])));
+    // The OpenAPI document lists what the server answers: every path and method in it is
+    // routed (a made-up one is not).
+    let (code, doc) = call(
+        "GET",
+        &format!("{}/v1/openapi.json", srv.base),
+        None,
+        Some("s3cret-token"),
+    );
+    assert_eq!(code, 200);
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 15, "{doc}");
+    let routed = |method: &str, path: &str| {
+        let url = format!("{}{}", srv.base, path.replace(['{', '}'], ""));
+        if path.ends_with("/events") {
+            // A stream: its headers say it is one; its body never ends.
+            let resp = ureq::get(&url)
+                .set("Authorization", "Bearer s3cret-token")
+                .call()
+                .expect("a stream");
+            return resp.header("content-type") == Some("text/event-stream");
+        }
+        let (code, body) = call(
+            &method.to_uppercase(),
+            &url,
+            Some("{}"),
+            Some("s3cret-token"),
+        );
+        code != 405 && body["error"] != "no such route"
+    };
+    for (path, methods) in paths {
+        for method in methods.as_object().expect("methods").keys() {
+            assert!(
+                routed(method, path),
+                "{method} {path} is in the document, not served"
+            );
+        }
+    }
+    assert!(
+        !routed("get", "/v1/labs/x/nothing-here"),
+        "the fallback is told apart"
+    );
+    assert!(
+        paths.contains_key("/newtlab/v1/labs/{name}/deploy"),
+        "{doc}"
+    );
     // A body past the cap is refused, not read.
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(100_000));
     let (code, _) = call(

@@ -15,6 +15,17 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::api::{self, EngineError};
 use crate::spec::LabName;
 
+/// One route: its method and path, what it does, whose shape it is (newtron's or vmlab's),
+/// and its handler. The router and `/v1/openapi.json` are both made from the routes, so the
+/// document lists exactly what is served.
+pub(crate) struct Route {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) newtron: bool,
+    pub(crate) handler: axum::routing::MethodRouter<Server>,
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub(crate) struct Server {

@@ -58,16 +58,72 @@ pub struct ServeOptions {
 
 /// The routes, with the token check and the body cap.
 pub(crate) fn router(server: Server) -> Router {
-    Router::new()
-        .merge(newtlab::routes())
-        .merge(own::routes())
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
+    let routes: Vec<http::Route> = newtlab::routes().into_iter().chain(own::routes()).collect();
+    let doc = openapi(&routes);
+    // Methods of one path share its entry.
+    let mut by_path: Vec<(&'static str, axum::routing::MethodRouter<Server>)> = Vec::new();
+    for r in routes {
+        match by_path.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, m)) => *m = std::mem::take(m).merge(r.handler),
+            None => by_path.push((r.path, r.handler)),
+        }
+    }
+    let mut app = Router::new().route(
+        "/v1/openapi.json",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc) }
+        }),
+    );
+    for (path, handler) in by_path {
+        app = app.route(path, handler);
+    }
+    app.fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
             authorize,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(server)
+}
+
+/// The OpenAPI document of `routes`: every path and method, its summary, its path parameters
+/// and the envelope every reply comes in.
+fn openapi(routes: &[http::Route]) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let mut paths = Map::new();
+    for r in routes {
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method] = json!({
+            "summary": r.summary,
+            "tags": [if r.newtron { "newtron" } else { "vmlab" }],
+            "parameters": params,
+            "responses": {
+                "2XX": {"description": "{\"data\": ...}", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Data"}}}},
+                "default": {"description": "{\"error\": \"...\"}: 400, 401, 404, 409, 413, 500", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+    }
+    paths.insert(
+        "/v1/openapi.json".into(),
+        json!({"get": {"summary": "This document", "tags": ["vmlab"], "parameters": [],
+                       "responses": {"200": {"description": "the OpenAPI document"}}}}),
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "vmlab serve", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {"schemas": {
+            "Data": {"type": "object", "properties": {"data": {}}, "required": ["data"]},
+            "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+        }}
+    })
 }
 
 /// With a token, every request carries it (`Authorization: Bearer <token>`), compared in

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,21 +13,74 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::http::{ApiError, ApiResult, Server, body, data, now};
+use super::http::{ApiError, ApiResult, Route, Server, body, data, now};
 use super::stream::{self, Flavor};
 use crate::engine::api::{self, DeployOptions, EventSink, NodeOp};
 
-pub(super) fn routes() -> Router<Server> {
-    Router::new()
-        .route("/newtlab/v1/health", get(health))
-        .route("/newtlab/v1/labs", get(labs))
-        .route("/newtlab/v1/labs/{name}/status", get(status))
-        .route("/newtlab/v1/labs/{name}/deploy", post(deploy))
-        .route("/newtlab/v1/labs/{name}/destroy", post(destroy))
-        .route("/newtlab/v1/labs/{name}/provision", post(provision))
-        .route("/newtlab/v1/labs/{name}/nodes/{node}/{action}", post(node))
-        .route("/newtlab/v1/labs/{name}/events", get(events))
-        .route("/newtlab/v1/labs/{name}/bridges/stats", get(bridge_stats))
+pub(super) fn routes() -> Vec<Route> {
+    let r = |method, path, summary, handler| Route {
+        method,
+        path,
+        summary,
+        newtron: true,
+        handler,
+    };
+    vec![
+        r(
+            "get",
+            "/newtlab/v1/health",
+            "Server status and version",
+            get(health),
+        ),
+        r(
+            "get",
+            "/newtlab/v1/labs",
+            "Every deployed lab, by network id",
+            get(labs),
+        ),
+        r(
+            "get",
+            "/newtlab/v1/labs/{name}/status",
+            "The lab's state in newtron's LabState shape",
+            get(status),
+        ),
+        r(
+            "post",
+            "/newtlab/v1/labs/{name}/deploy",
+            "Deploy network {name} (202; follow /events); force, host in the body or query",
+            post(deploy),
+        ),
+        r(
+            "post",
+            "/newtlab/v1/labs/{name}/destroy",
+            "Destroy the lab (synchronous)",
+            post(destroy),
+        ),
+        r(
+            "post",
+            "/newtlab/v1/labs/{name}/provision",
+            "501: vmlab does not configure devices",
+            post(provision),
+        ),
+        r(
+            "post",
+            "/newtlab/v1/labs/{name}/nodes/{node}/{action}",
+            "start or stop a node (synchronous)",
+            post(node),
+        ),
+        r(
+            "get",
+            "/newtlab/v1/labs/{name}/events",
+            "Server-Sent Events: phase, complete, error",
+            get(events),
+        ),
+        r(
+            "get",
+            "/newtlab/v1/labs/{name}/bridges/stats",
+            "The relay's counters as newtron's bridge stats",
+            get(bridge_stats),
+        ),
+    ]
 }
 
 async fn health() -> Response {

@@ -3,7 +3,6 @@
 //! snapshots taken, listed, restored and deleted, node start/stop/restart, exec with each
 //! node's result, and every operation's events. The same facade calls as the CLI and the TUI.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,26 +10,82 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::http::{ApiError, ApiResult, Server, body, data};
+use super::http::{ApiError, ApiResult, Route, Server, body, data};
 use super::stream::{self, Flavor};
 use crate::engine::api::{self, EventSink, LinkChange, NodeOp, Targets};
 use crate::spec::impair::{self, Directions};
 
-pub(super) fn routes() -> Router<Server> {
-    Router::new()
-        .route("/v1/labs", get(labs))
-        .route("/v1/labs/{name}/status", get(status))
-        .route("/v1/labs/{name}/links", get(links))
-        .route("/v1/labs/{name}/links/{end}/{action}", post(link))
-        .route("/v1/labs/{name}/nodes/{node}/{action}", post(node))
-        .route("/v1/labs/{name}/snapshots", get(snapshots).post(take))
-        .route("/v1/labs/{name}/snapshots/{snap}/restore", post(restore))
-        .route(
+pub(super) fn routes() -> Vec<Route> {
+    let r = |method, path, summary, handler| Route {
+        method,
+        path,
+        summary,
+        newtron: false,
+        handler,
+    };
+    vec![
+        r("get", "/v1/labs", "Deployed labs", get(labs)),
+        r(
+            "get",
+            "/v1/labs/{name}/status",
+            "The lab's status (vmlab status --json)",
+            get(status),
+        ),
+        r(
+            "get",
+            "/v1/labs/{name}/links",
+            "Links with counters and rates",
+            get(links),
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/links/{end}/{action}",
+            "down, up, reset, or set {delay, jitter, loss, rate, direction}",
+            post(link),
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/nodes/{node}/{action}",
+            "start, stop or restart a node",
+            post(node),
+        ),
+        r(
+            "get",
+            "/v1/labs/{name}/snapshots",
+            "The lab's snapshots",
+            get(snapshots),
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/snapshots",
+            "Take a live snapshot {name}",
+            post(take),
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/snapshots/{snap}/restore",
+            "Restore the whole lab to a snapshot",
+            post(restore),
+        ),
+        r(
+            "delete",
             "/v1/labs/{name}/snapshots/{snap}",
+            "Delete a snapshot",
             axum::routing::delete(delete_snapshot),
-        )
-        .route("/v1/labs/{name}/exec", post(exec))
-        .route("/v1/labs/{name}/events", get(events))
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/exec",
+            "Run {command} on {nodes | platform | all}; each node's result",
+            post(exec),
+        ),
+        r(
+            "get",
+            "/v1/labs/{name}/events",
+            "Server-Sent Events of every journal line (begin, event, end)",
+            get(events),
+        ),
+    ]
 }
 
 fn bad(what: impl Into<String>) -> ApiError {
