@@ -342,9 +342,52 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (code, _) = api("POST", "/newtlab/v1/labs/apilab/destroy", None);
-    assert_eq!(code, 200);
+    // Destroyed behind the server's back (from the CLI): the server says so and goes on.
+    lab.ok(&["destroy", "apilab"]);
     assert!(lab.qemus().is_empty());
+    assert_eq!(api("GET", "/newtlab/v1/labs/apilab/status", None).0, 404);
+    assert_eq!(
+        api("POST", "/newtlab/v1/labs/apilab/nodes/a/stop", None).0,
+        404
+    );
+    assert_eq!(api("GET", "/newtlab/v1/health", None).0, 200);
+}
+
+#[test]
+fn a_failing_deploy_ends_its_stream_with_the_error_and_frees_the_lab() {
+    let lab = TestLab::new("apifail");
+    let net = lab.root.path().join("networks/broken");
+    std::fs::create_dir_all(net.join("profiles")).unwrap();
+    std::fs::write(
+        net.join("topology.json"),
+        r#"{"name": "broken", "devices": {"r1": {}}, "vmlab": {"ssh_port_base": 28870}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        net.join("platforms.json"),
+        r#"{"platforms": {"p": {"vm_image": "/nonexistent/disk.qcow2"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(net.join("profiles/r1.json"), r#"{"platform": "p"}"#).unwrap();
+    let networks = lab.root.path().join("networks");
+    let srv = serve(&lab, &["--networks-base", networks.to_str().unwrap()]);
+    let url = |p: &str| format!("{}{p}", srv.base);
+    for _ in 0..2 {
+        // A client that goes away mid-stream changes nothing for the next.
+        drop(Events::follow(&url("/newtlab/v1/labs/broken/events")));
+        let stream = Events::follow(&url("/newtlab/v1/labs/broken/events"));
+        let (code, v) = call("POST", &url("/newtlab/v1/labs/broken/deploy"), None, None);
+        assert_eq!(code, 202, "{v}");
+        let seen = stream.wait_for("error", Duration::from_secs(60));
+        let (_, message) = seen.iter().find(|(n, _)| n == "error").unwrap();
+        assert!(message.contains("/nonexistent/disk.qcow2"), "{message}");
+        assert!(!seen.iter().any(|(n, _)| n == "complete"), "{seen:?}");
+    }
+    assert!(
+        !lab.home().join("labs/broken").exists(),
+        "nothing half-deployed"
+    );
+    assert_eq!(call("GET", &url("/newtlab/v1/health"), None, None).0, 200);
 }
 
 #[test]

@@ -118,9 +118,12 @@ pub struct Follower {
 
 impl Follower {
     pub fn new(name: &LabName, from: Option<u64>) -> Self {
+        let path = path(name);
+        // "From now" is now, not when the first look happens.
+        let from = from.unwrap_or_else(|| std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0));
         Follower {
-            path: path(name),
-            offset: from,
+            path,
+            offset: Some(from),
             pending: Vec::new(),
             ready: std::collections::VecDeque::new(),
         }

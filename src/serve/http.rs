@@ -40,6 +40,8 @@ pub(super) struct Inner {
     pub(super) running: Mutex<HashMap<String, (String, String)>>,
     /// Cancels every operation this server started when it stops.
     pub(super) cancel: CancellationToken,
+    /// The journal followers the event streams share.
+    pub(super) hub: Arc<super::stream::Hub>,
 }
 
 /// An HTTP error in the envelope: `{"error": "..."}` with its status.
@@ -152,6 +154,10 @@ impl Server {
 
     pub(crate) fn cancel(&self) -> CancellationToken {
         self.inner.cancel.clone()
+    }
+
+    pub(crate) fn hub(&self) -> &Arc<super::stream::Hub> {
+        &self.inner.hub
     }
 }
 

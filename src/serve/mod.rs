@@ -170,6 +170,7 @@ pub async fn run(
             accel: opts.accel,
             running: Mutex::new(HashMap::new()),
             cancel: cancel.clone(),
+            hub: Arc::default(),
         }),
     };
     let listener = tokio::net::TcpListener::bind(opts.listen)

@@ -281,6 +281,7 @@ async fn events(
 ) -> Result<impl IntoResponse, ApiError> {
     let lab = s.lab(&name)?;
     Ok(stream::events(
+        s.hub().clone(),
         lab,
         stream::resume_from(&headers),
         Flavor::Own,

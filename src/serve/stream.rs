@@ -1,7 +1,8 @@
 //! Server-Sent Events from a lab's operation journal: every operation on the lab, whoever
 //! started it, as it happens. Each event's id is where the next journal line starts, so a
 //! client that comes back with `Last-Event-ID` resumes after the last event it saw. A stream
-//! follows a file, so a slow client only falls behind: it never slows an operation.
+//! follows a file through one shared follower per lab; a slow client loses the oldest lines
+//! rather than slow anything.
 //!
 //! newtron's flavour (`/newtlab/v1/.../events`) is its `phase` / `complete` / `error` events
 //! (`complete` and `error` end a deploy or a destroy); vmlab's own (`/v1/.../events`) gives
@@ -18,8 +19,56 @@ use serde_json::{Value, json};
 use crate::engine::api;
 use crate::spec::LabName;
 
-/// How often a stream looks for new journal lines.
-const POLL: Duration = Duration::from_millis(100);
+/// How often a lab's journal is looked at for new lines (one look serves every stream).
+const POLL: Duration = Duration::from_millis(25);
+
+/// Lines a slow stream may fall behind before it loses the oldest (it never slows anything).
+const BACKLOG: usize = 1024;
+
+/// One follower per lab journal, shared by every stream of the lab that starts from now: 100
+/// open streams cost one look at the file, not 100.
+#[derive(Default)]
+pub(crate) struct Hub {
+    labs: std::sync::Mutex<
+        std::collections::HashMap<LabName, tokio::sync::broadcast::Sender<api::JournalEntry>>,
+    >,
+}
+
+impl Hub {
+    /// The lines of lab `lab`'s journal from now on.
+    fn subscribe(
+        self: &std::sync::Arc<Self>,
+        lab: &LabName,
+    ) -> tokio::sync::broadcast::Receiver<api::JournalEntry> {
+        let mut labs = self.labs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = labs.get(lab) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = tokio::sync::broadcast::channel(BACKLOG);
+        labs.insert(lab.clone(), tx.clone());
+        let (hub, lab) = (self.clone(), lab.clone());
+        // From the journal's end as this first stream opens.
+        let mut follower = api::follow_journal(&lab, None);
+        tokio::spawn(async move {
+            let mut check = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    e = follower.next(POLL) => { let _ = tx.send(e); }
+                    _ = check.tick() => {
+                        let mut labs = hub.labs.lock().unwrap_or_else(|p| p.into_inner());
+                        // The last stream went away: stop following (under the lock, so a new
+                        // stream either finds this sender gone or keeps it alive).
+                        if tx.receiver_count() == 0 {
+                            labs.remove(&lab);
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        rx
+    }
+}
 
 /// Which API's events.
 #[derive(Debug, Clone, Copy)]
@@ -37,18 +86,35 @@ pub(crate) fn resume_from(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The event stream of lab `lab`.
+/// The event stream of lab `lab`: from now through the lab's shared follower, or from `from`
+/// (`Last-Event-ID`) through one of its own.
 pub(crate) fn events(
+    hub: std::sync::Arc<Hub>,
     lab: LabName,
     from: Option<u64>,
     flavor: Flavor,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let follower = api::follow_journal(&lab, from);
-    let stream = futures::stream::unfold(follower, |mut f| async move {
-        let entry = f.next(POLL).await;
-        Some((entry, f))
-    })
-    .filter_map(move |e| async move { render(&e, flavor).map(Ok) });
+    let entries: futures::stream::BoxStream<'static, api::JournalEntry> = match from {
+        Some(at) => {
+            futures::stream::unfold(api::follow_journal(&lab, Some(at)), |mut f| async move {
+                let entry = f.next(POLL).await;
+                Some((entry, f))
+            })
+            .boxed()
+        }
+        None => futures::stream::unfold(hub.subscribe(&lab), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => return Some((e, rx)),
+                    // Fell behind: the oldest lines are lost, the stream goes on.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .boxed(),
+    };
+    let stream = entries.filter_map(move |e| async move { render(&e, flavor).map(Ok) });
     // newtron's clients expect a comment line every 30 s (proxies keep the stream open).
     Sse::new(stream).keep_alive(
         KeepAlive::new()
