@@ -296,6 +296,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
         accel: AccelArg,
     },
+    /// Run the lab's checks (validate.json beside its spec, or --file): commands on nodes with
+    /// what their output must show, links with their state; exits 9 when one fails
+    #[command(
+        after_help = "Examples:\n  vmlab validate\n  vmlab validate --only 'r1 reaches r2' --format junit > checks.xml"
+    )]
+    Validate {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// The checks file (default: validate.json in the lab's spec directory)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Only these checks (names, comma-separated)
+        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+        only: Vec<String>,
+        /// table, json (every check × node) or junit (XML for CI)
+        #[arg(long, value_enum, default_value = "table")]
+        format: ValidateFormat,
+    },
     /// List deployed labs
     #[command(after_help = "Example:\n  vmlab labs --format json")]
     Labs {
@@ -639,6 +657,14 @@ impl AccelArg {
             AccelArg::Tcg => Some(Accel::Tcg),
         }
     }
+}
+
+/// `vmlab validate --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Table,
+    Json,
+    Junit,
 }
 
 /// `vmlab inventory --format`.

@@ -17,6 +17,7 @@ mod say;
 mod signals;
 mod snapshot;
 mod tools;
+mod validate;
 
 use clap::Parser;
 
@@ -203,6 +204,12 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             timeout,
             command,
         } => tools::exec(&lab, nodes, platform, all, format, timeout, &command).await,
+        Command::Validate {
+            lab,
+            file,
+            only,
+            format,
+        } => validate::run(&lab, file.as_deref(), &only, format).await,
         Command::Serve {
             listen,
             networks_base,

@@ -46,6 +46,9 @@ pub enum EngineError {
     /// `vmlab exec`: the command failed (or could not run) on these nodes.
     #[error("the command failed on {}", .0.join(", "))]
     ExecFailed(Vec<String>),
+    /// `vmlab validate`: checks failed or could not run.
+    #[error("{0}")]
+    ChecksFailed(String),
     /// `vmlab doctor` found something that blocks a deploy.
     #[error("{0}")]
     Blocked(String),
@@ -139,6 +142,7 @@ impl EngineError {
             EngineError::Hosts(_) => 6,
             EngineError::ExecFailed(_) => 7,
             EngineError::Blocked(_) => 8,
+            EngineError::ChecksFailed(_) => 9,
             EngineError::Interrupted => 130,
             EngineError::Io { .. } => 1,
         }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod name;
 pub mod resolve;
 pub mod source;
+pub mod validate;
 pub mod values;
 
 pub use error::{SpecError, SpecErrors};

@@ -272,6 +272,19 @@ pub fn spec_dir(dir: &Path) -> Result<(PathBuf, Option<String>), SpecError> {
     Ok((abs, name))
 }
 
+/// A checks file (`validate.json`) for `vmlab validate`.
+pub fn read_checks(path: &Path) -> Result<SpecText, SpecError> {
+    read_text(path)?.ok_or_else(|| {
+        SpecError::new(
+            path,
+            "",
+            "there is no checks file here",
+            "write validate.json beside the spec ({\"checks\": [...]}, see README), or pass \
+             --file <path>",
+        )
+    })
+}
+
 /// `topology.json` of an existing spec directory.
 pub fn read_topology(dir: &Path) -> Result<SpecText, SpecError> {
     match read_text(&dir.join("topology.json"))? {

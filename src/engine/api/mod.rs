@@ -43,6 +43,7 @@ pub use super::lab::repair::RepairReport;
 pub use super::lab::snapshot::{Restored, Snapshot};
 pub use super::lab::state::LabState;
 pub use super::lab::status::{LabStatus, LinkRow, NodeRow};
+pub use super::lab::validate::{CheckResult, CheckVerdict};
 pub use super::link::LinkState;
 pub use super::link::control::{DirReport, Dropped};
 pub use super::node::{BootStage, NodeStatus};
@@ -439,6 +440,26 @@ impl LabHandle {
         lines: &mpsc::UnboundedSender<ExecLine>,
     ) -> Result<Vec<ExecOutcome>, EngineError> {
         exec::run(&self.dir, nodes, command, timeout, lines).await
+    }
+
+    /// Runs the lab's checks (`file`, else `validate.json` in its spec directory; only those
+    /// named in `only`, if given): every check × node with its verdict.
+    pub async fn validate(
+        &self,
+        file: Option<&Path>,
+        only: Option<&[String]>,
+        events: &EventSink,
+    ) -> Result<Vec<CheckResult>, EngineError> {
+        let path = match file {
+            Some(f) => f.to_path_buf(),
+            None => self.state()?.spec_dir.join("validate.json"),
+        };
+        let text = crate::spec::source::read_checks(&path)?;
+        let checks = crate::spec::validate::parse(&text)?;
+        journaled(self.name(), "validate", events, |events| async move {
+            lab::validate::run(&self.dir, &checks, only, &events).await
+        })
+        .await
     }
 
     /// Brings back the relay and nodes that died, and resumes paused ones.

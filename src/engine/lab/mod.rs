@@ -25,6 +25,7 @@ pub mod sshkey;
 pub mod stages;
 pub mod state;
 pub mod status;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 

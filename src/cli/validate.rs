@@ -1,0 +1,105 @@
+//! `vmlab validate`: runs the lab's checks with progress, then shows every check × node as a
+//! table, JSON or JUnit XML (what CI systems read); exit 9 when one did not pass.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use comfy_table::{Cell, Table, presets::NOTHING};
+
+use super::args::{LabArgs, ValidateFormat};
+use super::say::{say, say_json, with_progress};
+use crate::engine::api::{CheckResult, CheckVerdict, EngineError, LabHandle, count};
+
+pub async fn run(
+    lab: &LabArgs,
+    file: Option<&Path>,
+    only: &[String],
+    format: ValidateFormat,
+) -> Result<i32, EngineError> {
+    let handle = LabHandle::find(&lab.selector(), false)?;
+    let only = (!only.is_empty()).then_some(only);
+    let results =
+        with_progress(|notes| async move { handle.validate(file, only, &notes).await }).await?;
+    match format {
+        ValidateFormat::Table => say(table(&results).trim_end()),
+        ValidateFormat::Json => say_json(&results, "the results")?,
+        ValidateFormat::Junit => say(&junit(lab_name(lab), &results)?),
+    }
+    let bad = results
+        .iter()
+        .filter(|r| r.verdict != CheckVerdict::Pass)
+        .count();
+    if bad > 0 {
+        return Err(EngineError::ChecksFailed(format!(
+            "{} of {} did not pass",
+            count(bad, "check"),
+            results.len()
+        )));
+    }
+    Ok(0)
+}
+
+fn lab_name(lab: &LabArgs) -> String {
+    lab.lab
+        .as_ref()
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "lab".into())
+}
+
+/// Every check × node: PASS, FAIL or ERROR, with what was expected and what came.
+fn table(results: &[CheckResult]) -> String {
+    let mut t = Table::new();
+    t.load_preset(NOTHING);
+    t.set_header(["CHECK", "ON", "RESULT", "TRIES", "SECONDS", "DETAIL"].map(Cell::new));
+    for r in results {
+        t.add_row(vec![
+            r.check.clone(),
+            r.on.clone(),
+            match r.verdict {
+                CheckVerdict::Pass => "pass".into(),
+                CheckVerdict::Fail => "FAIL".into(),
+                CheckVerdict::Error => "ERROR".into(),
+            },
+            r.attempts.to_string(),
+            format!("{:.1}", r.seconds),
+            r.detail.clone(),
+        ]);
+    }
+    let mut s = format!("{t}\n");
+    let passed = results
+        .iter()
+        .filter(|r| r.verdict == CheckVerdict::Pass)
+        .count();
+    let _ = write!(s, "{passed} of {} passed", results.len());
+    s
+}
+
+/// JUnit XML: one test suite, one test case per check × node.
+fn junit(lab: String, results: &[CheckResult]) -> Result<String, EngineError> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("vmlab validate {lab}"));
+    for r in results {
+        let status = match r.verdict {
+            CheckVerdict::Pass => TestCaseStatus::success(),
+            CheckVerdict::Fail | CheckVerdict::Error => {
+                let kind = if r.verdict == CheckVerdict::Fail {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut s = TestCaseStatus::non_success(kind);
+                s.set_message(r.detail.clone());
+                s
+            }
+        };
+        let mut case = TestCase::new(format!("{} on {}", r.check, r.on), status);
+        case.set_classname(r.check.clone());
+        case.set_time(std::time::Duration::from_secs_f64(r.seconds));
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("vmlab validate");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .map_err(|e| EngineError::io("cannot write the JUnit report", std::io::Error::other(e)))
+}

@@ -1,0 +1,279 @@
+//! Running a lab's checks (`vmlab validate`): each check in file order, a check's nodes at once
+//! (one SSH command each, as `exec` runs them), a link check against the relay's state and
+//! counters; a check with `wait` is tried again, with growing pauses, until it passes or its
+//! time is up. Every check × node ends `pass`, `fail` (what was expected, what came) or
+//! `error` (it could not run: node down, ssh failed).
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::LabDir;
+use super::exec::{self, Outcome, Targets};
+use super::state::LabState;
+use crate::engine::error::EngineError;
+use crate::engine::events::{Event, EventSink};
+use crate::engine::link::LinkState;
+use crate::spec::validate::{Check, Checks, Expect, Nodes, Target, json_holds};
+
+/// How one check ended on one node (or link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckVerdict {
+    Pass,
+    Fail,
+    Error,
+}
+
+/// One check on one node (or its link).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub check: String,
+    /// The node, or the link as the check names it.
+    pub on: String,
+    pub verdict: CheckVerdict,
+    /// What was expected and what came, for a failure; why it could not run, for an error.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    pub attempts: u32,
+    pub seconds: f64,
+}
+
+/// A command's timeout in a check.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `checks` (only those named in `only`, if given) on the running lab `lab`.
+pub async fn run(
+    lab: &LabDir,
+    checks: &Checks,
+    only: Option<&[String]>,
+    events: &EventSink,
+) -> Result<Vec<CheckResult>, EngineError> {
+    if let Some(only) = only {
+        for name in only {
+            if !checks.checks.iter().any(|c| &c.name == name) {
+                return Err(EngineError::Usage {
+                    what: format!("no check is named {name:?}"),
+                    fix: format!(
+                        "name one of: {}",
+                        checks
+                            .checks
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for check in checks
+        .checks
+        .iter()
+        .filter(|c| only.is_none_or(|o| o.contains(&c.name)))
+    {
+        events.send(Event::Step(format!("check {}", check.name)));
+        let results = one(lab, check).await?;
+        for r in &results {
+            let line = format!("{}: {} on {}", r.check, verdict_word(r.verdict), r.on);
+            events.send(if r.verdict == CheckVerdict::Pass {
+                Event::Step(line)
+            } else {
+                Event::Warning(format!("{line}: {}", r.detail))
+            });
+        }
+        let failed = results.iter().any(|r| r.verdict != CheckVerdict::Pass);
+        out.extend(results);
+        if failed && check.stop_on_error {
+            events.send(Event::Warning(format!(
+                "stopping: check {} failed and has stop_on_error",
+                check.name
+            )));
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn verdict_word(v: CheckVerdict) -> &'static str {
+    match v {
+        CheckVerdict::Pass => "pass",
+        CheckVerdict::Fail => "FAIL",
+        CheckVerdict::Error => "ERROR",
+    }
+}
+
+/// One check, tried until it passes or its wait is over.
+async fn one(lab: &LabDir, check: &Check) -> Result<Vec<CheckResult>, EngineError> {
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs(check.wait_secs);
+    let mut pause = Duration::from_millis(500);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let state = LabState::load(lab)?;
+        let mut results = match &check.target {
+            Target::Nodes { nodes, command } => {
+                let targets = match nodes {
+                    Nodes::Named(n) => Targets::Nodes(n.clone()),
+                    Nodes::Platform(p) => Targets::Platform(p.clone()),
+                    Nodes::All => Targets::All,
+                };
+                match exec::resolve(&state, &targets) {
+                    Err(e) => vec![result(check, "-", CheckVerdict::Error, e.to_string())],
+                    Ok(names) => {
+                        let (lines, _rx) = tokio::sync::mpsc::unbounded_channel();
+                        exec::run(
+                            lab,
+                            &names,
+                            std::slice::from_ref(command),
+                            COMMAND_TIMEOUT,
+                            &lines,
+                        )
+                        .await?
+                        .iter()
+                        .map(|o| judge(check, o))
+                        .collect()
+                    }
+                }
+            }
+            Target::Link(end) => vec![link(lab, &state, check, end)],
+        };
+        let passed = results.iter().all(|r| r.verdict == CheckVerdict::Pass);
+        if passed || Instant::now() + pause > deadline {
+            for r in &mut results {
+                r.attempts = attempts;
+                r.seconds = (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+            }
+            return Ok(results);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn result(check: &Check, on: &str, verdict: CheckVerdict, detail: String) -> CheckResult {
+    CheckResult {
+        check: check.name.clone(),
+        on: on.to_string(),
+        verdict,
+        detail,
+        attempts: 1,
+        seconds: 0.0,
+    }
+}
+
+/// The first lines of `text`, for a report.
+fn head(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().take(3).collect();
+    let more = if text.lines().count() > 3 { " …" } else { "" };
+    format!("{:?}{more}", lines.join("\n"))
+}
+
+/// A command's outcome against the check's expectations.
+fn judge(check: &Check, o: &Outcome) -> CheckResult {
+    let verdict = |v, d| result(check, &o.node, v, d);
+    if let Some(why) = &o.error {
+        return verdict(CheckVerdict::Error, why.clone());
+    }
+    let e: &Expect = &check.expect;
+    let want = e.exit.unwrap_or(0);
+    if o.exit_code != Some(want) {
+        return verdict(
+            CheckVerdict::Fail,
+            format!(
+                "exit {}, expected {want}; stdout {}; stderr {}",
+                o.exit_code.map_or("none".to_string(), |c| c.to_string()),
+                head(&o.stdout),
+                head(&o.stderr)
+            ),
+        );
+    }
+    for (name, p, text) in [
+        ("stdout", &e.stdout, &o.stdout),
+        ("stderr", &e.stderr, &o.stderr),
+    ] {
+        if let Some(p) = p
+            && !p.re.is_match(text)
+        {
+            return verdict(
+                CheckVerdict::Fail,
+                format!("{name} does not match /{}/; it was {}", p.text, head(text)),
+            );
+        }
+    }
+    if let Some(p) = &e.not_stdout
+        && let Some(m) = p.re.find(&o.stdout)
+    {
+        return verdict(
+            CheckVerdict::Fail,
+            format!(
+                "stdout matches /{}/, which it must not: {:?}",
+                p.text,
+                m.as_str()
+            ),
+        );
+    }
+    if !e.json.is_empty() {
+        let parsed: serde_json::Value = match serde_json::from_str(&o.stdout) {
+            Ok(v) => v,
+            Err(err) => {
+                return verdict(
+                    CheckVerdict::Fail,
+                    format!("the output is not JSON ({err}): {}", head(&o.stdout)),
+                );
+            }
+        };
+        for j in &e.json {
+            if let Err(why) = json_holds(&parsed, j) {
+                return verdict(CheckVerdict::Fail, why);
+            }
+        }
+    }
+    verdict(CheckVerdict::Pass, String::new())
+}
+
+/// A link check: the link's state and the frames it delivered, as the relay reports them.
+fn link(lab: &LabDir, state: &LabState, check: &Check, end: &str) -> CheckResult {
+    let verdict = |v, d| result(check, end, v, d);
+    let index = match super::links::find(state, end) {
+        Ok(l) => l.index,
+        Err(e) => return verdict(CheckVerdict::Error, e.to_string()),
+    };
+    let view = super::status::LinkView::read(lab, state);
+    let st = super::status::observe(lab, state, &view);
+    let Some(row) = st.links.iter().find(|l| l.index == index) else {
+        return verdict(
+            CheckVerdict::Error,
+            format!("no link {index} in the lab's status"),
+        );
+    };
+    if let Some(want) = &check.expect.state {
+        let got = match row.state {
+            LinkState::Up => "up",
+            LinkState::Down => "down",
+            LinkState::Waiting => "waiting",
+            LinkState::Remote => "remote",
+        };
+        if got != want {
+            return verdict(
+                CheckVerdict::Fail,
+                format!("the link is {got}, expected {want}"),
+            );
+        }
+    }
+    if let Some(min) = check.expect.frames_min {
+        let frames = row
+            .counters
+            .as_ref()
+            .map_or(0, |c| c.a_to_z.frames + c.z_to_a.frames);
+        if frames < min {
+            return verdict(
+                CheckVerdict::Fail,
+                format!("the link delivered {frames} frames, expected at least {min}"),
+            );
+        }
+    }
+    verdict(CheckVerdict::Pass, String::new())
+}

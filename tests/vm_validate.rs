@@ -1,0 +1,149 @@
+//! `vmlab validate` on a real lab: a check that passes, one that passes only after its `wait`
+//! (something in the guest becomes true seconds later), one that fails (the report shows what
+//! was expected and what came), a JSON-pointer check on a command's JSON output, a link check
+//! before and after `vmlab link down`; the exit codes; JUnit read by a real XML parser.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const CHECKS: &str = r#"{ "checks": [
+  { "name": "hostnames", "all": true, "exec": "hostname", "expect": { "stdout": "^vmlab$" } },
+  { "name": "later", "nodes": ["a"], "exec": "test -e /tmp/ready", "wait": 40 },
+  { "name": "json", "nodes": ["b"], "exec": "echo '{\"a\": {\"n\": 2, \"s\": \"Established\"}}'",
+    "expect": { "json": [ { "pointer": "/a/n", "equals": 2 }, { "pointer": "/a/s", "matches": "^Est" } ] } },
+  { "name": "link up", "link": "a:Ethernet0", "expect": { "state": "up" } },
+  { "name": "greets", "nodes": ["a"], "exec": "echo hello", "expect": { "stdout": "^goodbye$" } }
+] }"#;
+
+fn verdicts(v: &Value) -> Vec<(String, String, String)> {
+    v.as_array()
+        .expect("a list of results")
+        .iter()
+        .map(|r| {
+            (
+                r["check"].as_str().unwrap_or("").to_string(),
+                r["on"].as_str().unwrap_or("").to_string(),
+                r["verdict"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn checks_pass_wait_fail_and_report_for_ci() {
+    let lab = two_node_lab("checks", 22990, 26880, 28880);
+    lab.write("validate.json", CHECKS);
+    lab.deploy();
+    // Something that becomes true a few seconds from now.
+    on(
+        &lab,
+        "a",
+        "setsid sh -c 'sleep 4; touch /tmp/ready' > /dev/null 2>&1 < /dev/null &",
+    );
+    let o = lab.vmlab(&["validate", "--lab", "checks", "--format", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(9),
+        "a check fails: exit 9\n{}",
+        stderr(&o)
+    );
+    let results: Value = serde_json::from_str(&stdout(&o)).expect("JSON results");
+    let v = verdicts(&results);
+    let want = |c: &str, on: &str, verdict: &str| {
+        assert!(
+            v.contains(&(c.into(), on.into(), verdict.into())),
+            "{c} on {on} is not {verdict}: {v:?}"
+        )
+    };
+    want("hostnames", "a", "pass");
+    want("hostnames", "b", "pass");
+    want("later", "a", "pass");
+    want("json", "b", "pass");
+    want("link up", "a:Ethernet0", "pass");
+    want("greets", "a", "fail");
+    let later = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "later")
+        .unwrap();
+    assert!(
+        later["attempts"].as_u64().unwrap_or(0) > 1,
+        "it waited: {later}"
+    );
+    let greets = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "greets")
+        .unwrap();
+    let detail = greets["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("does not match /^goodbye$/") && detail.contains("hello"),
+        "expected and actual: {detail}"
+    );
+    // The table says the same; only the passing checks: exit 0.
+    let o = lab.vmlab(&["validate", "--lab", "checks"]);
+    assert!(stdout(&o).contains("FAIL"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("5 of 6 passed"), "{}", stdout(&o));
+    lab.ok(&[
+        "validate",
+        "--lab",
+        "checks",
+        "--only",
+        "hostnames,json,link up",
+    ]);
+
+    // A link check after the link goes down.
+    lab.ok(&["link", "down", "--lab", "checks", "a:Ethernet0"]);
+    let o = lab.vmlab(&["validate", "--lab", "checks", "--only", "link up"]);
+    assert_eq!(o.status.code(), Some(9));
+    assert!(
+        stdout(&o).contains("the link is down, expected up"),
+        "{}",
+        stdout(&o)
+    );
+    lab.ok(&["link", "up", "--lab", "checks", "a:Ethernet0"]);
+
+    // JUnit for CI, read by an XML parser: one test case per check × node.
+    let o = lab.vmlab(&["validate", "--lab", "checks", "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(9));
+    let xml = stdout(&o);
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit XML");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 6, "{xml}");
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| c.children().any(|k| k.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap_or(""))
+        .collect();
+    assert_eq!(failed, ["greets on a"], "{xml}");
+
+    // A bad checks file: exit 2, naming the check and the key; an unknown --only name too.
+    lab.write(
+        "bad.json",
+        r#"{"checks": [{"name": "x", "all": true, "exec": "true", "expect": {"stdot": "y"}}]}"#,
+    );
+    let bad = lab.specs().join("bad.json");
+    let o = lab.vmlab(&[
+        "validate",
+        "--lab",
+        "checks",
+        "--file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("checks[0] (x).expect.stdot: is not a key vmlab knows here"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lab.vmlab(&["validate", "--lab", "checks", "--only", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    lab.ok(&["destroy", "checks"]);
+}
