@@ -1,6 +1,7 @@
 //! What other tools read about a lab — ssh_config, the Ansible and JSON inventories, and the
 //! graphs — rendered for the demo spine-leaf (`assets/demo`) and snapshotted, plus a
-//! two-host variant for the per-host grouping.
+//! two-host variant for the per-host grouping; and the demo's checks (`validate.json`), read
+//! as `vmlab validate` reads them and naming only what the demo has.
 
 #[path = "common/fabric.rs"]
 mod fabric;
@@ -197,4 +198,34 @@ fn names_alike_after_escaping_stay_apart() {
         ["    sonic_vs:", "    sonic_vs_2:", "    host_h1:"],
         "{yml}"
     );
+}
+
+#[test]
+fn the_demo_checks_parse_and_name_what_the_demo_has() {
+    use vmlab::spec::validate::{Nodes, Target, parse};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/validate.json");
+    let checks = parse(&vmlab::spec::source::read_checks(&path).expect("the demo's checks"))
+        .expect("valid checks");
+    let st = planned(&demo(), None);
+    assert!(checks.checks.len() >= 5, "a real set of checks");
+    let mut links = 0;
+    for c in &checks.checks {
+        match &c.target {
+            Target::Nodes {
+                nodes: Nodes::Named(n),
+                ..
+            } => {
+                for n in n {
+                    assert!(st.nodes.contains_key(n), "{}: no node {n}", c.name)
+                }
+            }
+            Target::Nodes { .. } => {}
+            Target::Link(end) => {
+                links += 1;
+                vmlab::engine::lab::links::find(&st, end)
+                    .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            }
+        }
+    }
+    assert_eq!(links, st.links.len(), "one link check per link of the demo");
 }

@@ -17,13 +17,14 @@ pub async fn run(
     format: ValidateFormat,
 ) -> Result<i32, EngineError> {
     let handle = LabHandle::find(&lab.selector(), false)?;
+    let name = handle.name().to_string();
     let only = (!only.is_empty()).then_some(only);
     let results =
         with_progress(|notes| async move { handle.validate(file, only, &notes).await }).await?;
     match format {
         ValidateFormat::Table => say(table(&results).trim_end()),
         ValidateFormat::Json => say_json(&results, "the results")?,
-        ValidateFormat::Junit => say(&junit(lab_name(lab), &results)?),
+        ValidateFormat::Junit => say(&junit(&name, &results)?),
     }
     let bad = results
         .iter()
@@ -37,13 +38,6 @@ pub async fn run(
         )));
     }
     Ok(0)
-}
-
-fn lab_name(lab: &LabArgs) -> String {
-    lab.lab
-        .as_ref()
-        .map(|l| l.to_string())
-        .unwrap_or_else(|| "lab".into())
 }
 
 /// Every check × node: PASS, FAIL or ERROR, with what was expected and what came.
@@ -75,7 +69,7 @@ fn table(results: &[CheckResult]) -> String {
 }
 
 /// JUnit XML: one test suite, one test case per check × node.
-fn junit(lab: String, results: &[CheckResult]) -> Result<String, EngineError> {
+fn junit(lab: &str, results: &[CheckResult]) -> Result<String, EngineError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(format!("vmlab validate {lab}"));
     for r in results {
