@@ -84,6 +84,16 @@ fn checks_pass_wait_fail_and_report_for_ci() {
         detail.contains("does not match /^goodbye$/") && detail.contains("hello"),
         "expected and actual: {detail}"
     );
+    // The checks shared one SSH connection per node: its control socket is in the lab's
+    // private directory, and a master process serves it.
+    use std::os::unix::fs::FileTypeExt;
+    let sockets = lab.lab_dir().join("ssh");
+    for node in ["a", "b"] {
+        let meta = std::fs::symlink_metadata(sockets.join(node)).expect("a control socket");
+        assert!(meta.file_type().is_socket(), "{node}'s control socket");
+    }
+    assert!(!masters(&sockets).is_empty(), "the shared connections run");
+
     // The table says the same; only the passing checks: exit 0.
     let o = lab.vmlab(&["validate", "--lab", "checks"]);
     assert!(stdout(&o).contains("FAIL"), "{}", stdout(&o));
@@ -146,4 +156,17 @@ fn checks_pass_wait_fail_and_report_for_ci() {
     let o = lab.vmlab(&["validate", "--lab", "checks", "--only", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     lab.ok(&["destroy", "checks"]);
+    assert_eq!(masters(&sockets), Vec::<String>::new(), "destroy ends them");
+}
+
+/// The ssh processes serving a control socket under `dir` (ssh names itself after it).
+fn masters(dir: &std::path::Path) -> Vec<String> {
+    let dir = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.starts_with("ssh: ") && c.contains(&dir))
+        .collect()
 }

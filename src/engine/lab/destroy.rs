@@ -79,6 +79,8 @@ pub async fn destroy_locked(
             path: lab.path().to_path_buf(),
         });
     }
+    // The connections exec and validate share end before their VMs do.
+    crate::engine::ssh::close_shared(lab.path(), None).await;
     let mut report = DestroyReport::default();
     let mut targets: Vec<Target> = Vec::new();
     // Each node's planned command line by its pidfile: what identifies a QEMU whose launch

@@ -161,7 +161,7 @@ async fn one(
         return Err(format!("not running: {}", rec.status.label()));
     }
     let cmd = state
-        .ssh_command(node, command, me)
+        .command_ssh(node, command, me)
         .map_err(|e| e.to_string())?;
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.stdin(Stdio::null())

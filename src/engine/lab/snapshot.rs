@@ -453,6 +453,8 @@ pub async fn restore(
     if cancel.is_cancelled() {
         return Err(EngineError::Interrupted);
     }
+    // A shared SSH connection would outlive the guest's memory of it: close them first.
+    crate::engine::ssh::close_shared(lab.path(), None).await;
     let mut paused = Paused::pause(lab, &running).await?;
     let interrupted = || -> Result<(), EngineError> {
         match cancel.is_cancelled() {

@@ -171,6 +171,27 @@ impl LabState {
         remote: &[String],
         askpass: &std::path::Path,
     ) -> Result<std::process::Command, EngineError> {
+        self.ssh_command_via(node, remote, askpass, false)
+    }
+
+    /// As [`Self::ssh_command`], for a command (not a login): over the connection shared by
+    /// the node's machine (`exec`, `validate`), made on first use.
+    pub fn command_ssh(
+        &self,
+        node: &str,
+        remote: &[String],
+        askpass: &std::path::Path,
+    ) -> Result<std::process::Command, EngineError> {
+        self.ssh_command_via(node, remote, askpass, true)
+    }
+
+    fn ssh_command_via(
+        &self,
+        node: &str,
+        remote: &[String],
+        askpass: &std::path::Path,
+        share: bool,
+    ) -> Result<std::process::Command, EngineError> {
         let known_hosts = self.lab_dir.join("known_hosts");
         // A coalesced host: its VM's login, the command run inside its namespace.
         let wrapped;
@@ -187,6 +208,9 @@ impl LabState {
             (None, Some(key)) => Some(self.secret(node, key)?),
             (None, None) => None,
         };
+        let shared = share
+            .then(|| crate::engine::ssh::shared_socket(&self.lab_dir, node))
+            .flatten();
         crate::engine::ssh::ssh_command(
             node,
             n,
@@ -195,6 +219,7 @@ impl LabState {
             remote,
             askpass,
             tty,
+            shared.as_deref(),
         )
     }
 
