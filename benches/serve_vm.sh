@@ -12,6 +12,9 @@ bench_cleanup() { [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true; }
 bench_home vserve demo
 demo_specs 29200 31200
 "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1
+# Ready is the first SSH banner; under TCG the guests go on starting services for a while after
+# it, and four busy guests on two cores would be measured instead of the server.
+sleep "${SERVE_SETTLE:-45}"
 "$vmlab" serve --listen 127.0.0.1:0 > "$work/serve.out" 2>&1 &
 spid=$!
 for _ in $(seq 1 50); do grep -q listening "$work/serve.out" && break; sleep 0.1; done

@@ -1,6 +1,7 @@
 //! The real `vmlab tui` binary in a real terminal (tmux), against a real 2-node lab: the
-//! dashboard lists both nodes; Enter opens the console where typed commands run; Ctrl-] and
-//! `s` open SSH; Ctrl-] and `q` exit 0 with the terminal left sane.
+//! dashboard lists both nodes; `V` runs the lab's checks into a panel; Enter opens the console
+//! where typed commands run; Ctrl-] and `s` open SSH; Ctrl-] and `q` exit 0 with the terminal
+//! left sane.
 
 mod common;
 
@@ -91,6 +92,15 @@ fn tui_console_and_ssh_in_a_real_terminal() {
     );
     lab.write("profiles/r1.json", "{\"platform\": \"tiny-stride\"}");
     lab.write("profiles/r2.json", "{\"platform\": \"tiny-seq\"}");
+    // The lab's checks, for V: one passes on both nodes, one fails on r2.
+    lab.write(
+        "validate.json",
+        r#"{ "checks": [
+             { "name": "kernel-is-linux", "all": true, "exec": "uname -s",
+               "expect": { "stdout": "^Linux$" } },
+             { "name": "r2-says-hello", "nodes": ["r2"], "exec": "echo goodbye",
+               "expect": { "stdout": "^hello$" } } ] }"#,
+    );
     lab.deploy();
 
     let tmux = Tmux::new();
@@ -138,6 +148,26 @@ fn tui_console_and_ssh_in_a_real_terminal() {
     tmux.keys(&["/"]);
     tmux.keys(&["Escape"]);
     tmux.wait_for("┌ nodes ─", Duration::from_secs(5));
+
+    // V runs the lab's checks over real SSH; the panel fills in and says how they went.
+    tmux.keys(&["V"]);
+    let v = tmux.wait_for("2 pass · 1 FAIL · ", Duration::from_secs(60));
+    assert!(!v.contains("running…"), "{v}");
+    assert!(
+        v.lines()
+            .any(|l| l.contains("r2-says-hello") && l.contains("r2") && l.contains("FAIL")),
+        "{v}"
+    );
+    assert_eq!(
+        v.lines()
+            // The table's rows (its column is padded; the log's lines say "kernel-is-linux:").
+            .filter(|l| l.contains("kernel-is-linux   ") && l.contains(" pass "))
+            .count(),
+        2,
+        "{v}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("checks: 2 of 3 pass", Duration::from_secs(5));
 
     tmux.keys(&["Enter"]);
     tmux.wait_for("r1 console (connected)", Duration::from_secs(10));

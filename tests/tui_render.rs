@@ -705,3 +705,126 @@ fn a_long_event_line_wraps_instead_of_being_cut() {
         "the line's end is on screen:\n{screen}"
     );
 }
+
+/// `V` runs the lab's checks: the panel opens at once and fills in as each check ends (the
+/// engine's check events), the selected row's whole detail shows under the table, the run goes
+/// on when the panel closes, and a run that cannot start says why.
+#[test]
+fn v_runs_the_checks_in_a_panel_that_fills_as_they_end() {
+    use vmlab::engine::api::{CheckResult, CheckVerdict};
+    use vmlab::engine::events::Event as EngineEvent;
+    use vmlab::tui::app::Overlay;
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let result = |check: &str, on: &str, verdict, detail: &str| CheckResult {
+        check: check.into(),
+        on: on.into(),
+        verdict,
+        detail: detail.into(),
+        attempts: 1,
+        seconds: 0.4,
+    };
+    let mut app = app_with_lab();
+    assert_eq!(app.input(key(KeyCode::Char('V'))), vec![Action::Validate]);
+    assert_eq!(app.overlay, Overlay::Checks(0));
+    let screen = text(&render(&app, 110, 30));
+    assert!(screen.contains("0 pass · running…"), "{screen}");
+    assert!(screen.contains("the first check runs…"), "{screen}");
+
+    let ok = result("answers", "spine1", CheckVerdict::Pass, "");
+    let bad = result(
+        "bgp-up",
+        "leaf2",
+        CheckVerdict::Fail,
+        "expected stdout to match \"Established\"; exit 0, stdout: Idle Idle Idle Idle Idle Idle \
+         Idle Idle Idle Idle Idle Idle Idle Idle Idle Idle Idle the end",
+    );
+    app.engine_event(EngineEvent::Check(ok.clone()));
+    app.engine_event(EngineEvent::Check(bad.clone()));
+    let screen = text(&render(&app, 110, 30));
+    assert!(screen.contains("1 pass · 1 FAIL · running…"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("answers") && l.contains("spine1") && l.contains("pass")),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("bgp-up") && l.contains("leaf2") && l.contains("FAIL")),
+        "{screen}"
+    );
+    // The failure is red in the table, and logged as a problem.
+    let b = render(&app, 110, 30);
+    // The table's row (the title also says FAIL, uncoloured).
+    let fail_cell = (0..30u16)
+        .filter(|&y| {
+            let row: String = (0..110u16)
+                .map(|x| b[(x, y)].symbol().to_string())
+                .collect();
+            row.contains("bgp-up") && row.contains("leaf2")
+        })
+        .flat_map(|y| (0..108u16).map(move |x| (x, y)))
+        .find(|&(x, y)| {
+            b[(x, y)].symbol() == "F"
+                && b[(x + 1, y)].symbol() == "A"
+                && b[(x + 2, y)].symbol() == "I"
+        })
+        .expect("the failure's row is on screen");
+    assert_eq!(b[fail_cell].fg, Color::Red);
+    assert!(
+        app.log
+            .iter()
+            .any(|l| l.error && l.text.contains("bgp-up: FAIL on leaf2"))
+    );
+
+    // ↓ selects the failure: its whole detail is shown under the table, wrapped.
+    app.input(key(KeyCode::Char('j')));
+    assert_eq!(app.overlay, Overlay::Checks(1));
+    let screen = text(&render(&app, 110, 30));
+    assert!(
+        screen.contains("the end"),
+        "the detail is shown whole: {screen}"
+    );
+
+    // Closing the panel does not stop the run; V shows it again without a second run.
+    app.input(key(KeyCode::Esc));
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.input(key(KeyCode::Char('V'))).is_empty());
+    assert_eq!(app.overlay, Overlay::Checks(0));
+
+    // The run ends: its list is the whole answer; the log says how it went.
+    let also = result("ports-up", "leaf1", CheckVerdict::Pass, "");
+    app.validate_done(Ok(vec![ok, bad, also]));
+    assert!(!app.checks.running);
+    let screen = text(&render(&app, 110, 30));
+    assert!(screen.contains("2 pass · 1 FAIL · "), "{screen}");
+    assert!(!screen.contains("running…"), "{screen}");
+    assert!(screen.contains("ports-up"), "{screen}");
+    assert!(
+        app.log
+            .iter()
+            .any(|l| l.error && l.text.contains("checks: 2 of 3 pass")),
+        "the summary is logged as a problem when a check failed"
+    );
+    // A check event from nobody's run changes nothing.
+    app.engine_event(EngineEvent::Check(result("x", "y", CheckVerdict::Pass, "")));
+    assert_eq!(app.checks.results.len(), 3);
+
+    // V in the panel runs them again, from nothing; a run that cannot start says why.
+    assert_eq!(app.input(key(KeyCode::Char('V'))), vec![Action::Validate]);
+    assert!(app.checks.results.is_empty());
+    app.validate_done(Err(
+        "cannot read /labs/fabric/validate.json: No such file or directory; write the lab's \
+         checks there"
+            .into(),
+    ));
+    let screen = text(&render(&app, 110, 30));
+    assert!(screen.contains("validate.json"), "{screen}");
+    assert!(screen.contains("write the lab's"), "{screen}");
+
+    // During a deploy, V waits for it.
+    let mut deploying = App::new("fabric", true);
+    assert!(deploying.input(key(KeyCode::Char('V'))).is_empty());
+    assert_eq!(deploying.overlay, Overlay::None);
+}

@@ -49,11 +49,7 @@ fn table(results: &[CheckResult]) -> String {
         t.add_row(vec![
             r.check.clone(),
             r.on.clone(),
-            match r.verdict {
-                CheckVerdict::Pass => "pass".into(),
-                CheckVerdict::Fail => "FAIL".into(),
-                CheckVerdict::Error => "ERROR".into(),
-            },
+            r.verdict.word().to_string(),
             r.attempts.to_string(),
             format!("{:.1}", r.seconds),
             r.detail.clone(),

@@ -1,5 +1,6 @@
 //! Typed events the engine publishes while it works: the one stream that both the headless
-//! deploy progress and the TUI consume.
+//! deploy progress and the TUI consume (and the journal keeps). A check's result is defined
+//! here, as the event that carries it.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use tokio::sync::mpsc;
 
 use super::link::LinkState;
 pub use super::node::{BootStage, NodeStatus};
+use serde::Serialize;
 
 /// `1 node`, `2 nodes`: a count with its noun, singular or plural (`VM`, `link`, `host`).
 pub fn count(n: usize, noun: &str) -> String {
@@ -56,6 +58,8 @@ pub enum Event {
     Relay { running: bool },
     /// A line of what one host of a multi-host lab does (`--all-hosts`).
     Host { host: String, line: String },
+    /// One check of `vmlab validate` ended on one node or link.
+    Check(CheckResult),
 }
 
 impl Event {
@@ -93,6 +97,14 @@ impl Event {
                 }
             }
             Event::Host { host, line } => format!("{host} | {line}"),
+            Event::Check(r) => {
+                let line = format!("{}: {} on {}", r.check, r.verdict.word(), r.on);
+                if r.verdict == CheckVerdict::Pass {
+                    line
+                } else {
+                    format!("warning: {line}: {}", r.detail)
+                }
+            }
             Event::Relay { running: true } => "the link relay runs".to_string(),
             Event::Relay { running: false } => {
                 "the link relay is not running: links carry no traffic (vmlab repair)".to_string()
@@ -140,6 +152,9 @@ impl Event {
                         "waiting_for": waiting_for}),
             Event::Relay { running } => json!({"event": "relay", "running": running}),
             Event::Host { host, line } => json!({"event": "host", "host": host, "line": line}),
+            Event::Check(r) => json!({"event": "check", "check": r.check, "on": r.on,
+                        "verdict": r.verdict, "detail": r.detail, "attempts": r.attempts,
+                        "seconds": r.seconds}),
         }
     }
 
@@ -147,6 +162,41 @@ impl Event {
     pub fn is_problem(&self) -> bool {
         matches!(self, Event::NodeFailed { .. } | Event::Warning(_))
             || matches!(self, Event::Relay { running: false })
+            || matches!(self, Event::Check(r) if r.verdict != CheckVerdict::Pass)
+    }
+}
+
+/// How one check ended on one node (or link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckVerdict {
+    Pass,
+    Fail,
+    Error,
+}
+
+/// One check on one node (or its link).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub check: String,
+    /// The node, or the link as the check names it.
+    pub on: String,
+    pub verdict: CheckVerdict,
+    /// What was expected and what came, for a failure; why it could not run, for an error.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    pub attempts: u32,
+    pub seconds: f64,
+}
+
+impl CheckVerdict {
+    /// As reports show it: `pass`, `FAIL`, `ERROR` (what needs a look stands out).
+    pub fn word(self) -> &'static str {
+        match self {
+            CheckVerdict::Pass => "pass",
+            CheckVerdict::Fail => "FAIL",
+            CheckVerdict::Error => "ERROR",
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use ratatui::layout::{Position, Rect};
 
 use super::keymap::{self, Command};
 use super::layout::Areas;
-use crate::engine::api::{BootStage, Event as EngineEvent, NodeOp, NodeStatus, Observation};
+use crate::engine::api::{
+    BootStage, CheckResult, CheckVerdict, Event as EngineEvent, NodeOp, NodeStatus, Observation,
+};
 use crate::term::keys::paste_bytes;
 use crate::term::screen::Emulator;
 use crate::term::session::SessionId;
@@ -91,6 +93,8 @@ pub enum Overlay {
     Snapshots(usize),
     /// Restore this snapshot?
     ConfirmRestore(String),
+    /// The lab's checks, one row selected.
+    Checks(usize),
 }
 
 /// Something for the run loop to do.
@@ -128,8 +132,54 @@ pub enum Action {
         end: String,
     },
     StopCapture(usize),
+    /// Run the lab's checks.
+    Validate,
     Destroy,
     Quit,
+}
+
+/// The lab's checks as the last `V` ran them.
+#[derive(Debug, Default)]
+pub struct ChecksRun {
+    /// A run is in flight.
+    pub running: bool,
+    /// Each check × node that has ended, in the order they ended.
+    pub results: Vec<CheckResult>,
+    /// Why the run could not start or did not finish (no `validate.json`, an invalid file).
+    pub error: Option<String>,
+    pub started: Option<Instant>,
+    /// How long the finished run took.
+    pub took: Option<Duration>,
+}
+
+impl ChecksRun {
+    /// `(pass, fail, error)` counts of the results so far.
+    pub fn tally(&self) -> (usize, usize, usize) {
+        let of = |v| self.results.iter().filter(|r| r.verdict == v).count();
+        (
+            of(CheckVerdict::Pass),
+            of(CheckVerdict::Fail),
+            of(CheckVerdict::Error),
+        )
+    }
+
+    /// The panel's title: what ran and how it stands.
+    pub fn summary(&self) -> String {
+        let (pass, fail, error) = self.tally();
+        let mut s = format!("{pass} pass");
+        if fail > 0 {
+            s.push_str(&format!(" · {fail} FAIL"));
+        }
+        if error > 0 {
+            s.push_str(&format!(" · {error} ERROR"));
+        }
+        if self.running {
+            s.push_str(" · running…");
+        } else if let Some(took) = self.took {
+            s.push_str(&format!(" · {:.1} s", took.as_secs_f64()));
+        }
+        s
+    }
 }
 
 /// One line of the event log.
@@ -171,6 +221,8 @@ pub struct App {
     pub captures: HashMap<usize, Option<String>>,
     /// A snapshot or restore is in flight.
     pub snapshot_busy: bool,
+    /// The lab's checks, as the last `V` ran them.
+    pub checks: ChecksRun,
     pub quit: bool,
     pub(in crate::tui) next_session: SessionId,
     /// The size of the whole terminal at the last draw.
@@ -206,6 +258,7 @@ impl App {
             busy_links: Default::default(),
             captures: HashMap::new(),
             snapshot_busy: false,
+            checks: ChecksRun::default(),
             quit: false,
             next_session: 1,
             screen: Rect::new(0, 0, 80, 24),
@@ -263,9 +316,12 @@ impl App {
 
     /// News from the engine (a deploy or a node action).
     pub fn engine_event(&mut self, e: EngineEvent) {
-        let error = matches!(e, EngineEvent::NodeFailed { .. } | EngineEvent::Warning(_));
+        let error = e.is_problem();
         if let EngineEvent::NodeStage { node, stage, .. } = &e {
             self.stages.insert(node.clone(), *stage);
+        }
+        if let EngineEvent::Check(r) = &e {
+            self.check_ended(r);
         }
         self.note(e.describe(), error);
     }
@@ -347,6 +403,7 @@ impl App {
                 }
                 return Vec::new();
             }
+            Overlay::Checks(i) => return self.checks_key(i, k),
             Overlay::None => {}
         }
         match self.focus {
@@ -462,6 +519,7 @@ impl App {
                 self.overlay = Overlay::ConfirmSnapshot(name);
                 Vec::new()
             }
+            Command::Validate => self.validate_key(),
             Command::Snapshots => {
                 if self.snapshots().is_empty() {
                     self.note("no snapshots yet (S takes one)", false);

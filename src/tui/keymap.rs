@@ -30,6 +30,8 @@ pub enum Command {
     TakeSnapshot,
     /// List the snapshots to restore one (asks first).
     Snapshots,
+    /// Run the lab's checks (validate.json) and show them as they finish.
+    Validate,
     Destroy,
     /// Type a filter for the nodes shown.
     Filter,
@@ -163,6 +165,13 @@ pub const BINDINGS: &[Binding] = &[
             KeyCode::Char('L') if plain(k) => Some(Command::Snapshots),
             _ => None,
         },
+    },
+    Binding {
+        keys: "V",
+        does: "run the lab's checks (validate.json beside its spec) in a panel that fills in as \
+               each ends; V shows a run in flight again",
+        footer: Some("V checks"),
+        matches: |k| (k.code == KeyCode::Char('V') && plain(k)).then_some(Command::Validate),
     },
     Binding {
         keys: "/",

@@ -41,8 +41,8 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::api::{
-    self, ConsoleAccess, DeployOptions, Deployment, EngineError, EventSink, LabHandle, LabSelector,
-    LinkChange, NodeOp, Prepared,
+    self, CheckResult, ConsoleAccess, DeployOptions, Deployment, EngineError, EventSink, LabHandle,
+    LabSelector, LinkChange, NodeOp, Prepared,
 };
 use crate::plan::Accel;
 use crate::term::session::{Session, SessionEvent, SessionId};
@@ -68,6 +68,7 @@ enum Done {
     Destroyed(Result<(), String>),
     LinkChanged(usize, Result<String, String>),
     SnapshotFinished(Result<String, String>),
+    Validated(Result<Vec<CheckResult>, String>),
     CaptureStarted(usize, String),
     CaptureEnded(usize, Result<(u64, String), String>),
 }
@@ -243,6 +244,7 @@ async fn event_loop(
                 Done::Destroyed(Err(e)) => app.note(format!("destroy failed: {e}"), true),
                 Done::LinkChanged(index, r) => app.link_done(index, r),
                 Done::SnapshotFinished(r) => app.snapshot_done(r),
+                Done::Validated(r) => app.validate_done(r),
                 Done::CaptureStarted(index, path) => app.capture_started(index, path),
                 Done::CaptureEnded(index, r) => {
                     captures.remove(&index);
@@ -330,6 +332,19 @@ async fn event_loop(
                             })
                             .map_err(|e| format!("restore of {name} failed: {e}"));
                         let _ = tx.send(Done::SnapshotFinished(r));
+                    });
+                }
+                Action::Validate => {
+                    let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
+                    let cancel = cancel.clone();
+                    work.spawn(async move {
+                        // A check may wait for minutes; quitting does not wait for it (its
+                        // SSH commands are killed with the future).
+                        let r = tokio::select! {
+                            r = lab.validate(None, None, &sink) => r.map_err(|e| e.to_string()),
+                            _ = cancel.cancelled() => Err("cancelled".to_string()),
+                        };
+                        let _ = tx.send(Done::Validated(r));
                     });
                 }
                 Action::StopCapture(index) => {

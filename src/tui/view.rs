@@ -57,6 +57,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             Color::Red,
         ),
         Overlay::Snapshots(i) => parts::overlays::draw_snapshots(f, app, i),
+        Overlay::Checks(i) => parts::checks::draw(f, app, i),
     }
     if app.no_color {
         strip_colour(f);

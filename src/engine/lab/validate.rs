@@ -6,38 +6,14 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::LabDir;
 use super::exec::{self, Outcome, Targets};
 use super::state::LabState;
 use crate::engine::error::EngineError;
+pub use crate::engine::events::{CheckResult, CheckVerdict};
 use crate::engine::events::{Event, EventSink};
 use crate::engine::link::LinkState;
 use crate::spec::validate::{Check, Checks, Expect, Nodes, Target, json_holds};
-
-/// How one check ended on one node (or link).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckVerdict {
-    Pass,
-    Fail,
-    Error,
-}
-
-/// One check on one node (or its link).
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckResult {
-    pub check: String,
-    /// The node, or the link as the check names it.
-    pub on: String,
-    pub verdict: CheckVerdict,
-    /// What was expected and what came, for a failure; why it could not run, for an error.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub detail: String,
-    pub attempts: u32,
-    pub seconds: f64,
-}
 
 /// A command's timeout in a check.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,12 +52,7 @@ pub async fn run(
         events.send(Event::Step(format!("check {}", check.name)));
         let results = one(lab, check).await?;
         for r in &results {
-            let line = format!("{}: {} on {}", r.check, verdict_word(r.verdict), r.on);
-            events.send(if r.verdict == CheckVerdict::Pass {
-                Event::Step(line)
-            } else {
-                Event::Warning(format!("{line}: {}", r.detail))
-            });
+            events.send(Event::Check(r.clone()));
         }
         let failed = results.iter().any(|r| r.verdict != CheckVerdict::Pass);
         out.extend(results);
@@ -94,14 +65,6 @@ pub async fn run(
         }
     }
     Ok(out)
-}
-
-fn verdict_word(v: CheckVerdict) -> &'static str {
-    match v {
-        CheckVerdict::Pass => "pass",
-        CheckVerdict::Fail => "FAIL",
-        CheckVerdict::Error => "ERROR",
-    }
 }
 
 /// One check, tried until it passes or its wait is over.

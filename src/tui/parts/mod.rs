@@ -3,6 +3,7 @@
 //! [`super::app::App`] (one struct the run loop, the tests and every part read), and
 //! [`super::view`] lays the parts out.
 
+pub mod checks;
 pub mod links;
 pub mod nodes;
 pub mod overlays;
