@@ -1,8 +1,8 @@
 //! `vmlab serve` as its own process, driven by a real HTTP client: newtron's lab-server routes
 //! deploy a real lab while a client reads the event stream to `complete`, the `ssh_port` and
 //! key path status reports log in, a node stops and starts, the bridge stats grow with
-//! traffic, vmlab's own routes change a link and run exec, a deploy started from the CLI shows
-//! on the stream, and 400, 404, 409 and 401 are each provoked.
+//! traffic, vmlab's own routes change a link, run exec and the lab's checks, a deploy started
+//! from the CLI shows on the stream, and 400, 404, 409 and 401 are each provoked.
 
 mod common;
 
@@ -297,6 +297,53 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
             .all(|o| o["stdout"].as_str().unwrap_or("").contains("x-42")),
         "{x}"
     );
+
+    // The lab's checks: none beside its spec (400, saying where they go); given in the body,
+    // a pass on both nodes and a fail come back as results (200) with the counts; `only`
+    // picks; an invalid list is 400 naming the field.
+    let (code, v) = api("POST", "/v1/labs/apilab/validate", None);
+    assert_eq!(code, 400, "{v}");
+    assert!(v.to_string().contains("validate.json"), "{v}");
+    let checks = r#"[
+        {"name": "linux", "all": true, "exec": "uname -s", "expect": {"stdout": "^Linux$"}},
+        {"name": "wrong", "nodes": ["a"], "exec": "echo no", "expect": {"stdout": "^yes$"}}]"#;
+    let (code, v) = api(
+        "POST",
+        "/v1/labs/apilab/validate",
+        Some(&format!(r#"{{"checks": {checks}}}"#)),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["passed"], json!(false), "{v}");
+    assert_eq!(
+        v["data"]["counts"],
+        json!({"pass": 2, "fail": 1, "error": 0}),
+        "{v}"
+    );
+    let failed = &v["data"]["results"][2];
+    assert_eq!(
+        (&failed["check"], &failed["on"], &failed["verdict"]),
+        (&json!("wrong"), &json!("a"), &json!("fail")),
+        "{v}"
+    );
+    assert!(
+        failed["detail"].as_str().unwrap_or("").contains("no"),
+        "{v}"
+    );
+    let (code, v) = api(
+        "POST",
+        "/v1/labs/apilab/validate",
+        Some(&format!(r#"{{"checks": {checks}, "only": ["linux"]}}"#)),
+    );
+    assert_eq!((code, &v["data"]["passed"]), (200, &json!(true)), "{v}");
+    let (code, v) = api(
+        "POST",
+        "/v1/labs/apilab/validate",
+        Some(
+            r#"{"checks": [{"name": "x", "all": true, "exec": "true", "expect": {"stdot": "x"}}]}"#,
+        ),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert!(v.to_string().contains("stdot"), "{v}");
 
     // Destroy through the API; then a deploy from the CLI shows on the stream too.
     let (code, d) = api("POST", "/newtlab/v1/labs/apilab/destroy", None);

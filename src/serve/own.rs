@@ -1,7 +1,7 @@
 //! vmlab's own API (`/v1`): what the CLI does to a running lab, over HTTP — the lab's status
 //! (vmlab's shape), links with live counters and rates, down/up, impairments set and reset,
 //! snapshots taken, listed, restored and deleted, node start/stop/restart, exec with each
-//! node's result, and every operation's events. The same facade calls as the CLI and the TUI.
+//! node's result, the lab's checks (`validate`), and every operation's events. The same facade calls as the CLI and the TUI.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::http::{ApiError, ApiResult, Route, Server, body, data};
 use super::stream::{self, Flavor};
-use crate::engine::api::{self, EventSink, LinkChange, NodeOp, Targets};
+use crate::engine::api::{self, CheckVerdict, EventSink, LinkChange, NodeOp, Targets};
 use crate::spec::impair::{self, Directions};
+use crate::spec::source::SpecText;
 
 pub(super) fn routes() -> Vec<Route> {
     let r = |method, path, summary, handler| Route {
@@ -78,6 +79,12 @@ pub(super) fn routes() -> Vec<Route> {
             "/v1/labs/{name}/exec",
             "Run {command} on {nodes | platform | all}; each node's result",
             post(exec),
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/validate",
+            "Run the lab's checks (validate.json), or {checks: [...]} given; {only: [names]}",
+            post(validate),
         ),
         r(
             "get",
@@ -272,6 +279,64 @@ async fn exec(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> 
         )
         .await?;
     Ok(data(StatusCode::OK, outcomes))
+}
+
+/// `{}` runs the checks beside the lab's spec (`validate.json`); `{"checks": [...]}` runs
+/// those instead (the file's format); `"only": ["name", ...]` runs the named ones. The answer
+/// is every check × node with a verdict, `passed` and the counts; a check that fails is a
+/// result, not an error (200). An invalid checks list is 400, naming each check and field.
+async fn validate(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
+    let b = if raw.is_empty() {
+        json!({})
+    } else {
+        body(&raw)?
+    };
+    let only = match b.get("only") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(names)) => Some(
+            names
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("only must be a list of check names"))?,
+        ),
+        Some(_) => return Err(bad("only must be a list of check names")),
+    };
+    if let Some(k) = b
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !["checks", "only"].contains(&k.as_str())))
+    {
+        return Err(bad(format!(
+            "unknown field {k:?}: give checks (optional) and only (optional)"
+        )));
+    }
+    let lab = s.deployed(&name)?;
+    let sink = EventSink::none();
+    let results = match b.get("checks") {
+        None => lab.validate(None, only.as_deref(), &sink).await?,
+        Some(checks) => {
+            let text = SpecText {
+                path: "request body".into(),
+                text: json!({ "checks": checks }).to_string(),
+            };
+            lab.validate_text(&text, only.as_deref(), &sink).await?
+        }
+    };
+    let of = |v| results.iter().filter(|r| r.verdict == v).count();
+    let (pass, fail, error) = (
+        of(CheckVerdict::Pass),
+        of(CheckVerdict::Fail),
+        of(CheckVerdict::Error),
+    );
+    Ok(data(
+        StatusCode::OK,
+        json!({
+            "lab": lab.name().to_string(),
+            "passed": fail + error == 0,
+            "counts": {"pass": pass, "fail": fail, "error": error},
+            "results": results,
+        }),
+    ))
 }
 
 async fn events(

@@ -455,7 +455,18 @@ impl LabHandle {
             None => self.state()?.spec_dir.join("validate.json"),
         };
         let text = crate::spec::source::read_checks(&path)?;
-        let checks = crate::spec::validate::parse(&text)?;
+        self.validate_text(&text, only, events).await
+    }
+
+    /// Runs checks given as text (`origin` names them in every error: a file, or a client's
+    /// request), as [`LabHandle::validate`] does.
+    pub async fn validate_text(
+        &self,
+        text: &crate::spec::source::SpecText,
+        only: Option<&[String]>,
+        events: &EventSink,
+    ) -> Result<Vec<CheckResult>, EngineError> {
+        let checks = crate::spec::validate::parse(text)?;
         journaled(self.name(), "validate", events, |events| async move {
             lab::validate::run(&self.dir, &checks, only, &events).await
         })
