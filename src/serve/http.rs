@@ -159,6 +159,19 @@ impl Server {
     pub(crate) fn hub(&self) -> &Arc<super::stream::Hub> {
         &self.inner.hub
     }
+
+    /// The event stream of the lab named `name` in a route's path, in `flavor`, resumed after
+    /// the request's `Last-Event-ID`.
+    pub(crate) fn events(
+        &self,
+        name: &str,
+        headers: &axum::http::HeaderMap,
+        flavor: super::stream::Flavor,
+    ) -> Result<Response, ApiError> {
+        let lab = self.lab(name)?;
+        let from = super::stream::resume_from(headers);
+        Ok(super::stream::events(self.hub().clone(), lab, from, flavor).into_response())
+    }
 }
 
 /// A lab claimed for one long operation of this server.

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::http::{ApiError, ApiResult, Route, Server, body, data, now};
-use super::stream::{self, Flavor};
+use super::stream::Flavor;
 use crate::engine::api::{self, DeployOptions, EventSink, NodeOp};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -279,14 +279,8 @@ async fn events(
     State(s): State<Server>,
     Path(name): Path<String>,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    let lab = s.lab(&name)?;
-    Ok(stream::events(
-        s.hub().clone(),
-        lab,
-        stream::resume_from(&headers),
-        Flavor::Newtlab,
-    ))
+) -> ApiResult {
+    s.events(&name, &headers, Flavor::Newtlab)
 }
 
 /// The relay's counters as newtron's bridge stats: one entry for this host.

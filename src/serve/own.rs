@@ -6,12 +6,11 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::http::{ApiError, ApiResult, Route, Server, body, data};
-use super::stream::{self, Flavor};
+use super::stream::Flavor;
 use crate::engine::api::{self, CheckVerdict, EventSink, LinkChange, NodeOp, Targets};
 use crate::spec::impair::{self, Directions};
 use crate::spec::source::SpecText;
@@ -343,12 +342,6 @@ async fn events(
     State(s): State<Server>,
     Path(name): Path<String>,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    let lab = s.lab(&name)?;
-    Ok(stream::events(
-        s.hub().clone(),
-        lab,
-        stream::resume_from(&headers),
-        Flavor::Own,
-    ))
+) -> ApiResult {
+    s.events(&name, &headers, Flavor::Own)
 }

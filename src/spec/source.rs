@@ -94,36 +94,7 @@ pub fn read_spec_dir_in(dir: &Path, registry: Option<&Path>) -> Result<SpecSourc
         errors.push(e);
         None
     });
-    let mut profiles = Vec::new();
-    let pdir = dir.join("profiles");
-    if pdir.is_dir() {
-        match std::fs::read_dir(&pdir) {
-            Ok(entries) => {
-                let mut paths: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .collect();
-                paths.sort();
-                for p in paths {
-                    let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
-                        continue;
-                    };
-                    let stem = stem.to_string();
-                    match read_text(&p) {
-                        Ok(Some(t)) => profiles.push((stem, t)),
-                        Ok(None) => {}
-                        Err(e) => errors.push(e),
-                    }
-                }
-            }
-            Err(e) => errors.push(SpecError::new(
-                &pdir,
-                "",
-                format!("cannot list the profiles directory: {e}"),
-                "make it readable",
-            )),
-        }
-    }
+    let profiles = read_folder(&dir.join("profiles"), &mut errors);
     match (topology, errors.is_empty()) {
         (Some(topology), true) => Ok(SpecSources {
             dir,
