@@ -8,7 +8,7 @@ use comfy_table::{Cell, Table, presets::NOTHING};
 
 use super::args::{LabArgs, ValidateFormat};
 use super::say::{say, say_json, with_progress};
-use crate::engine::api::{CheckResult, CheckVerdict, EngineError, LabHandle, count};
+use crate::engine::api::{CheckResult, CheckVerdict, EngineError, LabHandle, Tally, count};
 
 pub async fn run(
     lab: &LabArgs,
@@ -26,11 +26,9 @@ pub async fn run(
         ValidateFormat::Json => say_json(&results, "the results")?,
         ValidateFormat::Junit => say(&junit(&name, &results)?),
     }
-    let bad = results
-        .iter()
-        .filter(|r| r.verdict != CheckVerdict::Pass)
-        .count();
-    if bad > 0 {
+    let tally = Tally::of(&results);
+    if !tally.passed() {
+        let bad = tally.fail + tally.error;
         return Err(EngineError::ChecksFailed(format!(
             "{} of {} did not pass",
             count(bad, "check"),
@@ -56,11 +54,7 @@ fn table(results: &[CheckResult]) -> String {
         ]);
     }
     let mut s = format!("{t}\n");
-    let passed = results
-        .iter()
-        .filter(|r| r.verdict == CheckVerdict::Pass)
-        .count();
-    let _ = write!(s, "{passed} of {} passed", results.len());
+    let _ = write!(s, "{} of {} passed", Tally::of(results).pass, results.len());
     s
 }
 

@@ -189,6 +189,30 @@ pub struct CheckResult {
     pub seconds: f64,
 }
 
+/// How many results passed, failed and could not run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+}
+
+impl Tally {
+    pub fn of(results: &[CheckResult]) -> Tally {
+        let of = |v| results.iter().filter(|r| r.verdict == v).count();
+        Tally {
+            pass: of(CheckVerdict::Pass),
+            fail: of(CheckVerdict::Fail),
+            error: of(CheckVerdict::Error),
+        }
+    }
+
+    /// Every result passed (none failed or errored).
+    pub fn passed(&self) -> bool {
+        self.fail + self.error == 0
+    }
+}
+
 impl CheckVerdict {
     /// As reports show it: `pass`, `FAIL`, `ERROR` (what needs a look stands out).
     pub fn word(self) -> &'static str {
@@ -259,5 +283,50 @@ impl EventSink {
         if let Some(tx) = &self.tx {
             let _ = tx.send(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(verdict: CheckVerdict) -> CheckResult {
+        CheckResult {
+            check: "c".into(),
+            on: "n".into(),
+            verdict,
+            detail: if verdict == CheckVerdict::Pass {
+                String::new()
+            } else {
+                "why".into()
+            },
+            attempts: 1,
+            seconds: 0.1,
+        }
+    }
+
+    #[test]
+    fn a_check_event_counts_tells_and_serializes_its_result() {
+        let rs = [
+            result(CheckVerdict::Pass),
+            result(CheckVerdict::Fail),
+            result(CheckVerdict::Pass),
+            result(CheckVerdict::Error),
+        ];
+        let t = Tally::of(&rs);
+        assert_eq!((t.pass, t.fail, t.error), (2, 1, 1));
+        assert!(!t.passed());
+        assert!(Tally::of(&rs[..1]).passed());
+        assert!(Tally::of(&[]).passed(), "no results is nothing failed");
+
+        let pass = Event::Check(rs[0].clone());
+        let fail = Event::Check(rs[1].clone());
+        assert_eq!(pass.describe(), "c: pass on n");
+        assert_eq!(fail.describe(), "warning: c: FAIL on n: why");
+        assert!(!pass.is_problem() && fail.is_problem());
+        let j = fail.to_json();
+        assert_eq!(j["event"], "check");
+        assert_eq!(j["verdict"], "fail");
+        assert_eq!(j["detail"], "why");
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::http::{ApiError, ApiResult, Route, Server, body, data};
 use super::stream::Flavor;
-use crate::engine::api::{self, CheckVerdict, EventSink, LinkChange, NodeOp, Targets};
+use crate::engine::api::{self, EventSink, LinkChange, NodeOp, Tally, Targets};
 use crate::spec::impair::{self, Directions};
 use crate::spec::source::SpecText;
 
@@ -321,18 +321,13 @@ async fn validate(State(s): State<Server>, Path(name): Path<String>, raw: Bytes)
             lab.validate_text(&text, only.as_deref(), &sink).await?
         }
     };
-    let of = |v| results.iter().filter(|r| r.verdict == v).count();
-    let (pass, fail, error) = (
-        of(CheckVerdict::Pass),
-        of(CheckVerdict::Fail),
-        of(CheckVerdict::Error),
-    );
+    let tally = Tally::of(&results);
     Ok(data(
         StatusCode::OK,
         json!({
             "lab": lab.name().to_string(),
-            "passed": fail + error == 0,
-            "counts": {"pass": pass, "fail": fail, "error": error},
+            "passed": tally.passed(),
+            "counts": tally,
             "results": results,
         }),
     ))

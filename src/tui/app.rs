@@ -17,7 +17,7 @@ use ratatui::layout::{Position, Rect};
 use super::keymap::{self, Command};
 use super::layout::Areas;
 use crate::engine::api::{
-    BootStage, CheckResult, CheckVerdict, Event as EngineEvent, NodeOp, NodeStatus, Observation,
+    BootStage, CheckResult, Event as EngineEvent, NodeOp, NodeStatus, Observation, Tally,
 };
 use crate::term::keys::paste_bytes;
 use crate::term::screen::Emulator;
@@ -153,19 +153,9 @@ pub struct ChecksRun {
 }
 
 impl ChecksRun {
-    /// `(pass, fail, error)` counts of the results so far.
-    pub fn tally(&self) -> (usize, usize, usize) {
-        let of = |v| self.results.iter().filter(|r| r.verdict == v).count();
-        (
-            of(CheckVerdict::Pass),
-            of(CheckVerdict::Fail),
-            of(CheckVerdict::Error),
-        )
-    }
-
     /// The panel's title: what ran and how it stands.
     pub fn summary(&self) -> String {
-        let (pass, fail, error) = self.tally();
+        let Tally { pass, fail, error } = Tally::of(&self.results);
         let mut s = format!("{pass} pass");
         if fail > 0 {
             s.push_str(&format!(" · {fail} FAIL"));

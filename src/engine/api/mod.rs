@@ -43,7 +43,7 @@ pub use super::lab::repair::RepairReport;
 pub use super::lab::snapshot::{Restored, Snapshot};
 pub use super::lab::state::LabState;
 pub use super::lab::status::{LabStatus, LinkRow, NodeRow};
-pub use super::lab::validate::{CheckResult, CheckVerdict};
+pub use super::lab::validate::{CheckResult, CheckVerdict, Tally};
 pub use super::link::LinkState;
 pub use super::link::control::{DirReport, Dropped};
 pub use super::node::{BootStage, NodeStatus};

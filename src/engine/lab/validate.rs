@@ -10,7 +10,7 @@ use super::LabDir;
 use super::exec::{self, Outcome, Targets};
 use super::state::LabState;
 use crate::engine::error::EngineError;
-pub use crate::engine::events::{CheckResult, CheckVerdict};
+pub use crate::engine::events::{CheckResult, CheckVerdict, Tally};
 use crate::engine::events::{Event, EventSink};
 use crate::engine::link::LinkState;
 use crate::spec::validate::{Check, Checks, Expect, Nodes, Target, json_holds};

@@ -13,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use crate::engine::api::{CheckResult, CheckVerdict};
+use crate::engine::api::{CheckResult, CheckVerdict, Tally};
 use crate::tui::app::{Action, App, ChecksRun, Overlay};
 use crate::tui::style::{centered, wrap_words};
 
@@ -72,11 +72,15 @@ impl App {
         match result {
             Ok(results) => {
                 self.checks.results = results;
-                let (pass, fail, error) = self.checks.tally();
-                let total = pass + fail + error;
+                let t = Tally::of(&self.checks.results);
                 self.note(
-                    format!("checks: {pass} of {total} pass ({})", self.checks.summary()),
-                    fail + error > 0,
+                    format!(
+                        "checks: {} of {} pass ({})",
+                        t.pass,
+                        self.checks.results.len(),
+                        self.checks.summary()
+                    ),
+                    !t.passed(),
                 );
             }
             Err(e) => {
