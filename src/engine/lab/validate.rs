@@ -50,10 +50,7 @@ pub async fn run(
         .filter(|c| only.is_none_or(|o| o.contains(&c.name)))
     {
         events.send(Event::Step(format!("check {}", check.name)));
-        let results = one(lab, check).await?;
-        for r in &results {
-            events.send(Event::Check(r.clone()));
-        }
+        let results = one(lab, check, events).await?;
         let failed = results.iter().any(|r| r.verdict != CheckVerdict::Pass);
         out.extend(results);
         if failed && check.stop_on_error {
@@ -67,50 +64,81 @@ pub async fn run(
     Ok(out)
 }
 
-/// One check, tried until it passes or its wait is over.
-async fn one(lab: &LabDir, check: &Check) -> Result<Vec<CheckResult>, EngineError> {
+/// One check, tried until it passes or its wait is over. A node's result is final (and sent
+/// as an event) as soon as it passes, or when the time is up; only the nodes still failing
+/// are tried again. The results come back in the order of the check's nodes.
+async fn one(
+    lab: &LabDir,
+    check: &Check,
+    events: &EventSink,
+) -> Result<Vec<CheckResult>, EngineError> {
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(check.wait_secs);
     let mut pause = Duration::from_millis(500);
     let mut attempts = 0;
+    // The check's nodes in their order, once resolved; those still to pass.
+    let mut order: Vec<String> = Vec::new();
+    let mut pending: Option<Vec<String>> = None;
+    let mut done: Vec<CheckResult> = Vec::new();
     loop {
         attempts += 1;
         let state = LabState::load(lab)?;
-        let mut results = match &check.target {
+        let tried: Vec<CheckResult> = match &check.target {
             Target::Nodes { nodes, command } => {
-                let targets = match nodes {
-                    Nodes::Named(n) => Targets::Nodes(n.clone()),
-                    Nodes::Platform(p) => Targets::Platform(p.clone()),
-                    Nodes::All => Targets::All,
-                };
-                match exec::resolve(&state, &targets) {
-                    Err(e) => vec![result(check, "-", CheckVerdict::Error, e.to_string())],
-                    Ok(names) => {
-                        let (lines, _rx) = tokio::sync::mpsc::unbounded_channel();
-                        exec::run(
-                            lab,
-                            &names,
-                            std::slice::from_ref(command),
-                            COMMAND_TIMEOUT,
-                            &lines,
-                        )
-                        .await?
-                        .iter()
-                        .map(|o| judge(check, o))
-                        .collect()
+                let names = match &pending {
+                    Some(p) => p.clone(),
+                    None => {
+                        let targets = match nodes {
+                            Nodes::Named(n) => Targets::Nodes(n.clone()),
+                            Nodes::Platform(p) => Targets::Platform(p.clone()),
+                            Nodes::All => Targets::All,
+                        };
+                        match exec::resolve(&state, &targets) {
+                            Ok(names) => {
+                                order.clone_from(&names);
+                                names
+                            }
+                            // No such node or platform: trying again changes nothing.
+                            Err(e) => {
+                                let r = result(check, "-", CheckVerdict::Error, e.to_string());
+                                events.send(Event::Check(r.clone()));
+                                return Ok(vec![r]);
+                            }
+                        }
                     }
-                }
+                };
+                let (lines, _rx) = tokio::sync::mpsc::unbounded_channel();
+                exec::run(
+                    lab,
+                    &names,
+                    std::slice::from_ref(command),
+                    COMMAND_TIMEOUT,
+                    &lines,
+                )
+                .await?
+                .iter()
+                .map(|o| judge(check, o))
+                .collect()
             }
             Target::Link(end) => vec![link(lab, &state, check, end)],
         };
-        let passed = results.iter().all(|r| r.verdict == CheckVerdict::Pass);
-        if passed || Instant::now() + pause > deadline {
-            for r in &mut results {
+        let last = Instant::now() + pause > deadline;
+        let mut still = Vec::new();
+        for mut r in tried {
+            if r.verdict == CheckVerdict::Pass || last {
                 r.attempts = attempts;
                 r.seconds = (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+                events.send(Event::Check(r.clone()));
+                done.push(r);
+            } else {
+                still.push(r.on);
             }
-            return Ok(results);
         }
+        if still.is_empty() {
+            done.sort_by_key(|r| order.iter().position(|n| *n == r.on));
+            return Ok(done);
+        }
+        pending = Some(still);
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }
