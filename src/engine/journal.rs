@@ -1,5 +1,6 @@
 //! Each lab's operation journal: every long operation on a lab (deploy, destroy, node start,
-//! stop and restart, snapshot, restore, repair), whoever runs it — the CLI, the TUI or
+//! stop and restart, snapshot, restore, repair, and validate, which changes nothing and so
+//! never counts as the operation in flight), whoever runs it — the CLI, the TUI or
 //! `vmlab serve` — appends its beginning, its events and its end, one JSON object a line, to
 //! `$VMLAB_HOME/events/<lab>.jsonl`. It is what the HTTP server's event streams follow, so an
 //! operation started anywhere shows up there. Appends are single `write`s of one line on an
@@ -25,18 +26,36 @@ pub fn path(name: &LabName) -> PathBuf {
         .join(format!("{name}.jsonl"))
 }
 
-/// One operation's writer to its lab's journal.
+/// Operations that change nothing in the lab: journaled for the streams, but never the
+/// operation in flight that keeps another one waiting.
+const READ_ONLY: &[&str] = &["validate"];
+
+/// One operation's writer to its lab's journal. An operation dropped before it ended (its
+/// caller went away: a client gone, a front end quitting) is ended then, so the journal never
+/// shows it running on.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     op: String,
     pid: u32,
+    ended: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.end(Err(
+            "stopped before it ended (whoever ran it went away)".into()
+        ));
+    }
 }
 
 impl Journal {
     /// Begins operation `op` (`deploy`, `destroy`, `stop r1`, ...) on lab `name`.
     pub fn begin(name: &LabName, op: &str) -> Self {
-        let path = path(name);
+        Journal::begin_at(path(name), op)
+    }
+
+    fn begin_at(path: PathBuf, op: &str) -> Self {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -47,6 +66,7 @@ impl Journal {
             path,
             op: op.to_string(),
             pid: std::process::id(),
+            ended: false.into(),
         };
         j.write(json!({"kind": "begin"}));
         j
@@ -72,8 +92,12 @@ impl Journal {
         self.write(json!({"kind": "event", "event": e.to_json(), "detail": e.describe()}));
     }
 
-    /// Ends the operation: `Err` carries what went wrong, as the user was told.
+    /// Ends the operation: `Err` carries what went wrong, as the user was told. Only the first
+    /// end is written.
     pub fn end(&self, result: Result<(), String>) {
+        if self.ended.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         self.write(match result {
             Ok(()) => json!({"kind": "end", "ok": true}),
             Err(message) => json!({"kind": "end", "ok": false, "message": message}),
@@ -188,6 +212,15 @@ impl Follower {
 /// when it began and the pid running it.
 pub fn in_flight(name: &LabName) -> Option<(String, String, u32)> {
     let text = std::fs::read_to_string(path(name)).ok()?;
+    open_ops(&text)
+        .into_iter()
+        .rev()
+        .find(|(_, _, pid)| std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// The operations a journal's text shows begun and not ended, oldest first (read-only ones
+/// left out): name, when it began, pid.
+fn open_ops(text: &str) -> Vec<(String, String, u32)> {
     let mut open: Vec<(String, String, u32)> = Vec::new();
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
@@ -196,7 +229,9 @@ pub fn in_flight(name: &LabName) -> Option<(String, String, u32)> {
         let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let pid = v.get("pid").and_then(Value::as_u64).unwrap_or(0) as u32;
         match v.get("kind").and_then(Value::as_str) {
-            Some("begin") => open.push((field("op"), field("at"), pid)),
+            Some("begin") if !READ_ONLY.contains(&field("op").as_str()) => {
+                open.push((field("op"), field("at"), pid))
+            }
             Some("end") => {
                 let op = field("op");
                 if let Some(i) = open.iter().rposition(|(o, _, p)| *o == op && *p == pid) {
@@ -206,7 +241,52 @@ pub fn in_flight(name: &LabName) -> Option<(String, String, u32)> {
             _ => {}
         }
     }
-    open.into_iter()
-        .rev()
-        .find(|(_, _, pid)| std::path::Path::new(&format!("/proc/{pid}")).exists())
+    open
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_dropped_unended_is_ended_and_validate_keeps_nobody_waiting() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("lab.jsonl");
+        {
+            let j = Journal::begin_at(path.clone(), "snapshot s1");
+            j.event(&Event::Step("pausing".into()));
+            // Dropped here, as a client gone mid-request drops its handler.
+        }
+        {
+            let j = Journal::begin_at(path.clone(), "restart r1");
+            j.end(Ok(()));
+            // Ended once: the drop adds nothing.
+        }
+        let running = Journal::begin_at(path.clone(), "stop r2");
+        let checks = Journal::begin_at(path.clone(), "validate");
+        let text = std::fs::read_to_string(&path).expect("the journal");
+        let ends: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["kind"] == "end")
+            .collect();
+        assert_eq!(ends.len(), 2, "{text}");
+        assert_eq!(ends[0]["op"], "snapshot s1");
+        assert_eq!(ends[0]["ok"], false);
+        assert!(
+            ends[0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("went away")
+        );
+        assert_eq!(
+            (&ends[1]["op"], &ends[1]["ok"]),
+            (&json!("restart r1"), &json!(true))
+        );
+        // What is in flight: the stop, not the checks (they change nothing).
+        let open = open_ops(&text);
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].0, "stop r2");
+        drop((running, checks));
+    }
 }

@@ -162,7 +162,6 @@ impl LabState {
         self.virtual_host(name).map_or(name, |h| h.vm.as_str())
     }
 
-    /// Nodes in topology order.
     /// The ssh command for `node` (see [`crate::engine::ssh::ssh_command`]), with the lab's
     /// own known_hosts.
     pub fn ssh_command(
@@ -248,6 +247,7 @@ impl LabState {
             })
     }
 
+    /// Nodes in topology order.
     pub fn ordered_nodes(&self) -> impl Iterator<Item = (&String, &NodeState)> {
         self.node_order
             .iter()
