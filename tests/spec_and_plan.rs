@@ -734,3 +734,54 @@ fn a_cable_from_a_node_back_to_itself_has_two_netdevs_of_their_own() {
     assert!(argv.contains("dgram,id=link0z,"), "{argv}");
     assert!(argv.contains("netdev=link0z"), "{argv}");
 }
+
+/// A guest's management network is closed by default (`restrict=on`); the lab's
+/// `vmlab.guest_network` opens it for every node, a platform or profile's `vm_guest_network`
+/// for its nodes either way, and a wrong word is named with its field and the choices.
+#[test]
+fn guests_reach_nothing_on_the_host_unless_the_spec_says_so() {
+    let restrict = |topology: &str, r2: &str| {
+        let src = sources(
+            topology,
+            r#"{"platforms": {"p": {"vm_image": "/i.qcow2"},
+                              "open": {"vm_image": "/i.qcow2", "vm_guest_network": "outbound"}}}"#,
+            &[("r1", r#"{"platform": "p"}"#), ("r2", r2)],
+        );
+        let lab = spec::resolve(&src, None).map_err(|e| e.to_string())?;
+        let plan = plan::build(&lab, &opts()).map_err(|e| format!("{e:?}"))?;
+        Ok::<Vec<bool>, String>(
+            plan.nodes
+                .iter()
+                .map(|n| {
+                    n.argv
+                        .iter()
+                        .any(|a| a.contains("user,id=mgmt,restrict=on,"))
+                })
+                .collect(),
+        )
+    };
+    let plain = r#"{"devices": {"r1": {}, "r2": {}}}"#;
+    assert_eq!(
+        restrict(plain, r#"{"platform": "p"}"#),
+        Ok(vec![true, true])
+    );
+    assert_eq!(
+        restrict(plain, r#"{"platform": "open"}"#),
+        Ok(vec![true, false])
+    );
+    let open = r#"{"devices": {"r1": {}, "r2": {}}, "vmlab": {"guest_network": "outbound"}}"#;
+    assert_eq!(
+        restrict(open, r#"{"platform": "p", "vm_guest_network": "isolated"}"#),
+        Ok(vec![false, true])
+    );
+    let err = restrict(
+        plain,
+        r#"{"platform": "p", "vm_guest_network": "internet"}"#,
+    )
+    .unwrap_err();
+    assert!(err.contains("vm_guest_network"), "{err}");
+    assert!(err.contains("\"isolated\" or \"outbound\""), "{err}");
+    let bad = r#"{"devices": {"r1": {}, "r2": {}}, "vmlab": {"guest_network": true}}"#;
+    let err = restrict(bad, r#"{"platform": "p"}"#).unwrap_err();
+    assert!(err.contains("vmlab.guest_network"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Trust, on real VMs: signals never leave a QEMU behind, racing commands never lose one, a
 //! crash during a start is a boot failure (exit 4), and a newtron spec directory in its own
-//! layout — platform `vm_cpu_features: "+sse4.2"`, 4 vCPUs, 4 GB — boots under TCG.
+//! layout — platform `vm_cpu_features: "+sse4.2"`, 4 vCPUs, 4 GB — boots under TCG, and a
+//! guest reaches nothing on the host unless its platform allows it.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn status(lab: &TestLab) -> Value {
     let o = lab.vmlab(&["status", "--json"]);
@@ -319,4 +320,70 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&p, to.join(e.file_name())).unwrap();
         }
     }
+}
+
+/// A guest's management network reaches nothing on the host by default (QEMU's user network
+/// with `restrict=on`): a listener on the host's loopback, which QEMU shows the guest at
+/// 10.0.2.2, is out of reach, while SSH in still works. A platform that asks for outbound
+/// access (`vm_guest_network: "outbound"`) gets it — which shows the probe can succeed.
+#[test]
+fn guests_reach_nothing_on_the_host_unless_their_platform_allows_it() {
+    let lab = vm_lab("fence", 120);
+    let mut platforms: Value =
+        serde_json::from_str(&lab.read("platforms.json")).expect("platforms.json");
+    let mut open = platforms["platforms"]["tiny-seq"].clone();
+    open["vm_guest_network"] = json!("outbound");
+    platforms["platforms"]["tiny-open"] = open;
+    lab.write("platforms.json", &platforms.to_string());
+    lab.write(
+        "topology.json",
+        &two_node_topology("fence", [23880, 27880, 29880], ""),
+    );
+    lab.write("profiles/a.json", "{\"platform\": \"tiny-seq\"}");
+    lab.write("profiles/b.json", "{\"platform\": \"tiny-open\"}");
+    // A service on the host's loopback, counting who connects.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a host listener");
+    let port = listener.local_addr().expect("its port").port();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = reached.clone();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = std::io::Write::write_all(&mut &c, b"host-service\n");
+        }
+    });
+    lab.deploy();
+    let argv = |node: &str| {
+        let pid = status(&lab)["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["name"] == node))
+            .and_then(|n| n["pid"].as_i64())
+            .expect("a pid");
+        std::fs::read(format!("/proc/{pid}/cmdline")).expect("QEMU's command line")
+    };
+    let has = |argv: &[u8], s: &str| argv.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(
+        has(&argv("a"), "restrict=on"),
+        "a's user network is restricted"
+    );
+    assert!(
+        has(&argv("b"), "restrict=off"),
+        "b asked for outbound access"
+    );
+    let probe = format!("nc -w 3 10.0.2.2 {port} </dev/null; echo exit=$?");
+    // SSH in works on both (this command came that way).
+    let fenced = on(&lab, "a", &probe);
+    assert!(
+        !fenced.contains("host-service"),
+        "a reached the host: {fenced}"
+    );
+    assert!(!fenced.contains("exit=0"), "{fenced}");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let open = on(&lab, "b", &probe);
+    assert!(
+        open.contains("host-service"),
+        "b did not reach the host: {open}"
+    );
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1);
+    lab.ok(&["destroy", "fence"]);
 }

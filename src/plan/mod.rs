@@ -176,6 +176,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             .then_some(ports.console[node.index]);
         let argv = qemu::argv(&qemu::QemuInput {
             mgmt_addr: addr_of(&node.host),
+            outbound: node.guest_outbound.unwrap_or(lab.settings.guest_outbound),
             qemu: &opts.qemu,
             lab: lab.name.as_str(),
             node,

@@ -18,6 +18,9 @@ use crate::spec::Node;
 pub struct QemuInput<'a> {
     /// Where the SSH forward binds.
     pub mgmt_addr: std::net::IpAddr,
+    /// May the guest open connections out through its management NIC? Without it the user
+    /// network is `restrict=on`: only the SSH forward in works.
+    pub outbound: bool,
     pub qemu: &'a str,
     pub lab: &'a str,
     pub node: &'a Node,
@@ -100,8 +103,10 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
                 push(&[
                     "-netdev",
                     &format!(
-                        "user,id=mgmt,hostfwd=tcp:{}:{}-:22",
-                        i.mgmt_addr, i.ssh_port
+                        "user,id=mgmt,restrict={},hostfwd=tcp:{}:{}-:22",
+                        if i.outbound { "off" } else { "on" },
+                        i.mgmt_addr,
+                        i.ssh_port
                     ),
                 ]);
                 push(&["-device", &device(Some("mgmt"))]);

@@ -56,6 +56,10 @@ pub struct LabSettings {
     /// lab whose block is taken deploys on the next free block of the same size; `"exact"`
     /// refuses instead.
     pub exact_ports: bool,
+    /// `vmlab.guest_network`: `"isolated"` (default) — a guest's management NIC reaches
+    /// nothing on the host or beyond (QEMU's `restrict=on`; SSH in still works); `"outbound"`
+    /// lets guests open connections out, including to every service on the host's loopback.
+    pub guest_outbound: bool,
 }
 
 impl LabSettings {
@@ -102,6 +106,7 @@ impl Default for LabSettings {
             tcp_consoles: false,
             exact_ports: false,
             coalesce_hosts: None,
+            guest_outbound: false,
         }
     }
 }
@@ -163,6 +168,9 @@ pub struct Node {
     pub device_type: String,
     /// `host_ip` of the node's profile (newtron: a host's data address), for status.
     pub host_ip: Option<String>,
+    /// `vm_guest_network` of its profile or platform: `Some(true)` for `"outbound"`,
+    /// `Some(false)` for `"isolated"`, `None` for the lab's `vmlab.guest_network`.
+    pub guest_outbound: Option<bool>,
 }
 
 /// One end of a link.

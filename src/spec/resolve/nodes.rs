@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::fields::{
     DEFAULT_BOOT_TIMEOUT_SECS, DEFAULT_CPUS, DEFAULT_MEMORY_MB, DEFAULT_NIC_DRIVER, expand_path,
 };
-use super::fields::{Found, is_empty, type_error, uint_field, value_error};
+use super::fields::{Found, choice, is_empty, type_error, uint_field, value_error};
 use crate::spec::error::{SpecError, SpecErrors};
 use crate::spec::ifmap::InterfaceMap;
 use crate::spec::model::{Credentials, LabSettings, Node};
@@ -355,6 +355,14 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         },
     };
 
+    // `vm_guest_network`: may this node's guest open connections out (default: the lab's)?
+    let guest_outbound = choice(
+        lookup("vm_guest_network"),
+        &[("isolated", false), ("outbound", true)],
+        "leave it out (the lab's vmlab.guest_network, isolated by default) or write \
+         \"outbound\" (the guest reaches the network and every service on this host's loopback)",
+        errs,
+    );
     let device_type = match platform.get("device_type") {
         None | Some(Value::Null) => "switch".to_string(),
         Some(Value::String(t)) if t == "switch" || t == "host" => t.clone(),
@@ -407,6 +415,7 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         ssh_key,
         device_type,
         host_ip,
+        guest_outbound,
     })
 }
 

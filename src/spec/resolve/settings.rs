@@ -22,6 +22,7 @@ const KNOWN: &[&str] = &[
     "hosts",
     "servers",
     "coalesce_hosts",
+    "guest_network",
 ];
 
 pub(super) fn resolve_settings(
@@ -112,6 +113,15 @@ pub(super) fn resolve_settings(
         errs,
     ) {
         s.exact_ports = exact;
+    }
+    if let Some(outbound) = choice(
+        found("guest_network"),
+        &[("isolated", false), ("outbound", true)],
+        "leave it out (isolated: guests reach nothing on this host) or write \"outbound\" \
+         (guests reach the network and every service on this host's loopback)",
+        errs,
+    ) {
+        s.guest_outbound = outbound;
     }
     match section.get("coalesce_hosts") {
         None | Some(Value::Null) => {}
