@@ -1,8 +1,9 @@
 //! `vmlab serve` under load, against a running lab (started by `benches/serve_vm.sh`, which
-//! gives the server's URL, its pid and the lab's name): `GET status` latency (median, p99)
-//! and requests per second over one keep-alive connection; the time from an engine event
-//! (a link set down and up, stamped by the journal when it happens) to a subscriber reading
-//! it; and the server's CPU with 100 event streams open and nothing happening.
+//! gives the server's URL, its token, its pid and the lab's name): `GET status` latency
+//! (median, p99) and requests per second over one keep-alive connection; the same while the
+//! server deploys a second lab and runs 10 execs at once on this one; the time from an engine
+//! event (a link set down and up, stamped by the journal when it happens) to a subscriber
+//! reading it; and the server's CPU with 100 event streams open and nothing happening.
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
@@ -26,7 +27,17 @@ fn main() {
     let (base, pid, lab) = (env("SERVE_URL"), env("SERVE_PID"), env("SERVE_LAB"));
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     assert_eq!(comm.trim(), "vmlab", "pid {pid} is not the server");
-    let agent = ureq::AgentBuilder::new().build();
+    let bearer = format!("Bearer {}", env("SERVE_TOKEN"));
+    // ureq's middleware returns its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    let agent = ureq::AgentBuilder::new()
+        .middleware({
+            let bearer = bearer.clone();
+            move |req: ureq::Request, next: ureq::MiddlewareNext| {
+                next.handle(req.set("Authorization", &bearer))
+            }
+        })
+        .build();
     let status = format!("{base}/newtlab/v1/labs/{lab}/status");
     // Warm up, then time each request.
     for _ in 0..50 {
@@ -60,8 +71,62 @@ fn main() {
         n as f64 / wall.as_secs_f64()
     );
 
+    // The same while the server works: a second lab deploying and 10 execs at once here.
+    if let Ok(other) = std::env::var("SERVE_OTHER_LAB") {
+        let deploy = {
+            let (agent, url) = (
+                agent.clone(),
+                format!("{base}/newtlab/v1/labs/{other}/deploy"),
+            );
+            std::thread::spawn(move || {
+                agent
+                    .post(&url)
+                    .call()
+                    .map(|r| r.status())
+                    .map_err(|e| e.to_string())
+            })
+        };
+        let execs: Vec<_> = (0..10)
+            .map(|_| {
+                let (agent, url) = (agent.clone(), format!("{base}/v1/labs/{lab}/exec"));
+                std::thread::spawn(move || {
+                    agent
+                        .post(&url)
+                        .set("Content-Type", "application/json")
+                        .send_string(r#"{"command": "sleep 2; uname -r", "all": true}"#)
+                        .map(|r| r.status())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        let mut lat = Vec::new();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(8) {
+            let t = Instant::now();
+            agent.get(&status).call().expect("status");
+            lat.push(t.elapsed());
+        }
+        for e in execs {
+            assert_eq!(e.join().expect("exec").expect("exec answered"), 200);
+        }
+        assert_eq!(
+            deploy.join().expect("deploy").expect("deploy answered"),
+            202
+        );
+        lat.sort();
+        let n = lat.len();
+        println!(
+            "GET status while a deploy and 10 execs run ({n} requests over 8 s): median {:.2} ms, \
+             p99 {:.2} ms, max {:.2} ms",
+            lat[n / 2].as_secs_f64() * 1e3,
+            lat[n * 99 / 100].as_secs_f64() * 1e3,
+            lat[n - 1].as_secs_f64() * 1e3
+        );
+    }
+
     // Event to subscriber: the journal stamps each line when the engine emits it.
-    let resp = ureq::get(&format!("{base}/v1/labs/{lab}/events"))
+    let resp = agent
+        .get(&format!("{base}/v1/labs/{lab}/events"))
         .call()
         .expect("stream");
     let (tx, rx) = std::sync::mpsc::channel::<(String, Instant)>();
@@ -106,7 +171,8 @@ fn main() {
     let mut streams = Vec::new();
     for _ in 0..100 {
         streams.push(
-            ureq::get(&format!("{base}/v1/labs/{lab}/events"))
+            agent
+                .get(&format!("{base}/v1/labs/{lab}/events"))
                 .call()
                 .expect("stream"),
         );

@@ -7,17 +7,18 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
 
-/// A running `vmlab serve`, killed on drop.
+/// A running `vmlab serve`, killed on drop, and the token it takes.
 struct Serve {
     child: Child,
     base: String,
+    token: String,
 }
 
 impl Drop for Serve {
@@ -27,7 +28,8 @@ impl Drop for Serve {
     }
 }
 
-/// Starts `vmlab serve` on a free loopback port with `args`; its base URL.
+/// Starts `vmlab serve` on a free loopback port with `args`; its base URL and the token it made
+/// in the lab's home (or the one of `--token-file`).
 fn serve(lab: &TestLab, args: &[&str]) -> Serve {
     let mut cmd = lab.command(&["serve", "--listen", "127.0.0.1:0"]);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -42,7 +44,19 @@ fn serve(lab: &TestLab, args: &[&str]) -> Serve {
         .and_then(|r| r.split_whitespace().next())
         .map(|a| format!("http://{a}"))
         .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Serve { child, base }
+    let file = args
+        .iter()
+        .position(|a| *a == "--token-file")
+        .map(|i| std::path::PathBuf::from(args[i + 1]))
+        .unwrap_or_else(|| lab.home().join("serve.token"));
+    let text = std::fs::read_to_string(&file).expect("the server's token file");
+    let token = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| l.split_whitespace().last())
+        .expect("a token")
+        .to_string();
+    Serve { child, base, token }
 }
 
 /// One request: its status and its JSON body (`null` when there is none).
@@ -69,14 +83,14 @@ fn call(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> (u1
 struct Events(Arc<Mutex<Vec<(String, String)>>>);
 
 impl Events {
-    fn follow(url: &str) -> Self {
-        Self::follow_after(url, None)
+    fn follow(url: &str, token: &str) -> Self {
+        Self::follow_after(url, token, None)
     }
 
     /// Follows from after the event whose id is `last` (`Last-Event-ID`).
-    fn follow_after(url: &str, last: Option<&str>) -> Self {
+    fn follow_after(url: &str, token: &str, last: Option<&str>) -> Self {
         let events = Events::default();
-        let mut req = ureq::get(url);
+        let mut req = ureq::get(url).set("Authorization", &format!("Bearer {token}"));
         if let Some(id) = last {
             req = req.set("Last-Event-ID", id);
         }
@@ -149,7 +163,7 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
     let networks = lab.root.path().join("networks");
     let srv = serve(&lab, &["--networks-base", networks.to_str().unwrap()]);
     let api = |m: &str, path: &str, body: Option<&str>| {
-        call(m, &format!("{}{path}", srv.base), body, None)
+        call(m, &format!("{}{path}", srv.base), body, Some(&srv.token))
     };
 
     let (code, health) = api("GET", "/newtlab/v1/health", None);
@@ -164,7 +178,10 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
     assert_eq!(api("GET", "/newtlab/v1/labs/..%2Fx/status", None).0, 400);
 
     // Deploy through the API while a client follows the stream to `complete`.
-    let stream = Events::follow(&format!("{}/newtlab/v1/labs/apilab/events", srv.base));
+    let stream = Events::follow(
+        &format!("{}/newtlab/v1/labs/apilab/events", srv.base),
+        &srv.token,
+    );
     let (code, started) = api("POST", "/newtlab/v1/labs/apilab/deploy?force=false", None);
     assert_eq!(code, 202, "{started}");
     assert_eq!(started["data"]["op"], "deploy");
@@ -298,6 +315,110 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
         "{x}"
     );
 
+    // The exec is in the lab's journal: who ran what on which nodes, never the output.
+    let journal = lab.home().join("events/apilab.jsonl");
+    let audits: Vec<Value> = std::fs::read_to_string(&journal)
+        .expect("the journal")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["kind"] == "audit")
+        .collect();
+    let exec = audits
+        .iter()
+        .find(|a| a["op"] == "exec")
+        .expect("an audit line");
+    assert_eq!(exec["command"], "echo x-$((6*7))", "{exec}");
+    assert_eq!(exec["nodes"], json!(["a", "b"]), "{exec}");
+    let by = exec["by"].as_str().unwrap_or("");
+    let uid = nix::unistd::getuid().as_raw();
+    assert!(
+        by.contains("token serve.token") && by.contains(&format!("uid {uid}")),
+        "{exec}"
+    );
+    assert!(
+        !std::fs::read_to_string(&journal).unwrap().contains("x-42"),
+        "no output in the journal"
+    );
+
+    // A slow lab stalls nobody: with the relay stopped, each status waits for it, and the
+    // server still answers another request at once.
+    let relay = *lab.relays().first().expect("the lab's relay");
+    let relay = nix::unistd::Pid::from_raw(relay);
+    nix::sys::signal::kill(relay, nix::sys::signal::Signal::SIGSTOP).expect("stop the relay");
+    let slow: Vec<_> = (0..6)
+        .map(|_| {
+            let (url, token) = (
+                format!("{}/v1/labs/apilab/status", srv.base),
+                srv.token.clone(),
+            );
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                let code = call("GET", &url, None, Some(&token)).0;
+                (code, t0.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    assert_eq!(api("GET", "/newtlab/v1/health", None).0, 200);
+    let health = t0.elapsed();
+    let slow: Vec<(u16, Duration)> = slow.into_iter().map(|t| t.join().unwrap()).collect();
+    nix::sys::signal::kill(relay, nix::sys::signal::Signal::SIGCONT).expect("resume the relay");
+    let slowest = slow.iter().map(|(_, d)| *d).max().unwrap_or_default();
+    assert!(
+        slowest >= Duration::from_millis(400),
+        "status waited for the stopped relay: {slow:?}"
+    );
+    assert!(
+        health < Duration::from_millis(300),
+        "health took {health:?} while status calls waited ({slow:?})"
+    );
+
+    // A request's checks are bounded (count and wait), and however much they print, the
+    // journal stays bounded: 50 checks printing 20 kB on each node.
+    let many = |n: usize, extra: &str| {
+        let checks: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"name": "long{i}", "all": true, "exec": "printf %20000s x; echo", "expect": {{"stdout": "^y"}}{extra}}}"#
+                )
+            })
+            .collect();
+        format!(r#"{{"checks": [{}]}}"#, checks.join(","))
+    };
+    let (code, v) = api("POST", "/v1/labs/apilab/validate", Some(&many(101, "")));
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or("").contains("at most 100"),
+        "{v}"
+    );
+    let (code, v) = api(
+        "POST",
+        "/v1/labs/apilab/validate",
+        Some(&many(1, r#", "wait": 3600"#)),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("wait"), "{v}");
+    let size = || {
+        ["events/apilab.jsonl", "events/apilab.jsonl.old"]
+            .iter()
+            .map(|f| {
+                std::fs::metadata(lab.home().join(f))
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+            })
+            .sum::<u64>()
+    };
+    let before = size();
+    let (code, v) = api("POST", "/v1/labs/apilab/validate", Some(&many(50, "")));
+    assert_eq!(
+        (code, &v["data"]["counts"]["fail"]),
+        (200, &json!(100)),
+        "{v}"
+    );
+    let grew = size().saturating_sub(before);
+    assert!(grew < 1_500_000, "the journal grew by {grew} bytes");
+
     // The lab's checks: none beside its spec (400, saying where they go); given in the body,
     // a pass on both nodes and a fail come back as results (200) with the counts; `only`
     // picks; an invalid list is 400 naming the field.
@@ -353,8 +474,11 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
         "{d}"
     );
     assert!(lab.qemus().is_empty());
-    let stream = Events::follow(&format!("{}/newtlab/v1/labs/apilab/events", srv.base));
-    let own = Events::follow(&format!("{}/v1/labs/apilab/events", srv.base));
+    let stream = Events::follow(
+        &format!("{}/newtlab/v1/labs/apilab/events", srv.base),
+        &srv.token,
+    );
+    let own = Events::follow(&format!("{}/v1/labs/apilab/events", srv.base), &srv.token);
     lab.ok(&["deploy", net.to_str().unwrap()]);
     let seen = stream.wait_for("complete", Duration::from_secs(30));
     assert!(
@@ -369,7 +493,11 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
         "{mine:?}"
     );
     // A client back with Last-Event-ID 0 gets the journal from its start: both deploys.
-    let replay = Events::follow_after(&format!("{}/v1/labs/apilab/events", srv.base), Some("0"));
+    let replay = Events::follow_after(
+        &format!("{}/v1/labs/apilab/events", srv.base),
+        &srv.token,
+        Some("0"),
+    );
     let t0 = Instant::now();
     loop {
         let begins = replay
@@ -421,9 +549,17 @@ fn a_failing_deploy_ends_its_stream_with_the_error_and_frees_the_lab() {
     let url = |p: &str| format!("{}{p}", srv.base);
     for _ in 0..2 {
         // A client that goes away mid-stream changes nothing for the next.
-        drop(Events::follow(&url("/newtlab/v1/labs/broken/events")));
-        let stream = Events::follow(&url("/newtlab/v1/labs/broken/events"));
-        let (code, v) = call("POST", &url("/newtlab/v1/labs/broken/deploy"), None, None);
+        drop(Events::follow(
+            &url("/newtlab/v1/labs/broken/events"),
+            &srv.token,
+        ));
+        let stream = Events::follow(&url("/newtlab/v1/labs/broken/events"), &srv.token);
+        let (code, v) = call(
+            "POST",
+            &url("/newtlab/v1/labs/broken/deploy"),
+            None,
+            Some(&srv.token),
+        );
         assert_eq!(code, 202, "{v}");
         let seen = stream.wait_for("error", Duration::from_secs(60));
         let (_, message) = seen.iter().find(|(n, _)| n == "error").unwrap();
@@ -434,7 +570,10 @@ fn a_failing_deploy_ends_its_stream_with_the_error_and_frees_the_lab() {
         !lab.home().join("labs/broken").exists(),
         "nothing half-deployed"
     );
-    assert_eq!(call("GET", &url("/newtlab/v1/health"), None, None).0, 200);
+    assert_eq!(
+        call("GET", &url("/newtlab/v1/health"), None, Some(&srv.token)).0,
+        200
+    );
 }
 
 #[test]
@@ -446,7 +585,7 @@ fn the_api_asks_for_its_token_off_loopback_and_whenever_it_has_one() {
     assert!(stderr(&o).contains("--token-file"), "{}", stderr(&o));
     // A token file others can read is refused.
     let token = lab.root.path().join("token");
-    std::fs::write(&token, "s3cret-token\n").unwrap();
+    std::fs::write(&token, "s3cret-token-of-this-test\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
     let o = lab.vmlab(&["serve", "--token-file", token.to_str().unwrap()]);
@@ -457,7 +596,7 @@ fn the_api_asks_for_its_token_off_loopback_and_whenever_it_has_one() {
     let url = format!("{}/newtlab/v1/labs", srv.base);
     assert_eq!(call("GET", &url, None, None).0, 401);
     assert_eq!(call("GET", &url, None, Some("wrong")).0, 401);
-    let (code, v) = call("GET", &url, None, Some("s3cret-token"));
+    let (code, v) = call("GET", &url, None, Some("s3cret-token-of-this-test"));
     assert_eq!((code, &v["data"]), (200, &json!([])));
     // The OpenAPI document lists what the server answers: every path and method in it is
     // routed (a made-up one is not).
@@ -465,7 +604,7 @@ fn the_api_asks_for_its_token_off_loopback_and_whenever_it_has_one() {
         "GET",
         &format!("{}/v1/openapi.json", srv.base),
         None,
-        Some("s3cret-token"),
+        Some("s3cret-token-of-this-test"),
     );
     assert_eq!(code, 200);
     let paths = doc["paths"].as_object().expect("paths");
@@ -473,18 +612,23 @@ fn the_api_asks_for_its_token_off_loopback_and_whenever_it_has_one() {
     let routed = |method: &str, path: &str| {
         let url = format!("{}{}", srv.base, path.replace(['{', '}'], ""));
         if path.ends_with("/events") {
-            // A stream: its headers say it is one; its body never ends.
-            let resp = ureq::get(&url)
-                .set("Authorization", "Bearer s3cret-token")
+            // A stream's route: for a lab that is not there, its own 404 (not the fallback's).
+            return match ureq::get(&url)
+                .set("Authorization", "Bearer s3cret-token-of-this-test")
                 .call()
-                .expect("a stream");
-            return resp.header("content-type") == Some("text/event-stream");
+            {
+                Ok(resp) => resp.header("content-type") == Some("text/event-stream"),
+                Err(ureq::Error::Status(404, r)) => r
+                    .into_json::<Value>()
+                    .is_ok_and(|v| v["error"].as_str().unwrap_or("").contains("not deployed")),
+                Err(_) => false,
+            };
         }
         let (code, body) = call(
             &method.to_uppercase(),
             &url,
             Some("{}"),
-            Some("s3cret-token"),
+            Some("s3cret-token-of-this-test"),
         );
         code != 405 && body["error"] != "no such route"
     };
@@ -510,7 +654,280 @@ fn the_api_asks_for_its_token_off_loopback_and_whenever_it_has_one() {
         "POST",
         &format!("{}/newtlab/v1/labs/x/deploy", srv.base),
         Some(&big),
-        Some("s3cret-token"),
+        Some("s3cret-token-of-this-test"),
     );
     assert_eq!(code, 413);
+}
+
+/// A raw HTTP/1.1 request on its own connection; the connection, for reading the answer (or
+/// not reading it).
+fn raw(base: &str, request: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let addr = base.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(request.as_bytes()).expect("send");
+    c
+}
+
+/// The status code of the answer on `c`.
+fn status_of(c: std::net::TcpStream) -> u16 {
+    let mut line = String::new();
+    BufReader::new(c).read_line(&mut line).expect("an answer");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {line:?}"))
+}
+
+/// A shell script run as user `nobody` (another local user), its output.
+fn as_nobody(script: &str, args: &[&str]) -> Output {
+    Command::new("runuser")
+        .args(["-u", "nobody", "--", "bash", "-c", script, "nobody"])
+        .args(args)
+        .current_dir("/")
+        .output()
+        .expect("runuser (util-linux)")
+}
+
+/// The open descriptors of process `pid`.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Resident memory of process `pid`, in kB.
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Who may call the server and what a web page can make it do, with no VM: only holders of
+/// the token (made 0600 in a 0700 home on first start) — not another local user — get in;
+/// a rebound Host, a foreign Origin, a cross-site fetch and a body that is not JSON are
+/// refused; an origin allowed by `--allow-origin` gets CORS answers; another user's
+/// thousand half-sent requests leave the owner room and time out; streams are refused for
+/// labs that are not there and past their cap, and replays of a huge journal do not grow
+/// the server.
+#[test]
+fn only_the_token_gets_in_and_no_page_or_other_user_can_drive_or_starve_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = TestLab::new("apiguard");
+    let networks = lab.root.path().join("networks");
+    std::fs::create_dir_all(networks.join("web")).unwrap();
+    std::fs::write(networks.join("web/topology.json"), "{}").unwrap();
+    // A journal as an older vmlab left it: 50 MB, readable by all.
+    let events = lab.home().join("events");
+    std::fs::create_dir_all(&events).unwrap();
+    let line = format!(
+        "{{\"kind\":\"event\",\"detail\":\"{}\"}}\n",
+        "d".repeat(1000)
+    );
+    std::fs::write(events.join("web.jsonl"), line.repeat(50_000)).unwrap();
+    let srv = serve(
+        &lab,
+        &[
+            "--networks-base",
+            networks.to_str().unwrap(),
+            "--allow-origin",
+            "http://localhost:3000",
+        ],
+    );
+    let pid = srv.child.id();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&lab.home().join("serve.token")), 0o600);
+    assert_eq!(mode(&lab.home()), 0o700);
+    assert!(srv.token.len() >= 32, "a long random token");
+    let base = srv.base.clone();
+    let port = base.rsplit(':').next().unwrap().to_string();
+    let bearer = format!("Authorization: Bearer {}\r\n", srv.token);
+    let get = |path: &str, headers: &str| {
+        status_of(raw(
+            &base,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
+            ),
+        ))
+    };
+
+    // Another local user, without the token: 401 on every route.
+    let probe = r#"exec 3<>/dev/tcp/127.0.0.1/$1 || exit 9
+printf 'POST /v1/labs/web/exec HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 26\r\nConnection: close\r\n\r\n{"command":"id","all":true}' >&3
+head -n 1 <&3"#;
+    let o = as_nobody(probe, &[&port]);
+    assert!(
+        stdout(&o).contains(" 401 "),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert_eq!(get("/v1/labs", ""), 401);
+    assert_eq!(get("/v1/labs", &bearer), 200);
+    // A web page: a rebound name, another origin, a cross-site fetch, a form's text/plain.
+    let rebound = status_of(raw(
+        &base,
+        &format!(
+            "GET /v1/labs HTTP/1.1\r\nHost: rebind.attacker.example:{port}\r\n{bearer}Connection: close\r\n\r\n"
+        ),
+    ));
+    assert_eq!(rebound, 421);
+    assert_eq!(
+        get(
+            "/v1/labs",
+            &format!("{bearer}Origin: http://attacker.example\r\n")
+        ),
+        403
+    );
+    assert_eq!(
+        get(
+            "/v1/labs",
+            &format!("{bearer}Sec-Fetch-Site: cross-site\r\n")
+        ),
+        403
+    );
+    let form = |ctype: &str| {
+        status_of(raw(
+            &base,
+            &format!(
+                "POST /v1/labs/web/exec HTTP/1.1\r\nHost: 127.0.0.1\r\n{bearer}Content-Type: {ctype}\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{{\"command\":\"id\",\"all\":true}}"
+            ),
+        ))
+    };
+    assert_eq!(form("text/plain"), 415);
+    assert_eq!(form("application/x-www-form-urlencoded"), 415);
+    assert_eq!(
+        form("application/json; charset=utf-8"),
+        404,
+        "the lab is not deployed"
+    );
+    // The origin it was told to trust: CORS answers, the preflight included.
+    let mut c = raw(
+        &base,
+        "OPTIONS /v1/labs HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost:3000\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n",
+    );
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut c, &mut answer).ok();
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let answer = answer.to_ascii_lowercase();
+    assert!(
+        answer.contains("access-control-allow-origin: http://localhost:3000"),
+        "{answer}"
+    );
+    assert!(answer.contains("authorization"), "{answer}");
+    assert_eq!(
+        get(
+            "/v1/labs",
+            &format!("{bearer}Origin: http://localhost:3000\r\n")
+        ),
+        200
+    );
+
+    // Streams: none for a made-up lab; five replays of the 50 MB journal nobody reads cost
+    // the server little; past the cap of streams on one lab, 503.
+    assert_eq!(get("/v1/labs/made-up/events", &bearer), 404);
+    let rss0 = rss_kb(pid);
+    let replays: Vec<_> = (0..5)
+        .map(|_| {
+            raw(
+                &base,
+                &format!("GET /v1/labs/web/events HTTP/1.1\r\nHost: 127.0.0.1\r\n{bearer}Last-Event-ID: 0\r\n\r\n"),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let grew = rss_kb(pid).saturating_sub(rss0);
+    assert!(grew < 60_000, "five replays grew the server by {grew} kB");
+    let more: Vec<_> = (5..32)
+        .map(|_| {
+            raw(
+                &base,
+                &format!("GET /v1/labs/web/events HTTP/1.1\r\nHost: 127.0.0.1\r\n{bearer}\r\n"),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get("/v1/labs/web/events", &bearer), 503);
+    drop((replays, more));
+
+    // Another user's 1100 half-sent requests: the owner is still answered, and the
+    // half-sent ones are closed once their headers are late.
+    let flood = r#"trap '' PIPE
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+n=0
+for ((i = 0; i < 1100; i++)); do
+  exec {fd}<>/dev/tcp/127.0.0.1/$1 2>/dev/null || continue
+  printf 'GET /v1/labs HTTP/1.1\r\nHost: 127.0.0.1\r\n' >&$fd 2>/dev/null
+  n=$((n + 1))
+done
+echo "opened $n"
+sleep 25"#;
+    let port2 = port.clone();
+    let attacker = std::thread::spawn(move || as_nobody(flood, &[&port2]));
+    std::thread::sleep(Duration::from_secs(4));
+    let (code, v) = call("GET", &format!("{base}/v1/labs"), None, Some(&srv.token));
+    assert_eq!(
+        (code, &v["data"]),
+        (200, &json!([])),
+        "the owner is answered"
+    );
+    assert!(open_fds(pid) < 200, "{} descriptors open", open_fds(pid));
+    std::thread::sleep(Duration::from_secs(9));
+    assert!(
+        open_fds(pid) < 40,
+        "{} descriptors still open",
+        open_fds(pid)
+    );
+    let o = attacker.join().unwrap();
+    assert!(
+        stdout(&o).contains("opened"),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
+
+/// The journal is private on a fresh machine (the home and `events/` 0700, journals 0600) and
+/// one an older vmlab left readable is tightened when it is next written.
+#[test]
+fn the_journal_is_private_and_an_old_one_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = TestLab::new("jpriv");
+    std::fs::remove_dir(lab.home()).unwrap();
+    lab.write(
+        "topology.json",
+        r#"{"name": "jpriv", "devices": {"r1": {}}}"#,
+    );
+    lab.write(
+        "platforms.json",
+        r#"{"platforms": {"p": {"vm_image": "/nonexistent/disk.qcow2"}}}"#,
+    );
+    lab.write("profiles/r1.json", r#"{"platform": "p"}"#);
+    let specs = lab.specs();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let journal = lab.home().join("events/jpriv.jsonl");
+    // A deploy that fails at once still journals: on a fresh home, all private.
+    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(journal.exists(), "{}", stderr(&o));
+    assert_eq!(mode(&lab.home()), 0o700);
+    assert_eq!(mode(&lab.home().join("events")), 0o700);
+    assert_eq!(mode(&journal), 0o600);
+    // Loosened as an older vmlab left them: tightened by the next operation.
+    for (p, m) in [
+        (lab.home(), 0o755),
+        (lab.home().join("events"), 0o755),
+        (journal.clone(), 0o644),
+    ] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    let o = lab.vmlab(&["deploy", "-S", specs.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert_eq!(mode(&lab.home()), 0o700);
+    assert_eq!(mode(&lab.home().join("events")), 0o700);
+    assert_eq!(mode(&journal), 0o600);
 }

@@ -276,7 +276,7 @@ pub enum Command {
     /// Serve the HTTP API: newtron's lab-server routes (/newtlab/v1) and vmlab's own (/v1),
     /// with live event streams, until Ctrl-C
     #[command(
-        after_help = "Examples:\n  vmlab serve --networks-base ~/newtron/networks\n  curl -s 127.0.0.1:18080/newtlab/v1/labs\n  curl -sN 127.0.0.1:18080/newtlab/v1/labs/2node-vs/events"
+        after_help = "Every request carries the token (Authorization: Bearer), made in $VMLAB_HOME/serve.token on first start.\n\nExamples:\n  vmlab serve --networks-base ~/newtron/networks\n  curl -s -H \"Authorization: Bearer $(cat ~/.vmlab/serve.token)\" 127.0.0.1:18080/newtlab/v1/labs\n  NEWTRON_BEARER=$(cat ~/.vmlab/serve.token) newtlab status 2node-vs"
     )]
     Serve {
         /// Address and port to listen on (other than loopback only with --token-file)
@@ -289,9 +289,19 @@ pub enum Command {
         /// newtron's platforms registry (as --platforms)
         #[arg(long, value_name = "DIR")]
         platforms_base: Option<PathBuf>,
-        /// A file (mode 0600) holding the bearer token every request must carry
+        /// A file (mode 0600) of the bearer tokens a request may carry, one a line, each alone
+        /// or after a name ("ci 3f9a..."); default: $VMLAB_HOME/serve.token, made on first
+        /// start
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// A host name the server answers to beyond its address, loopback and localhost (the
+        /// Host header; others get 421)
+        #[arg(long, value_name = "NAME")]
+        allow_host: Vec<String>,
+        /// A web origin whose pages may call the server, for example http://localhost:3000
+        /// (pages of any other origin get 403)
+        #[arg(long, value_name = "ORIGIN")]
+        allow_origin: Vec<String>,
         /// Accelerator of the labs it deploys
         #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
         accel: AccelArg,

@@ -215,21 +215,47 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             networks_base,
             platforms_base,
             token_file,
+            allow_host,
+            allow_origin,
             accel,
         } => {
             if platforms_base.is_some() {
                 api::set_platforms_registry(platforms_base);
             }
-            let token = token_file.as_deref().map(api::read_private).transpose()?;
+            let token_given = token_file.is_some();
+            let (token_file, text) = match token_file {
+                Some(f) => {
+                    let text = api::read_private(&f)?;
+                    (f, text)
+                }
+                None => api::serve_token()?,
+            };
+            let name = token_file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "token".into());
+            let tokens =
+                crate::serve::parse_tokens(&text, &name).map_err(|why| EngineError::Usage {
+                    what: format!("{}: {why}", token_file.display()),
+                    fix: "write one token a line (at least 16 characters, for example                           `openssl rand -hex 32`), alone or after a name"
+                        .into(),
+                })?;
             let opts = crate::serve::ServeOptions {
                 listen,
                 networks_base,
-                token,
+                tokens,
+                token_file: token_file.clone(),
+                token_given,
+                allow_hosts: allow_host,
+                allow_origins: allow_origin,
                 accel: accel.wanted(),
             };
             crate::serve::run(opts, cancel.clone(), |at| {
                 say(&format!(
-                    "vmlab serve: listening on http://{at} (/newtlab/v1, /v1); Ctrl-C stops"
+                    "vmlab serve: listening on http://{at} (/newtlab/v1, /v1; the API described \
+                     at /v1/openapi.json); every request carries the token in {} as \
+                     Authorization: Bearer; Ctrl-C stops",
+                    token_file.display()
                 ))
             })
             .await

@@ -110,6 +110,38 @@ pub fn read_private(path: &Path) -> Result<String, crate::engine::error::EngineE
     Ok(text)
 }
 
+/// The secret in `path`, made on first use: 32 bytes from the kernel's random source as hex,
+/// written 0600 to a temporary file and linked into place, so two processes starting at once
+/// agree on one secret and neither reads a half-written file.
+pub fn private_secret(path: &Path) -> Result<String, crate::engine::error::EngineError> {
+    use crate::engine::error::EngineError;
+    use std::io::{Read, Write};
+    if !path.exists() {
+        let io = |what: &str, e| EngineError::io(format!("{what} {}", path.display()), e);
+        let mut bytes = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .map_err(|e| io("cannot make a secret for", e))?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (tmp, mut f) = tempfile_in(dir, &name, 0o600).map_err(|e| io("cannot write", e))?;
+        let written = f
+            .write_all(format!("{hex}\n").as_bytes())
+            .and_then(|()| f.sync_all())
+            .and_then(|()| match std::fs::hard_link(&tmp, path) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                other => other,
+            });
+        let _ = std::fs::remove_file(&tmp);
+        written.map_err(|e| io("cannot write", e))?;
+    }
+    read_private(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

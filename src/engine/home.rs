@@ -45,6 +45,34 @@ pub fn user_home() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Makes `dir` (`$VMLAB_HOME` or a folder under it) and whatever is missing above it up to
+/// `$VMLAB_HOME` private: created 0700, and `$VMLAB_HOME` and `dir` tightened to 0700 when
+/// they exist looser and are ours (a home made by an older vmlab was 0755, and its journals
+/// could be read by every local user).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let uid = nix::unistd::Uid::effective().as_raw();
+    for d in [vmlab_home().as_path(), dir] {
+        if let Ok(m) = std::fs::symlink_metadata(d)
+            && m.is_dir()
+            && m.uid() == uid
+            && m.mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(m.mode() & 0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// `$VMLAB_HOME/events`: each lab's operation journal.
+pub fn events_dir() -> PathBuf {
+    vmlab_home().join("events")
+}
+
 /// `$VMLAB_HOME/images`: the images `vmlab image` keeps, and where a `vm_image` given only as
 /// a name is looked for.
 pub fn images_dir() -> PathBuf {

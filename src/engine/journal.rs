@@ -2,13 +2,23 @@
 //! stop and restart, snapshot, restore, repair, and validate, which changes nothing and so
 //! never counts as the operation in flight), whoever runs it — the CLI, the TUI or
 //! `vmlab serve` — appends its beginning, its events and its end, one JSON object a line, to
-//! `$VMLAB_HOME/events/<lab>.jsonl`. It is what the HTTP server's event streams follow, so an
-//! operation started anywhere shows up there. Appends are single `write`s of one line on an
-//! `O_APPEND` file: processes writing at once do not tear each other's lines. A journal past
-//! [`MAX_BYTES`] is moved aside (`.old`) when the next operation begins.
+//! `$VMLAB_HOME/events/<lab>.jsonl`; `vmlab serve` adds an `audit` line for each command run
+//! through it (who, what, on which nodes; never the output). It is what the HTTP server's
+//! event streams follow, so an operation started anywhere shows up there.
+//!
+//! Appends are single `write`s of one line on an `O_APPEND` file: processes writing at once do
+//! not tear each other's lines. The journal is private (the folder 0700, the files 0600,
+//! tightened when an older vmlab left them looser) and bounded: a string in a line is cut past
+//! [`MAX_STRING`] bytes and a line past [`MAX_LINE`], and a file past [`MAX_BYTES`] is moved
+//! aside (`.old`, replacing the one before) by the write that finds it so, whoever writes: a
+//! lab's journal never holds much more than twice that. An operation whose begin was moved
+//! aside states it again in the new file, so what is in flight is read from one file. Readers
+//! take at most [`CHUNK`] bytes at a time.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -19,11 +29,18 @@ use crate::spec::LabName;
 /// A journal is moved aside once it is this large.
 pub const MAX_BYTES: u64 = 1024 * 1024;
 
+/// A string in a journal line (a check's output, an error's text) is cut past this many bytes.
+pub const MAX_STRING: usize = 2048;
+
+/// A journal line longer than this (many strings) keeps only its kind and a cut detail.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// A reader takes at most this much of a journal at a time.
+pub const CHUNK: usize = 64 * 1024;
+
 /// The journal of lab `name`.
 pub fn path(name: &LabName) -> PathBuf {
-    home::vmlab_home()
-        .join("events")
-        .join(format!("{name}.jsonl"))
+    home::events_dir().join(format!("{name}.jsonl"))
 }
 
 /// Operations that change nothing in the lab: journaled for the streams, but never the
@@ -39,6 +56,9 @@ pub struct Journal {
     op: String,
     pid: u32,
     ended: std::sync::atomic::AtomicBool,
+    /// The file (device, inode) this operation's begin line is in; a write that finds another
+    /// file there (the journal was moved aside) states the begin again first.
+    begun_in: std::sync::Mutex<Option<(u64, u64)>>,
 }
 
 impl Drop for Journal {
@@ -57,16 +77,14 @@ impl Journal {
 
     fn begin_at(path: PathBuf, op: &str) -> Self {
         if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_BYTES) {
-            let _ = std::fs::rename(&path, path.with_extension("jsonl.old"));
+            let _ = home::private_dir(dir);
         }
         let j = Journal {
             path,
             op: op.to_string(),
             pid: std::process::id(),
             ended: false.into(),
+            begun_in: std::sync::Mutex::new(None),
         };
         j.write(json!({"kind": "begin"}));
         j
@@ -104,24 +122,126 @@ impl Journal {
         });
     }
 
-    fn write(&self, mut line: Value) {
-        if let Some(o) = line.as_object_mut() {
-            let at = humantime::format_rfc3339_millis(std::time::SystemTime::now());
-            o.insert("at".into(), Value::from(at.to_string()));
-            o.insert("op".into(), Value::from(self.op.clone()));
-            o.insert("pid".into(), Value::from(self.pid));
+    fn write(&self, line: Value) {
+        let begin = line.get("kind").and_then(Value::as_str) == Some("begin");
+        let text = line_text(line, &self.op, self.pid);
+        let mut begun_in = self.begun_in.lock().unwrap_or_else(|p| p.into_inner());
+        let Ok((mut f, file)) = open_for_append(&self.path) else {
+            return;
+        };
+        if begin {
+            *begun_in = Some(file);
+        } else if *begun_in != Some(file) {
+            // The journal was moved aside since this operation began: say so again here, so
+            // that whoever reads this file knows the operation runs.
+            let again = line_text(json!({"kind": "begin", "again": true}), &self.op, self.pid);
+            let _ = f.write_all(again.as_bytes());
+            *begun_in = Some(file);
         }
-        let mut text = line.to_string();
-        text.push('\n');
-        let file = std::fs::OpenOptions::new()
+        // One write: concurrent writers do not interleave inside a line.
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+/// Records in lab `name`'s journal that `by` ran `what` through `op` (`exec`, `validate`):
+/// one `audit` line, without the output.
+pub fn audit(name: &LabName, op: &str, by: &str, what: Value) {
+    let mut line = json!({"kind": "audit", "by": by});
+    if let (Some(o), Value::Object(w)) = (line.as_object_mut(), what) {
+        o.extend(w);
+    }
+    let text = line_text(line, op, std::process::id());
+    if let Ok((mut f, _)) = open_for_append(&path(name)) {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+/// One journal line: `line` stamped with the time, the operation and the pid, its strings cut
+/// to their bound and the whole to its own, with its newline.
+fn line_text(mut line: Value, op: &str, pid: u32) -> String {
+    if let Some(o) = line.as_object_mut() {
+        let at = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+        o.insert("at".into(), Value::from(at.to_string()));
+        o.insert("op".into(), Value::from(op));
+        o.insert("pid".into(), Value::from(pid));
+    }
+    cut_strings(&mut line);
+    let mut text = line.to_string();
+    if text.len() > MAX_LINE {
+        let field = |k: &str| line.get(k).cloned().unwrap_or(Value::Null);
+        let mut detail = line
+            .get("detail")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| text.clone());
+        cut_string(&mut detail);
+        text = json!({
+            "kind": field("kind"),
+            "event": {"event": line.pointer("/event/event").cloned().unwrap_or(Value::Null)},
+            "detail": detail,
+            "cut": true,
+            "at": field("at"),
+            "op": field("op"),
+            "pid": field("pid"),
+        })
+        .to_string();
+    }
+    text.push('\n');
+    text
+}
+
+/// Cuts every string in `v` to [`MAX_STRING`] bytes, saying how much went.
+fn cut_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => cut_string(s),
+        Value::Array(a) => a.iter_mut().for_each(cut_strings),
+        Value::Object(o) => o.values_mut().for_each(cut_strings),
+        _ => {}
+    }
+}
+
+fn cut_string(s: &mut String) {
+    if s.len() <= MAX_STRING {
+        return;
+    }
+    let mut keep = MAX_STRING;
+    while !s.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let gone = s.len() - keep;
+    s.truncate(keep);
+    s.push_str(&format!("… ({gone} bytes cut)"));
+}
+
+/// The journal at `path` opened to append (0600, tightened if looser), after moving it aside
+/// if it is past [`MAX_BYTES`]; the file's (device, inode).
+fn open_for_append(path: &Path) -> std::io::Result<(std::fs::File, (u64, u64))> {
+    let open = || {
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&self.path);
-        if let Ok(mut f) = file {
-            // One write: concurrent writers do not interleave inside a line.
-            let _ = f.write_all(text.as_bytes());
+            .mode(0o600)
+            .open(path)
+    };
+    let mut f = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                home::private_dir(dir)?;
+            }
+            open()?
         }
+        other => other?,
+    };
+    let mut m = f.metadata()?;
+    if m.len() > MAX_BYTES {
+        let _ = std::fs::rename(path, path.with_extension("jsonl.old"));
+        f = open()?;
+        m = f.metadata()?;
     }
+    if m.mode() & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok((f, (m.dev(), m.ino())))
 }
 
 /// One line of a journal, and where the next one starts (what a stream's `Last-Event-ID`
@@ -132,10 +252,14 @@ pub struct Entry {
     pub line: Value,
 }
 
-/// Follows lab `name`'s journal from byte `from` (`None`: its current end), as lines come.
+/// Reads lab `name`'s journal from byte `from` (`None`: its current end), a line at a time,
+/// never more than [`CHUNK`] bytes at once. It does not wait: [`Follower::next_now`] hands out
+/// what is written already, and a [`Watch`] says when there is more.
 pub struct Follower {
     path: PathBuf,
-    offset: Option<u64>,
+    offset: u64,
+    /// The file followed (device, inode), once read: another one there was moved in.
+    file: Option<(u64, u64)>,
     pending: Vec<u8>,
     ready: std::collections::VecDeque<Entry>,
 }
@@ -143,49 +267,55 @@ pub struct Follower {
 impl Follower {
     pub fn new(name: &LabName, from: Option<u64>) -> Self {
         let path = path(name);
+        let meta = std::fs::metadata(&path).ok();
         // "From now" is now, not when the first look happens.
-        let from = from.unwrap_or_else(|| std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0));
+        let offset = from.unwrap_or_else(|| meta.as_ref().map(|m| m.len()).unwrap_or(0));
         Follower {
             path,
-            offset: Some(from),
+            offset,
+            file: meta.map(|m| (m.dev(), m.ino())),
             pending: Vec::new(),
             ready: std::collections::VecDeque::new(),
         }
     }
 
-    /// The next line, waiting (polling every `every`) until there is one. A journal moved
-    /// aside or cut shorter than where this follower was is followed from its start.
-    pub async fn next(&mut self, every: std::time::Duration) -> Entry {
-        use tokio::io::{AsyncReadExt, AsyncSeekExt};
-        loop {
+    /// Where the journal has been read to: every line ending at or before it has been handed
+    /// out or is ready.
+    pub fn read_to(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next line written already, reading at most [`CHUNK`] more bytes; `None` when there
+    /// is none yet. A journal moved aside or cut shorter is followed from its start.
+    pub fn next_now(&mut self) -> Option<Entry> {
+        use std::io::{Read, Seek};
+        for _ in 0..64 {
             if let Some(e) = self.ready.pop_front() {
-                return e;
+                return Some(e);
             }
-            let len = tokio::fs::metadata(&self.path)
-                .await
-                .map(|m| m.len())
-                .unwrap_or(0);
-            let at = *self.offset.get_or_insert(len);
-            let at = if len < at {
+            let mut f = std::fs::File::open(&self.path).ok()?;
+            let m = f.metadata().ok()?;
+            let file = (m.dev(), m.ino());
+            if self.file.is_some_and(|was| was != file) || m.len() < self.offset {
                 self.pending.clear();
-                self.offset = Some(0);
-                0
-            } else {
-                at
-            };
-            if len > at
-                && let Ok(mut f) = tokio::fs::File::open(&self.path).await
-                && f.seek(std::io::SeekFrom::Start(at)).await.is_ok()
-            {
-                let mut buf = Vec::new();
-                if f.take(len - at).read_to_end(&mut buf).await.is_ok() {
-                    self.offset = Some(at + buf.len() as u64);
-                    self.take_lines(at, buf);
-                    continue;
-                }
+                self.offset = 0;
             }
-            tokio::time::sleep(every).await;
+            self.file = Some(file);
+            if m.len() <= self.offset || f.seek(std::io::SeekFrom::Start(self.offset)).is_err() {
+                return None;
+            }
+            let want = (m.len() - self.offset).min(CHUNK as u64);
+            let mut buf = Vec::with_capacity(want as usize);
+            if f.take(want).read_to_end(&mut buf).is_err() || buf.is_empty() {
+                return None;
+            }
+            let at = self.offset;
+            self.offset += buf.len() as u64;
+            self.take_lines(at, buf);
         }
+        // A line longer than everything read so far (not one this journal writes): dropped.
+        self.pending.clear();
+        None
     }
 
     /// Splits what was read (starting at byte `at`) into whole lines.
@@ -205,6 +335,65 @@ impl Follower {
             }
         }
         self.pending = data[consumed..].to_vec();
+    }
+}
+
+/// Says which labs' journals changed, as they change (inotify on `$VMLAB_HOME/events`, made
+/// private if it is not yet there): a write by any process reaches a follower at once.
+pub struct Watch {
+    fd: tokio::io::unix::AsyncFd<InotifyFd>,
+}
+
+struct InotifyFd(nix::sys::inotify::Inotify);
+
+impl AsRawFd for InotifyFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl AsFd for InotifyFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl Watch {
+    /// Must be made inside a tokio runtime.
+    pub fn new() -> std::io::Result<Self> {
+        use nix::sys::inotify::{AddWatchFlags as W, InitFlags, Inotify};
+        let dir = home::events_dir();
+        home::private_dir(&dir)?;
+        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        ino.add_watch(
+            &dir,
+            W::IN_MODIFY | W::IN_CREATE | W::IN_MOVED_TO | W::IN_MOVED_FROM,
+        )?;
+        // SAFETY: `InotifyFd` owns the descriptor it names and closes it only when dropped,
+        // with the `AsyncFd` that holds it.
+        let fd = unsafe { tokio::io::unix::AsyncFd::register(InotifyFd(ino)) }
+            .map_err(std::io::Error::from)?;
+        Ok(Watch { fd })
+    }
+
+    /// Waits for a change; the labs whose journal changed (names as the files spell them).
+    pub async fn changed(&self) -> std::io::Result<Vec<String>> {
+        loop {
+            let mut ready = self.fd.readable().await?;
+            match ready.get_inner().0.read_events() {
+                Ok(events) => {
+                    let mut labs: Vec<String> = events
+                        .iter()
+                        .filter_map(|e| e.name.as_ref()?.to_str()?.strip_suffix(".jsonl"))
+                        .map(str::to_string)
+                        .collect();
+                    labs.dedup();
+                    return Ok(labs);
+                }
+                Err(nix::errno::Errno::EAGAIN) => ready.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
@@ -229,7 +418,11 @@ fn open_ops(text: &str) -> Vec<(String, String, u32)> {
         let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let pid = v.get("pid").and_then(Value::as_u64).unwrap_or(0) as u32;
         match v.get("kind").and_then(Value::as_str) {
-            Some("begin") if !READ_ONLY.contains(&field("op").as_str()) => {
+            // A begin stated again (the journal moved aside) is the same operation.
+            Some("begin")
+                if !READ_ONLY.contains(&field("op").as_str())
+                    && !open.iter().any(|(o, _, p)| *o == field("op") && *p == pid) =>
+            {
                 open.push((field("op"), field("at"), pid))
             }
             Some("end") => {
@@ -288,5 +481,49 @@ mod tests {
         assert_eq!(open.len(), 1, "{open:?}");
         assert_eq!(open[0].0, "stop r2");
         drop((running, checks));
+    }
+
+    #[test]
+    fn lines_and_files_stay_bounded_and_an_operation_moved_aside_is_still_in_flight() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("lab.jsonl");
+        let j = Journal::begin_at(path.clone(), "deploy");
+        let long = "x".repeat(100_000);
+        // A long string is cut, saying how much went.
+        j.event(&Event::Step(long.clone()));
+        let text = std::fs::read_to_string(&path).expect("the journal");
+        let last: Value = serde_json::from_str(text.lines().last().expect("a line")).expect("json");
+        let detail = last["detail"].as_str().expect("detail");
+        assert!(detail.len() < MAX_STRING + 40, "{}", detail.len());
+        assert!(detail.ends_with("bytes cut)"), "{detail}");
+        // Many long strings in one line: the line keeps its kind and a cut detail.
+        let many = line_text(
+            json!({"kind": "event", "detail": "d", "list": vec![long.clone(); 20]}),
+            "validate",
+            1,
+        );
+        assert!(many.len() <= MAX_LINE, "{}", many.len());
+        assert!(many.contains("\"cut\":true"), "{many}");
+        // 3 MB of events: never more than the bound in the file and the bound moved aside.
+        for _ in 0..1500 {
+            j.event(&Event::Step(long.clone()));
+        }
+        let now = std::fs::metadata(&path).expect("journal").len();
+        let old = std::fs::metadata(path.with_extension("jsonl.old"))
+            .expect("moved aside")
+            .len();
+        assert!(now <= MAX_BYTES + MAX_LINE as u64, "{now}");
+        assert!(old <= MAX_BYTES + MAX_LINE as u64, "{old}");
+        // The file now there shows the deploy running (its begin stated again).
+        let open = open_ops(&std::fs::read_to_string(&path).expect("journal"));
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].0, "deploy");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("journal")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(j);
     }
 }

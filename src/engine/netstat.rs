@@ -159,6 +159,76 @@ pub fn unix_connected(path: &std::path::Path) -> bool {
     })
 }
 
+/// The uid owning the other end of a TCP connection on this machine: the socket bound to
+/// `peer` and connected to `local` (a connection accepted on `local` from `peer`), asked of
+/// the kernel through sock_diag (one exact look-up, no walk of every socket). `None` when the
+/// peer is not on this machine or the kernel does not say.
+pub fn peer_uid(local: SocketAddr, peer: SocketAddr) -> Option<u32> {
+    use nix::sys::socket::{MsgFlags, NetlinkAddr, SockProtocol, recv, sendto};
+    // Kernel ABI (linux/inet_diag.h, linux/sock_diag.h).
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLMSG_ERROR: u16 = 2;
+    let (family, peer_ip, local_ip): (u8, [u8; 16], [u8; 16]) = match (peer.ip(), local.ip()) {
+        (IpAddr::V4(p), IpAddr::V4(l)) => {
+            let mut a = [0u8; 16];
+            let mut b = [0u8; 16];
+            a[..4].copy_from_slice(&p.octets());
+            b[..4].copy_from_slice(&l.octets());
+            (libc_af(AddressFamily::Inet), a, b)
+        }
+        (IpAddr::V6(p), IpAddr::V6(l)) => (libc_af(AddressFamily::Inet6), p.octets(), l.octets()),
+        _ => return None,
+    };
+    // nlmsghdr (16) + inet_diag_req_v2 (8) + inet_diag_sockid (48).
+    let mut req = Vec::with_capacity(72);
+    req.extend_from_slice(&72u32.to_ne_bytes());
+    req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    req.extend_from_slice(&1u32.to_ne_bytes()); // seq
+    req.extend_from_slice(&0u32.to_ne_bytes()); // pid
+    req.extend_from_slice(&[family, 6 /* IPPROTO_TCP */, 0, 0]);
+    req.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
+    // The peer's socket: its source is the peer, its destination us.
+    req.extend_from_slice(&peer.port().to_be_bytes());
+    req.extend_from_slice(&local.port().to_be_bytes());
+    req.extend_from_slice(&peer_ip);
+    req.extend_from_slice(&local_ip);
+    req.extend_from_slice(&0u32.to_ne_bytes()); // interface
+    req.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )
+    .ok()?;
+    sendto(
+        fd.as_raw_fd(),
+        &req,
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )
+    .ok()?;
+    let mut buf = [0u8; 1024];
+    let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).ok()?;
+    let u16_at = |i: usize| Some(u16::from_ne_bytes(buf.get(i..i + 2)?.try_into().ok()?));
+    let u32_at = |i: usize| Some(u32::from_ne_bytes(buf.get(i..i + 4)?.try_into().ok()?));
+    if n < 16 || u16_at(4)? == NLMSG_ERROR || u16_at(4)? != SOCK_DIAG_BY_FAMILY {
+        return None;
+    }
+    // nlmsghdr (16), then inet_diag_msg: family, state, timer, retrans (4), the socket id
+    // (48), expires, rqueue, wqueue (12), uid.
+    if n < 16 + 4 + 48 + 12 + 4 {
+        return None;
+    }
+    u32_at(16 + 4 + 48 + 12)
+}
+
+fn libc_af(f: AddressFamily) -> u8 {
+    f as i32 as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! What every route of `vmlab serve` shares: the server's state (options, the long
-//! operations it runs), the reply envelope and its errors, the checks of names from URLs, and
-//! request bodies.
+//! operations it runs), the reply envelope and its errors, the checks of names from URLs,
+//! request bodies, and [`blocking`], which runs the engine's blocking calls (a lab's status
+//! asks the relay and every QEMU) off the async workers, so one slow lab stalls no other
+//! request.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,11 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::api::{self, EngineError};
+use crate::engine::api;
 use crate::spec::LabName;
 
 /// One route: its method and path, what it does, whose shape it is (newtron's or vmlab's),
@@ -34,7 +35,6 @@ pub(crate) struct Server {
 
 pub(super) struct Inner {
     pub(super) networks_base: Option<PathBuf>,
-    pub(super) token: Option<String>,
     pub(super) accel: Option<api::Accel>,
     /// Long operations this server started, by lab: (operation, when it began).
     pub(super) running: Mutex<HashMap<String, (String, String)>>,
@@ -44,34 +44,7 @@ pub(super) struct Inner {
     pub(super) hub: Arc<super::stream::Hub>,
 }
 
-/// An HTTP error in the envelope: `{"error": "..."}` with its status.
-#[derive(Debug)]
-pub(crate) struct ApiError(pub StatusCode, pub String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
-        let code = match &e {
-            EngineError::Invalid(_) | EngineError::Usage { .. } => StatusCode::BAD_REQUEST,
-            EngineError::LabNotFound(_) | EngineError::NoSuchNode { .. } => StatusCode::NOT_FOUND,
-            EngineError::LabBusy { .. } => StatusCode::CONFLICT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(code, e.to_string())
-    }
-}
-
-/// A success in the envelope: `{"data": ...}`.
-pub(crate) fn data(status: StatusCode, v: impl Serialize) -> Response {
-    (status, axum::Json(json!({ "data": v }))).into_response()
-}
-
-pub(crate) type ApiResult = Result<Response, ApiError>;
+pub(crate) use super::reply::{ApiError, ApiResult, data};
 
 impl Server {
     /// A lab name from a path, checked like every lab name (it becomes a directory).
@@ -85,21 +58,29 @@ impl Server {
     }
 
     /// A deployed lab, or 404.
-    pub(crate) fn deployed(&self, name: &str) -> Result<api::LabHandle, ApiError> {
+    pub(crate) async fn deployed(&self, name: &str) -> Result<api::LabHandle, ApiError> {
         let name = self.lab(name)?;
-        if !api::lab_names().contains(&name) {
-            return Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("lab {name} is not deployed"),
-            ));
-        }
-        Ok(api::LabHandle::named(name))
+        blocking(move || {
+            if !api::lab_names().contains(&name) {
+                return Err(ApiError(
+                    StatusCode::NOT_FOUND,
+                    format!("lab {name} is not deployed"),
+                ));
+            }
+            Ok(api::LabHandle::named(name))
+        })
+        .await
     }
 
     /// The spec directory of network `id`: `<networks-base>/<id>` (or its `specs/`), else
     /// where the deployed lab's spec was.
-    pub(crate) fn spec_dir(&self, id: &LabName) -> Result<PathBuf, ApiError> {
-        if let Some(base) = &self.inner.networks_base {
+    pub(crate) async fn spec_dir(&self, id: &LabName) -> Result<PathBuf, ApiError> {
+        let (base, id) = (self.inner.networks_base.clone(), id.clone());
+        blocking(move || Self::find_spec_dir(base.as_deref(), &id)).await
+    }
+
+    fn find_spec_dir(base: Option<&std::path::Path>, id: &LabName) -> Result<PathBuf, ApiError> {
+        if let Some(base) = base {
             let dir = base.join(id.as_str());
             for d in [dir.clone(), dir.join("specs")] {
                 if d.join("topology.json").is_file() {
@@ -161,16 +142,28 @@ impl Server {
     }
 
     /// The event stream of the lab named `name` in a route's path, in `flavor`, resumed after
-    /// the request's `Last-Event-ID`.
-    pub(crate) fn events(
+    /// the request's `Last-Event-ID`: only for a lab deployed or under `--networks-base`
+    /// (404), within the caps on streams (503).
+    pub(crate) async fn events(
         &self,
         name: &str,
         headers: &axum::http::HeaderMap,
         flavor: super::stream::Flavor,
     ) -> Result<Response, ApiError> {
         let lab = self.lab(name)?;
+        let (base, id) = (self.inner.networks_base.clone(), lab.clone());
+        blocking(move || {
+            if api::lab_names().contains(&id) || Self::find_spec_dir(base.as_deref(), &id).is_ok() {
+                return Ok(());
+            }
+            Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("lab {id} is not deployed (and no network {id} is under --networks-base)"),
+            ))
+        })
+        .await?;
         let from = super::stream::resume_from(headers);
-        Ok(super::stream::events(self.hub().clone(), lab, from, flavor).into_response())
+        Ok(super::stream::events(self.hub(), lab, from, flavor)?.into_response())
     }
 }
 
@@ -186,6 +179,18 @@ impl Drop for Claim {
             r.remove(&self.lab);
         }
     }
+}
+
+/// Runs `f`, which blocks (files, the relay's and QEMU's sockets), on tokio's blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the request's work failed: {e}"),
+        )
+    })?
 }
 
 /// Now, RFC 3339.

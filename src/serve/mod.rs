@@ -8,14 +8,22 @@
 //! the engine's facade and renders the result. It owns only HTTP: routing, the envelope and
 //! status codes, the token, and which long operation it started runs where.
 //!
-//! Safety: it listens on loopback unless told otherwise, and anywhere else only with a bearer
-//! token (a 0600 file, compared in constant time); bodies are capped; one long operation per
+//! Safety (ARCHITECTURE.md, "Who may call vmlab serve"): every request carries a bearer token
+//! from a 0600 file (made under `$VMLAB_HOME` on first start), on every address; foreign
+//! `Host`s, other origins' pages and bodies that are not JSON are refused (`guard.rs`); it
+//! listens on loopback unless told otherwise; connections, streams, bodies and the journal
+//! are bounded and slow clients time out (`listen.rs`, `stream.rs`); one long operation per
 //! lab at a time (409 names the one running, whoever started it).
 
+mod guard;
 mod http;
+mod listen;
 mod newtlab;
 mod own;
+mod reply;
 mod stream;
+
+pub use guard::{Token, parse_tokens};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,10 +31,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::api::{self, EngineError};
@@ -50,14 +56,23 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Where network ids are spec directories (`<base>/<id>/`): newtron's `--networks-base`.
     pub networks_base: Option<PathBuf>,
-    /// The bearer token every request must carry (required off loopback).
-    pub token: Option<String>,
+    /// The bearer tokens a request may carry (at least one).
+    pub tokens: Vec<Token>,
+    /// The file they came from, for the answer to a request without one.
+    pub token_file: PathBuf,
+    /// Whether the tokens were given (`--token-file`) rather than made: listening off
+    /// loopback asks for a token the user chose to hand out.
+    pub token_given: bool,
+    /// Host names it answers to beyond its address and loopback's (`--allow-host`).
+    pub allow_hosts: Vec<String>,
+    /// Web origins whose pages may call it (`--allow-origin`).
+    pub allow_origins: Vec<String>,
     /// The accelerator of the labs it deploys (`None`: probed).
     pub accel: Option<api::Accel>,
 }
 
-/// The routes, with the token check and the body cap.
-pub(crate) fn router(server: Server) -> Router {
+/// The routes, behind the guard and the body cap.
+pub(crate) fn router(server: Server, guard: guard::GuardConf) -> Router {
     let routes: Vec<http::Route> = newtlab::routes().into_iter().chain(own::routes()).collect();
     let doc = openapi(&routes);
     // Methods of one path share its entry.
@@ -80,8 +95,8 @@ pub(crate) fn router(server: Server) -> Router {
     }
     app.fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(
-            server.clone(),
-            authorize,
+            Arc::new(guard),
+            guard::check,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(server)
@@ -126,35 +141,13 @@ fn openapi(routes: &[http::Route]) -> serde_json::Value {
     })
 }
 
-/// With a token, every request carries it (`Authorization: Bearer <token>`), compared in
-/// constant time; 401 otherwise.
-async fn authorize(State(s): State<Server>, req: Request, next: Next) -> Response {
-    if let Some(token) = &s.inner.token {
-        use subtle::ConstantTimeEq;
-        let given = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-            return ApiError(
-                StatusCode::UNAUTHORIZED,
-                "a bearer token is required (Authorization: Bearer <token>)".into(),
-            )
-            .into_response();
-        }
-    }
-    next.run(req).await
-}
-
 /// Serves until `cancel` (Ctrl-C, SIGTERM); says where it listens through `listening`.
 pub async fn run(
     opts: ServeOptions,
     cancel: CancellationToken,
     listening: impl FnOnce(SocketAddr),
 ) -> Result<(), EngineError> {
-    if !opts.listen.ip().is_loopback() && opts.token.is_none() {
+    if !opts.listen.ip().is_loopback() && !opts.token_given {
         return Err(EngineError::Usage {
             what: format!(
                 "--listen {} is reachable from other machines and no token was given",
@@ -163,25 +156,30 @@ pub async fn run(
             fix: "pass --token-file <file> (mode 0600), or listen on 127.0.0.1".into(),
         });
     }
-    let server = Server {
-        inner: Arc::new(Inner {
-            networks_base: opts.networks_base,
-            token: opts.token,
-            accel: opts.accel,
-            running: Mutex::new(HashMap::new()),
-            cancel: cancel.clone(),
-            hub: Arc::default(),
-        }),
-    };
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| EngineError::io(format!("cannot listen on {}", opts.listen), e))?;
     let at = listener
         .local_addr()
         .map_err(|e| EngineError::io("cannot read the listening address", e))?;
+    let guard = guard::GuardConf {
+        listen: at,
+        allow_hosts: opts.allow_hosts,
+        allow_origins: opts.allow_origins,
+        tokens: opts.tokens,
+        token_file: opts.token_file.display().to_string(),
+    };
+    let server = Server {
+        inner: Arc::new(Inner {
+            networks_base: opts.networks_base,
+            accel: opts.accel,
+            running: Mutex::new(HashMap::new()),
+            cancel: cancel.clone(),
+            hub: Arc::default(),
+        }),
+    };
+    api::raise_open_files_limit();
     listening(at);
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await
-        .map_err(|e| EngineError::io("the HTTP server stopped", e))
+    listen::serve(listener, router(server, guard), cancel).await;
+    Ok(())
 }

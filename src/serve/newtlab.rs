@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::http::{ApiError, ApiResult, Route, Server, body, data, now};
+use super::http::{ApiError, ApiResult, Route, Server, blocking, body, data, now};
 use super::stream::Flavor;
 use crate::engine::api::{self, DeployOptions, EventSink, NodeOp};
 
@@ -90,19 +90,23 @@ async fn health() -> Response {
     )
 }
 
-async fn labs() -> Response {
-    let labs: Vec<Value> = api::lab_names()
+async fn labs() -> ApiResult {
+    let labs: Vec<Value> = blocking(|| Ok(api::lab_names()))
+        .await?
         .iter()
         .map(|n| json!({"network_id": n.as_str()}))
         .collect();
-    data(StatusCode::OK, labs)
+    Ok(data(StatusCode::OK, labs))
 }
 
 /// newtron's `LabState` of a deployed lab.
 async fn status(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
-    let lab = s.deployed(&name)?;
-    let state = lab.state()?;
-    let st = lab.status()?;
+    let lab = s.deployed(&name).await?;
+    let (lab, state, st) = blocking(move || {
+        let (state, st) = (lab.state()?, lab.status()?);
+        Ok((lab, state, st))
+    })
+    .await?;
     let mut nodes = Map::new();
     for n in &st.nodes {
         let vm = n.vm.clone().unwrap_or_else(|| n.name.clone());
@@ -197,8 +201,9 @@ async fn deploy(
             ));
         }
     };
-    let dir = s.spec_dir(&id)?;
-    let spec = api::load_spec(&dir)?;
+    let dir = s.spec_dir(&id).await?;
+    let spec = blocking(move || Ok(api::load_spec(&dir).map(|s| (dir, s))?)).await?;
+    let (dir, spec) = spec;
     if spec.name != id {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -243,7 +248,7 @@ async fn provision() -> Response {
 }
 
 async fn destroy(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), "destroy")?;
     lab.destroy(false, &EventSink::none()).await?;
     Ok(data(
@@ -266,7 +271,7 @@ async fn node(
             ));
         }
     };
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
     lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
     Ok(data(
@@ -280,14 +285,17 @@ async fn events(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
-    s.events(&name, &headers, Flavor::Newtlab)
+    s.events(&name, &headers, Flavor::Newtlab).await
 }
 
 /// The relay's counters as newtron's bridge stats: one entry for this host.
 async fn bridge_stats(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
-    let lab = s.deployed(&name)?;
-    let state = lab.state()?;
-    let st = lab.status()?;
+    let lab = s.deployed(&name).await?;
+    let (_, state, st) = blocking(move || {
+        let (state, st) = (lab.state()?, lab.status()?);
+        Ok((lab, state, st))
+    })
+    .await?;
     let links: Vec<Value> = state
         .links
         .iter()

@@ -4,12 +4,13 @@
 //! node's result, the lab's checks (`validate`), and every operation's events. The same facade calls as the CLI and the TUI.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::http::{ApiError, ApiResult, Route, Server, body, data};
+use super::guard::Caller;
+use super::http::{ApiError, ApiResult, Route, Server, blocking, body, data};
 use super::stream::Flavor;
 use crate::engine::api::{self, EventSink, LinkChange, NodeOp, Tally, Targets};
 use crate::spec::impair::{self, Directions};
@@ -99,16 +100,25 @@ fn bad(what: impl Into<String>) -> ApiError {
 }
 
 async fn labs() -> ApiResult {
-    let names: Vec<String> = api::lab_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = blocking(|| Ok(api::lab_names()))
+        .await?
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     Ok(data(StatusCode::OK, names))
 }
 
 async fn status(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
-    Ok(data(StatusCode::OK, s.deployed(&name)?.status()?))
+    let lab = s.deployed(&name).await?;
+    Ok(data(
+        StatusCode::OK,
+        blocking(move || Ok(lab.status()?)).await?,
+    ))
 }
 
 async fn links(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
-    let st = s.deployed(&name)?.status()?;
+    let lab = s.deployed(&name).await?;
+    let st = blocking(move || Ok(lab.status()?)).await?;
     Ok(data(
         StatusCode::OK,
         json!({"relay": st.relay, "links": st.links}),
@@ -133,7 +143,7 @@ async fn link(
     Path((name, end, action)): Path<(String, String, String)>,
     raw: Bytes,
 ) -> ApiResult {
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     let change = match action.as_str() {
         "down" => LinkChange::Admin { up: false },
         "up" => LinkChange::Admin { up: true },
@@ -171,7 +181,7 @@ async fn link(
         }
     };
     let index = lab.link(&end, &change, &EventSink::none()).await?;
-    let st = lab.status()?;
+    let st = blocking(move || Ok(lab.status()?)).await?;
     Ok(data(StatusCode::OK, st.links.get(index)))
 }
 
@@ -190,10 +200,10 @@ async fn node(
             ));
         }
     };
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
     lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
-    let st = lab.status()?;
+    let st = blocking(move || Ok(lab.status()?)).await?;
     Ok(data(
         StatusCode::OK,
         st.nodes.into_iter().find(|n| n.name == node),
@@ -201,7 +211,11 @@ async fn node(
 }
 
 async fn snapshots(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
-    Ok(data(StatusCode::OK, s.deployed(&name)?.snapshots()?))
+    let lab = s.deployed(&name).await?;
+    Ok(data(
+        StatusCode::OK,
+        blocking(move || Ok(lab.snapshots()?)).await?,
+    ))
 }
 
 async fn take(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
@@ -211,14 +225,14 @@ async fn take(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> 
         .and_then(Value::as_str)
         .ok_or_else(|| bad("give the snapshot's name: {\"name\": \"converged\"}"))?
         .to_string();
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("snapshot {snap}"))?;
     let taken = lab.snapshot(&snap, &EventSink::none(), &s.cancel()).await?;
     Ok(data(StatusCode::CREATED, taken))
 }
 
 async fn restore(State(s): State<Server>, Path((name, snap)): Path<(String, String)>) -> ApiResult {
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("restore {snap}"))?;
     let r = lab.restore(&snap, &EventSink::none(), &s.cancel()).await?;
     Ok(data(
@@ -236,7 +250,7 @@ async fn delete_snapshot(
     State(s): State<Server>,
     Path((name, snap)): Path<(String, String)>,
 ) -> ApiResult {
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     lab.delete_snapshot(&snap, &EventSink::none()).await?;
     Ok(data(
         StatusCode::OK,
@@ -246,7 +260,12 @@ async fn delete_snapshot(
 
 /// `{"command": "...", "nodes": [...] | "platform": "..." | "all": true, "timeout_secs": 120}`:
 /// each node's outcome.
-async fn exec(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
+async fn exec(
+    State(s): State<Server>,
+    Path(name): Path<String>,
+    caller: Option<Extension<Caller>>,
+    raw: Bytes,
+) -> ApiResult {
     let b = body(&raw)?;
     let command = b
         .get("command")
@@ -266,8 +285,14 @@ async fn exec(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> 
         _ => return Err(bad("name the nodes: one of nodes, platform or all: true")),
     };
     let timeout = b.get("timeout_secs").and_then(Value::as_u64).unwrap_or(120);
-    let lab = s.deployed(&name)?;
+    let lab = s.deployed(&name).await?;
     let nodes = lab.exec_targets(&targets)?;
+    audit(
+        &lab,
+        "exec",
+        &caller,
+        json!({"command": command, "nodes": nodes}),
+    );
     let (lines, _rx) = tokio::sync::mpsc::unbounded_channel();
     let outcomes = lab
         .exec(
@@ -284,7 +309,12 @@ async fn exec(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> 
 /// those instead (the file's format); `"only": ["name", ...]` runs the named ones. The answer
 /// is every check × node with a verdict, `passed` and the counts; a check that fails is a
 /// result, not an error (200). An invalid checks list is 400, naming each check and field.
-async fn validate(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
+async fn validate(
+    State(s): State<Server>,
+    Path(name): Path<String>,
+    caller: Option<Extension<Caller>>,
+    raw: Bytes,
+) -> ApiResult {
     let b = if raw.is_empty() {
         json!({})
     } else {
@@ -309,7 +339,16 @@ async fn validate(State(s): State<Server>, Path(name): Path<String>, raw: Bytes)
             "unknown field {k:?}: give checks (optional) and only (optional)"
         )));
     }
-    let lab = s.deployed(&name)?;
+    if let Some(checks) = b.get("checks") {
+        bounded_checks(checks)?;
+    }
+    let lab = s.deployed(&name).await?;
+    audit(
+        &lab,
+        "validate",
+        &caller,
+        json!({"checks": b.get("checks").map(checks_run).unwrap_or(json!("validate.json")), "only": only}),
+    );
     let sink = EventSink::none();
     let results = match b.get("checks") {
         None => lab.validate(None, only.as_deref(), &sink).await?,
@@ -333,10 +372,72 @@ async fn validate(State(s): State<Server>, Path(name): Path<String>, raw: Bytes)
     ))
 }
 
+/// Checks given in a request: at most [`MAX_CHECKS`], none waiting longer than
+/// [`MAX_WAIT_SECS`] (a request must not keep the server busy for hours).
+fn bounded_checks(checks: &Value) -> Result<(), ApiError> {
+    let list = checks
+        .as_array()
+        .ok_or_else(|| bad("checks must be a list of checks"))?;
+    if list.len() > MAX_CHECKS {
+        return Err(bad(format!(
+            "{} checks in one request: at most {MAX_CHECKS}; split them, or put them in the \
+             lab's validate.json",
+            list.len()
+        )));
+    }
+    for (i, c) in list.iter().enumerate() {
+        if let Some(w) = c.get("wait").and_then(Value::as_f64)
+            && w > MAX_WAIT_SECS as f64
+        {
+            return Err(bad(format!(
+                "checks[{i}].wait: {w} s is longer than a request may wait ({MAX_WAIT_SECS} s)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What the audit line says of checks given in a request: each one's name, command and
+/// targets.
+fn checks_run(checks: &Value) -> Value {
+    let keep = ["name", "exec", "nodes", "platform", "all", "link"];
+    Value::Array(
+        checks
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|c| {
+                        let mut o = serde_json::Map::new();
+                        for k in keep {
+                            if let Some(v) = c.get(k) {
+                                o.insert(k.into(), v.clone());
+                            }
+                        }
+                        Value::Object(o)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// One audit line in the lab's journal: who ran what through `op`.
+fn audit(lab: &api::LabHandle, op: &str, caller: &Option<Extension<Caller>>, what: Value) {
+    let by = caller
+        .as_ref()
+        .map(|Extension(c)| c.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    api::audit(lab.name(), op, &by, what);
+}
+
+/// Checks in one request, and the longest one may wait.
+const MAX_CHECKS: usize = 100;
+const MAX_WAIT_SECS: u64 = 300;
+
 async fn events(
     State(s): State<Server>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
-    s.events(&name, &headers, Flavor::Own)
+    s.events(&name, &headers, Flavor::Own).await
 }

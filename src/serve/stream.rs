@@ -1,72 +1,160 @@
 //! Server-Sent Events from a lab's operation journal: every operation on the lab, whoever
 //! started it, as it happens. Each event's id is where the next journal line starts, so a
-//! client that comes back with `Last-Event-ID` resumes after the last event it saw. A stream
-//! follows a file through one shared follower per lab; a slow client loses the oldest lines
-//! rather than slow anything.
+//! client that comes back with `Last-Event-ID` resumes after the last event it saw.
+//!
+//! One task follows every followed lab's journal for the whole server, woken by the engine's
+//! journal watch (inotify) the moment any process writes a line, and hands each line to the
+//! lab's streams through one broadcast channel; a slow client loses the oldest lines rather
+//! than slow anything. A stream resumed with `Last-Event-ID` reads the lines before "now" from
+//! the file itself, a chunk at a time as its client takes them, then joins the broadcast.
+//! Streams are capped per lab and per server (503 past either).
 //!
 //! newtron's flavour (`/newtlab/v1/.../events`) is its `phase` / `complete` / `error` events
 //! (`complete` and `error` end a deploy or a destroy); vmlab's own (`/v1/.../events`) gives
 //! each journal line whole, its kind as the event name.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
+use super::reply::ApiError;
 use crate::engine::api;
 use crate::spec::LabName;
 
-/// How often a lab's journal is looked at for new lines (one look serves every stream).
-const POLL: Duration = Duration::from_millis(25);
+/// How often journals are looked at when no watch could be set up (every write wakes the
+/// follower at once otherwise; this is also when unfollowed labs are let go).
+const POLL_UNWATCHED: Duration = Duration::from_millis(25);
+const POLL_WATCHED: Duration = Duration::from_secs(1);
 
 /// Lines a slow stream may fall behind before it loses the oldest (it never slows anything).
-const BACKLOG: usize = 1024;
+const BACKLOG: usize = 256;
 
-/// One follower per lab journal, shared by every stream of the lab that starts from now: 100
-/// open streams cost one look at the file, not 100.
+/// Event streams open at once on one lab, and on the whole server.
+pub(crate) const MAX_LAB_STREAMS: usize = 32;
+pub(crate) const MAX_STREAMS: usize = 256;
+
+/// The journals followed for the server's streams: a follower and a channel per lab.
 #[derive(Default)]
 pub(crate) struct Hub {
-    labs: std::sync::Mutex<
-        std::collections::HashMap<LabName, tokio::sync::broadcast::Sender<api::JournalEntry>>,
-    >,
+    labs: Mutex<HashMap<LabName, Feed>>,
+    streams: Arc<AtomicUsize>,
+    /// The task that follows the journals, started with the first stream.
+    driver: std::sync::OnceLock<()>,
+}
+
+struct Feed {
+    follower: api::JournalFollower,
+    tx: broadcast::Sender<api::JournalEntry>,
+    streams: Arc<AtomicUsize>,
+}
+
+impl Feed {
+    /// Hands every line written since the last look to the lab's streams.
+    fn drain(&mut self) {
+        while let Some(e) = self.follower.next_now() {
+            let _ = self.tx.send(e);
+        }
+    }
+}
+
+/// A stream's place under the caps, given back when the stream ends.
+struct Slot(Vec<Arc<AtomicUsize>>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            c.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn take(count: &Arc<AtomicUsize>, cap: usize) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < cap).then_some(n + 1)
+        })
+        .is_ok()
 }
 
 impl Hub {
-    /// The lines of lab `lab`'s journal from now on.
+    /// The lines of lab `lab`'s journal from now on, and where "now" is in the journal; 503
+    /// past a cap.
     fn subscribe(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         lab: &LabName,
-    ) -> tokio::sync::broadcast::Receiver<api::JournalEntry> {
-        let mut labs = self.labs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = labs.get(lab) {
-            return tx.subscribe();
-        }
-        let (tx, rx) = tokio::sync::broadcast::channel(BACKLOG);
-        labs.insert(lab.clone(), tx.clone());
-        let (hub, lab) = (self.clone(), lab.clone());
-        // From the journal's end as this first stream opens.
-        let mut follower = api::follow_journal(&lab, None);
-        tokio::spawn(async move {
-            let mut check = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    e = follower.next(POLL) => { let _ = tx.send(e); }
-                    _ = check.tick() => {
-                        let mut labs = hub.labs.lock().unwrap_or_else(|p| p.into_inner());
-                        // The last stream went away: stop following (under the lock, so a new
-                        // stream either finds this sender gone or keeps it alive).
-                        if tx.receiver_count() == 0 {
-                            labs.remove(&lab);
-                            return;
-                        }
-                    }
-                }
-            }
+    ) -> Result<(broadcast::Receiver<api::JournalEntry>, u64, Slot), ApiError> {
+        self.driver.get_or_init(|| {
+            tokio::spawn(drive(Arc::downgrade(self)));
         });
-        rx
+        let full = |what: &str| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("too many event streams are open {what}; close one and try again"),
+            )
+        };
+        let mut labs = self.labs.lock().unwrap_or_else(|p| p.into_inner());
+        let feed = labs.entry(lab.clone()).or_insert_with(|| Feed {
+            follower: api::follow_journal(lab, None),
+            tx: broadcast::channel(BACKLOG).0,
+            streams: Arc::default(),
+        });
+        if !take(&self.streams, MAX_STREAMS) {
+            return Err(full("on this server"));
+        }
+        let mut slot = Slot(vec![self.streams.clone()]);
+        if !take(&feed.streams, MAX_LAB_STREAMS) {
+            return Err(full(&format!("on lab {lab}")));
+        }
+        slot.0.push(feed.streams.clone());
+        // "Now" is what is written as the stream opens.
+        feed.drain();
+        Ok((feed.tx.subscribe(), feed.follower.read_to(), slot))
+    }
+
+    /// One look at the journals of `labs` (`None`: every followed lab); labs nobody follows
+    /// any more are let go.
+    fn look(&self, labs: Option<&[String]>) {
+        let mut map = self.labs.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, f| f.tx.receiver_count() > 0);
+        for (name, feed) in map.iter_mut() {
+            if labs.is_none_or(|l| l.iter().any(|n| n == name.as_str())) {
+                feed.drain();
+            }
+        }
+    }
+}
+
+/// Follows the journals while the hub lives: at once on every change the watch sees, and on
+/// a timer in case it sees none.
+async fn drive(hub: std::sync::Weak<Hub>) {
+    let watch = match api::JournalWatch::new() {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("cannot watch the journals ({e}); looking every 25 ms");
+            None
+        }
+    };
+    let every = if watch.is_some() {
+        POLL_WATCHED
+    } else {
+        POLL_UNWATCHED
+    };
+    let mut tick = tokio::time::interval(every);
+    loop {
+        let changed = tokio::select! {
+            c = async { match &watch { Some(w) => w.changed().await.ok(), None => std::future::pending().await } } => c,
+            _ = tick.tick() => None,
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        hub.look(changed.as_deref());
     }
 }
 
@@ -86,41 +174,54 @@ pub(crate) fn resume_from(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The event stream of lab `lab`: from now through the lab's shared follower, or from `from`
-/// (`Last-Event-ID`) through one of its own.
+/// A stream's state: the lines before "now" still to read from the file (from `Last-Event-ID`),
+/// then the broadcast.
+struct Reader {
+    replay: Option<(api::JournalFollower, u64)>,
+    rx: broadcast::Receiver<api::JournalEntry>,
+    _slot: Slot,
+}
+
+/// The event stream of lab `lab`: from now, or after `from` (`Last-Event-ID`).
 pub(crate) fn events(
-    hub: std::sync::Arc<Hub>,
+    hub: &Arc<Hub>,
     lab: LabName,
     from: Option<u64>,
     flavor: Flavor,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let entries: futures::stream::BoxStream<'static, api::JournalEntry> = match from {
-        Some(at) => {
-            futures::stream::unfold(api::follow_journal(&lab, Some(at)), |mut f| async move {
-                let entry = f.next(POLL).await;
-                Some((entry, f))
-            })
-            .boxed()
-        }
-        None => futures::stream::unfold(hub.subscribe(&lab), |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(e) => return Some((e, rx)),
-                    // Fell behind: the oldest lines are lost, the stream goes on.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        })
-        .boxed(),
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
+    let (rx, now, slot) = hub.subscribe(&lab)?;
+    let replay = from
+        .filter(|at| *at < now)
+        .map(|at| (api::follow_journal(&lab, Some(at)), now));
+    let reader = Reader {
+        replay,
+        rx,
+        _slot: slot,
     };
+    let entries = futures::stream::unfold(reader, |mut r| async move {
+        if let Some((f, upto)) = &mut r.replay {
+            match f.next_now() {
+                Some(e) if e.next <= *upto => return Some((e, r)),
+                _ => r.replay = None,
+            }
+        }
+        loop {
+            match r.rx.recv().await {
+                Ok(e) => return Some((e, r)),
+                // Fell behind: the oldest lines are lost, the stream goes on.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
     let stream = entries.filter_map(move |e| async move { render(&e, flavor).map(Ok) });
-    // newtron's clients expect a comment line every 30 s (proxies keep the stream open).
-    Sse::new(stream).keep_alive(
+    // newtron's clients expect a comment line every 30 s (proxies keep the stream open); one
+    // every 15 s also finds a client gone sooner and frees its place.
+    Ok(Sse::new(stream).keep_alive(
         KeepAlive::new()
-            .interval(Duration::from_secs(30))
+            .interval(Duration::from_secs(15))
             .text("heartbeat"),
-    )
+    ))
 }
 
 use futures::StreamExt;

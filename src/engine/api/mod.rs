@@ -29,7 +29,9 @@ pub use super::events::{Event, EventSink, count};
 pub use super::host::HostTarget;
 pub use super::host::all::{ALREADY_RUNNING_LINE, AllOptions, HostView};
 pub use super::image::ImageRow;
-pub use super::journal::{Entry as JournalEntry, Follower as JournalFollower};
+pub use super::journal::{
+    Entry as JournalEntry, Follower as JournalFollower, Watch as JournalWatch,
+};
 pub use super::lab::LabDir;
 pub use super::lab::deploy::{DeployOptions, Deployment, Prepared};
 pub use super::lab::destroy::DestroyReport;
@@ -120,9 +122,53 @@ pub fn follow_journal(name: &LabName, from: Option<u64>) -> JournalFollower {
     JournalFollower::new(name, from)
 }
 
+/// Records in lab `name`'s journal that `by` ran `what` through `op` (`exec`, `validate`):
+/// who, the command and the nodes, never the output.
+pub fn audit(name: &LabName, op: &str, by: &str, what: serde_json::Value) {
+    crate::engine::journal::audit(name, op, by, what)
+}
+
 /// The operation running on lab `name` now, if one is (its name, when it began, its pid).
 pub fn operation_in_flight(name: &LabName) -> Option<(String, String, u32)> {
     crate::engine::journal::in_flight(name)
+}
+
+/// The token file `vmlab serve` uses when given none: `$VMLAB_HOME/serve.token` (0600 in the
+/// private home), made with a fresh random token on first start; its path and text.
+pub fn serve_token() -> Result<(PathBuf, String), EngineError> {
+    let path = home::vmlab_home().join("serve.token");
+    home::private_dir(&home::vmlab_home())
+        .map_err(|e| EngineError::io(format!("cannot create {}", path.display()), e))?;
+    let text = crate::engine::fsutil::private_secret(&path)?;
+    Ok((path, text))
+}
+
+/// This process's user.
+pub fn my_uid() -> u32 {
+    nix::unistd::Uid::effective().as_raw()
+}
+
+/// The uid owning the far end of a loopback TCP connection accepted on `local` from `peer`
+/// (the kernel's word), when it says.
+pub fn peer_uid(local: std::net::SocketAddr, peer: std::net::SocketAddr) -> Option<u32> {
+    crate::engine::netstat::peer_uid(local, peer)
+}
+
+/// Raises this process's soft limit of open files to its hard limit (a server holding many
+/// connections and event streams); the limit now.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Ok((soft, _)) => soft,
+        Err(_) => 0,
+    }
 }
 
 /// The text of a file only its owner may read (a token): refused if group or others can.
