@@ -31,8 +31,26 @@ impl Drop for Serve {
 /// Starts `vmlab serve` on a free loopback port with `args`; its base URL and the token it made
 /// in the lab's home (or the one of `--token-file`).
 fn serve(lab: &TestLab, args: &[&str]) -> Serve {
+    serve_limited(lab, args, None)
+}
+
+/// [`serve`], started with a soft limit of `open_files` descriptors (as a login session
+/// often has: 1024) under the hard limit it has.
+fn serve_limited(lab: &TestLab, args: &[&str], open_files: Option<u64>) -> Serve {
     let mut cmd = lab.command(&["serve", "--listen", "127.0.0.1:0"]);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Some(soft) = open_files {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe system calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+                setrlimit(Resource::RLIMIT_NOFILE, soft.min(hard), hard)?;
+                Ok(())
+            });
+        }
+    }
     let mut child = cmd.spawn().expect("run vmlab serve");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
@@ -456,6 +474,15 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
         Some(&format!(r#"{{"checks": {checks}, "only": ["linux"]}}"#)),
     );
     assert_eq!((code, &v["data"]["passed"]), (200, &json!(true)), "{v}");
+    // Checks run through the API are audited too: their names, commands and targets.
+    let audited = std::fs::read_to_string(lab.home().join("events/apilab.jsonl"))
+        .expect("the journal")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["kind"] == "audit" && l["checks"][0]["name"] == "linux")
+        .expect("an audit line of the checks");
+    assert_eq!(audited["checks"][0]["exec"], "uname -s", "{audited}");
+    assert_eq!(audited["checks"][1]["nodes"], json!(["a"]), "{audited}");
     let (code, v) = api(
         "POST",
         "/v1/labs/apilab/validate",
@@ -729,7 +756,8 @@ fn only_the_token_gets_in_and_no_page_or_other_user_can_drive_or_starve_the_serv
         "d".repeat(1000)
     );
     std::fs::write(events.join("web.jsonl"), line.repeat(50_000)).unwrap();
-    let srv = serve(
+    // Started as a login session often starts programs: 1024 open files at most.
+    let srv = serve_limited(
         &lab,
         &[
             "--networks-base",
@@ -737,6 +765,7 @@ fn only_the_token_gets_in_and_no_page_or_other_user_can_drive_or_starve_the_serv
             "--allow-origin",
             "http://localhost:3000",
         ],
+        Some(1024),
     );
     let pid = srv.child.id();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
