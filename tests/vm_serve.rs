@@ -871,7 +871,7 @@ head -n 1 <&3"#;
     std::thread::sleep(Duration::from_secs(3));
     let grew = rss_kb(pid).saturating_sub(rss0);
     assert!(grew < 60_000, "five replays grew the server by {grew} kB");
-    let more: Vec<_> = (5..32)
+    let more: Vec<_> = (5..128)
         .map(|_| {
             raw(
                 &base,

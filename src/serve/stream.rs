@@ -38,8 +38,8 @@ const POLL_WATCHED: Duration = Duration::from_secs(1);
 const BACKLOG: usize = 256;
 
 /// Event streams open at once on one lab, and on the whole server.
-pub(crate) const MAX_LAB_STREAMS: usize = 32;
-pub(crate) const MAX_STREAMS: usize = 256;
+pub(crate) const MAX_LAB_STREAMS: usize = 128;
+pub(crate) const MAX_STREAMS: usize = 512;
 
 /// The journals followed for the server's streams: a follower and a channel per lab.
 #[derive(Default)]

@@ -122,7 +122,8 @@ async fn one(
             }
             Target::Link(end) => vec![link(lab, &state, check, end)],
         };
-        let last = Instant::now() + pause > deadline;
+        // The last try is the one that starts once the time given is spent.
+        let last = Instant::now() >= deadline;
         let mut still = Vec::new();
         for mut r in tried {
             if r.verdict == CheckVerdict::Pass || last {
@@ -139,7 +140,9 @@ async fn one(
             return Ok(done);
         }
         pending = Some(still);
-        tokio::time::sleep(pause).await;
+        // Never past the deadline: the next try is at it at the latest.
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(pause.min(left)).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
