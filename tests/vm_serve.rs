@@ -252,6 +252,45 @@ fn the_api_deploys_and_drives_a_lab_as_newtrons_clients_do() {
         (code, &labs["data"]),
         (200, &json!([{"network_id": "apilab"}]))
     );
+    // vmlab's own API on its own: the rows `labs --json` gives, links with the lab's name,
+    // and a deploy of the running lab that says it changed nothing — its 202 names the
+    // operation and the event id to resume from, so a client subscribing after its POST
+    // misses nothing.
+    let (code, rows) = api("GET", "/v1/labs", None);
+    assert_eq!(code, 200, "{rows}");
+    assert_eq!(rows["data"], lab.json(&["labs", "--json"]), "{rows}");
+    let (code, l) = api("GET", "/v1/labs/apilab/links", None);
+    assert_eq!((code, &l["data"]["name"]), (200, &json!("apilab")), "{l}");
+    let (code, again) = api("POST", "/v1/labs/apilab/deploy", None);
+    assert_eq!(code, 202, "{again}");
+    let (id, from) = (
+        again["data"]["id"]
+            .as_str()
+            .expect("the operation's id")
+            .to_string(),
+        again["data"]["event_id"].as_u64().expect("its event id"),
+    );
+    let resumed = Events::follow_after(
+        &format!("{}/v1/labs/apilab/events", srv.base),
+        &srv.token,
+        Some(&from.to_string()),
+    );
+    let seen = resumed.wait_for("end", Duration::from_secs(60));
+    let end = seen
+        .iter()
+        .filter(|(n, _)| n == "end")
+        .map(|(_, d)| serde_json::from_str::<Value>(d).expect("json"))
+        .find(|d| d["id"] == json!(id))
+        .unwrap_or_else(|| panic!("the deploy's end: {seen:?}"));
+    assert_eq!(
+        (&end["ok"], &end["changed"]),
+        (&json!(true), &json!(false)),
+        "{end}"
+    );
+    assert!(
+        seen.iter().any(|(n, d)| n == "begin" && d.contains(&id)),
+        "its begin too: {seen:?}"
+    );
 
     // Bridge stats grow with traffic over the link.
     let bytes = || {
@@ -959,4 +998,76 @@ fn the_journal_is_private_and_an_old_one_is_tightened() {
     assert_eq!(mode(&lab.home()), 0o700);
     assert_eq!(mode(&lab.home().join("events")), 0o700);
     assert_eq!(mode(&journal), 0o600);
+}
+
+/// One shape for every answer and a 400 that names what is wrong, with no VM: `GET /` says
+/// where things are; a method a route does not take and a body past the cap answer in the
+/// envelope; a mistyped key is named with the one meant, on every route; a value of the wrong
+/// kind is named by its field.
+#[test]
+fn every_answer_is_in_the_envelope_and_a_mistyped_key_is_named() {
+    let lab = TestLab::new("apishape");
+    let srv = serve(&lab, &[]);
+    let url = |p: &str| format!("{}{p}", srv.base);
+    let t = Some(srv.token.as_str());
+    let (code, root) = call("GET", &url("/"), None, t);
+    assert_eq!(code, 200, "{root}");
+    assert_eq!(root["data"]["openapi"], "/v1/openapi.json", "{root}");
+    let (code, v) = call("DELETE", &url("/v1/labs"), None, t);
+    assert_eq!(code, 405);
+    assert!(
+        v["error"].as_str().is_some(),
+        "an error in the envelope: {v}"
+    );
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(100_000));
+    let (code, v) = call("POST", &url("/v1/labs/x/exec"), Some(&big), t);
+    assert_eq!(code, 413);
+    assert!(v["error"].as_str().unwrap_or("").contains("64 KiB"), "{v}");
+    for (path, body, named) in [
+        (
+            "/newtlab/v1/labs/x/deploy",
+            r#"{"forse": true}"#,
+            "did you mean \"force\"",
+        ),
+        (
+            "/v1/labs/x/deploy",
+            r#"{"forse": true}"#,
+            "did you mean \"force\"",
+        ),
+        (
+            "/v1/labs/x/links/0/set",
+            r#"{"dleay": "20ms"}"#,
+            "did you mean \"delay\"",
+        ),
+        (
+            "/v1/labs/x/exec",
+            r#"{"comand": "id", "all": true}"#,
+            "did you mean \"command\"",
+        ),
+        (
+            "/v1/labs/x/validate",
+            r#"{"onyl": ["a"]}"#,
+            "did you mean \"only\"",
+        ),
+        (
+            "/v1/labs/x/nodes/a/stop",
+            r#"{"now": true}"#,
+            "takes no body",
+        ),
+        (
+            "/newtlab/v1/labs/x/destroy",
+            r#"{"force": true}"#,
+            "takes no body",
+        ),
+        (
+            "/v1/labs/x/exec",
+            r#"{"command": "id", "nodes": "leaf1"}"#,
+            "nodes must be a list",
+        ),
+    ] {
+        let (code, v) = call("POST", &url(path), Some(body), t);
+        assert_eq!(code, 400, "{path} {body}: {v}");
+        let e = v["error"].as_str().unwrap_or("");
+        assert!(e.contains(named), "{path} {body}: {e}");
+    }
 }

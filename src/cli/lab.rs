@@ -4,7 +4,7 @@
 use super::args::{FormatArgs, HostArgs, LabArgs};
 use super::output;
 use super::say::{say, say_json, tell, with_progress};
-use crate::engine::api::{self, EngineError, LabHandle, NodeStatus};
+use crate::engine::api::{self, EngineError, LabHandle};
 
 /// The spec of a multi-host lab, for `--all-hosts`: from `-S`, or from where the lab deployed
 /// here was deployed from.
@@ -111,42 +111,23 @@ pub fn status(lab: &LabArgs, host: &HostArgs, out: &FormatArgs) -> Result<i32, E
 /// `vmlab labs`: one line per lab on stdout; a lab whose state cannot be read is reported on
 /// stderr, and then the exit code is 3.
 pub fn labs(json: bool) -> Result<i32, EngineError> {
-    let names = api::lab_names();
-    if names.is_empty() && !json {
+    let (rows, damaged) = api::lab_rows();
+    if rows.is_empty() && damaged.is_empty() && !json {
         tell("no labs deployed");
     }
-    let mut damaged = 0;
-    let mut rows = Vec::new();
-    for name in names {
-        match LabHandle::named(name.clone()).status() {
-            Ok(st) => {
-                let up = st
-                    .nodes
-                    .iter()
-                    .filter(|n| n.status == NodeStatus::Running)
-                    .count();
-                let local = st
-                    .nodes
-                    .iter()
-                    .filter(|n| n.status != NodeStatus::Remote)
-                    .count();
-                rows.push(serde_json::json!({
-                    "name": name, "running": up, "nodes": local, "spec_dir": st.spec_dir,
-                    "lab_dir": st.lab_dir,
-                }));
-            }
-            Err(e) => {
-                damaged += 1;
-                tell(&format!("error: lab {name}: {e}"));
-            }
-        }
+    for (name, e) in &damaged {
+        tell(&format!("error: lab {name}: {e}"));
     }
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect();
     if json {
         say_json(&rows, "labs")?;
     } else if !rows.is_empty() {
         say(output::labs_text(&rows).trim_end());
     }
-    Ok(if damaged > 0 { 3 } else { 0 })
+    Ok(if damaged.is_empty() { 0 } else { 3 })
 }
 
 /// `vmlab repair`.

@@ -105,8 +105,11 @@ fn init_tracing(verbose: i8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VMLAB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("vmlab={level}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VMLAB_LOG").unwrap_or_else(|_| {
+        // vmlab serve's one line per request is shown unless -q.
+        let access = if verbose < 0 { "error" } else { "info" };
+        tracing_subscriber::EnvFilter::new(format!("vmlab={level},vmlab::serve::access={access}"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -54,6 +54,11 @@ const READ_ONLY: &[&str] = &["validate"];
 pub struct Journal {
     path: PathBuf,
     op: String,
+    /// The operation's id, on each of its lines: `<pid>-<n>`.
+    id: String,
+    /// Where its begin line starts in the journal: a stream resumed from here
+    /// (`Last-Event-ID`) sees the operation whole.
+    begun_at: std::sync::atomic::AtomicU64,
     pid: u32,
     ended: std::sync::atomic::AtomicBool,
     /// The file (device, inode) this operation's begin line is in; a write that finds another
@@ -79,15 +84,36 @@ impl Journal {
         if let Some(dir) = path.parent() {
             let _ = home::private_dir(dir);
         }
+        static OPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = OPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let j = Journal {
             path,
             op: op.to_string(),
+            id: format!("{}-{n}", std::process::id()),
+            begun_at: 0.into(),
             pid: std::process::id(),
             ended: false.into(),
             begun_in: std::sync::Mutex::new(None),
         };
         j.write(json!({"kind": "begin"}));
         j
+    }
+
+    /// The operation's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where the operation's begin line starts: the `Last-Event-ID` after which a stream
+    /// shows it whole.
+    pub fn begun_at(&self) -> u64 {
+        self.begun_at.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Ends the operation, done, saying whether it changed the lab (a deploy of a lab that
+    /// already ran as asked changed nothing).
+    pub fn end_changed(&self, changed: bool) {
+        self.end_with(Ok(()), Some(changed));
     }
 
     /// A tap that records every event a sink sends in this journal.
@@ -113,17 +139,28 @@ impl Journal {
     /// Ends the operation: `Err` carries what went wrong, as the user was told. Only the first
     /// end is written.
     pub fn end(&self, result: Result<(), String>) {
+        self.end_with(result, None);
+    }
+
+    fn end_with(&self, result: Result<(), String>, changed: Option<bool>) {
         if self.ended.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;
         }
-        self.write(match result {
+        let mut line = match result {
             Ok(()) => json!({"kind": "end", "ok": true}),
             Err(message) => json!({"kind": "end", "ok": false, "message": message}),
-        });
+        };
+        if let (Some(c), Some(o)) = (changed, line.as_object_mut()) {
+            o.insert("changed".into(), Value::from(c));
+        }
+        self.write(line);
     }
 
-    fn write(&self, line: Value) {
+    fn write(&self, mut line: Value) {
         let begin = line.get("kind").and_then(Value::as_str) == Some("begin");
+        if let Some(o) = line.as_object_mut() {
+            o.insert("id".into(), Value::from(self.id.clone()));
+        }
         let text = line_text(line, &self.op, self.pid);
         let mut begun_in = self.begun_in.lock().unwrap_or_else(|p| p.into_inner());
         let Ok((mut f, file)) = open_for_append(&self.path) else {
@@ -134,12 +171,25 @@ impl Journal {
         } else if *begun_in != Some(file) {
             // The journal was moved aside since this operation began: say so again here, so
             // that whoever reads this file knows the operation runs.
-            let again = line_text(json!({"kind": "begin", "again": true}), &self.op, self.pid);
+            let again = line_text(
+                json!({"kind": "begin", "again": true, "id": self.id}),
+                &self.op,
+                self.pid,
+            );
             let _ = f.write_all(again.as_bytes());
             *begun_in = Some(file);
         }
         // One write: concurrent writers do not interleave inside a line.
-        let _ = f.write_all(text.as_bytes());
+        if f.write_all(text.as_bytes()).is_ok() && begin {
+            // Appending leaves the file's position at the end of this line.
+            use std::io::Seek;
+            if let Ok(end) = f.stream_position() {
+                self.begun_at.store(
+                    end.saturating_sub(text.len() as u64),
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+            }
+        }
     }
 }
 

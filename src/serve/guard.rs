@@ -182,7 +182,12 @@ pub(crate) async fn check(
     if let Some(c) = req.extensions_mut().get_mut::<Caller>() {
         c.token = Some(token);
     }
-    let resp = next.run(req).await;
+    let caller = req.extensions().get::<Caller>().cloned();
+    let mut resp = next.run(req).await;
+    // Who it was, for the request's log line.
+    if let Some(c) = caller {
+        resp.extensions_mut().insert(c);
+    }
     match &allowed_origin {
         Some(o) => cors(resp, o, false),
         None => resp,

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::api;
@@ -114,23 +113,76 @@ impl Server {
             .running
             .lock()
             .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "poisoned".into()))?;
+        // Worded as the engine's own "busy" (a command holding the lab's lock).
         let busy = |what: &str, at: &str| {
-            ApiError(
-                StatusCode::CONFLICT,
-                format!("lab {name} is busy: {what} began at {at} and is still running"),
-            )
+            ApiError::from(api::EngineError::LabBusy {
+                lab: name.to_string(),
+                holder: format!("{what}, begun at {at},"),
+            })
         };
         if let Some((what, at)) = running.get(name.as_str()) {
-            return Err(busy(what, at));
+            return Err(busy(&format!("a {what} through this server"), at));
         }
         if let Some((what, at, pid)) = api::operation_in_flight(name) {
-            return Err(busy(&format!("{what} (pid {pid})"), &at));
+            return Err(busy(&format!("a {what} (pid {pid})"), &at));
         }
         running.insert(name.to_string(), (op.to_string(), now()));
         Ok(Claim {
             server: self.clone(),
             lab: name.to_string(),
         })
+    }
+
+    /// Starts deploying network `id` (its spec from [`Server::spec_dir`]) with what `body`
+    /// asks, claimed for the deploy until it ends: when it began, and its place in the journal.
+    pub(crate) async fn start_deploy(
+        &self,
+        id: LabName,
+        body: DeployBody,
+    ) -> Result<(String, api::Begun), ApiError> {
+        if let Some(h) = &body.host {
+            crate::spec::name::check_name(h).map_err(|why| {
+                ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("the host name {h:?} {why}"),
+                )
+            })?;
+        }
+        let dir = self.spec_dir(&id).await?;
+        let (dir, spec) = blocking(move || Ok(api::load_spec(&dir).map(|s| (dir, s))?)).await?;
+        if spec.name != id {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the spec in {} names its lab {}, not {id}",
+                    dir.display(),
+                    spec.name
+                ),
+            ));
+        }
+        let claim = self.claim(&id, "deploy")?;
+        let started = now();
+        let opts = api::DeployOptions {
+            accel: self.inner.accel,
+            force: body.force.unwrap_or(false),
+            keep_on_failure: false,
+            host: body.host.filter(|h| !h.is_empty()),
+        };
+        // The journal records the events and the outcome; the stream follows it.
+        let (begun, run) = api::start_deploy(spec, opts, api::EventSink::none(), self.cancel());
+        tokio::spawn(async move {
+            let _claim = claim;
+            let _ = run.await;
+        });
+        Ok((started, begun))
+    }
+
+    /// Destroys the deployed lab `name`, claimed for it.
+    pub(crate) async fn destroy(&self, name: &str) -> Result<(), ApiError> {
+        let lab = self.deployed(name).await?;
+        let _claim = self.claim(lab.name(), "destroy")?;
+        lab.destroy(false, &api::EventSink::none()).await?;
+        Ok(())
     }
 
     pub(crate) fn cancel(&self) -> CancellationToken {
@@ -193,23 +245,119 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })?
 }
 
+/// What a deploy takes, in the body or the query string (`?force=true`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployBody {
+    /// Deploy again even when the lab runs as the spec says.
+    pub force: Option<bool>,
+    /// The host this server is, in a multi-host lab.
+    pub host: Option<String>,
+    /// newtron's: provisioning is not vmlab's (501).
+    pub provision: Option<bool>,
+}
+
+impl DeployBody {
+    /// The body, with what the query string says where the body says nothing.
+    pub(crate) fn with_query(mut self, q: &HashMap<String, String>) -> Result<Self, ApiError> {
+        for k in q.keys() {
+            if !["force", "host", "provision"].contains(&k.as_str()) {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter {k:?}: give force, host or provision"),
+                ));
+            }
+        }
+        let flag = |key: &str| match q.get(key).map(String::as_str) {
+            None => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0" | "") => Ok(Some(false)),
+            Some(_) => Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("{key} must be true or false"),
+            )),
+        };
+        self.force = self.force.or(flag("force")?);
+        self.provision = self.provision.or(flag("provision")?);
+        if self.host.is_none() {
+            self.host = q.get("host").cloned();
+        }
+        Ok(self)
+    }
+}
+
 /// Now, RFC 3339.
 pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// A JSON body, or none (an empty body is `{}`); 400 naming what is wrong.
-pub(crate) fn body(bytes: &[u8]) -> Result<Value, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                "the body must be a JSON object".into(),
-            )
-        })
+/// A request body as `T` (an empty body is `{}`): a 400 names a key `T` does not have (and the
+/// one meant, when one is close) or the field whose value is wrong.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let why = inner.to_string();
+        let why = why.split(" at line ").next().unwrap_or(&why);
+        let said = if inner.is_syntax() || inner.is_eof() {
+            format!("the body is not JSON: {why}")
+        } else if let Some(unknown) = unknown_field(why) {
+            unknown
+        } else if path == "." || path.is_empty() {
+            format!("the body must be a JSON object: {why}")
+        } else if let Some((found, expected)) = why
+            .strip_prefix("invalid type: ")
+            .and_then(|w| w.split_once(", expected "))
+        {
+            let expected = expected.replace("a sequence", "a list");
+            format!("{path} must be {expected}, not {found}")
+        } else {
+            format!("{path}: {why}")
+        };
+        ApiError(StatusCode::BAD_REQUEST, said)
+    })?;
+    de.end().map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    Ok(parsed)
 }
+
+/// serde's "unknown field `forse`, expected one of `force`, `host`" said for a person: the key,
+/// the one meant when one is close, and the keys there are.
+fn unknown_field(why: &str) -> Option<String> {
+    let rest = why.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let known: Vec<&str> = rest
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, k)| k)
+        .collect();
+    if known.is_empty() {
+        return Some(format!("unknown field {key:?}: this request takes no body"));
+    }
+    let meant = known
+        .iter()
+        .min_by_key(|k| strsim::damerau_levenshtein(key, k))
+        .filter(|k| strsim::damerau_levenshtein(key, k) <= (k.len() / 3).max(2))
+        .map(|k| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default();
+    Some(format!(
+        "unknown field {key:?}{meant}; the fields are: {}",
+        known.join(", ")
+    ))
+}
+
+/// The body of a request that takes none: nothing, `{}`, or a 400 naming what came.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoBody {}

@@ -93,13 +93,77 @@ pub(crate) fn router(server: Server, guard: guard::GuardConf) -> Router {
     for (path, handler) in by_path {
         app = app.route(path, handler);
     }
-    app.fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
+    app.route("/", axum::routing::get(root))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(guard),
             guard::check,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(answer))
         .with_state(server)
+}
+
+/// `GET /`: where things are.
+async fn root() -> axum::response::Response {
+    http::data(
+        StatusCode::OK,
+        serde_json::json!({
+            "apis": {"newtron": "/newtlab/v1", "vmlab": "/v1"},
+            "openapi": "/v1/openapi.json",
+            "version": env!("CARGO_PKG_VERSION"),
+        }),
+    )
+}
+
+/// Every answer in the envelope — also those the router makes itself (a method a route does
+/// not take, a body past the cap) — and one log line per request: method, path, status, time
+/// and caller.
+async fn answer(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let peer = req.extensions().get::<guard::Caller>().cloned();
+    let t0 = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !json {
+        let why = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "this route does not take that method".to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                format!("the body is larger than {} KiB", MAX_BODY / 1024)
+            }
+            s => s.canonical_reason().unwrap_or("error").to_lowercase(),
+        };
+        let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+        let caller = resp.extensions().get::<guard::Caller>().cloned();
+        resp = ApiError(status, why).into_response();
+        if let Some(a) = allow {
+            resp.headers_mut().insert(axum::http::header::ALLOW, a);
+        }
+        if let Some(c) = caller {
+            resp.extensions_mut().insert(c);
+        }
+    }
+    let who = resp
+        .extensions()
+        .get::<guard::Caller>()
+        .or(peer.as_ref())
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "vmlab::serve::access",
+        "{method} {path} {} {:.1} ms ({who})",
+        status.as_u16(),
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    resp
 }
 
 /// The OpenAPI document of `routes`: every path and method, its summary, its path parameters
@@ -125,6 +189,12 @@ fn openapi(routes: &[http::Route]) -> serde_json::Value {
             }
         });
     }
+    paths.insert(
+        "/".into(),
+        json!({"get": {"summary": "Where things are: the two APIs and this document",
+                       "tags": ["vmlab"], "parameters": [],
+                       "responses": {"200": {"description": "{\"data\": {\"apis\", \"openapi\", \"version\"}}"}}}}),
+    );
     paths.insert(
         "/v1/openapi.json".into(),
         json!({"get": {"summary": "This document", "tags": ["vmlab"], "parameters": [],

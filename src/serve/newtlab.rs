@@ -13,9 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::http::{ApiError, ApiResult, Route, Server, blocking, body, data, now};
+use super::http::{
+    ApiError, ApiResult, DeployBody, NoBody, Route, Server, blocking, data, now, parse,
+};
 use super::stream::Flavor;
-use crate::engine::api::{self, DeployOptions, EventSink, NodeOp};
+use crate::engine::api::{self, EventSink, NodeOp};
 
 pub(super) fn routes() -> Vec<Route> {
     let r = |method, path, summary, handler| Route {
@@ -154,22 +156,6 @@ async fn status(State(s): State<Server>, Path(name): Path<String>) -> ApiResult 
     ))
 }
 
-/// A flag from the body or the query string (`?force=true`).
-fn flag(body: &Value, q: &HashMap<String, String>, key: &str) -> Result<bool, ApiError> {
-    match (body.get(key), q.get(key)) {
-        (Some(Value::Bool(b)), _) => Ok(*b),
-        (Some(Value::Null) | None, None) => Ok(false),
-        (None | Some(Value::Null), Some(v)) if v == "true" || v == "1" => Ok(true),
-        (None | Some(Value::Null), Some(v)) if v == "false" || v == "0" || v.is_empty() => {
-            Ok(false)
-        }
-        _ => Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("{key} must be true or false"),
-        )),
-    }
-}
-
 /// Starts a deploy and answers 202 at once; its events and its end are on the lab's stream.
 async fn deploy(
     State(s): State<Server>,
@@ -177,60 +163,16 @@ async fn deploy(
     Query(q): Query<HashMap<String, String>>,
     raw: Bytes,
 ) -> ApiResult {
-    let id = s.lab(&name)?;
-    let b = body(&raw)?;
-    let force = flag(&b, &q, "force")?;
-    if flag(&b, &q, "provision")? {
+    let body = parse::<DeployBody>(&raw)?.with_query(&q)?;
+    if body.provision == Some(true) {
         return Err(not_configuring());
     }
-    let host = match (b.get("host"), q.get("host")) {
-        (Some(Value::String(h)), _) | (None, Some(h)) if !h.is_empty() => {
-            crate::spec::name::check_name(h).map_err(|why| {
-                ApiError(
-                    StatusCode::BAD_REQUEST,
-                    format!("the host name {h:?} {why}"),
-                )
-            })?;
-            Some(h.clone())
-        }
-        (None | Some(Value::Null), _) | (Some(Value::String(_)), _) => None,
-        _ => {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "host must be a host name".into(),
-            ));
-        }
-    };
-    let dir = s.spec_dir(&id).await?;
-    let spec = blocking(move || Ok(api::load_spec(&dir).map(|s| (dir, s))?)).await?;
-    let (dir, spec) = spec;
-    if spec.name != id {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "the spec in {} names its lab {}, not {id}",
-                dir.display(),
-                spec.name
-            ),
-        ));
-    }
-    let claim = s.claim(&id, "deploy")?;
-    let started = now();
-    let (cancel, accel) = (s.cancel(), s.inner.accel);
-    tokio::spawn(async move {
-        let _claim = claim;
-        let opts = DeployOptions {
-            accel,
-            force,
-            keep_on_failure: false,
-            host,
-        };
-        // The journal records the events and the outcome; the stream follows it.
-        let _ = api::deploy(&spec, opts, &EventSink::none(), &cancel).await;
-    });
+    let id = s.lab(&name)?;
+    let begun = s.start_deploy(id.clone(), body).await?;
     Ok(data(
         StatusCode::ACCEPTED,
-        json!({"op": "deploy", "network_id": id.as_str(), "started": started}),
+        json!({"op": "deploy", "network_id": id.as_str(), "started": begun.0,
+               "id": begun.1.id, "event_id": begun.1.event_id}),
     ))
 }
 
@@ -247,10 +189,9 @@ async fn provision() -> Response {
     not_configuring().into_response()
 }
 
-async fn destroy(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
-    let lab = s.deployed(&name).await?;
-    let _claim = s.claim(lab.name(), "destroy")?;
-    lab.destroy(false, &EventSink::none()).await?;
+async fn destroy(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
+    parse::<NoBody>(&raw)?;
+    s.destroy(&name).await?;
     Ok(data(
         StatusCode::OK,
         json!({"lab": name, "status": "destroyed"}),
@@ -260,7 +201,9 @@ async fn destroy(State(s): State<Server>, Path(name): Path<String>) -> ApiResult
 async fn node(
     State(s): State<Server>,
     Path((name, node, action)): Path<(String, String, String)>,
+    raw: Bytes,
 ) -> ApiResult {
+    parse::<NoBody>(&raw)?;
     let (op, done) = match action.as_str() {
         "start" => (NodeOp::Start, "started"),
         "stop" => (NodeOp::Stop, "stopped"),

@@ -4,13 +4,15 @@
 //! node's result, the lab's checks (`validate`), and every operation's events. The same facade calls as the CLI and the TUI.
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::guard::Caller;
-use super::http::{ApiError, ApiResult, Route, Server, blocking, body, data};
+use super::http::{ApiError, ApiResult, DeployBody, NoBody, Route, Server, blocking, data, parse};
 use super::stream::Flavor;
 use crate::engine::api::{self, EventSink, LinkChange, NodeOp, Tally, Targets};
 use crate::spec::impair::{self, Directions};
@@ -25,7 +27,24 @@ pub(super) fn routes() -> Vec<Route> {
         handler,
     };
     vec![
-        r("get", "/v1/labs", "Deployed labs", get(labs)),
+        r(
+            "get",
+            "/v1/labs",
+            "Deployed labs, as vmlab labs --json",
+            get(labs),
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/deploy",
+            "Deploy network {name} (202 with the operation's id and event_id; follow /events)",
+            post(deploy),
+        ),
+        r(
+            "post",
+            "/v1/labs/{name}/destroy",
+            "Destroy the lab",
+            post(destroy),
+        ),
         r(
             "get",
             "/v1/labs/{name}/status",
@@ -99,13 +118,42 @@ fn bad(what: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, what.into())
 }
 
+/// The rows `vmlab labs --json` gives (a lab whose state cannot be read is left out, as there).
 async fn labs() -> ApiResult {
-    let names: Vec<String> = blocking(|| Ok(api::lab_names()))
-        .await?
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    Ok(data(StatusCode::OK, names))
+    let (rows, _) = blocking(|| Ok(api::lab_rows())).await?;
+    Ok(data(StatusCode::OK, rows))
+}
+
+/// Deploys network `{name}`, as newtron's route does: 202 with the operation's id and the
+/// `Last-Event-ID` its events follow.
+async fn deploy(
+    State(s): State<Server>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    raw: Bytes,
+) -> ApiResult {
+    let body = parse::<DeployBody>(&raw)?.with_query(&q)?;
+    if body.provision.is_some() {
+        return Err(bad(
+            "unknown field \"provision\"; the fields are: force, host (vmlab configures no device)",
+        ));
+    }
+    let id = s.lab(&name)?;
+    let (started, begun) = s.start_deploy(id.clone(), body).await?;
+    Ok(data(
+        StatusCode::ACCEPTED,
+        json!({"op": "deploy", "lab": id.as_str(), "started": started,
+               "id": begun.id, "event_id": begun.event_id}),
+    ))
+}
+
+async fn destroy(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
+    parse::<NoBody>(&raw)?;
+    s.destroy(&name).await?;
+    Ok(data(
+        StatusCode::OK,
+        json!({"lab": name, "status": "destroyed"}),
+    ))
 }
 
 async fn status(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
@@ -121,21 +169,32 @@ async fn links(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
     let st = blocking(move || Ok(lab.status()?)).await?;
     Ok(data(
         StatusCode::OK,
-        json!({"relay": st.relay, "links": st.links}),
+        json!({"name": st.name, "relay": st.relay, "links": st.links}),
     ))
 }
 
-/// A duration, loss or rate field of an impairment body, as the CLI takes it (`"20ms"`).
+/// `set`'s body: each value as the CLI takes it (`"20ms"`, `"1%"`, `"10mbit"`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImpairBody {
+    delay: Option<String>,
+    jitter: Option<String>,
+    loss: Option<String>,
+    rate: Option<String>,
+    /// `both` (default), `from-here`, `to-here`, `a-to-z`, `z-to-a`.
+    direction: Option<String>,
+}
+
+/// One value of an impairment body, parsed as the CLI parses it.
 fn field<T>(
-    b: &Value,
+    v: &Option<String>,
     key: &str,
     parse: fn(&str) -> Result<T, String>,
 ) -> Result<Option<T>, ApiError> {
-    match b.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(v)) => parse(v).map(Some).map_err(|e| bad(format!("{key}: {e}"))),
-        Some(_) => Err(bad(format!("{key} must be a string, for example \"20ms\""))),
-    }
+    v.as_deref()
+        .map(parse)
+        .transpose()
+        .map_err(|e| bad(format!("{key}: {e}")))
 }
 
 async fn link(
@@ -143,23 +202,25 @@ async fn link(
     Path((name, end, action)): Path<(String, String, String)>,
     raw: Bytes,
 ) -> ApiResult {
-    let lab = s.deployed(&name).await?;
+    if action != "set" {
+        parse::<NoBody>(&raw)?;
+    }
     let change = match action.as_str() {
         "down" => LinkChange::Admin { up: false },
         "up" => LinkChange::Admin { up: true },
         "reset" => LinkChange::Reset,
         "set" => {
-            let b = body(&raw)?;
-            let dirs = match b.get("direction").and_then(Value::as_str) {
+            let b: ImpairBody = parse(&raw)?;
+            let dirs = match b.direction.as_deref() {
                 None => Directions::Both,
                 Some(d) => Directions::parse_typed(d).map_err(bad)?,
             };
             let change = LinkChange::Impair {
                 dirs,
-                delay_us: field(&b, "delay", impair::parse_duration)?,
-                jitter_us: field(&b, "jitter", impair::parse_duration)?,
-                loss_ppm: field(&b, "loss", impair::parse_loss)?,
-                rate_bps: field(&b, "rate", impair::parse_rate)?,
+                delay_us: field(&b.delay, "delay", impair::parse_duration)?,
+                jitter_us: field(&b.jitter, "jitter", impair::parse_duration)?,
+                loss_ppm: field(&b.loss, "loss", impair::parse_loss)?,
+                rate_bps: field(&b.rate, "rate", impair::parse_rate)?,
             };
             if let LinkChange::Impair {
                 delay_us: None,
@@ -180,6 +241,7 @@ async fn link(
             ));
         }
     };
+    let lab = s.deployed(&name).await?;
     let index = lab.link(&end, &change, &EventSink::none()).await?;
     let st = blocking(move || Ok(lab.status()?)).await?;
     Ok(data(StatusCode::OK, st.links.get(index)))
@@ -188,7 +250,9 @@ async fn link(
 async fn node(
     State(s): State<Server>,
     Path((name, node, action)): Path<(String, String, String)>,
+    raw: Bytes,
 ) -> ApiResult {
+    parse::<NoBody>(&raw)?;
     let op = match action.as_str() {
         "start" => NodeOp::Start,
         "stop" => NodeOp::Stop,
@@ -218,20 +282,29 @@ async fn snapshots(State(s): State<Server>, Path(name): Path<String>) -> ApiResu
     ))
 }
 
+/// A snapshot to take: its name.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotBody {
+    name: Option<String>,
+}
+
 async fn take(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
-    let b = body(&raw)?;
-    let snap = b
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("give the snapshot's name: {\"name\": \"converged\"}"))?
-        .to_string();
+    let snap = parse::<SnapshotBody>(&raw)?
+        .name
+        .ok_or_else(|| bad("give the snapshot's name: {\"name\": \"converged\"}"))?;
     let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("snapshot {snap}"))?;
     let taken = lab.snapshot(&snap, &EventSink::none(), &s.cancel()).await?;
     Ok(data(StatusCode::CREATED, taken))
 }
 
-async fn restore(State(s): State<Server>, Path((name, snap)): Path<(String, String)>) -> ApiResult {
+async fn restore(
+    State(s): State<Server>,
+    Path((name, snap)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    parse::<NoBody>(&raw)?;
     let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("restore {snap}"))?;
     let r = lab.restore(&snap, &EventSink::none(), &s.cancel()).await?;
@@ -249,13 +322,26 @@ async fn restore(State(s): State<Server>, Path((name, snap)): Path<(String, Stri
 async fn delete_snapshot(
     State(s): State<Server>,
     Path((name, snap)): Path<(String, String)>,
+    raw: Bytes,
 ) -> ApiResult {
+    parse::<NoBody>(&raw)?;
     let lab = s.deployed(&name).await?;
     lab.delete_snapshot(&snap, &EventSink::none()).await?;
     Ok(data(
         StatusCode::OK,
         json!({"snapshot": snap, "status": "deleted"}),
     ))
+}
+
+/// What exec runs and where.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecBody {
+    command: Option<String>,
+    nodes: Option<Vec<String>>,
+    platform: Option<String>,
+    all: Option<bool>,
+    timeout_secs: Option<u64>,
 }
 
 /// `{"command": "...", "nodes": [...] | "platform": "..." | "all": true, "timeout_secs": 120}`:
@@ -266,25 +352,18 @@ async fn exec(
     caller: Option<Extension<Caller>>,
     raw: Bytes,
 ) -> ApiResult {
-    let b = body(&raw)?;
+    let b: ExecBody = parse(&raw)?;
     let command = b
-        .get("command")
-        .and_then(Value::as_str)
+        .command
         .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| bad("give the command: {\"command\": \"uname -r\", \"all\": true}"))?
-        .to_string();
-    let targets = match (b.get("nodes"), b.get("platform"), b.get("all")) {
-        (Some(Value::Array(n)), None, None) => Targets::Nodes(
-            n.iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| bad("nodes must be a list of node names"))?,
-        ),
-        (None, Some(Value::String(p)), None) => Targets::Platform(p.clone()),
-        (None, None, Some(Value::Bool(true))) => Targets::All,
+        .ok_or_else(|| bad("give the command: {\"command\": \"uname -r\", \"all\": true}"))?;
+    let targets = match (b.nodes, b.platform, b.all) {
+        (Some(n), None, None) => Targets::Nodes(n),
+        (None, Some(p), None) => Targets::Platform(p),
+        (None, None, Some(true)) => Targets::All,
         _ => return Err(bad("name the nodes: one of nodes, platform or all: true")),
     };
-    let timeout = b.get("timeout_secs").and_then(Value::as_u64).unwrap_or(120);
+    let timeout = b.timeout_secs.unwrap_or(120);
     let lab = s.deployed(&name).await?;
     let nodes = lab.exec_targets(&targets)?;
     audit(
@@ -305,6 +384,14 @@ async fn exec(
     Ok(data(StatusCode::OK, outcomes))
 }
 
+/// What validate runs: the lab's own checks, or those given; all, or those named.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateBody {
+    checks: Option<Value>,
+    only: Option<Vec<String>>,
+}
+
 /// `{}` runs the checks beside the lab's spec (`validate.json`); `{"checks": [...]}` runs
 /// those instead (the file's format); `"only": ["name", ...]` runs the named ones. The answer
 /// is every check × node with a verdict, `passed` and the counts; a check that fails is a
@@ -315,31 +402,9 @@ async fn validate(
     caller: Option<Extension<Caller>>,
     raw: Bytes,
 ) -> ApiResult {
-    let b = if raw.is_empty() {
-        json!({})
-    } else {
-        body(&raw)?
-    };
-    let only = match b.get("only") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(names)) => Some(
-            names
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| bad("only must be a list of check names"))?,
-        ),
-        Some(_) => return Err(bad("only must be a list of check names")),
-    };
-    if let Some(k) = b
-        .as_object()
-        .and_then(|o| o.keys().find(|k| !["checks", "only"].contains(&k.as_str())))
-    {
-        return Err(bad(format!(
-            "unknown field {k:?}: give checks (optional) and only (optional)"
-        )));
-    }
-    if let Some(checks) = b.get("checks") {
+    let b: ValidateBody = parse(&raw)?;
+    let only = b.only;
+    if let Some(checks) = &b.checks {
         bounded_checks(checks)?;
     }
     let lab = s.deployed(&name).await?;
@@ -347,10 +412,10 @@ async fn validate(
         &lab,
         "validate",
         &caller,
-        json!({"checks": b.get("checks").map(checks_run).unwrap_or(json!("validate.json")), "only": only}),
+        json!({"checks": b.checks.as_ref().map(checks_run).unwrap_or(json!("validate.json")), "only": only}),
     );
     let sink = EventSink::none();
-    let results = match b.get("checks") {
+    let results = match &b.checks {
         None => lab.validate(None, only.as_deref(), &sink).await?,
         Some(checks) => {
             let text = SpecText {

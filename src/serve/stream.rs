@@ -248,7 +248,10 @@ fn render(e: &api::JournalEntry, flavor: Flavor) -> Option<Event> {
                         "detail": field("detail"),
                     }),
                 ),
-                ("end", Some(true)) if whole => ("complete".into(), Value::Null),
+                ("end", Some(true)) if whole => (
+                    "complete".into(),
+                    json!({"changed": line.get("changed").cloned().unwrap_or(Value::Null)}),
+                ),
                 ("end", Some(false)) if whole => {
                     ("error".into(), json!({"message": field("message")}))
                 }

@@ -84,6 +84,44 @@ pub fn lab_names() -> Vec<LabName> {
     find::list()
 }
 
+/// One deployed lab as `vmlab labs --json` and `GET /v1/labs` show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LabRow {
+    pub name: LabName,
+    /// Nodes of this host that run, of `nodes`.
+    pub running: usize,
+    pub nodes: usize,
+    pub spec_dir: PathBuf,
+    pub lab_dir: PathBuf,
+}
+
+/// Every deployed lab's row, and the labs whose state cannot be read (with why).
+pub fn lab_rows() -> (Vec<LabRow>, Vec<(LabName, EngineError)>) {
+    let mut rows = Vec::new();
+    let mut damaged = Vec::new();
+    for name in lab_names() {
+        match LabHandle::named(name.clone()).status() {
+            Ok(st) => rows.push(LabRow {
+                running: st
+                    .nodes
+                    .iter()
+                    .filter(|n| n.status == NodeStatus::Running)
+                    .count(),
+                nodes: st
+                    .nodes
+                    .iter()
+                    .filter(|n| n.status != NodeStatus::Remote)
+                    .count(),
+                name,
+                spec_dir: st.spec_dir,
+                lab_dir: st.lab_dir,
+            }),
+            Err(e) => damaged.push((name, e)),
+        }
+    }
+    (rows, damaged)
+}
+
 /// Everything before a deploy's first side effect (lock, running check, plan, preflight): a
 /// front end that shows the plan's nodes before they boot runs the [`Deployment`] itself.
 pub async fn prepare_deploy(
@@ -91,13 +129,65 @@ pub async fn prepare_deploy(
     opts: DeployOptions,
     events: &EventSink,
 ) -> Result<Prepared, EngineError> {
-    // The journal goes on with the deployment, which ends it.
-    let j = Arc::new(Journal::begin(&spec.name, "deploy"));
+    prepare_journaled(
+        Arc::new(Journal::begin(&spec.name, "deploy")),
+        spec,
+        opts,
+        events,
+    )
+    .await
+}
+
+/// [`prepare_deploy`] in the journal `j` begun already. The journal goes on with the
+/// deployment, which ends it; a lab that ran already as asked ends it unchanged.
+async fn prepare_journaled(
+    j: Arc<Journal>,
+    spec: &Lab,
+    opts: DeployOptions,
+    events: &EventSink,
+) -> Result<Prepared, EngineError> {
     let prepared = lab::deploy::prepare(spec, opts, &events.tapped(j.tap())).await;
     match prepared {
         Ok(Prepared::Ready(d)) => Ok(Prepared::Ready(Box::new(d.journaled(j)))),
-        other => j.ended(other),
+        Ok(Prepared::AlreadyRunning(state)) => {
+            j.end_changed(false);
+            Ok(Prepared::AlreadyRunning(state))
+        }
+        Err(e) => j.ended(Err(e)),
     }
+}
+
+/// An operation begun in its lab's journal: its id, and the `Last-Event-ID` from which a
+/// stream shows it whole.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Begun {
+    pub id: String,
+    pub event_id: u64,
+}
+
+/// A deploy begun now in the lab's journal (so that a client told [`Begun`] misses nothing of
+/// it), and the deploy itself to run.
+pub fn start_deploy(
+    spec: Lab,
+    opts: DeployOptions,
+    events: EventSink,
+    cancel: CancellationToken,
+) -> (
+    Begun,
+    impl std::future::Future<Output = Result<Deployed, EngineError>> + Send + 'static,
+) {
+    let j = Arc::new(Journal::begin(&spec.name, "deploy"));
+    let begun = Begun {
+        id: j.id().to_string(),
+        event_id: j.begun_at(),
+    };
+    let run = async move {
+        match prepare_journaled(j, &spec, opts, &events).await? {
+            Prepared::AlreadyRunning(state) => Ok(Deployed::AlreadyRunning(state)),
+            Prepared::Ready(d) => Ok(Deployed::Now(Box::new(d.run(&events, &cancel).await?))),
+        }
+    };
+    (begun, run)
 }
 
 /// Runs `op` on lab `name` with its journal: begun, every event of `events` recorded, ended

@@ -326,9 +326,13 @@ impl Deployment {
             None => events.clone(),
         };
         let result = self.run_inner(events, cancel).await;
-        match &self.journal {
-            Some(j) => j.ended(result),
-            None => result,
+        match (&self.journal, result) {
+            (Some(j), Ok(state)) => {
+                j.end_changed(true);
+                Ok(state)
+            }
+            (Some(j), Err(e)) => j.ended(Err(e)),
+            (None, result) => result,
         }
     }
 
