@@ -204,8 +204,10 @@ fn names_alike_after_escaping_stay_apart() {
 fn the_demo_checks_parse_and_name_what_the_demo_has() {
     use vmlab::spec::validate::{Nodes, Target, parse};
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/validate.json");
-    let checks = parse(&vmlab::spec::source::read_checks(&path).expect("the demo's checks"))
-        .expect("valid checks");
+    let text = vmlab::spec::source::read_checks(&path)
+        .expect("the demo's checks")
+        .expect("a checks file");
+    let checks = parse(&text).expect("valid checks");
     let st = planned(&demo(), None);
     assert!(checks.checks.len() >= 5, "a real set of checks");
     let mut links = 0;

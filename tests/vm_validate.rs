@@ -50,7 +50,11 @@ fn checks_pass_wait_fail_and_report_for_ci() {
         "a check fails: exit 9\n{}",
         stderr(&o)
     );
-    let results: Value = serde_json::from_str(&stdout(&o)).expect("JSON results");
+    // The report has the API's shape: passed and the counts with every result.
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("JSON results");
+    assert_eq!(report["passed"], Value::Bool(false), "{report}");
+    assert_eq!(report["counts"]["fail"], 1, "{report}");
+    let results = report["results"].clone();
     let v = verdicts(&results);
     let want = |c: &str, on: &str, verdict: &str| {
         assert!(
@@ -165,6 +169,62 @@ fn checks_pass_wait_fail_and_report_for_ci() {
     );
     let o = lab.vmlab(&["validate", "--lab", "checks", "--only", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Targets the lab does not have: exit 2 before anything runs, every one named.
+    lab.write(
+        "targets.json",
+        r#"{"checks": [{"name": "n", "nodes": ["a", "leaf9"], "exec": "touch /tmp/ran"},
+                       {"name": "l", "link": "a:Ethernet9", "expect": {"state": "up"}}]}"#,
+    );
+    let targets = lab.specs().join("targets.json");
+    let o = lab.vmlab(&[
+        "validate",
+        "--lab",
+        "checks",
+        "--file",
+        targets.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for named in [
+        "checks[0] (n).nodes",
+        "leaf9",
+        "checks[1] (l).link",
+        "Ethernet9",
+    ] {
+        assert!(stderr(&o).contains(named), "{named}: {}", stderr(&o));
+    }
+    assert!(!on(&lab, "a", "ls /tmp").contains("ran"), "nothing ran");
+    // An empty list tests nothing: an error; no file at all: exit 3; --json as elsewhere.
+    lab.write("empty.json", r#"{"checks": []}"#);
+    let empty = lab.specs().join("empty.json");
+    let o = lab.vmlab(&[
+        "validate",
+        "--lab",
+        "checks",
+        "--file",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is empty"), "{}", stderr(&o));
+    let o = lab.vmlab(&[
+        "validate",
+        "--lab",
+        "checks",
+        "--file",
+        "/nonexistent/checks.json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no checks file"), "{}", stderr(&o));
+    let o = lab.vmlab(&[
+        "validate",
+        "--lab",
+        "checks",
+        "--only",
+        "hostnames",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("--json");
+    assert_eq!(report["counts"]["pass"], 2, "{report}");
     // A check is tried until its wait is spent: true at about 85% of it, it passes.
     on(
         &lab,

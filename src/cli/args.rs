@@ -320,9 +320,12 @@ pub enum Command {
         /// Only these checks (names, comma-separated)
         #[arg(long, value_name = "NAMES", value_delimiter = ',')]
         only: Vec<String>,
-        /// table, json (every check × node) or junit (XML for CI)
+        /// table, json (every check × node, with passed and counts) or junit (XML for CI)
         #[arg(long, value_enum, default_value = "table")]
         format: ValidateFormat,
+        /// The same as --format json
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
     },
     /// List deployed labs
     #[command(after_help = "Example:\n  vmlab labs --format json")]

@@ -212,7 +212,15 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             file,
             only,
             format,
-        } => validate::run(&lab, file.as_deref(), &only, format).await,
+            json,
+        } => {
+            let format = if json {
+                args::ValidateFormat::Json
+            } else {
+                format
+            };
+            validate::run(&lab, file.as_deref(), &only, format).await
+        }
         Command::Serve {
             listen,
             networks_base,

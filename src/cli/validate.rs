@@ -8,7 +8,9 @@ use comfy_table::{Cell, Table, presets::NOTHING};
 
 use super::args::{LabArgs, ValidateFormat};
 use super::say::{say, say_json, with_progress};
-use crate::engine::api::{CheckResult, CheckVerdict, EngineError, LabHandle, Tally, count};
+use crate::engine::api::{
+    CheckReport, CheckResult, CheckVerdict, EngineError, LabHandle, Tally, count,
+};
 
 pub async fn run(
     lab: &LabArgs,
@@ -23,7 +25,10 @@ pub async fn run(
         with_progress(|notes| async move { handle.validate(file, only, &notes).await }).await?;
     match format {
         ValidateFormat::Table => say(table(&results).trim_end()),
-        ValidateFormat::Json => say_json(&results, "the results")?,
+        ValidateFormat::Json => say_json(
+            &CheckReport::of(name.clone(), results.clone()),
+            "the results",
+        )?,
         ValidateFormat::Junit => say(&junit(&name, &results)?),
     }
     let tally = Tally::of(&results);

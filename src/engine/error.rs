@@ -49,6 +49,12 @@ pub enum EngineError {
     /// `vmlab validate`: checks failed or could not run.
     #[error("{0}")]
     ChecksFailed(String),
+    /// No checks file where one was looked for.
+    #[error(
+        "there is no checks file at {}; write validate.json beside the spec ({{\"checks\": [...]}}, see README), or pass --file <path>",
+        path.display()
+    )]
+    NoChecks { path: PathBuf },
     /// `vmlab doctor` found something that blocks a deploy.
     #[error("{0}")]
     Blocked(String),
@@ -136,7 +142,8 @@ impl EngineError {
             | EngineError::NoSuchNode { .. }
             | EngineError::LabState(_)
             | EngineError::LabBusy { .. }
-            | EngineError::NotALab { .. } => 3,
+            | EngineError::NotALab { .. }
+            | EngineError::NoChecks { .. } => 3,
             EngineError::BootFailed(_) => 4,
             EngineError::MissingProgram { .. } => 5,
             EngineError::Hosts(_) => 6,

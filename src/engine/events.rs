@@ -213,6 +213,29 @@ impl Tally {
     }
 }
 
+/// A run of checks as the CLI's `--format json` and `POST /v1/labs/{lab}/validate` give it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub lab: String,
+    /// Every result passed.
+    pub passed: bool,
+    pub counts: Tally,
+    /// Every check × node, in the checks' order.
+    pub results: Vec<CheckResult>,
+}
+
+impl CheckReport {
+    pub fn of(lab: impl Into<String>, results: Vec<CheckResult>) -> CheckReport {
+        let counts = Tally::of(&results);
+        CheckReport {
+            lab: lab.into(),
+            passed: counts.passed(),
+            counts,
+            results,
+        }
+    }
+}
+
 impl CheckVerdict {
     /// As reports show it: `pass`, `FAIL`, `ERROR` (what needs a look stands out).
     pub fn word(self) -> &'static str {

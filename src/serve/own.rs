@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::guard::Caller;
 use super::http::{ApiError, ApiResult, DeployBody, NoBody, Route, Server, blocking, data, parse};
 use super::stream::Flavor;
-use crate::engine::api::{self, EventSink, LinkChange, NodeOp, Tally, Targets};
+use crate::engine::api::{self, CheckReport, EventSink, LinkChange, NodeOp, Targets};
 use crate::spec::impair::{self, Directions};
 use crate::spec::source::SpecText;
 
@@ -425,15 +425,9 @@ async fn validate(
             lab.validate_text(&text, only.as_deref(), &sink).await?
         }
     };
-    let tally = Tally::of(&results);
     Ok(data(
         StatusCode::OK,
-        json!({
-            "lab": lab.name().to_string(),
-            "passed": tally.passed(),
-            "counts": tally,
-            "results": results,
-        }),
+        CheckReport::of(lab.name().to_string(), results),
     ))
 }
 

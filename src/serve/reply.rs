@@ -21,7 +21,9 @@ impl IntoResponse for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let code = match &e {
-            EngineError::Invalid(_) | EngineError::Usage { .. } => StatusCode::BAD_REQUEST,
+            EngineError::Invalid(_) | EngineError::Usage { .. } | EngineError::NoChecks { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             EngineError::LabNotFound(_) | EngineError::NoSuchNode { .. } => StatusCode::NOT_FOUND,
             EngineError::LabBusy { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

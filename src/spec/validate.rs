@@ -15,6 +15,8 @@ use super::source::SpecText;
 /// The checks of one file, in order.
 #[derive(Debug, Clone)]
 pub struct Checks {
+    /// Where they were read (a file, or a client's request), for errors about them.
+    pub source: std::path::PathBuf,
     pub checks: Vec<Check>,
 }
 
@@ -127,6 +129,15 @@ pub fn parse(text: &SpecText) -> Result<Checks, SpecErrors> {
         ));
         return Err(errs);
     };
+    if list.is_empty() {
+        errs.push(SpecError::new(
+            path,
+            "checks",
+            "is empty: a run would test nothing and pass",
+            "write at least one check: {\"name\": ..., \"all\": true, \"exec\": ..., \"expect\": {...}}",
+        ));
+        return Err(errs);
+    }
     let mut checks = Vec::new();
     let mut names = std::collections::HashSet::new();
     for (i, c) in list.iter().enumerate() {
@@ -169,7 +180,10 @@ pub fn parse(text: &SpecText) -> Result<Checks, SpecErrors> {
         }
     }
     if errs.is_empty() {
-        Ok(Checks { checks })
+        Ok(Checks {
+            source: path.clone(),
+            checks,
+        })
     } else {
         Err(errs)
     }

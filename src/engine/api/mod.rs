@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::doctor::{Check, Verdict};
 pub use super::error::{EngineError, NodeFailure};
+pub use super::events::CheckReport;
 pub use super::events::{Event, EventSink, count};
 pub use super::host::HostTarget;
 pub use super::host::all::{ALREADY_RUNNING_LINE, AllOptions, HostView};
@@ -590,7 +591,8 @@ impl LabHandle {
             Some(f) => f.to_path_buf(),
             None => self.state()?.spec_dir.join("validate.json"),
         };
-        let text = crate::spec::source::read_checks(&path)?;
+        let text =
+            crate::spec::source::read_checks(&path)?.ok_or(EngineError::NoChecks { path })?;
         self.validate_text(&text, only, events).await
     }
 

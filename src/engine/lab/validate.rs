@@ -43,6 +43,7 @@ pub async fn run(
             }
         }
     }
+    targets_exist(lab, checks, only)?;
     let mut out = Vec::new();
     for check in checks
         .checks
@@ -62,6 +63,55 @@ pub async fn run(
         }
     }
     Ok(out)
+}
+
+/// Every node, platform and link the checks to run name is in the lab: all the problems at
+/// once, each naming the check and its field, before anything runs.
+fn targets_exist(
+    lab: &LabDir,
+    checks: &Checks,
+    only: Option<&[String]>,
+) -> Result<(), EngineError> {
+    let state = LabState::load(lab)?;
+    let mut errs = crate::spec::SpecErrors::default();
+    for (i, check) in checks.checks.iter().enumerate() {
+        if only.is_some_and(|o| !o.contains(&check.name)) {
+            continue;
+        }
+        let at = |field: &str| format!("checks[{i}] ({}).{field}", check.name);
+        match &check.target {
+            Target::Nodes { nodes, .. } => {
+                let (targets, field) = match nodes {
+                    Nodes::Named(n) => (Targets::Nodes(n.clone()), "nodes"),
+                    Nodes::Platform(p) => (Targets::Platform(p.clone()), "platform"),
+                    Nodes::All => continue,
+                };
+                if let Err(e) = exec::resolve(&state, &targets) {
+                    errs.push(crate::spec::SpecError::new(
+                        &checks.source,
+                        at(field),
+                        e.to_string(),
+                        format!("name what lab {} has", state.name),
+                    ));
+                }
+            }
+            Target::Link(end) => {
+                if let Err(e) = super::links::find(&state, end) {
+                    errs.push(crate::spec::SpecError::new(
+                        &checks.source,
+                        at("link"),
+                        e.to_string(),
+                        "name a link as vmlab links shows it: an end (spine1:Ethernet0) or its number",
+                    ));
+                }
+            }
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(errs))
+    }
 }
 
 /// One check, tried until it passes or its wait is over. A node's result is final (and sent
@@ -158,11 +208,18 @@ fn result(check: &Check, on: &str, verdict: CheckVerdict, detail: String) -> Che
     }
 }
 
-/// The first lines of `text`, for a report.
-fn head(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().take(3).collect();
-    let more = if text.lines().count() > 3 { " …" } else { "" };
-    format!("{:?}{more}", lines.join("\n"))
+/// The last lines of `text`, for a report: where a command's verdict usually is (`0 packets
+/// received`), each cut to 200 characters; an ellipsis says what was left out.
+fn tail(text: &str) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    let from = all.len().saturating_sub(3);
+    let cut = |l: &str| match l.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &l[..i]),
+        None => l.to_string(),
+    };
+    let lines: Vec<String> = all[from..].iter().map(|l| cut(l)).collect();
+    let more = if from > 0 { "… " } else { "" };
+    format!("{more}{:?}", lines.join("\n"))
 }
 
 /// A command's outcome against the check's expectations.
@@ -179,8 +236,8 @@ fn judge(check: &Check, o: &Outcome) -> CheckResult {
             format!(
                 "exit {}, expected {want}; stdout {}; stderr {}",
                 o.exit_code.map_or("none".to_string(), |c| c.to_string()),
-                head(&o.stdout),
-                head(&o.stderr)
+                tail(&o.stdout),
+                tail(&o.stderr)
             ),
         );
     }
@@ -193,7 +250,7 @@ fn judge(check: &Check, o: &Outcome) -> CheckResult {
         {
             return verdict(
                 CheckVerdict::Fail,
-                format!("{name} does not match /{}/; it was {}", p.text, head(text)),
+                format!("{name} does not match /{}/; it was {}", p.text, tail(text)),
             );
         }
     }
@@ -215,7 +272,7 @@ fn judge(check: &Check, o: &Outcome) -> CheckResult {
             Err(err) => {
                 return verdict(
                     CheckVerdict::Fail,
-                    format!("the output is not JSON ({err}): {}", head(&o.stdout)),
+                    format!("the output is not JSON ({err}): {}", tail(&o.stdout)),
                 );
             }
         };
