@@ -674,3 +674,50 @@ fn links_declared_on_interfaces_agree_with_links() {
         ],
     );
 }
+
+/// A network directory with newtron's files but no `nodes/` folder is told what newtron's
+/// layout expects (its nodes), not the design's words (devices, profiles).
+#[test]
+fn a_newtron_network_without_nodes_is_told_about_nodes() {
+    let lab = TestLab::new("nonodes");
+    std::fs::remove_dir(lab.specs().join("profiles")).unwrap();
+    lab.write("topology.json", r#"{"devices": {"r1": {}}}"#);
+    lab.write("network.json", "{}");
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("no nodes/ folder"), "{err}");
+    assert!(err.contains("nodes/<node>.json"), "{err}");
+    assert!(!err.contains("platforms.json:"), "{err}");
+}
+
+/// Port bases from the command line instead of the spec's (newtron's files are never
+/// written): the plan uses them, and checks them as it checks the spec's.
+#[test]
+fn port_bases_can_be_given_at_deploy() {
+    let lab = good_lab();
+    let specs = lab.specs();
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        specs.to_str().unwrap(),
+        "--dry-run",
+        "--ssh-port-base",
+        "41234",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("hostfwd=tcp:127.0.0.1:41234-:22"),
+        "{}",
+        stdout(&o)
+    );
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        specs.to_str().unwrap(),
+        "--dry-run",
+        "--ssh-port-base",
+        "65535",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -646,6 +646,16 @@ pub struct DeployArgs {
     /// --host: this machine is that host)
     #[arg(long, conflicts_with = "dry_run")]
     pub all_hosts: bool,
+    /// Port bases other than the spec's (for a newtron network, whose files vmlab never
+    /// writes): links
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub link_port_base: Option<u16>,
+    /// ... consoles (with vmlab.consoles: "tcp")
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub console_port_base: Option<u16>,
+    /// ... the nodes' SSH forwards
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub ssh_port_base: Option<u16>,
     /// Cancel (and roll back) when stdin ends: how `--all-hosts` stops a remote deploy
     #[arg(long, hide = true)]
     pub cancel_on_eof: bool,

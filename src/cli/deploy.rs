@@ -23,7 +23,15 @@ use crate::spec;
 
 pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, EngineError> {
     let spec_dir = args.spec_dir()?;
-    let lab = api::load_spec(&spec_dir)?;
+    let mut lab = api::load_spec(&spec_dir)?;
+    api::set_port_bases(
+        &mut lab,
+        [
+            args.link_port_base,
+            args.console_port_base,
+            args.ssh_port_base,
+        ],
+    );
 
     if args.all_hosts {
         return all_hosts(&lab, &args, interrupts).await;

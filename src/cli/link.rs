@@ -17,6 +17,8 @@ pub fn table(lab: &LabArgs, out: &FormatArgs) -> Result<i32, EngineError> {
             &serde_json::json!({ "name": st.name, "relay": st.relay, "links": st.links }),
             "links",
         )?;
+    } else if st.links.is_empty() {
+        say::tell(&format!("lab {} has no links", st.name));
     } else {
         say(&output::links_text(&st));
     }

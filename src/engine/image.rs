@@ -32,7 +32,8 @@ pub fn images_dir() -> PathBuf {
 /// One image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImageRow {
-    /// Its file name.
+    /// The name a spec gives it: a kept image's name (its file without `.qcow2`), another's
+    /// file name.
     pub name: String,
     pub path: PathBuf,
     /// `qcow2`, `raw`, ... (`None`: qemu-img could not read it).
@@ -84,11 +85,16 @@ pub async fn list() -> Result<Vec<ImageRow>, EngineError> {
     let mut rows = Vec::new();
     for (path, managed) in paths {
         let info = qemu::image_info(&path).await.ok();
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         rows.push(ImageRow {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            // A kept image by the name a spec gives it (`vm_image: "tiny"`); another by its file.
+            name: match file.strip_suffix(".qcow2") {
+                Some(stem) if managed => stem.to_string(),
+                _ => file,
+            },
             format: info
                 .as_ref()
                 .and_then(|i| i.get("format"))

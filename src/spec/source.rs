@@ -82,6 +82,25 @@ pub fn read_spec_dir_in(dir: &Path, registry: Option<&Path>) -> Result<SpecSourc
     if is_newtron(&dir) {
         return read_newtron(dir, dir_name, registry);
     }
+    // newtron's files without its nodes/ folder: say what newtron's layout expects, not what
+    // the design's does.
+    let marks: Vec<&str> = ["network.json", "secrets.json", "zones"]
+        .into_iter()
+        .filter(|m| dir.join(m).exists())
+        .collect();
+    if !marks.is_empty() && !dir.join("platforms.json").exists() && !dir.join("profiles").is_dir() {
+        return Err(SpecError::new(
+            dir.join("nodes"),
+            "",
+            format!(
+                "the network directory has newtron's {} but no nodes/ folder",
+                marks.join(", ")
+            ),
+            "newtron's layout keeps each node in nodes/<node>.json ({\"platform\": ...}); add \
+             them, or point -S at a spec of vmlab's layout (platforms.json and profiles/)",
+        )
+        .into());
+    }
     let mut errors = SpecErrors::default();
     let topology = match read_topology(&dir) {
         Ok(t) => Some(t),

@@ -69,6 +69,22 @@ pub fn load_spec(dir: &Path) -> Result<Lab, EngineError> {
     )?)
 }
 
+/// Port bases given on the command line instead of the spec's (`[link, console, ssh]`; `None`
+/// keeps the spec's): a newtron network's files are never written, so this is how its lab
+/// moves. The plan checks them as it checks the spec's.
+pub fn set_port_bases(spec: &mut Lab, [link, console, ssh]: [Option<u16>; 3]) {
+    let s = &mut spec.settings;
+    for (given, slot) in [
+        (link, &mut s.link_port_base),
+        (console, &mut s.console_port_base),
+        (ssh, &mut s.ssh_port_base),
+    ] {
+        if let Some(p) = given {
+            *slot = u32::from(p);
+        }
+    }
+}
+
 /// Names newtron's platforms registry for this process (`--platforms`).
 pub fn set_platforms_registry(dir: Option<PathBuf>) {
     home::set_platforms_registry(dir);

@@ -518,14 +518,17 @@ impl Deployment {
                 let mem = mem_available_mb();
                 let largest = nodes.iter().map(|n| n.memory_mb).max().unwrap_or(1);
                 let m = stages::default_parallel(cores, mem, largest);
-                events.send(Event::Step(format!(
-                    "booting at most {m} node{} at once: twice {cores} core{}{} (set \
+                // A limit the lab never reaches is not news.
+                if nodes.len() > m {
+                    events.send(Event::Step(format!(
+                        "booting at most {m} node{} at once: twice {cores} core{}{} (set \
                      vmlab.max_parallel_boots to change it)",
-                    if m == 1 { "" } else { "s" },
-                    if cores == 1 { "" } else { "s" },
-                    mem.map(|m| format!(", {m} MB free for nodes of up to {largest} MB"))
-                        .unwrap_or_default()
-                )));
+                        if m == 1 { "" } else { "s" },
+                        if cores == 1 { "" } else { "s" },
+                        mem.map(|m| format!(", {m} MB free for nodes of up to {largest} MB"))
+                            .unwrap_or_default()
+                    )));
+                }
                 m
             }
         };
