@@ -171,6 +171,16 @@ fn tui_console_and_ssh_in_a_real_terminal() {
 
     tmux.keys(&["Enter"]);
     tmux.wait_for("r1 console (connected)", Duration::from_secs(10));
+    // The tab shows what the console showed last (the guest's boot banner), as `vmlab
+    // console` does, before anything is typed.
+    tmux.wait_for("vmlab tiny guest", Duration::from_secs(10));
+    // The open tab holds the console: a second viewer is told it is the TUI.
+    let second = lab.vmlab(&["console", "--lab", "tuilab", "r1"]);
+    assert!(
+        stderr(&second).contains("held by vmlab tui (pid"),
+        "{}",
+        stderr(&second)
+    );
     // Wake the shell, then type.
     tmux.keys(&["Enter"]);
     tmux.type_text("echo tui-$((6*7))");

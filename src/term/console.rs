@@ -60,7 +60,18 @@ pub async fn attach(console: LocalConsole, node: &str) -> std::io::Result<Ended>
     } else {
         None
     };
-    let (mut rd, mut wr) = console.halves;
+    let LocalConsole {
+        halves: (mut rd, mut wr),
+        recent,
+        claim: _claim,
+        ..
+    } = console;
+    // What the console showed last, then what comes.
+    if !recent.is_empty() {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&recent)?;
+        out.flush()?;
+    }
     let mut stdin = tokio::io::stdin();
     let mut inbuf = [0u8; 1024];
     let mut outbuf = [0u8; 8192];

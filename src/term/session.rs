@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 
-use crate::engine::api::LocalConsole;
+use crate::engine::api::{ConsoleClaim, LocalConsole};
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
@@ -29,6 +29,8 @@ pub enum SessionEvent {
 pub struct Session {
     input: UnboundedSender<Vec<u8>>,
     pty: Option<PtyParts>,
+    /// A console tab holds the console while it is open: a second viewer is told who.
+    _claim: Option<ConsoleClaim>,
 }
 
 struct PtyParts {
@@ -62,7 +64,16 @@ impl Session {
                 )),
             ));
         }
-        let (mut rd, mut wr) = console.halves;
+        let LocalConsole {
+            halves: (mut rd, mut wr),
+            recent,
+            claim,
+            ..
+        } = console;
+        // What the console showed last, as `vmlab console` shows it, then what comes.
+        if !recent.is_empty() {
+            let _ = events.send((id, SessionEvent::Output(recent)));
+        }
         let (input, mut queue) = unbounded_channel::<Vec<u8>>();
         let ev = events.clone();
         tokio::spawn(async move {
@@ -95,7 +106,11 @@ impl Session {
                 }
             }
         });
-        Session { input, pty: None }
+        Session {
+            input,
+            pty: None,
+            _claim: Some(claim),
+        }
     }
 
     /// Runs `command` (an ssh command line) in a new pty of `rows`×`cols`.
@@ -173,6 +188,7 @@ impl Session {
                 master: pair.master,
                 child,
             }),
+            _claim: None,
         })
     }
 

@@ -28,9 +28,17 @@ pub struct LocalConsole {
     /// Who held the console when this one came (QEMU serves one client at a time): this one
     /// then follows the console's output read-only, from its log, and input goes nowhere.
     pub held_by: Option<String>,
-    /// This viewer's claim on the console, released when it is dropped.
-    _claim: Option<nix::fcntl::Flock<std::fs::File>>,
+    /// What the console showed last (about a screen of its log), for the viewer to show
+    /// before what comes; a read-only view streams it itself.
+    pub recent: Vec<u8>,
+    /// This viewer's claim on the console: whoever keeps it holds the console (a second
+    /// viewer is told who), until it is dropped.
+    pub claim: ConsoleClaim,
 }
+
+/// A viewer's hold on a console (an exclusive lock on `<console>.who`, which names the
+/// holder), released when dropped. Opaque: a front end keeps it as long as its view is open.
+pub struct ConsoleClaim(#[allow(dead_code)] Option<nix::fcntl::Flock<std::fs::File>>);
 
 /// How to reach a node's console.
 pub enum ConsoleAccess {
@@ -104,8 +112,30 @@ pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError
         halves,
         place,
         held_by: None,
-        _claim: Some(claim),
+        recent: recent(&paths.console_log),
+        claim: ConsoleClaim(Some(claim)),
     }))
+}
+
+/// About a screen of what the console printed last, from its log: the last 4 KiB, from the
+/// first line that starts in them.
+fn recent(log: &std::path::Path) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let Ok(mut f) = std::fs::File::open(log) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(4096);
+    let mut buf = Vec::new();
+    if f.seek(std::io::SeekFrom::Start(from)).is_err() || f.read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    if from > 0
+        && let Some(nl) = buf.iter().position(|b| *b == b'\n')
+    {
+        buf.drain(..=nl);
+    }
+    buf
 }
 
 /// Claims the console at `console` for this process: an exclusive lock on `<console>.who`,
@@ -174,7 +204,8 @@ fn follow(log: &std::path::Path, place: String, holder: String) -> LocalConsole 
         halves: (Box::new(reader), Box::new(tokio::io::sink())),
         place,
         held_by: Some(holder),
-        _claim: None,
+        recent: Vec::new(),
+        claim: ConsoleClaim(None),
     }
 }
 

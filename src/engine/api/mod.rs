@@ -50,7 +50,7 @@ pub use super::lab::validate::{CheckResult, CheckVerdict, Tally};
 pub use super::link::LinkState;
 pub use super::link::control::{DirReport, Dropped};
 pub use super::node::{BootStage, NodeStatus};
-pub use access::{ConsoleAccess, LocalConsole};
+pub use access::{ConsoleAccess, ConsoleClaim, LocalConsole};
 
 use super::journal::Journal;
 use super::lab::{destroy, exec, export, find, lifecycle, links, monitor, repair, snapshot};
