@@ -828,3 +828,31 @@ fn v_runs_the_checks_in_a_panel_that_fills_as_they_end() {
     assert!(deploying.input(key(KeyCode::Char('V'))).is_empty());
     assert_eq!(deploying.overlay, Overlay::None);
 }
+
+/// At 80 columns the link table cuts the ends in the middle and keeps their ports (every end
+/// still tells its node and port, the port in SONiC's short form), shows that it cut them, and
+/// writes rates in the CLI's units.
+#[test]
+fn at_80_columns_cut_link_ends_keep_their_port_and_say_so() {
+    let mut app = app_with_lab();
+    app.screen = Rect::new(0, 0, 80, 30);
+    let t = text(&render(&app, 80, 30));
+    let rows: Vec<&str> = t
+        .lines()
+        .filter(|l| l.contains("up ") || l.contains("waiting") || l.contains("down "))
+        .filter(|l| l.contains(":Eth"))
+        .collect();
+    assert!(!rows.is_empty(), "{t}");
+    for port in ["Eth0", "Eth4"] {
+        assert!(
+            rows.iter().any(|r| r.contains(&format!(":{port} "))),
+            "{port}: {t}"
+        );
+    }
+    assert!(
+        rows.iter().any(|r| r.contains('…')),
+        "a cut end shows it: {t}"
+    );
+    assert!(t.contains("kbit/s"), "{t}");
+    assert!(!t.contains("spine1:Eth "), "{t}");
+}

@@ -297,12 +297,7 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 fn human_bits(bps: f64) -> String {
-    match bps {
-        b if b >= 1e9 => format!("{:.1} Gbit/s", b / 1e9),
-        b if b >= 1e6 => format!("{:.1} Mbit/s", b / 1e6),
-        b if b >= 1e3 => format!("{:.1} kbit/s", b / 1e3),
-        b => format!("{b:.0} bit/s"),
-    }
+    crate::spec::impair::show_bits_per_sec(bps)
 }
 
 /// A console column: its TCP port, or `unix` for a console on the lab's unix socket.

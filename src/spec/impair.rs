@@ -196,6 +196,17 @@ pub fn parse_loss(s: &str) -> Result<u32, String> {
 }
 
 /// `10mbit`, `512kbit`, `1gbit`, `100bit`, `1mbps` (bytes) → bits per second.
+/// A measured rate as people read it: `2.1 kbit/s`, `96.0 Mbit/s` (the CLI's link table and
+/// the TUI's write rates alike).
+pub fn show_bits_per_sec(bps: f64) -> String {
+    match bps {
+        b if b >= 1e9 => format!("{:.1} Gbit/s", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} Mbit/s", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kbit/s", b / 1e3),
+        b => format!("{b:.0} bit/s"),
+    }
+}
+
 pub fn parse_rate(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_lowercase();
     let split = t

@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 
 use crate::engine::api::{CheckResult, CheckVerdict, Tally};
 use crate::tui::app::{Action, App, ChecksRun, Overlay};
-use crate::tui::style::{centered, wrap_words};
+use crate::tui::style::{centered, fit, wrap_words};
 
 impl App {
     /// `V` on the dashboard: run the checks, or show the run in flight.
@@ -124,6 +124,8 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, selected: usize) {
     f.render_widget(block, r);
     let [table_area, detail_area] =
         Layout::vertical([Constraint::Min(2), Constraint::Length(detail_h)]).areas(inner);
+    // What the DETAIL column has after the others and their spacing: a cut detail says so.
+    let detail_w = usize::from(table_area.width.saturating_sub(22 + 20 + 6 + 5 + 4));
     let rows: Vec<Row> = run
         .results
         .iter()
@@ -132,10 +134,10 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, selected: usize) {
                 CheckVerdict::Pass => Color::Green,
                 CheckVerdict::Fail | CheckVerdict::Error => Color::Red,
             };
-            let first = r.detail.lines().next().unwrap_or("").to_string();
+            let first = fit(r.detail.lines().next().unwrap_or(""), detail_w);
             Row::new(vec![
-                Cell::from(r.check.clone()),
-                Cell::from(r.on.clone()),
+                Cell::from(fit(&r.check, 22)),
+                Cell::from(fit(&r.on, 20)),
                 Cell::from(r.verdict.word()).style(Style::default().fg(colour)),
                 Cell::from(format!("{:.1}", r.seconds)),
                 Cell::from(first),

@@ -9,6 +9,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use crate::tui::app::{Action, App, Table as Pick};
+use crate::tui::style::fit_end;
 
 impl App {
     /// The links shown: with the `/` filter, those with an end on a node it shows; what the
@@ -123,6 +124,11 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         "IMPAIRMENTS",
     ])
     .style(Style::default().add_modifier(Modifier::BOLD));
+    // The width each end gets (two of the five flexible parts, after the fixed columns,
+    // the spacing, the borders and the selection mark): a cut end keeps its port.
+    let mark = if app.table == Pick::Links { 2 } else { 0 };
+    let fixed = 2 + 14 + 2 * RATE_W + 7 + 7 + 2 + mark;
+    let end_w = usize::from(area.width.saturating_sub(fixed) * 2 / 5);
     let rows: Vec<Row> = app
         .obs
         .as_ref()
@@ -167,8 +173,8 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
                     };
                     Row::new(vec![
                         Cell::from(l.index.to_string()),
-                        Cell::from(format!("{} {}", l.a, l.a_guest)),
-                        Cell::from(format!("{} {}", l.z, l.z_guest)),
+                        Cell::from(fit_end(&l.a, &l.a_guest, end_w)),
+                        Cell::from(fit_end(&l.z, &l.z_guest, end_w)),
                         Cell::from(Span::styled(label, Style::default().fg(color))),
                         Cell::from(ab),
                         Cell::from(ba),
@@ -184,8 +190,8 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         Constraint::Fill(2),
         Constraint::Fill(2),
         Constraint::Length(14),
-        Constraint::Length(12),
-        Constraint::Length(12),
+        Constraint::Length(RATE_W),
+        Constraint::Length(RATE_W),
         Constraint::Length(7),
         Constraint::Fill(1),
     ];
@@ -215,13 +221,14 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
     f.render_stateful_widget(table, area, &mut state);
 }
 
-/// A direction's rate in one short cell: `12 f/s 96k`.
+/// A rate column: `99.9 Mbit/s`.
+const RATE_W: u16 = 12;
+
+/// A direction's rate in one cell, in the CLI's units: `96.0 kbit/s` (an idle direction that
+/// still passes frames, under 1 bit/s on average, shows its frames: `3 f/s`).
 pub(in crate::tui) fn rate(fps: f64, bps: f64) -> String {
-    let bits = match bps {
-        b if b >= 1e9 => format!("{:.1}G", b / 1e9),
-        b if b >= 1e6 => format!("{:.1}M", b / 1e6),
-        b if b >= 1e3 => format!("{:.0}k", b / 1e3),
-        b => format!("{b:.0}"),
-    };
-    format!("{fps:.0} f/s {bits}")
+    if bps < 1.0 && fps >= 0.5 {
+        return format!("{fps:.0} f/s");
+    }
+    crate::spec::impair::show_bits_per_sec(bps)
 }
