@@ -714,6 +714,40 @@ fn the_api_asks_for_its_token_off_loopback_and_whenever_it_has_one() {
         paths.contains_key("/newtlab/v1/labs/{name}/deploy"),
         "{doc}"
     );
+    // The document is valid OpenAPI 3.0 and each example body valid against its schema, by
+    // openapi-spec-validator (.ci/run makes target/openapi-venv with it); request bodies are
+    // typed (a route's body schema refuses unknown keys) and actions are paths of their own.
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/openapi-venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run .ci/run, which makes it (python3 -m venv, pip install \
+         openapi-spec-validator)",
+        python.display()
+    );
+    let file = lab.root.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let o = Command::new(&python)
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/check_openapi.py"),
+        )
+        .arg(&file)
+        .output()
+        .expect("run the OpenAPI validator");
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("document valid; 6 examples valid"),
+        "{}",
+        stdout(&o)
+    );
+    let exec = &doc["components"]["schemas"]["ExecBody"];
+    assert_eq!(exec["additionalProperties"], json!(false), "{exec}");
+    assert!(
+        paths.contains_key("/v1/labs/{name}/links/{end}/set"),
+        "{doc}"
+    );
+    assert!(!paths.keys().any(|p| p.contains("{action}")), "{doc}");
     // A body past the cap is refused, not read.
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(100_000));
     let (code, _) = call(

@@ -167,7 +167,7 @@ impl Event {
 }
 
 /// How one check ended on one node (or link).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckVerdict {
     Pass,
@@ -176,7 +176,7 @@ pub enum CheckVerdict {
 }
 
 /// One check on one node (or its link).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CheckResult {
     pub check: String,
     /// The node, or the link as the check names it.
@@ -190,7 +190,7 @@ pub struct CheckResult {
 }
 
 /// How many results passed, failed and could not run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Tally {
     pub pass: usize,
     pub fail: usize,
@@ -214,7 +214,7 @@ impl Tally {
 }
 
 /// A run of checks as the CLI's `--format json` and `POST /v1/labs/{lab}/validate` give it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CheckReport {
     pub lab: String,
     /// Every result passed.

@@ -49,7 +49,9 @@ pub struct NicPlan {
 }
 
 /// How QEMU executes guest code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Accel {
     Kvm,
@@ -156,7 +158,17 @@ impl LinkSockets {
 }
 
 /// One end of a link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum End {
     A,
@@ -203,7 +215,9 @@ pub struct NodePlan {
 
 /// How a link's two QEMUs meet. Either way each QEMU binds a unix datagram socket of its own
 /// (`-netdev dgram`), so there is no start order and either end restarts freely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LinkTransport {
     /// Each QEMU sends to the lab's relay, which forwards to the other end: counters, down/up,
@@ -226,7 +240,9 @@ impl LinkTransport {
 }
 
 /// The UDP side of a link between hosts, as this host sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct CrossHost {
     /// Which end is here.
     pub local_end: End,

@@ -24,6 +24,66 @@ pub(crate) struct Route {
     pub(crate) summary: &'static str,
     pub(crate) newtron: bool,
     pub(crate) handler: axum::routing::MethodRouter<Server>,
+    /// The body it takes (the type its handler parses) and an example of one; `None`: none.
+    pub(crate) body: Option<(SchemaOf, serde_json::Value)>,
+    /// Its answer when it works.
+    pub(crate) answer: Answer,
+}
+
+/// What a route answers when it works.
+#[derive(Clone, Copy)]
+pub(crate) enum Answer {
+    /// This status with this type in the envelope's `data`.
+    Data(u16, SchemaOf),
+    /// Server-Sent Events.
+    Stream,
+    /// Only an error of this status (a route kept for newtron's clients).
+    Refused(u16),
+}
+
+/// The JSON Schema of a type, made by the document's generator.
+pub(crate) type SchemaOf = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+impl Route {
+    pub(crate) fn new(
+        method: &'static str,
+        path: &'static str,
+        summary: &'static str,
+        newtron: bool,
+        handler: axum::routing::MethodRouter<Server>,
+    ) -> Route {
+        Route {
+            method,
+            path,
+            summary,
+            newtron,
+            handler,
+            body: None,
+            answer: Answer::Refused(501),
+        }
+    }
+
+    /// It takes a body of type `T` (what its handler parses), like `example`.
+    pub(crate) fn takes<T: schemars::JsonSchema>(mut self, example: serde_json::Value) -> Route {
+        self.body = Some((schema_of::<T>, example));
+        self
+    }
+
+    /// It answers `status` with a `T` in the envelope.
+    pub(crate) fn answers<T: schemars::JsonSchema>(mut self, status: u16) -> Route {
+        self.answer = Answer::Data(status, schema_of::<T>);
+        self
+    }
+
+    /// It answers with Server-Sent Events.
+    pub(crate) fn streams(mut self) -> Route {
+        self.answer = Answer::Stream;
+        self
+    }
 }
 
 /// What every handler shares.
@@ -246,7 +306,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// What a deploy takes, in the body or the query string (`?force=true`).
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeployBody {
     /// Deploy again even when the lab runs as the spec says.
@@ -358,6 +418,6 @@ fn unknown_field(why: &str) -> Option<String> {
 }
 
 /// The body of a request that takes none: nothing, `{}`, or a 400 naming what came.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoBody {}

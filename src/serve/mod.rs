@@ -19,6 +19,7 @@ mod guard;
 mod http;
 mod listen;
 mod newtlab;
+mod openapi;
 mod own;
 mod reply;
 mod stream;
@@ -74,7 +75,7 @@ pub struct ServeOptions {
 /// The routes, behind the guard and the body cap.
 pub(crate) fn router(server: Server, guard: guard::GuardConf) -> Router {
     let routes: Vec<http::Route> = newtlab::routes().into_iter().chain(own::routes()).collect();
-    let doc = openapi(&routes);
+    let doc = openapi::document(&routes);
     // Methods of one path share its entry.
     let mut by_path: Vec<(&'static str, axum::routing::MethodRouter<Server>)> = Vec::new();
     for r in routes {
@@ -164,51 +165,6 @@ async fn answer(
         t0.elapsed().as_secs_f64() * 1e3
     );
     resp
-}
-
-/// The OpenAPI document of `routes`: every path and method, its summary, its path parameters
-/// and the envelope every reply comes in.
-fn openapi(routes: &[http::Route]) -> serde_json::Value {
-    use serde_json::{Map, Value, json};
-    let mut paths = Map::new();
-    for r in routes {
-        let params: Vec<Value> = r
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
-        entry[r.method] = json!({
-            "summary": r.summary,
-            "tags": [if r.newtron { "newtron" } else { "vmlab" }],
-            "parameters": params,
-            "responses": {
-                "2XX": {"description": "{\"data\": ...}", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Data"}}}},
-                "default": {"description": "{\"error\": \"...\"}: 400, 401, 404, 409, 413, 500", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            }
-        });
-    }
-    paths.insert(
-        "/".into(),
-        json!({"get": {"summary": "Where things are: the two APIs and this document",
-                       "tags": ["vmlab"], "parameters": [],
-                       "responses": {"200": {"description": "{\"data\": {\"apis\", \"openapi\", \"version\"}}"}}}}),
-    );
-    paths.insert(
-        "/v1/openapi.json".into(),
-        json!({"get": {"summary": "This document", "tags": ["vmlab"], "parameters": [],
-                       "responses": {"200": {"description": "the OpenAPI document"}}}}),
-    );
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "vmlab serve", "version": env!("CARGO_PKG_VERSION")},
-        "paths": paths,
-        "components": {"schemas": {
-            "Data": {"type": "object", "properties": {"data": {}}, "required": ["data"]},
-            "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-        }}
-    })
 }
 
 /// Serves until `cancel` (Ctrl-C, SIGTERM); says where it listens through `listening`.

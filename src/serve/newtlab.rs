@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::http::{
     ApiError, ApiResult, DeployBody, NoBody, Route, Server, blocking, data, now, parse,
@@ -19,45 +19,46 @@ use super::http::{
 use super::stream::Flavor;
 use crate::engine::api::{self, EventSink, NodeOp};
 
+/// newtron's routes, each with the body it takes and what it answers (its OpenAPI entry).
 pub(super) fn routes() -> Vec<Route> {
-    let r = |method, path, summary, handler| Route {
-        method,
-        path,
-        summary,
-        newtron: true,
-        handler,
-    };
+    let r = |method, path, summary, handler| Route::new(method, path, summary, true, handler);
     vec![
         r(
             "get",
             "/newtlab/v1/health",
             "Server status and version",
             get(health),
-        ),
+        )
+        .answers::<Health>(200),
         r(
             "get",
             "/newtlab/v1/labs",
             "Every deployed lab, by network id",
             get(labs),
-        ),
+        )
+        .answers::<Vec<NetworkRow>>(200),
         r(
             "get",
             "/newtlab/v1/labs/{name}/status",
             "The lab's state in newtron's LabState shape",
             get(status),
-        ),
+        )
+        .answers::<LabState>(200),
         r(
             "post",
             "/newtlab/v1/labs/{name}/deploy",
             "Deploy network {name} (202; follow /events); force, host in the body or query",
             post(deploy),
-        ),
+        )
+        .takes::<DeployBody>(json!({"force": false}))
+        .answers::<Accepted>(202),
         r(
             "post",
             "/newtlab/v1/labs/{name}/destroy",
             "Destroy the lab (synchronous)",
             post(destroy),
-        ),
+        )
+        .answers::<Destroyed>(200),
         r(
             "post",
             "/newtlab/v1/labs/{name}/provision",
@@ -66,37 +67,162 @@ pub(super) fn routes() -> Vec<Route> {
         ),
         r(
             "post",
-            "/newtlab/v1/labs/{name}/nodes/{node}/{action}",
-            "start or stop a node (synchronous)",
-            post(node),
-        ),
+            "/newtlab/v1/labs/{name}/nodes/{node}/start",
+            "Start a node (synchronous)",
+            post(|s, p, raw| node(s, p, raw, NodeOp::Start)),
+        )
+        .answers::<NodeDone>(200),
+        r(
+            "post",
+            "/newtlab/v1/labs/{name}/nodes/{node}/stop",
+            "Stop a node (synchronous)",
+            post(|s, p, raw| node(s, p, raw, NodeOp::Stop)),
+        )
+        .answers::<NodeDone>(200),
         r(
             "get",
             "/newtlab/v1/labs/{name}/events",
             "Server-Sent Events: phase, complete, error",
             get(events),
-        ),
+        )
+        .streams(),
         r(
             "get",
             "/newtlab/v1/labs/{name}/bridges/stats",
             "The relay's counters as newtron's bridge stats",
             get(bridge_stats),
-        ),
+        )
+        .answers::<Vec<BridgeStats>>(200),
     ]
+}
+
+/// `GET health`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+}
+
+/// A deployed lab, by network id.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct NetworkRow {
+    network_id: String,
+}
+
+/// newtron's `LabState`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct LabState {
+    network_id: String,
+    /// RFC 3339.
+    created: String,
+    /// The spec directory.
+    dir: String,
+    ssh_key_path: String,
+    nodes: std::collections::BTreeMap<String, LabNode>,
+    links: Vec<LabLink>,
+}
+
+/// A node of newtron's `LabState`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct LabNode {
+    pid: Option<i32>,
+    status: String,
+    phase: String,
+    device_type: String,
+    image: Option<String>,
+    ssh_port: u16,
+    console_port: Option<u16>,
+    original_mgmt_ip: Option<String>,
+    /// Empty on this host.
+    host: String,
+    host_ip: Option<String>,
+    ssh_user: Option<String>,
+    vm_name: String,
+    namespace: Option<String>,
+}
+
+/// A link of newtron's `LabState`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct LabLink {
+    a: String,
+    z: String,
+    a_port: u16,
+    z_port: u16,
+    worker_host: String,
+}
+
+/// A deploy begun (202): follow the lab's events from `event_id` to see it whole.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(super) struct Accepted {
+    op: &'static str,
+    network_id: String,
+    /// When it began (RFC 3339).
+    started: String,
+    /// The operation's id, on each of its journal lines.
+    id: String,
+    /// The `Last-Event-ID` after which the lab's stream shows the whole operation.
+    event_id: u64,
+}
+
+/// A lab destroyed.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(super) struct Destroyed {
+    pub(super) lab: String,
+    pub(super) status: &'static str,
+}
+
+/// A node started or stopped.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct NodeDone {
+    lab: String,
+    node: String,
+    status: &'static str,
+}
+
+/// newtron's bridge stats of one host.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct BridgeStats {
+    host: String,
+    updated_at: String,
+    age_seconds: f64,
+    stats: BridgeLinks,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct BridgeLinks {
+    links: Vec<BridgeLink>,
+}
+
+/// One link's counters as newtron reads them.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct BridgeLink {
+    a: String,
+    z: String,
+    a_port: u16,
+    z_port: u16,
+    a_to_z_bytes: u64,
+    z_to_a_bytes: u64,
+    sessions: usize,
+    connected: bool,
 }
 
 async fn health() -> Response {
     data(
         StatusCode::OK,
-        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        Health {
+            status: "ok",
+            version: env!("CARGO_PKG_VERSION"),
+        },
     )
 }
 
 async fn labs() -> ApiResult {
-    let labs: Vec<Value> = blocking(|| Ok(api::lab_names()))
+    let labs: Vec<NetworkRow> = blocking(|| Ok(api::lab_names()))
         .await?
         .iter()
-        .map(|n| json!({"network_id": n.as_str()}))
+        .map(|n| NetworkRow {
+            network_id: n.to_string(),
+        })
         .collect();
     Ok(data(StatusCode::OK, labs))
 }
@@ -109,50 +235,65 @@ async fn status(State(s): State<Server>, Path(name): Path<String>) -> ApiResult 
         Ok((lab, state, st))
     })
     .await?;
-    let mut nodes = Map::new();
+    let mut nodes = std::collections::BTreeMap::new();
     for n in &st.nodes {
         let vm = n.vm.clone().unwrap_or_else(|| n.name.clone());
         let rec = state.nodes.get(&vm);
         nodes.insert(
             n.name.clone(),
-            json!({
-                "pid": n.pid,
-                "status": n.status.label(),
-                "phase": n.stage.map(|s| s.label()).unwrap_or(n.status.label()),
-                "device_type": n.device_type.clone().unwrap_or_else(|| "switch".into()),
-                "image": rec.and_then(|r| r.image.as_ref()).map(|p| p.display().to_string()),
-                "ssh_port": n.ssh_port,
-                "console_port": n.console_port,
-                "original_mgmt_ip": rec.map(|r| r.mgmt_addr.to_string()),
-                "host": if n.host == "localhost" { String::new() } else { n.host.clone() },
-                "host_ip": n.host_ip,
-                "ssh_user": n.ssh_user,
-                "vm_name": vm,
-                "namespace": n.namespace,
-            }),
+            LabNode {
+                pid: n.pid,
+                status: n.status.label().to_string(),
+                phase: n
+                    .stage
+                    .map(|s| s.label())
+                    .unwrap_or(n.status.label())
+                    .to_string(),
+                device_type: n.device_type.clone().unwrap_or_else(|| "switch".into()),
+                image: rec
+                    .and_then(|r| r.image.as_ref())
+                    .map(|p| p.display().to_string()),
+                ssh_port: n.ssh_port,
+                console_port: n.console_port,
+                original_mgmt_ip: rec.map(|r| r.mgmt_addr.to_string()),
+                host: if n.host == "localhost" {
+                    String::new()
+                } else {
+                    n.host.clone()
+                },
+                host_ip: n.host_ip.clone(),
+                ssh_user: n.ssh_user.clone(),
+                vm_name: vm,
+                namespace: n.namespace.clone(),
+            },
         );
     }
-    let links: Vec<Value> = state
+    let links = state
         .links
         .iter()
         .zip(&st.links)
-        .map(|(rec, row)| {
-            json!({
-                "a": row.a, "z": row.z, "a_port": rec.port, "z_port": rec.port,
-                "worker_host": row.peer.as_ref().map(|p| p.host.clone()).unwrap_or_default(),
-            })
+        .map(|(rec, row)| LabLink {
+            a: row.a.clone(),
+            z: row.z.clone(),
+            a_port: rec.port,
+            z_port: rec.port,
+            worker_host: row
+                .peer
+                .as_ref()
+                .map(|p| p.host.clone())
+                .unwrap_or_default(),
         })
         .collect();
     Ok(data(
         StatusCode::OK,
-        json!({
-            "network_id": st.name.as_str(),
-            "created": st.created,
-            "dir": st.spec_dir.display().to_string(),
-            "ssh_key_path": lab.path().join("id_ed25519").display().to_string(),
-            "nodes": nodes,
-            "links": links,
-        }),
+        LabState {
+            network_id: st.name.to_string(),
+            created: st.created.clone(),
+            dir: st.spec_dir.display().to_string(),
+            ssh_key_path: lab.path().join("id_ed25519").display().to_string(),
+            nodes,
+            links,
+        },
     ))
 }
 
@@ -169,10 +310,16 @@ async fn deploy(
     }
     let id = s.lab(&name)?;
     let begun = s.start_deploy(id.clone(), body).await?;
+    let (started, begun) = begun;
     Ok(data(
         StatusCode::ACCEPTED,
-        json!({"op": "deploy", "network_id": id.as_str(), "started": begun.0,
-               "id": begun.1.id, "event_id": begun.1.event_id}),
+        Accepted {
+            op: "deploy",
+            network_id: id.to_string(),
+            started,
+            id: begun.id,
+            event_id: begun.event_id,
+        },
     ))
 }
 
@@ -194,32 +341,34 @@ async fn destroy(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) 
     s.destroy(&name).await?;
     Ok(data(
         StatusCode::OK,
-        json!({"lab": name, "status": "destroyed"}),
+        Destroyed {
+            lab: name,
+            status: "destroyed",
+        },
     ))
 }
 
 async fn node(
     State(s): State<Server>,
-    Path((name, node, action)): Path<(String, String, String)>,
+    Path((name, node)): Path<(String, String)>,
     raw: Bytes,
+    op: NodeOp,
 ) -> ApiResult {
     parse::<NoBody>(&raw)?;
-    let (op, done) = match action.as_str() {
-        "start" => (NodeOp::Start, "started"),
-        "stop" => (NodeOp::Stop, "stopped"),
-        _ => {
-            return Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no node action {action:?} (start, stop)"),
-            ));
-        }
+    let done = match op {
+        NodeOp::Stop => "stopped",
+        _ => "started",
     };
     let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
     lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
     Ok(data(
         StatusCode::OK,
-        json!({"lab": name, "node": node, "status": done}),
+        NodeDone {
+            lab: name,
+            node,
+            status: done,
+        },
     ))
 }
 
@@ -239,28 +388,31 @@ async fn bridge_stats(State(s): State<Server>, Path(name): Path<String>) -> ApiR
         Ok((lab, state, st))
     })
     .await?;
-    let links: Vec<Value> = state
+    let links = state
         .links
         .iter()
         .zip(&st.links)
         .map(|(rec, row)| {
             let bytes = |f: fn(&api::LinkRow) -> Option<u64>| f(row).unwrap_or(0);
-            json!({
-                "a": row.a, "z": row.z, "a_port": rec.port, "z_port": rec.port,
-                "a_to_z_bytes": bytes(|r| r.counters.as_ref().map(|c| c.a_to_z.bytes)),
-                "z_to_a_bytes": bytes(|r| r.counters.as_ref().map(|c| c.z_to_a.bytes)),
-                "sessions": 2usize.saturating_sub(row.waiting_for.len()),
-                "connected": row.state == api::LinkState::Up,
-            })
+            BridgeLink {
+                a: row.a.clone(),
+                z: row.z.clone(),
+                a_port: rec.port,
+                z_port: rec.port,
+                a_to_z_bytes: bytes(|r| r.counters.as_ref().map(|c| c.a_to_z.bytes)),
+                z_to_a_bytes: bytes(|r| r.counters.as_ref().map(|c| c.z_to_a.bytes)),
+                sessions: 2usize.saturating_sub(row.waiting_for.len()),
+                connected: row.state == api::LinkState::Up,
+            }
         })
         .collect();
     Ok(data(
         StatusCode::OK,
-        json!([{
-            "host": state.host.clone().unwrap_or_default(),
-            "updated_at": now(),
-            "age_seconds": 0.0,
-            "stats": {"links": links},
-        }]),
+        vec![BridgeStats {
+            host: state.host.clone().unwrap_or_default(),
+            updated_at: now(),
+            age_seconds: 0.0,
+            stats: BridgeLinks { links },
+        }],
     ))
 }

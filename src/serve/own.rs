@@ -18,13 +18,31 @@ use crate::engine::api::{self, CheckReport, EventSink, LinkChange, NodeOp, Targe
 use crate::spec::impair::{self, Directions};
 use crate::spec::source::SpecText;
 
+/// vmlab's routes, each with the body it takes and what it answers (its OpenAPI entry).
 pub(super) fn routes() -> Vec<Route> {
-    let r = |method, path, summary, handler| Route {
-        method,
-        path,
-        summary,
-        newtron: false,
-        handler,
+    let r = |method, path, summary, handler| Route::new(method, path, summary, false, handler);
+    let link_route = |action: &'static str, summary| {
+        r(
+            "post",
+            match action {
+                "down" => "/v1/labs/{name}/links/{end}/down",
+                "up" => "/v1/labs/{name}/links/{end}/up",
+                "reset" => "/v1/labs/{name}/links/{end}/reset",
+                _ => "/v1/labs/{name}/links/{end}/set",
+            },
+            summary,
+            post(move |s, p, raw| link(s, p, raw, action)),
+        )
+        .answers::<Option<api::LinkRow>>(200)
+    };
+    let node_route = |op: NodeOp, path, summary| {
+        r(
+            "post",
+            path,
+            summary,
+            post(move |s, p, raw| node(s, p, raw, op)),
+        )
+        .answers::<Option<api::NodeRow>>(200)
     };
     vec![
         r(
@@ -32,86 +50,158 @@ pub(super) fn routes() -> Vec<Route> {
             "/v1/labs",
             "Deployed labs, as vmlab labs --json",
             get(labs),
-        ),
+        )
+        .answers::<Vec<api::LabRow>>(200),
         r(
             "post",
             "/v1/labs/{name}/deploy",
             "Deploy network {name} (202 with the operation's id and event_id; follow /events)",
             post(deploy),
-        ),
+        )
+        .takes::<DeployBody>(json!({"force": true}))
+        .answers::<DeployAccepted>(202),
         r(
             "post",
             "/v1/labs/{name}/destroy",
             "Destroy the lab",
             post(destroy),
-        ),
+        )
+        .answers::<LabDestroyed>(200),
         r(
             "get",
             "/v1/labs/{name}/status",
             "The lab's status (vmlab status --json)",
             get(status),
-        ),
+        )
+        .answers::<api::LabStatus>(200),
         r(
             "get",
             "/v1/labs/{name}/links",
-            "Links with counters and rates",
+            "Links with counters and rates (vmlab links --json)",
             get(links),
+        )
+        .answers::<LinksReply>(200),
+        link_route("down", "Set the link down: it carries nothing either way"),
+        link_route("up", "Set the link up"),
+        link_route("reset", "Take every impairment off the link"),
+        link_route(
+            "set",
+            "Impair the link: delay, jitter, loss, rate, one way or both",
+        )
+        .takes::<ImpairBody>(json!({"delay": "20ms", "loss": "1%", "direction": "from-here"})),
+        node_route(
+            NodeOp::Start,
+            "/v1/labs/{name}/nodes/{node}/start",
+            "Start a node; its row when it is ready",
         ),
-        r(
-            "post",
-            "/v1/labs/{name}/links/{end}/{action}",
-            "down, up, reset, or set {delay, jitter, loss, rate, direction}",
-            post(link),
+        node_route(
+            NodeOp::Stop,
+            "/v1/labs/{name}/nodes/{node}/stop",
+            "Stop a node",
         ),
-        r(
-            "post",
-            "/v1/labs/{name}/nodes/{node}/{action}",
-            "start, stop or restart a node",
-            post(node),
+        node_route(
+            NodeOp::Restart,
+            "/v1/labs/{name}/nodes/{node}/restart",
+            "Restart a node; its row when it is ready",
         ),
         r(
             "get",
             "/v1/labs/{name}/snapshots",
             "The lab's snapshots",
             get(snapshots),
-        ),
+        )
+        .answers::<Vec<api::Snapshot>>(200),
         r(
             "post",
             "/v1/labs/{name}/snapshots",
             "Take a live snapshot {name}",
             post(take),
-        ),
+        )
+        .takes::<SnapshotBody>(json!({"name": "converged"}))
+        .answers::<api::Snapshot>(201),
         r(
             "post",
             "/v1/labs/{name}/snapshots/{snap}/restore",
             "Restore the whole lab to a snapshot",
             post(restore),
-        ),
+        )
+        .answers::<Restored>(200),
         r(
             "delete",
             "/v1/labs/{name}/snapshots/{snap}",
             "Delete a snapshot",
             axum::routing::delete(delete_snapshot),
-        ),
+        )
+        .answers::<SnapshotDeleted>(200),
         r(
             "post",
             "/v1/labs/{name}/exec",
             "Run {command} on {nodes | platform | all}; each node's result",
             post(exec),
-        ),
+        )
+        .takes::<ExecBody>(json!({"command": "uname -r", "nodes": ["leaf1", "leaf2"]}))
+        .answers::<Vec<api::ExecOutcome>>(200),
         r(
             "post",
             "/v1/labs/{name}/validate",
             "Run the lab's checks (validate.json), or {checks: [...]} given; {only: [names]}",
             post(validate),
-        ),
+        )
+        .takes::<ValidateBody>(json!({"only": ["bgp up"]}))
+        .answers::<CheckReport>(200),
         r(
             "get",
             "/v1/labs/{name}/events",
-            "Server-Sent Events of every journal line (begin, event, end)",
+            "Server-Sent Events of every journal line (begin, event, end, audit)",
             get(events),
-        ),
+        )
+        .streams(),
     ]
+}
+
+/// A deploy begun (202): follow the lab's events from `event_id` to see it whole.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct DeployAccepted {
+    op: &'static str,
+    lab: String,
+    /// When it began (RFC 3339).
+    started: String,
+    /// The operation's id, on each of its journal lines.
+    id: String,
+    /// The `Last-Event-ID` after which the lab's stream shows the whole operation.
+    event_id: u64,
+}
+
+/// A lab destroyed.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct LabDestroyed {
+    lab: String,
+    status: &'static str,
+}
+
+/// `vmlab links --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct LinksReply {
+    name: crate::spec::LabName,
+    relay: Option<api::RelayRow>,
+    links: Vec<api::LinkRow>,
+}
+
+/// A restore done: how long until the lab ran again and SSH answered.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Restored {
+    snapshot: String,
+    resumed_after_secs: f64,
+    ssh_after_secs: f64,
+    /// Nodes started for it (they were stopped).
+    started: Vec<String>,
+}
+
+/// A snapshot deleted.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct SnapshotDeleted {
+    snapshot: String,
+    status: &'static str,
 }
 
 fn bad(what: impl Into<String>) -> ApiError {
@@ -142,8 +232,13 @@ async fn deploy(
     let (started, begun) = s.start_deploy(id.clone(), body).await?;
     Ok(data(
         StatusCode::ACCEPTED,
-        json!({"op": "deploy", "lab": id.as_str(), "started": started,
-               "id": begun.id, "event_id": begun.event_id}),
+        DeployAccepted {
+            op: "deploy",
+            lab: id.to_string(),
+            started,
+            id: begun.id,
+            event_id: begun.event_id,
+        },
     ))
 }
 
@@ -152,7 +247,10 @@ async fn destroy(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) 
     s.destroy(&name).await?;
     Ok(data(
         StatusCode::OK,
-        json!({"lab": name, "status": "destroyed"}),
+        LabDestroyed {
+            lab: name,
+            status: "destroyed",
+        },
     ))
 }
 
@@ -169,12 +267,16 @@ async fn links(State(s): State<Server>, Path(name): Path<String>) -> ApiResult {
     let st = blocking(move || Ok(lab.status()?)).await?;
     Ok(data(
         StatusCode::OK,
-        json!({"name": st.name, "relay": st.relay, "links": st.links}),
+        LinksReply {
+            name: st.name,
+            relay: st.relay,
+            links: st.links,
+        },
     ))
 }
 
 /// `set`'s body: each value as the CLI takes it (`"20ms"`, `"1%"`, `"10mbit"`).
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ImpairBody {
     delay: Option<String>,
@@ -199,13 +301,14 @@ fn field<T>(
 
 async fn link(
     State(s): State<Server>,
-    Path((name, end, action)): Path<(String, String, String)>,
+    Path((name, end)): Path<(String, String)>,
     raw: Bytes,
+    action: &'static str,
 ) -> ApiResult {
     if action != "set" {
         parse::<NoBody>(&raw)?;
     }
-    let change = match action.as_str() {
+    let change = match action {
         "down" => LinkChange::Admin { up: false },
         "up" => LinkChange::Admin { up: true },
         "reset" => LinkChange::Reset,
@@ -249,21 +352,11 @@ async fn link(
 
 async fn node(
     State(s): State<Server>,
-    Path((name, node, action)): Path<(String, String, String)>,
+    Path((name, node)): Path<(String, String)>,
     raw: Bytes,
+    op: NodeOp,
 ) -> ApiResult {
     parse::<NoBody>(&raw)?;
-    let op = match action.as_str() {
-        "start" => NodeOp::Start,
-        "stop" => NodeOp::Stop,
-        "restart" => NodeOp::Restart,
-        _ => {
-            return Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no node action {action:?} (start, stop, restart)"),
-            ));
-        }
-    };
     let lab = s.deployed(&name).await?;
     let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
     lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
@@ -283,7 +376,7 @@ async fn snapshots(State(s): State<Server>, Path(name): Path<String>) -> ApiResu
 }
 
 /// A snapshot to take: its name.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SnapshotBody {
     name: Option<String>,
@@ -310,12 +403,12 @@ async fn restore(
     let r = lab.restore(&snap, &EventSink::none(), &s.cancel()).await?;
     Ok(data(
         StatusCode::OK,
-        json!({
-            "snapshot": snap,
-            "resumed_after_secs": r.resumed_after.as_secs_f64(),
-            "ssh_after_secs": r.ssh_after.as_secs_f64(),
-            "started": r.started,
-        }),
+        Restored {
+            snapshot: snap,
+            resumed_after_secs: r.resumed_after.as_secs_f64(),
+            ssh_after_secs: r.ssh_after.as_secs_f64(),
+            started: r.started,
+        },
     ))
 }
 
@@ -329,12 +422,15 @@ async fn delete_snapshot(
     lab.delete_snapshot(&snap, &EventSink::none()).await?;
     Ok(data(
         StatusCode::OK,
-        json!({"snapshot": snap, "status": "deleted"}),
+        SnapshotDeleted {
+            snapshot: snap,
+            status: "deleted",
+        },
     ))
 }
 
 /// What exec runs and where.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ExecBody {
     command: Option<String>,
@@ -385,7 +481,7 @@ async fn exec(
 }
 
 /// What validate runs: the lab's own checks, or those given; all, or those named.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ValidateBody {
     checks: Option<Value>,

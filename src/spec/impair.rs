@@ -93,7 +93,7 @@ impl Directions {
 }
 
 /// The impairments of one direction of a link. All zero: a clean wire.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Impairment {
     /// Added one-way delay, microseconds.
     #[serde(default, skip_serializing_if = "is_zero")]

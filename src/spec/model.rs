@@ -202,7 +202,16 @@ pub struct Link {
 }
 
 /// A link's impairments, each way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct LinkImpair {
     #[serde(default, skip_serializing_if = "Impairment::is_clean")]
     pub a_to_z: Impairment,

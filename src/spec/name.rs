@@ -69,7 +69,9 @@ pub fn is_safe_name(s: &str) -> bool {
 }
 
 /// A checked lab name: the only way to a lab directory.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct LabName(String);
 

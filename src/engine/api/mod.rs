@@ -45,7 +45,7 @@ pub use super::lab::monitor::Observation;
 pub use super::lab::repair::RepairReport;
 pub use super::lab::snapshot::{Restored, Snapshot};
 pub use super::lab::state::LabState;
-pub use super::lab::status::{LabStatus, LinkRow, NodeRow};
+pub use super::lab::status::{LabStatus, LinkRow, NodeRow, RelayRow};
 pub use super::lab::validate::{CheckResult, CheckVerdict, Tally};
 pub use super::link::LinkState;
 pub use super::link::control::{DirReport, Dropped};
@@ -102,7 +102,7 @@ pub fn lab_names() -> Vec<LabName> {
 }
 
 /// One deployed lab as `vmlab labs --json` and `GET /v1/labs` show it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct LabRow {
     pub name: LabName,
     /// Nodes of this host that run, of `nodes`.
@@ -176,7 +176,7 @@ async fn prepare_journaled(
 
 /// An operation begun in its lab's journal: its id, and the `Last-Event-ID` from which a
 /// stream shows it whole.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Begun {
     pub id: String,
     pub event_id: u64,
@@ -281,6 +281,15 @@ pub fn raise_open_files_limit() -> u64 {
 /// The text of a file only its owner may read (a token): refused if group or others can.
 pub fn read_private(path: &Path) -> Result<String, EngineError> {
     crate::engine::fsutil::read_private(path)
+}
+
+/// A snapshot as front ends show it: its links' settings without the lab key (a secret that
+/// stays in the lab's files).
+fn without_key(mut s: Snapshot) -> Snapshot {
+    if let Some(l) = &mut s.links {
+        l.key = None;
+    }
+    s
 }
 
 /// What a one-step deploy did.
@@ -538,6 +547,7 @@ impl LabHandle {
             |events| async move { snapshot::take(&self.dir, name, &events, cancel).await },
         )
         .await
+        .map(without_key)
     }
 
     /// Brings the whole lab back to snapshot `name`.
@@ -557,7 +567,10 @@ impl LabHandle {
     }
 
     pub fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError> {
-        snapshot::list(&self.dir)
+        Ok(snapshot::list(&self.dir)?
+            .into_iter()
+            .map(without_key)
+            .collect())
     }
 
     pub async fn delete_snapshot(&self, name: &str, events: &EventSink) -> Result<(), EngineError> {

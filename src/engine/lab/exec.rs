@@ -33,7 +33,8 @@ pub struct Line {
 }
 
 /// How the command ended on one node.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ExecOutcome")]
 pub struct Outcome {
     pub node: String,
     /// The command's exit status (`null` if it never ran: see `error`).

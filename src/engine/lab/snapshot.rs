@@ -38,7 +38,7 @@ use crate::spec::name::check_name;
 const SAVE_LIMIT: Duration = Duration::from_secs(600);
 
 /// One node as a snapshot saw it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapNode {
     pub name: String,
     /// A hash of the node's QEMU command line: a snapshot loads only into the same machine.
@@ -49,7 +49,7 @@ pub struct SnapNode {
 }
 
 /// `snapshots/<name>.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Snapshot {
     pub name: String,
     /// When it was taken (RFC 3339).

@@ -22,7 +22,7 @@ use crate::plan::{Accel, LinkTransport};
 use crate::spec::{LabName, LinkImpair};
 
 /// One node's row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeRow {
     pub name: String,
     pub platform: String,
@@ -63,14 +63,14 @@ pub struct NodeRow {
 }
 
 /// Both directions' counters of a link.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LinkCounters {
     pub a_to_z: DirReport,
     pub z_to_a: DirReport,
 }
 
 /// One link's row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LinkRow {
     pub index: usize,
     pub a: String,
@@ -94,7 +94,7 @@ pub struct LinkRow {
 }
 
 /// The link relay's row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RelayRow {
     pub pid: Option<i32>,
     /// `running` or `dead`.
@@ -104,7 +104,7 @@ pub struct RelayRow {
 }
 
 /// The whole status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LabStatus {
     pub name: LabName,
     pub lab_dir: PathBuf,

@@ -16,7 +16,7 @@ use crate::spec::LinkImpair;
 pub const FILE: &str = "links.json";
 
 /// The sockets of one link (see `plan::LinkSockets`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sockets {
     pub a_vm: PathBuf,
     pub a_relay: PathBuf,
@@ -25,7 +25,7 @@ pub struct Sockets {
 }
 
 /// One link as the relay carries it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LinkConfig {
     pub index: usize,
     /// `node:iface` of each end, for people reading the file and the relay's log.
@@ -49,7 +49,7 @@ fn relayed() -> LinkTransport {
 }
 
 /// The whole file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LinksFile {
     pub links: Vec<LinkConfig>,
     /// The lab key (64 hex digits) that tags every datagram of a link between hosts; none when

@@ -32,7 +32,9 @@ pub enum Request {
 }
 
 /// Frames dropped in one direction, by cause.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Dropped {
     /// The link is set down.
     pub down: u64,
@@ -70,7 +72,7 @@ impl Dropped {
 }
 
 /// One direction of a link.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DirReport {
     /// Frames and bytes delivered.
     pub frames: u64,
@@ -100,7 +102,7 @@ pub struct LinkReport {
 }
 
 /// The other host of a link between hosts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeerReport {
     pub host: String,
     /// Its address and the link's port.

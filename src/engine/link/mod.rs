@@ -59,7 +59,7 @@ impl LinkRecord {
 }
 
 /// A link's observed state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkState {
     /// Both ends attached and the link admin-up: frames pass.
