@@ -55,6 +55,8 @@ fn a_snapshot_brings_the_whole_lab_back_with_its_links() {
     let list = stdout(&vm.ok(&["image", "list", "--json"]));
     let rows: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(rows[0]["used_by"], serde_json::json!(["snap:a", "snap:b"]));
+    // Named as a spec names it (`vm_image: "tiny"`), not by its file.
+    assert_eq!(rows[0]["name"], "tiny", "{rows}");
 
     on(
         &vm,

@@ -1104,4 +1104,14 @@ fn every_answer_is_in_the_envelope_and_a_mistyped_key_is_named() {
         let e = v["error"].as_str().unwrap_or("");
         assert!(e.contains(named), "{path} {body}: {e}");
     }
+    // One line per request on the server's stderr: method, path, status, time, caller.
+    let mut srv = srv;
+    let _ = srv.child.kill();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut srv.child.stderr.take().expect("stderr"), &mut log).ok();
+    let line = log
+        .lines()
+        .find(|l| l.contains("DELETE /v1/labs 405"))
+        .unwrap_or_else(|| panic!("no line for the 405: {log}"));
+    assert!(line.contains(" ms (token serve.token, uid "), "{line}");
 }
