@@ -259,3 +259,60 @@ fn masters(dir: &std::path::Path) -> Vec<String> {
         .filter(|c| c.starts_with("ssh: ") && c.contains(&dir))
         .collect()
 }
+
+/// The demo as `scripts/demo` runs it — its spec, its image named `vmlab-tiny` in the images
+/// folder, its checks — passes every one of its checks on the tiny guest (the JSON check uses
+/// iproute2's `ip -j`, which the guest has). Deployed on port bases given at deploy, as a
+/// newtron network's would be.
+#[test]
+fn the_demo_passes_its_own_checks_on_the_tiny_guest() {
+    let lab = vm_lab("demo", 180);
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    for f in ["topology.json", "platforms.json", "validate.json"] {
+        std::fs::copy(demo.join(f), lab.specs().join(f)).expect("copy the demo");
+    }
+    for e in std::fs::read_dir(demo.join("profiles")).expect("the demo's profiles") {
+        let e = e.expect("a profile");
+        std::fs::copy(e.path(), lab.specs().join("profiles").join(e.file_name())).unwrap();
+    }
+    let image = guest_image();
+    lab.ok(&[
+        "image",
+        "import",
+        image.to_str().unwrap(),
+        "--name",
+        "vmlab-tiny",
+    ]);
+    let specs = lab.specs();
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        specs.to_str().unwrap(),
+        "--link-port-base",
+        "23950",
+        "--console-port-base",
+        "27970",
+        "--ssh-port-base",
+        "29950",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ports: Vec<u64> = lab.status()["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["ssh_port"].as_u64())
+        .collect();
+    assert!(
+        ports.iter().all(|p| (29950..29954).contains(p)),
+        "{ports:?}"
+    );
+    let o = lab.vmlab(&["validate", "--lab", "demo", "--json"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("the report");
+    assert_eq!(report["passed"], Value::Bool(true), "{report}");
+    assert!(
+        report["counts"]["pass"].as_u64().unwrap_or(0) >= 17,
+        "{report}"
+    );
+    lab.ok(&["destroy", "demo"]);
+}

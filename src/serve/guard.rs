@@ -24,6 +24,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::reply::ApiError;
 
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// How much of a body past [`MAX_BODY`] is read (and dropped) before the 413, so that the
+/// client has sent it and hears the answer rather than a reset connection.
+const DRAIN: usize = 1024 * 1024;
+
 /// A named bearer token.
 #[derive(Clone)]
 pub struct Token {
@@ -176,6 +183,18 @@ pub(crate) async fn check(
         return ApiError(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "a request with a body must say Content-Type: application/json".into(),
+        )
+        .into_response();
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        let _ = axum::body::to_bytes(req.into_body(), DRAIN).await;
+        return ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {} KiB", MAX_BODY / 1024),
         )
         .into_response();
     }

@@ -37,6 +37,7 @@ use axum::http::StatusCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::api::{self, EngineError};
+use guard::MAX_BODY;
 use http::{ApiError, Inner, Server};
 
 /// An address to listen on, as `--listen` takes it.
@@ -47,9 +48,6 @@ pub fn parse_listen(s: &str) -> Result<Listen, String> {
     s.parse()
         .map_err(|_| format!("{s:?} is not an address and port, for example 127.0.0.1:18080"))
 }
-
-/// The largest request body accepted.
-const MAX_BODY: usize = 64 * 1024;
 
 /// How `vmlab serve` runs.
 #[derive(Debug, Clone)]
