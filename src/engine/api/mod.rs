@@ -694,3 +694,27 @@ pub fn mermaid(state: &LabState) -> String {
 pub fn drawing(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawing {
     export::ascii(state, status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot handed to a front end (the API, `snapshot list --json`) keeps its links'
+    /// settings but never the lab key they carry for links between hosts.
+    #[test]
+    fn snapshots_shown_leave_the_lab_key_out() {
+        let snap = Snapshot {
+            name: "s1".into(),
+            taken: "2026-12-07T10:00:00Z".into(),
+            paused_secs: 0.3,
+            nodes: Vec::new(),
+            links: Some(crate::engine::link::config::LinksFile {
+                links: Vec::new(),
+                key: Some("ab".repeat(32)),
+            }),
+        };
+        let shown = serde_json::to_string(&without_key(snap)).expect("json");
+        assert!(!shown.contains(&"ab".repeat(32)), "{shown}");
+        assert!(shown.contains("\"links\""), "{shown}");
+    }
+}
