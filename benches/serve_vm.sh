@@ -10,7 +10,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/common.sh
-bench_cleanup() { [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true; }
 bench_home vserve demo
 demo_specs 29200 31200
 "$vmlab" deploy -S "$work/specs" --accel tcg >/dev/null 2>&1

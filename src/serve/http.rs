@@ -293,6 +293,30 @@ impl Drop for Claim {
     }
 }
 
+/// A lab destroyed: the answer of both APIs' destroy.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Destroyed {
+    pub(crate) lab: String,
+    pub(crate) status: &'static str,
+}
+
+/// `POST .../labs/{name}/destroy`, in either API: no body; the lab destroyed, claimed for it.
+pub(crate) async fn destroy_route(
+    axum::extract::State(s): axum::extract::State<Server>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    parse::<NoBody>(&raw)?;
+    s.destroy(&name).await?;
+    Ok(data(
+        StatusCode::OK,
+        Destroyed {
+            lab: name,
+            status: "destroyed",
+        },
+    ))
+}
+
 /// Runs `f`, which blocks (files, the relay's and QEMU's sockets), on tokio's blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,

@@ -15,6 +15,7 @@
 //! are bounded and slow clients time out (`listen.rs`, `stream.rs`); one long operation per
 //! lab at a time (409 names the one running, whoever started it).
 
+mod cap;
 mod guard;
 mod http;
 mod listen;

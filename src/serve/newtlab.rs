@@ -14,7 +14,8 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::http::{
-    ApiError, ApiResult, DeployBody, NoBody, Route, Server, blocking, data, now, parse,
+    ApiError, ApiResult, DeployBody, Destroyed, NoBody, Route, Server, blocking, data,
+    destroy_route, now, parse,
 };
 use super::stream::Flavor;
 use crate::engine::api::{self, EventSink, NodeOp};
@@ -56,7 +57,7 @@ pub(super) fn routes() -> Vec<Route> {
             "post",
             "/newtlab/v1/labs/{name}/destroy",
             "Destroy the lab (synchronous)",
-            post(destroy),
+            post(destroy_route),
         )
         .answers::<Destroyed>(200),
         r(
@@ -162,13 +163,6 @@ pub(super) struct Accepted {
     id: String,
     /// The `Last-Event-ID` after which the lab's stream shows the whole operation.
     event_id: u64,
-}
-
-/// A lab destroyed.
-#[derive(serde::Serialize, schemars::JsonSchema)]
-pub(super) struct Destroyed {
-    pub(super) lab: String,
-    pub(super) status: &'static str,
 }
 
 /// A node started or stopped.
@@ -334,18 +328,6 @@ fn not_configuring() -> ApiError {
 
 async fn provision() -> Response {
     not_configuring().into_response()
-}
-
-async fn destroy(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
-    parse::<NoBody>(&raw)?;
-    s.destroy(&name).await?;
-    Ok(data(
-        StatusCode::OK,
-        Destroyed {
-            lab: name,
-            status: "destroyed",
-        },
-    ))
 }
 
 async fn node(

@@ -12,7 +12,10 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::guard::Caller;
-use super::http::{ApiError, ApiResult, DeployBody, NoBody, Route, Server, blocking, data, parse};
+use super::http::{
+    ApiError, ApiResult, DeployBody, Destroyed, NoBody, Route, Server, blocking, data,
+    destroy_route, parse,
+};
 use super::stream::Flavor;
 use crate::engine::api::{self, CheckReport, EventSink, LinkChange, NodeOp, Targets};
 use crate::spec::impair::{self, Directions};
@@ -64,9 +67,9 @@ pub(super) fn routes() -> Vec<Route> {
             "post",
             "/v1/labs/{name}/destroy",
             "Destroy the lab",
-            post(destroy),
+            post(destroy_route),
         )
-        .answers::<LabDestroyed>(200),
+        .answers::<Destroyed>(200),
         r(
             "get",
             "/v1/labs/{name}/status",
@@ -172,13 +175,6 @@ struct DeployAccepted {
     event_id: u64,
 }
 
-/// A lab destroyed.
-#[derive(serde::Serialize, schemars::JsonSchema)]
-struct LabDestroyed {
-    lab: String,
-    status: &'static str,
-}
-
 /// `vmlab links --json`.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 struct LinksReply {
@@ -238,18 +234,6 @@ async fn deploy(
             started,
             id: begun.id,
             event_id: begun.event_id,
-        },
-    ))
-}
-
-async fn destroy(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> ApiResult {
-    parse::<NoBody>(&raw)?;
-    s.destroy(&name).await?;
-    Ok(data(
-        StatusCode::OK,
-        LabDestroyed {
-            lab: name,
-            status: "destroyed",
         },
     ))
 }

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use futures::Stream;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::cap::Slot;
 use super::reply::ApiError;
 use crate::engine::api;
 use crate::spec::LabName;
@@ -65,32 +66,13 @@ impl Feed {
     }
 }
 
-/// A stream's place under the caps, given back when the stream ends.
-struct Slot(Vec<Arc<AtomicUsize>>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        for c in &self.0 {
-            c.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-fn take(count: &Arc<AtomicUsize>, cap: usize) -> bool {
-    count
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-            (n < cap).then_some(n + 1)
-        })
-        .is_ok()
-}
-
 impl Hub {
     /// The lines of lab `lab`'s journal from now on, and where "now" is in the journal; 503
     /// past a cap.
     fn subscribe(
         self: &Arc<Self>,
         lab: &LabName,
-    ) -> Result<(broadcast::Receiver<api::JournalEntry>, u64, Slot), ApiError> {
+    ) -> Result<(broadcast::Receiver<api::JournalEntry>, u64, [Slot; 2]), ApiError> {
         self.driver.get_or_init(|| {
             tokio::spawn(drive(Arc::downgrade(self)));
         });
@@ -106,14 +88,12 @@ impl Hub {
             tx: broadcast::channel(BACKLOG).0,
             streams: Arc::default(),
         });
-        if !take(&self.streams, MAX_STREAMS) {
-            return Err(full("on this server"));
-        }
-        let mut slot = Slot(vec![self.streams.clone()]);
-        if !take(&feed.streams, MAX_LAB_STREAMS) {
-            return Err(full(&format!("on lab {lab}")));
-        }
-        slot.0.push(feed.streams.clone());
+        // A stream's places under both caps, given back when it ends.
+        let server =
+            Slot::take(&self.streams, MAX_STREAMS).ok_or_else(|| full("on this server"))?;
+        let on_lab = Slot::take(&feed.streams, MAX_LAB_STREAMS)
+            .ok_or_else(|| full(&format!("on lab {lab}")))?;
+        let slot = [server, on_lab];
         // "Now" is what is written as the stream opens.
         feed.drain();
         Ok((feed.tx.subscribe(), feed.follower.read_to(), slot))
@@ -179,7 +159,7 @@ pub(crate) fn resume_from(headers: &HeaderMap) -> Option<u64> {
 struct Reader {
     replay: Option<(api::JournalFollower, u64)>,
     rx: broadcast::Receiver<api::JournalEntry>,
-    _slot: Slot,
+    _slots: [Slot; 2],
 }
 
 /// The event stream of lab `lab`: from now, or after `from` (`Last-Event-ID`).
@@ -196,7 +176,7 @@ pub(crate) fn events(
     let reader = Reader {
         replay,
         rx,
-        _slot: slot,
+        _slots: slot,
     };
     let entries = futures::stream::unfold(reader, |mut r| async move {
         if let Some((f, upto)) = &mut r.replay {
