@@ -267,7 +267,7 @@ fn masters(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn the_demo_passes_its_own_checks_on_the_tiny_guest() {
     let lab = vm_lab("demo", 180);
-    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-tiny");
     for f in ["topology.json", "platforms.json", "validate.json"] {
         std::fs::copy(demo.join(f), lab.specs().join(f)).expect("copy the demo");
     }

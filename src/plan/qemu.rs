@@ -143,9 +143,48 @@ pub fn argv(i: &QemuInput<'_>) -> Vec<String> {
             NicRole::Unconnected => push(&["-device", &device(None)]),
         }
     }
+    // What the guest may read through fw_cfg (`opt/vmlab/<name>`): its name, its ports'
+    // names by MAC, and the node's `vm_files`. Guests that do not look ignore them.
+    push(&[
+        "-fw_cfg",
+        &format!("name=opt/vmlab/hostname,string={}", opt(&node.name)),
+    ]);
+    let ports = port_names(i.nics);
+    if !ports.is_empty() {
+        push(&[
+            "-fw_cfg",
+            &format!("name=opt/vmlab/interfaces,string={}", opt(&ports)),
+        ]);
+    }
+    for f in &node.files {
+        push(&[
+            "-fw_cfg",
+            &format!("name=opt/vmlab/{},file={}", opt(&f.name), path(&f.source)),
+        ]);
+    }
     // The platform's or profile's own tuning, last (checked when the spec was read).
     a.extend(node.qemu_args.iter().cloned());
     a
+}
+
+/// `MAC NAME;MAC NAME;...` for each data NIC on a link whose interface name a Linux guest can
+/// take as its own (1 to 15 bytes, no `/`, `:`, `;` or white space): a guest that reads it
+/// renames its ports to the topology's names.
+pub fn port_names(nics: &[NicPlan]) -> String {
+    let linux_name = |n: &str| {
+        (1..=15).contains(&n.len())
+            && n != "."
+            && n != ".."
+            && n.chars()
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | ':' | ';' | ','))
+    };
+    nics.iter()
+        .filter_map(|n| match &n.role {
+            NicRole::Link { iface, .. } if linux_name(iface) => Some(format!("{} {iface}", n.mac)),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// QEMU option values double their commas.

@@ -19,7 +19,9 @@ pub mod values;
 
 pub use error::{SpecError, SpecErrors};
 pub use ifmap::InterfaceMap;
-pub use model::{Credentials, Endpoint, Lab, LabSettings, Link, LinkImpair, LinkMode, Node};
+pub use model::{
+    Credentials, Endpoint, GuestFile, Lab, LabSettings, Link, LinkImpair, LinkMode, Node,
+};
 pub use name::{BadName, LabName};
 pub use resolve::{resolve, resolve_in};
 pub use source::{SpecSources, SpecText, read_spec_dir};

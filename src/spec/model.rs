@@ -168,9 +168,22 @@ pub struct Node {
     pub device_type: String,
     /// `host_ip` of the node's profile (newtron: a host's data address), for status.
     pub host_ip: Option<String>,
+    /// `vm_files`: files vmlab hands the guest through QEMU's fw_cfg, by name.
+    pub files: Vec<GuestFile>,
     /// `vm_guest_network` of its profile or platform: `Some(true)` for `"outbound"`,
     /// `Some(false)` for `"isolated"`, `None` for the lab's `vmlab.guest_network`.
     pub guest_outbound: Option<bool>,
+}
+
+/// A file of the spec directory that the guest reads as `opt/vmlab/<name>` in fw_cfg
+/// (`/sys/firmware/qemu_fw_cfg/by_name/opt/vmlab/<name>/raw` on Linux).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestFile {
+    pub name: String,
+    /// Absolute: the spec directory joined with the relative path the spec gave.
+    pub source: PathBuf,
+    /// Where it was set (file, field), for errors about the file itself.
+    pub from: (PathBuf, String),
 }
 
 /// One end of a link.

@@ -87,6 +87,50 @@ pub fn path(s: &str) -> Result<(), String> {
     }
 }
 
+/// The names vmlab itself gives every guest through fw_cfg (`opt/vmlab/<name>`).
+pub const BUILT_IN_GUEST_FILES: &[&str] = &["hostname", "interfaces"];
+
+/// A `vm_files` name: what the guest finds as `opt/vmlab/<name>` in fw_cfg. Letters, digits,
+/// `.`, `_`, `-`, not starting with `.`, at most 40 bytes (fw_cfg names are short), and not one
+/// of the names vmlab gives itself.
+pub fn guest_file_name(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 40 {
+        return Err("must be 1 to 40 characters".into());
+    }
+    if s.starts_with('.') {
+        return Err("must not start with '.'".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "holds {c:?}; a guest file name is letters, digits, '.', '_' and '-'"
+        ));
+    }
+    if BUILT_IN_GUEST_FILES.contains(&s) {
+        return Err(format!("{s:?} is a name vmlab gives every guest itself"));
+    }
+    Ok(())
+}
+
+/// A `vm_files` source: a relative path inside the spec directory (no `..`, not absolute, no
+/// control characters). Whether it exists, is a plain file and stays inside the directory
+/// after symlinks is checked when the lab is deployed.
+pub fn spec_relative_path(s: &str) -> Result<(), String> {
+    path(s)?;
+    let p = std::path::Path::new(s);
+    if s.is_empty() || p.is_absolute() || s.starts_with('~') {
+        return Err("must be a path relative to the spec directory".into());
+    }
+    if p.components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err("must stay inside the spec directory (no '..' or '.')".into());
+    }
+    Ok(())
+}
+
 /// Devices a spec may add with `-device` or tune with `-global`: NIC models, watchdogs, a
 /// random-number source, a balloon and a panic device — what NOS images ask for. Host devices
 /// (`vfio-pci`, `usb-host`), anything that takes a file, a chardev or a netdev, and vmlab's own

@@ -227,6 +227,31 @@ pub fn guest_image() -> PathBuf {
         .clone()
 }
 
+/// The router guest (FRR, lldpd; `assets/guest/build-router.sh`), built once into `target/`
+/// and again when its recipe is newer. Building needs Debian's package registry.
+#[allow(dead_code)]
+pub fn router_image() -> PathBuf {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let out = root.join("target/vmlab-guest/router.qcow2");
+            let _lock = FileLock::acquire("vmlab-guest-build");
+            let script = root.join("assets/guest/build-router.sh");
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            if !out.is_file() || modified(&script) > modified(&out) {
+                let status = Command::new("bash")
+                    .arg(&script)
+                    .arg(&out)
+                    .status()
+                    .expect("run build-router.sh");
+                assert!(status.success(), "building the router guest image failed");
+            }
+            out
+        })
+        .clone()
+}
+
 /// An exclusive lock shared by every test process on the machine.
 pub struct FileLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
 

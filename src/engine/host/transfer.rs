@@ -1,5 +1,6 @@
 //! Copying a lab's spec to another host: the spec files (`*.json` at the top of the spec
-//! directory, `profiles/*.json`, newtron's `nodes/` and `zones/`, and the registry platforms
+//! directory, `profiles/*.json`, newtron's `nodes/` and `zones/`, the files guests are handed
+//! (`files/*`, for `vm_files`), and the registry platforms
 //! a newtron network uses, under `platforms/`) and the lab key, as a tar stream over ssh into `vmlab
 //! spec-receive` there, which unpacks it into `$VMLAB_HOME/specs/<lab>/` on that host.
 //!
@@ -63,6 +64,18 @@ pub fn spec_files(spec_dir: &Path) -> Result<Vec<(String, PathBuf)>, EngineError
             }
         }
     }
+    // Files handed to guests (`vm_files`): any plain file directly in `files/` that stays
+    // inside the spec directory.
+    let files = spec_dir.join("files");
+    if files.is_dir() {
+        for e in read(&files)?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if !name.starts_with('.') && path.is_file() && inside(&path) {
+                out.push((format!("files/{name}"), path));
+            }
+        }
+    }
     out.sort();
     Ok(out)
 }
@@ -111,6 +124,7 @@ fn allowed(rel: &Path) -> bool {
     match parts.as_slice() {
         [f] => file_ok(f),
         ["profiles" | "nodes" | "zones" | "platforms", f] => file_ok(f) && *f != key::FILE,
+        ["files", f] => !f.is_empty() && !f.starts_with('.') && *f != key::FILE,
         _ => false,
     }
 }

@@ -1,6 +1,6 @@
 //! Checks on the machine before anything starts: images exist and reach no file outside their
 //! directory (backing chains, data files, extents), ports are free (a busy one names its holder), socket paths
-//! fit, and in a multi-host lab this host's address is really this host's. Only what this
+//! fit, `vm_files` are plain readable files inside the spec directory, and in a multi-host lab this host's address is really this host's. Only what this
 //! host runs is checked (its nodes' images and ports, its ends of links between hosts).
 //! Problems come back together, in the same form as spec errors (file, field, fix).
 
@@ -84,6 +84,18 @@ pub fn check(
             )),
         }
     }
+    for n in lab.nodes.iter().filter(|n| local.contains(n.name.as_str())) {
+        for f in &n.files {
+            if let Err(why) = guest_file(&lab.spec_dir, &f.source) {
+                errs.push(SpecError::new(
+                    &f.from.0,
+                    &f.from.1,
+                    format!("{} (node {}): {why}", f.source.display(), n.name),
+                    "give a plain file of the spec directory, at most 1 MiB",
+                ));
+            }
+        }
+    }
     let topo = plan.spec_dir.join("topology.json");
     if let Some(host) = &plan.local_host {
         let addr = plan.local_nodes().next().map(|n| n.mgmt_addr).or_else(|| {
@@ -141,4 +153,33 @@ pub fn check(
         }
     }
     errs
+}
+
+/// The largest `vm_files` file: a configuration, not a disk.
+pub const MAX_GUEST_FILE: u64 = 1 << 20;
+
+/// Is `source` a readable plain file of at most [`MAX_GUEST_FILE`] bytes that stays inside
+/// `spec_dir` once symlinks are followed (so a link planted in the spec hands no file of this
+/// host to a guest)?
+fn guest_file(spec_dir: &std::path::Path, source: &std::path::Path) -> Result<(), String> {
+    let dir = std::fs::canonicalize(spec_dir).map_err(|e| format!("spec directory: {e}"))?;
+    let real = std::fs::canonicalize(source).map_err(|_| "does not exist".to_string())?;
+    if !real.starts_with(&dir) {
+        return Err(format!(
+            "leads outside the spec directory (to {})",
+            real.display()
+        ));
+    }
+    let m = std::fs::metadata(&real).map_err(|e| e.to_string())?;
+    if !m.is_file() {
+        return Err("is not a plain file".into());
+    }
+    if m.len() > MAX_GUEST_FILE {
+        return Err(format!(
+            "is {} bytes, more than a guest file may be",
+            m.len()
+        ));
+    }
+    std::fs::File::open(&real).map_err(|e| format!("cannot be read: {e}"))?;
+    Ok(())
 }

@@ -12,7 +12,7 @@ use super::fields::{
 use super::fields::{Found, choice, is_empty, type_error, uint_field, value_error};
 use crate::spec::error::{SpecError, SpecErrors};
 use crate::spec::ifmap::InterfaceMap;
-use crate::spec::model::{Credentials, LabSettings, Node};
+use crate::spec::model::{Credentials, GuestFile, LabSettings, Node};
 use crate::spec::name::is_safe_name;
 use crate::spec::values;
 
@@ -355,6 +355,32 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         },
     };
 
+    // `vm_files`: the platform's, with the profile's added (a name in both: the profile's).
+    let files = {
+        fn found<'a>(
+            doc: &'a Map<String, Value>,
+            file: &'a Path,
+            field: String,
+        ) -> Option<Found<'a>> {
+            doc.get("vm_files")
+                .filter(|v| !is_empty(v))
+                .map(|value| Found { value, file, field })
+        }
+        let mut files = guest_files(
+            found(platform, def.file, pfield("vm_files")),
+            c.spec_dir,
+            errs,
+        );
+        let own = guest_files(
+            found(profile, profile_path, "vm_files".into()),
+            c.spec_dir,
+            errs,
+        );
+        files.retain(|f| !own.iter().any(|o| o.name == f.name));
+        files.extend(own);
+        files
+    };
+
     // `vm_guest_network`: may this node's guest open connections out (default: the lab's)?
     let guest_outbound = choice(
         lookup("vm_guest_network"),
@@ -413,10 +439,61 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         wait_for_from,
         qemu_args,
         ssh_key,
+        files,
         device_type,
         host_ip,
         guest_outbound,
     })
+}
+
+/// `vm_files`: `{"frr.conf": "files/spine1.frr.conf", ...}`, each name checked and each path
+/// kept inside the spec directory.
+fn guest_files(found: Option<Found<'_>>, spec_dir: &Path, errs: &mut SpecErrors) -> Vec<GuestFile> {
+    let Some(f) = found else {
+        return Vec::new();
+    };
+    let example = "{\"frr.conf\": \"files/spine1.frr.conf\"}";
+    let Some(map) = f.value.as_object() else {
+        errs.push(type_error(
+            &f,
+            "an object of guest file name to a path in the spec directory",
+            example,
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, v) in map {
+        let field = format!("{}.{name}", f.field);
+        if let Err(why) = values::guest_file_name(name) {
+            errs.push(SpecError::new(
+                f.file,
+                &field,
+                format!("names a guest file badly: {why}"),
+                "name it like \"frr.conf\" or \"setup.sh\"",
+            ));
+            continue;
+        }
+        match v.as_str().map(|s| (s, values::spec_relative_path(s))) {
+            Some((s, Ok(()))) => out.push(GuestFile {
+                name: name.clone(),
+                source: spec_dir.join(s),
+                from: (f.file.to_path_buf(), field),
+            }),
+            Some((_, Err(why))) => errs.push(SpecError::new(
+                f.file,
+                &field,
+                why,
+                "give a file of the spec directory, like \"files/spine1.frr.conf\"",
+            )),
+            None => errs.push(SpecError::new(
+                f.file,
+                &field,
+                "must be a path string",
+                "give a file of the spec directory, like \"files/spine1.frr.conf\"",
+            )),
+        }
+    }
+    out
 }
 
 /// Multi-host placement: a `vm_host` names a host of `vmlab.hosts`, and once any node is
