@@ -721,3 +721,62 @@ fn port_bases_can_be_given_at_deploy() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `vm_files` hands a guest files of the spec only: a bad name, a path out of the spec, a
+/// symlink out of it or a missing file is refused naming the profile and field; a good one
+/// reaches QEMU's command line as fw_cfg, beside the node's name and port names.
+#[test]
+fn guest_files_stay_inside_the_spec() {
+    let lab = good_lab();
+    lab.write("files/r1.conf", "hostname r1\n");
+    lab.write(
+        "profiles/r1.json",
+        r#"{"platform": "tiny-stride", "vm_files": {"frr.conf": "files/r1.conf"}}"#,
+    );
+    let o = lab.vmlab(&["deploy", "-S", lab.specs().to_str().unwrap(), "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let conf = lab.specs().join("files/r1.conf");
+    assert!(
+        out.contains(&format!("name=opt/vmlab/frr.conf,file={}", conf.display())),
+        "{out}"
+    );
+    assert!(out.contains("name=opt/vmlab/hostname,string=r1"), "{out}");
+    assert!(out.contains("Ethernet0'"), "{out}");
+
+    for (files, needles) in [
+        (
+            r#"{"../x": "files/r1.conf"}"#,
+            &["r1.json", "vm_files.../x", "names a guest file badly"][..],
+        ),
+        (
+            r#"{"hostname": "files/r1.conf"}"#,
+            &["vm_files.hostname", "vmlab gives every guest itself"][..],
+        ),
+        (
+            r#"{"frr.conf": "../../etc/passwd"}"#,
+            &["vm_files.frr.conf", "inside the spec directory"][..],
+        ),
+        (
+            r#"{"frr.conf": "/etc/passwd"}"#,
+            &["vm_files.frr.conf", "relative to the spec directory"][..],
+        ),
+        (
+            r#"{"frr.conf": "files/missing.conf"}"#,
+            &["vm_files.frr.conf", "does not exist"][..],
+        ),
+        (
+            r#"{"frr.conf": "files/out"}"#,
+            &["vm_files.frr.conf", "leads outside the spec directory"][..],
+        ),
+        (r#"["files/r1.conf"]"#, &["vm_files", "an object"][..]),
+    ] {
+        let _ = std::fs::remove_file(lab.specs().join("files/out"));
+        std::os::unix::fs::symlink("/etc/passwd", lab.specs().join("files/out")).unwrap();
+        lab.write(
+            "profiles/r1.json",
+            &format!(r#"{{"platform": "tiny-stride", "vm_files": {files}}}"#),
+        );
+        refused(&lab, needles);
+    }
+}

@@ -161,6 +161,12 @@ while read -r mac want; do
   n=$((n+1))
 done < /etc/vmlab/interfaces
 for d in /sys/class/net/*; do [ -d "$d" ] && ip link set "${d##*/}" up; done
+# virtio NICs report no speed or duplex, and an 802.3ad bond aggregates no port without them:
+# data ports say 10G full duplex, as a switch port would (e1000 reports its own).
+for d in /sys/class/net/*; do
+  [ -e "$d/device" ] && [ "${d##*/}" != eth0 ] || continue
+  ethtool -s "${d##*/}" speed 10000 duplex full 2>/dev/null || true
+done
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 if get setup.sh > /etc/vmlab/setup.sh; then
@@ -172,6 +178,16 @@ rm -f /etc/frr/frr.conf.new
 chown frr:frr /etc/frr/frr.conf
 get lldpd.conf > /etc/lldpd.d/lab.conf || rm -f /etc/lldpd.d/lab.conf
 /usr/lib/frr/frrinit.sh start > /var/log/frr-start.log 2>&1 || echo "vmlab: FRR did not start: see /var/log/frr-start.log"
+# On a slow (TCG) guest watchfrr can restart daemons one by one while they start, and a daemon
+# restarted so misses the configuration: once all four answer, it is applied again (FRR takes
+# the same configuration twice without change).
+i=0
+up() { d=$(vtysh -c 'show daemons' 2>/dev/null); for x in zebra bgpd staticd bfdd; do
+  case " $d " in *" $x "*) ;; *) return 1 ;; esac; done; }
+until up || [ $i -ge 120 ]; do
+  sleep 0.5; i=$((i+1))
+done
+vtysh -b >> /var/log/frr-start.log 2>&1 || echo "vmlab: FRR's configuration did not apply: see /var/log/frr-start.log"
 lldpd
 dropbear -R -p 22
 echo "vmlab router guest $(hostname): $(ls -d /sys/class/net/*/ | grep -vc '/lo/$') NICs, FRR and lldpd started, ssh on eth0"

@@ -198,3 +198,44 @@ fn opt(s: &str) -> String {
 pub fn path(p: &std::path::Path) -> String {
     opt(&p.to_string_lossy())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::model::Mac;
+
+    fn nic(index: u32, role: NicRole) -> NicPlan {
+        NicPlan {
+            index,
+            mac: Mac([2, 0, 0, 0, 0, index as u8]),
+            pci_slot: 8 + index,
+            role,
+        }
+    }
+
+    fn link(iface: &str) -> NicRole {
+        NicRole::Link {
+            link: 0,
+            iface: iface.into(),
+            peer: "b:Ethernet0".into(),
+            end: End::A,
+        }
+    }
+
+    #[test]
+    fn port_names_list_linked_nics_a_linux_guest_can_take() {
+        let nics = [
+            nic(0, NicRole::Management),
+            nic(1, link("Ethernet0")),
+            nic(2, NicRole::Unconnected),
+            nic(3, link("Ethernet8")),
+            nic(4, link("a-name-too-long-for-linux")),
+            nic(5, link("Eth;0")),
+        ];
+        assert_eq!(
+            port_names(&nics),
+            "02:00:00:00:00:01 Ethernet0;02:00:00:00:00:03 Ethernet8"
+        );
+        assert_eq!(port_names(&nics[..1]), "");
+    }
+}

@@ -482,6 +482,44 @@ pub fn qemu_args(args: &[String]) -> Result<(), (usize, String)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn guest_file_names_are_short_plain_and_not_vmlabs_own() {
+        for good in ["frr.conf", "setup.sh", "lldpd.conf", "a", "x_1-2.y"] {
+            assert!(guest_file_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".hidden",
+            "a/b",
+            "a,b",
+            "name=x",
+            "sp ace",
+            "hostname",
+            "interfaces",
+            &"x".repeat(41),
+        ] {
+            assert!(guest_file_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn guest_file_paths_stay_inside_the_spec_directory() {
+        for good in ["files/a.conf", "a.conf", "files/sub/b"] {
+            assert!(spec_relative_path(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/shadow",
+            "~/x",
+            "../x",
+            "files/../../x",
+            "./files/a",
+            "files/a\nb",
+        ] {
+            assert!(spec_relative_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -317,6 +317,24 @@ impl std::ops::Deref for VmLab {
     }
 }
 
+/// A lab of router guests (no platforms written): QEMU checked, the router image built and
+/// imported as `vmlab-router` into the lab's home, the machine-wide VM lock held.
+#[allow(dead_code)]
+pub fn router_lab(name: &str) -> VmLab {
+    require_qemu();
+    let image = router_image();
+    let lock = vm_lock();
+    let lab = TestLab::new(name);
+    lab.ok(&[
+        "image",
+        "import",
+        image.to_str().expect("utf-8 path"),
+        "--name",
+        "vmlab-router",
+    ]);
+    VmLab { lab, _lock: lock }
+}
+
 pub fn vm_lab(name: &str, boot_timeout: u64) -> VmLab {
     require_qemu();
     let image = guest_image();
