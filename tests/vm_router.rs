@@ -205,6 +205,14 @@ fn the_routed_demo_converges_and_its_links_carry_what_routers_send() {
     );
     let converged = t0.elapsed();
     assert!(all_established(&lab), "every BGP session Established");
+    // The table says how long after the last node was ready everything passed.
+    let o = lab.ok(&["validate", "--lab", "demo"]);
+    let summary = stdout(&o);
+    assert!(
+        summary.contains("22 of 22 passed in ")
+            && summary.contains("after the last node was ready"),
+        "{summary}"
+    );
     eprintln!(
         "deploy: {:.1} s; deploy to converged (all checks pass): {:.1} s",
         deployed.as_secs_f64(),

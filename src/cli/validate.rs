@@ -21,10 +21,38 @@ pub async fn run(
     let handle = LabHandle::find(&lab.selector(), false)?;
     let name = handle.name().to_string();
     let only = (!only.is_empty()).then_some(only);
+    // When the last node became ready: how long after it the checks all pass is the figure
+    // an engineer reads as the network's convergence time.
+    let last_ready = handle.state().ok().and_then(|s| {
+        s.nodes
+            .values()
+            .filter_map(|n| n.ready_at.as_deref())
+            .filter_map(|t| humantime::parse_rfc3339_weak(t).ok())
+            .max()
+    });
+    let t0 = std::time::Instant::now();
     let results =
         with_progress(|notes| async move { handle.validate(file, only, &notes).await }).await?;
+    let took = t0.elapsed();
     match format {
-        ValidateFormat::Table => say(table(&results).trim_end()),
+        ValidateFormat::Table => {
+            let mut out = table(&results);
+            if Tally::of(&results).passed() {
+                let _ = write!(out, " in {:.1} s", took.as_secs_f64());
+                let since = last_ready
+                    .and_then(|r| std::time::SystemTime::now().duration_since(r).ok())
+                    .filter(|d| d.as_secs() < 3600);
+                if let Some(d) = since {
+                    let _ = write!(
+                        out,
+                        "; all passing {:.1} s after the last node was ready (the network's \
+                         convergence time, when run right after deploy)",
+                        d.as_secs_f64()
+                    );
+                }
+            }
+            say(out.trim_end())
+        }
         ValidateFormat::Json => say_json(
             &CheckReport::of(name.clone(), results.clone()),
             "the results",
