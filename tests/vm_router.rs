@@ -63,14 +63,6 @@ fn all_established(lab: &TestLab) -> bool {
     })
 }
 
-/// Seconds the session of `node` with `peer` has been up (FRR's `peerUptimeMsec`).
-fn bgp_uptime_ms(lab: &TestLab, node: &str, peer: &str) -> u64 {
-    let v = vtysh(lab, node, "show bgp summary json");
-    v["ipv4Unicast"]["peers"][peer]["peerUptimeMsec"]
-        .as_u64()
-        .unwrap_or(0)
-}
-
 /// A watcher on `node` that prints `DOWN <gap ms>` once its BFD session with `peer` leaves
 /// "up" (gap: the time between its last two looks), after it printed `UP` for the first look.
 /// Its lines are read on the host as they come, timed by the host's clock.
@@ -318,8 +310,27 @@ fn the_routed_demo_converges_and_its_links_carry_what_routers_send() {
 
     // 5. Snapshots of a converged network: restore after a link flap, and every session is
     //    Established again within 3 s of the restore.
-    let up_before = bgp_uptime_ms(&lab, "spine1", "10.1.1.1");
+    let nodes = ["spine1", "spine2", "leaf1", "leaf2"];
+    let uptimes = |lab: &TestLab| -> Vec<(String, String, u64)> {
+        nodes
+            .iter()
+            .flat_map(|n| {
+                let v = vtysh(lab, n, "show bgp summary json");
+                let peers = v["ipv4Unicast"]["peers"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                peers
+                    .into_iter()
+                    .map(|(p, s)| (n.to_string(), p, s["peerUptimeMsec"].as_u64().unwrap_or(0)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // Read just before the snapshot: each is at most its uptime in the snapshot.
+    let before = uptimes(&lab);
     lab.ok(&["snapshot", "converged"]);
+    assert_eq!(before.len(), 8, "{before:?}");
     lab.ok(&["link", "down", "spine1:Ethernet0"]);
     wait_for("the flap takes the session down", 30, || {
         let s = bgp_states(&lab, "spine1");
@@ -331,26 +342,38 @@ fn the_routed_demo_converges_and_its_links_carry_what_routers_send() {
     let r0 = Instant::now();
     lab.ok(&["restore", "converged"]);
     let restored = r0.elapsed();
+    // When the first look that found every session Established began.
     let r1 = Instant::now();
-    wait_for("every session Established after the restore", 30, || {
-        all_established(&lab).then_some(())
+    let seen = wait_for("every session Established after the restore", 30, || {
+        let started = r1.elapsed();
+        all_established(&lab).then_some(started)
     });
-    let after_restore = r1.elapsed();
-    let up_after = bgp_uptime_ms(&lab, "spine1", "10.1.1.1");
+    let after = uptimes(&lab);
     eprintln!(
-        "restore: {:.1} s; restore to converged: {:.1} s after it returned ({:.1} s in all); \
-         spine1-leaf1 session uptime {up_before} ms at the snapshot, {up_after} ms after",
+        "restore: {:.1} s; every session Established at the first look {:.1} s after it \
+         returned; uptimes at the snapshot {before:?}, after {after:?}",
         restored.as_secs_f64(),
-        after_restore.as_secs_f64(),
-        (restored + after_restore).as_secs_f64()
+        seen.as_secs_f64(),
     );
-    // The goal is 3 s; the sessions are made anew after a restore (see README), which took
-    // 3.4 s here under TCG on two cores: the bound below is what the test holds today.
     assert!(
-        after_restore <= Duration::from_secs(10),
+        seen <= Duration::from_secs(3),
         "sessions Established {:.1} s after the restore",
-        after_restore.as_secs_f64()
+        seen.as_secs_f64()
     );
+    // The sessions survived: each one's uptime goes on from the snapshot, the one over the
+    // flapped link included (the guest's clock is the HPET, which the snapshot restores; a TSC
+    // clock would jump by the time since the snapshot and expire every BFD and hold timer).
+    for (node, peer, up) in &before {
+        let now = after
+            .iter()
+            .find(|(n, p, _)| n == node && p == peer)
+            .map(|(_, _, u)| *u)
+            .unwrap_or(0);
+        assert!(
+            now >= *up,
+            "{node}'s session with {peer} was made anew: uptime {up} ms at the snapshot, {now} ms after"
+        );
+    }
     lab.ok(&["destroy", "demo"]);
 }
 

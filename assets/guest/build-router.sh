@@ -13,6 +13,10 @@
 # initramfs (the whole root file system lives in RAM, so a snapshot holds all of it), and
 # grub-mkrescue puts kernel and initramfs on a hybrid ISO that is converted to qcow2.
 #
+# The kernel keeps time by the HPET (clocksource=hpet): under TCG the TSC follows the host's
+# clock across a snapshot restore, so a TSC guest comes back with every BFD and BGP timer
+# expired; QEMU's HPET counts the VM's clock, which the snapshot saves.
+#
 # The guest at boot (its /init, below):
 #   - prints GRUB and kernel output on ttyS0, the serial console vmlab serves and logs;
 #   - reads what vmlab puts in the VM through QEMU's fw_cfg (opt/vmlab/<name>):
@@ -187,10 +191,12 @@ up() { d=$(vtysh -c 'show daemons' 2>/dev/null); for x in zebra bgpd staticd bfd
 until up || [ $i -ge 120 ]; do
   sleep 0.5; i=$((i+1))
 done
+[ $i -lt 120 ] || echo "vmlab: FRR's daemons did not all answer within 60 s"
+echo "vmlab: FRR's daemons answer ($(cut -d' ' -f1 /proc/uptime) s after boot); applying its configuration"
 vtysh -b >> /var/log/frr-start.log 2>&1 || echo "vmlab: FRR's configuration did not apply: see /var/log/frr-start.log"
 lldpd
 dropbear -R -p 22
-echo "vmlab router guest $(hostname): $(ls -d /sys/class/net/*/ | grep -vc '/lo/$') NICs, FRR and lldpd started, ssh on eth0"
+echo "vmlab router guest $(hostname): $(ls -d /sys/class/net/*/ | grep -vc '/lo/$') NICs, FRR and lldpd started, ssh on eth0 ($(cut -d' ' -f1 /proc/uptime) s after boot)"
 while true; do setsid busybox cttyhack /bin/bash -l; sleep 1; done
 INIT
 chmod 755 "$root/init"
@@ -207,7 +213,7 @@ terminal_input serial
 terminal_output serial
 set timeout=0
 menuentry "vmlab router guest" {
-  linux /boot/vmlinuz console=ttyS0,115200 net.ifnames=0 panic=5 loglevel=4
+  linux /boot/vmlinuz console=ttyS0,115200 net.ifnames=0 panic=5 loglevel=4 clocksource=hpet
   initrd /boot/initrd.zst
 }
 GRUB
