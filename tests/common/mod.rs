@@ -208,21 +208,7 @@ pub fn guest_image() -> PathBuf {
                 );
                 return p;
             }
-            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let out = root.join("target/vmlab-guest/tiny.qcow2");
-            let _lock = FileLock::acquire("vmlab-guest-build");
-            let script = root.join("assets/guest/build-image.sh");
-            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-            // Built again when the recipe changed since.
-            if !out.is_file() || modified(&script) > modified(&out) {
-                let status = Command::new("bash")
-                    .arg(root.join("assets/guest/build-image.sh"))
-                    .arg(&out)
-                    .status()
-                    .expect("run build-image.sh");
-                assert!(status.success(), "building the tiny guest image failed");
-            }
-            out
+            built_image("build-image.sh", "tiny.qcow2", "the tiny guest")
         })
         .clone()
 }
@@ -233,23 +219,28 @@ pub fn guest_image() -> PathBuf {
 pub fn router_image() -> PathBuf {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
     IMAGE
-        .get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let out = root.join("target/vmlab-guest/router.qcow2");
-            let _lock = FileLock::acquire("vmlab-guest-build");
-            let script = root.join("assets/guest/build-router.sh");
-            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-            if !out.is_file() || modified(&script) > modified(&out) {
-                let status = Command::new("bash")
-                    .arg(&script)
-                    .arg(&out)
-                    .status()
-                    .expect("run build-router.sh");
-                assert!(status.success(), "building the router guest image failed");
-            }
-            out
-        })
+        .get_or_init(|| built_image("build-router.sh", "router.qcow2", "the router guest"))
         .clone()
+}
+
+/// `target/vmlab-guest/<out>`, built by `assets/guest/<script>` when it is missing or older
+/// than its recipe (under a machine-wide lock, so test processes build it once).
+#[allow(dead_code)]
+fn built_image(script: &str, out: &str, what: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = root.join("target/vmlab-guest").join(out);
+    let script = root.join("assets/guest").join(script);
+    let _lock = FileLock::acquire("vmlab-guest-build");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if !out.is_file() || modified(&script) > modified(&out) {
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+        assert!(status.success(), "building {what} image failed");
+    }
+    out
 }
 
 /// An exclusive lock shared by every test process on the machine.
