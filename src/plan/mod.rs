@@ -8,6 +8,7 @@
 pub mod coalesce;
 pub mod model;
 pub mod nics;
+pub mod patches;
 pub mod ports;
 pub mod qemu;
 
@@ -19,7 +20,7 @@ use crate::spec::{Lab, Link, LinkMode, SpecError};
 
 pub use model::{
     Accel, CrossHost, End, LabPlan, LinkPlan, LinkSockets, LinkTransport, Mac, NicPlan, NicRole,
-    NodePaths, NodePlan, PlanOptions,
+    NodePatches, NodePaths, NodePlan, PlanOptions,
 };
 pub use ports::{PortRole, PortUse};
 
@@ -187,6 +188,14 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             links: &links,
             paths: &paths,
         });
+        let node_patches = node
+            .dataplane
+            .as_ref()
+            .filter(|_| node.device_type != "host")
+            .map(|dp| NodePatches {
+                vars: patches::PatchVars::new(node, dp, &nics),
+                dataplane: dp.clone(),
+            });
         nodes.push(NodePlan {
             name: node.name.clone(),
             index: node.index,
@@ -208,6 +217,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             wait_for: node.wait_for.clone(),
             profile: node.profile.clone(),
             nics,
+            patches: node_patches,
             paths,
             argv,
         });
@@ -227,5 +237,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         patch_profiles: !lab.newtron,
         virtual_hosts,
         ports_moved: None,
+        patches_dir: lab.settings.patches.clone(),
+        patches_default: lab.settings.patches_default.clone(),
     })
 }

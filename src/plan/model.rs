@@ -211,6 +211,16 @@ pub struct NodePlan {
     pub paths: NodePaths,
     /// The complete QEMU command line, program first.
     pub argv: Vec<String>,
+    /// Its platform's dataplane and the variables its boot patches see (`None`: no
+    /// dataplane, or a host, which newtlab never patches either).
+    pub patches: Option<NodePatches>,
+}
+
+/// What a node's boot patches need from the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodePatches {
+    pub dataplane: crate::spec::Dataplane,
+    pub vars: super::patches::PatchVars,
 }
 
 /// How a link's two QEMUs meet. Either way each QEMU binds a unix datagram socket of its own
@@ -297,6 +307,10 @@ pub struct LabPlan {
     /// Why the ports are not the spec's: set by the engine when it moved a lab whose
     /// preferred block was taken (who held it, which block it used).
     pub ports_moved: Option<String>,
+    /// `vmlab.patches` (absolute), when the spec names a folder of patch sets.
+    pub patches_dir: Option<PathBuf>,
+    /// Where patch sets are looked for when nothing names a folder, in order.
+    pub patches_default: Vec<PathBuf>,
 }
 
 impl LabPlan {

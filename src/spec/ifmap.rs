@@ -67,6 +67,20 @@ impl InterfaceMap {
         }
     }
 
+    /// The interface name the map gives data NIC `nic` (1 and up), if it gives one: the
+    /// inverse of [`InterfaceMap::nic_for`].
+    pub fn name_for(&self, nic: u32) -> Option<String> {
+        let k = nic.checked_sub(1)?;
+        match self {
+            InterfaceMap::Sequential => Some(format!("Ethernet{k}")),
+            InterfaceMap::Stride4 => Some(format!("Ethernet{}", k.checked_mul(4)?)),
+            InterfaceMap::Custom(table) | InterfaceMap::Ports(table) => table
+                .iter()
+                .find(|(_, n)| *n == nic)
+                .map(|(name, _)| name.clone()),
+        }
+    }
+
     /// Parses `vm_interface_map` (and, for `custom`, the table) from a platform or profile.
     pub fn parse(kind: &str, custom: Option<&Map<String, Value>>) -> Result<Self, String> {
         match kind {

@@ -60,6 +60,12 @@ pub struct LabSettings {
     /// nothing on the host or beyond (QEMU's `restrict=on`; SSH in still works); `"outbound"`
     /// lets guests open connections out, including to every service on the host's loopback.
     pub guest_outbound: bool,
+    /// `vmlab.patches`: the folder of boot patch sets (`<dataplane>/always/*.json`), absolute.
+    pub patches: Option<PathBuf>,
+    /// Where patch sets are looked for when nothing names a folder, in order: `patches/`
+    /// beside the platforms (platforms.json, or newtron's registry), then newtron's own
+    /// `pkg/newtlab/patches` in the checkout that holds the registry.
+    pub patches_default: Vec<PathBuf>,
 }
 
 impl LabSettings {
@@ -107,6 +113,8 @@ impl Default for LabSettings {
             exact_ports: false,
             coalesce_hosts: None,
             guest_outbound: false,
+            patches: None,
+            patches_default: Vec::new(),
         }
     }
 }
@@ -173,6 +181,39 @@ pub struct Node {
     /// `vm_guest_network` of its profile or platform: `Some(true)` for `"outbound"`,
     /// `Some(false)` for `"isolated"`, `None` for the lab's `vmlab.guest_network`.
     pub guest_outbound: Option<bool>,
+    /// The platform's `dataplane` (newtron's), which picks the boot patches applied to the
+    /// node after every boot; `None` for a platform without one.
+    pub dataplane: Option<Dataplane>,
+}
+
+/// What a platform says about its dataplane: which patch set its nodes get after every boot
+/// (`<patches>/<name>/always/`, then `<patches>/<name>/<release>/`) and the values those
+/// patches' templates read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataplane {
+    /// `dataplane`: `sonic-vs`, `vpp`, `ciscovs`, ... (a safe name: it names a folder).
+    pub name: String,
+    /// `vm_image_release`: a second patch folder after `always` (a safe name too).
+    pub release: Option<String>,
+    /// `hwsku` ("" when the platform has none).
+    pub hwsku: String,
+    /// `default_speed` in Mb/s (`"100G"` is 100000; newtlab's default, 25000, when unset).
+    pub speed_mbps: u64,
+    /// The platform's `ports[]` inventory as written (empty for a platform without one).
+    pub ports: Vec<PlatformPort>,
+    /// `vm_patches` of the platform (the design's layout): its own patch folder, absolute.
+    pub patches: Option<PathBuf>,
+    /// Where `dataplane` was set (file, field), for messages about its patches.
+    pub from: (PathBuf, String),
+}
+
+/// One entry of a platform's `ports[]`, with every field newtron's `PortSpec` has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformPort {
+    pub name: String,
+    pub nic_index: u32,
+    pub speed: String,
+    pub lanes: Vec<i64>,
 }
 
 /// A file of the spec directory that the guest reads as `opt/vmlab/<name>` in fw_cfg

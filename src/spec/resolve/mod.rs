@@ -10,6 +10,7 @@
 //! This file reads the documents and puts the lab together; a second spec layout changes how
 //! documents are found, not these checks.
 
+mod dataplane;
 mod fields;
 mod links;
 mod nodes;
@@ -94,7 +95,16 @@ pub fn resolve_in(
         }
     };
 
-    let settings = resolve_settings(&topology, &topo_path, &mut errs);
+    let mut settings = resolve_settings(&topology, &topo_path, &mut errs);
+    settings.patches = settings::patches_dir(&topology, &topo_path, home, &mut errs);
+    settings.patches_default = match newtron {
+        // newtron's checkout: `patches/` beside its registry, or its own newtlab patches.
+        Some(n) => match n.registry.parent() {
+            Some(up) => vec![up.join("patches"), up.join("pkg/newtlab/patches")],
+            None => Vec::new(),
+        },
+        None => vec![src.dir.join("patches")],
+    };
 
     let platforms_path = src
         .platforms

@@ -415,6 +415,7 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
             None
         }
     };
+    let dataplane = super::dataplane::resolve(def, c.spec_dir, c.home, errs);
     if errs.len() != before {
         return None;
     }
@@ -443,6 +444,7 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         device_type,
         host_ip,
         guest_outbound,
+        dataplane,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The topology's settings section (`vmlab`, or `newtlab` in newtron's spec directories): port
 //! bases, boot limits, link mode, consoles, the cross-host check and the hosts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -23,9 +23,45 @@ const KNOWN: &[&str] = &[
     "servers",
     "coalesce_hosts",
     "guest_network",
+    "patches",
 ];
 
 pub(super) fn resolve_settings(
+    topo: &Map<String, Value>,
+    path: &Path,
+    errs: &mut SpecErrors,
+) -> LabSettings {
+    resolve_section(topo, path, errs)
+}
+
+/// `vmlab.patches`: the folder of boot patch sets, relative to the spec directory (or
+/// absolute, or under `~`).
+pub(super) fn patches_dir(
+    topo: &Map<String, Value>,
+    path: &Path,
+    home: Option<&Path>,
+    errs: &mut SpecErrors,
+) -> Option<PathBuf> {
+    let v = topo.get("vmlab")?.as_object()?.get("patches")?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match v.as_str() {
+        Some(p) if !p.is_empty() && crate::spec::values::path(p).is_ok() => Some(
+            super::fields::expand_path(p, dir, home),
+        ),
+        _ => {
+            errs.push(SpecError::new(
+                path,
+                "vmlab.patches",
+                format!("must be a folder's path, not {v}"),
+                "write the folder that holds <dataplane>/always/*.json, for example \"patches\", \
+                 or leave it out",
+            ));
+            None
+        }
+    }
+}
+
+fn resolve_section(
     topo: &Map<String, Value>,
     path: &Path,
     errs: &mut SpecErrors,
