@@ -112,6 +112,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
                 NodeStatus::Booting
             },
             stage: Some(stages[i % 4]),
+            patch: None,
             pid: Some(1000 + i as i32),
             ssh_port: 40000 + i as u16,
             console_port: Some(30000 + i as u16),

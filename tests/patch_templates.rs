@@ -44,7 +44,11 @@ fn vars(ports: usize, release: &str) -> PatchVars {
             .map(|i| PortVar {
                 name: format!("Ethernet{}", 4 * i),
                 nic_index: i as u32 + 1,
-                speed: if i % 2 == 0 { "100G".into() } else { String::new() },
+                speed: if i % 2 == 0 {
+                    "100G".into()
+                } else {
+                    String::new()
+                },
                 lanes: (0..(i as i64 % 3)).map(|l| 4 * i as i64 + l).collect(),
             })
             .collect(),
@@ -83,7 +87,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "python_braces",
         "print('{}'.format(x)); d = {'a': {'b': 1}}\n{% if x %}jinja{% endif %}\n",
     ),
-    ("lists", "{{.PCIAddrs}} {{len .Ports}} {{index .PCIAddrs 1}} {{(index .Ports 1).Lanes}}"),
+    (
+        "lists",
+        "{{.PCIAddrs}} {{len .Ports}} {{index .PCIAddrs 1}} {{(index .Ports 1).Lanes}}",
+    ),
     (
         "fields_of_ports",
         "{{range .Ports}}{{.Name}}:{{.NICIndex}}:{{.Speed}}:{{.Lanes}};{{end}}",
@@ -100,7 +107,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "braces_in_strings",
         "{{printf \"%s}}\" .Platform}}{{/* a }} b */}}{{`}}`}}{{if true}}{{\"{{if\"}}{{end}}",
     ),
-    ("trim_comment", "a  {{- /* a comment */ -}}  b\n  {{- \"c\" -}}  \nd"),
+    (
+        "trim_comment",
+        "a  {{- /* a comment */ -}}  b\n  {{- \"c\" -}}  \nd",
+    ),
     (
         "variables",
         "{{$n := .NumPorts}}{{$s := \"x\"}}{{range .Ports}}{{$s = printf \"%s%d\" $s $n}}{{end}}{{$s}} {{$.Platform}}",
@@ -188,7 +198,10 @@ fn templates_render_as_gos_text_template_renders_them() {
             if tname.starts_with("KNOWN") {
                 let want = go["out"].as_str().unwrap();
                 let got = ours.unwrap();
-                assert!(want.starts_with("{Ethernet0 1 ") && got.starts_with("map["), "{got} {want}");
+                assert!(
+                    want.starts_with("{Ethernet0 1 ") && got.starts_with("map["),
+                    "{got} {want}"
+                );
                 compared += 1;
                 continue;
             }
@@ -199,10 +212,9 @@ fn templates_render_as_gos_text_template_renders_them() {
                 }
                 (None, Err(_)) => refused += 1,
                 (Some(want), Err(e)) => panic!("{name}: Go renders {want:?}, vmlab refuses: {e}"),
-                (None, Ok(got)) => panic!(
-                    "{name}: Go refuses ({}), vmlab renders {got:?}",
-                    go["err"]
-                ),
+                (None, Ok(got)) => {
+                    panic!("{name}: Go refuses ({}), vmlab renders {got:?}", go["err"])
+                }
             }
         }
     }

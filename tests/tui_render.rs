@@ -34,6 +34,7 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
         platform: "sonic-vs".into(),
         status,
         stage,
+        patch: None,
         pid: up.map(|_| 1000),
         ssh_port: 40000,
         console_port: Some(30000),
@@ -855,4 +856,30 @@ fn at_80_columns_cut_link_ends_keep_their_port_and_say_so() {
     );
     assert!(t.contains("kbit/s"), "{t}");
     assert!(!t.contains("spine1:Eth "), "{t}");
+}
+
+#[test]
+fn the_boot_column_says_which_boot_patch_a_node_is_at() {
+    let mut app = app_with_lab();
+    // From the state file (a TUI opened mid-boot)...
+    let mut o = observation();
+    o.status.nodes[1].stage = Some(BootStage::Patching);
+    o.status.nodes[1].patch = Some([1, 3]);
+    app.observe(Ok(o));
+    let t = text(&render(&app, 110, 30));
+    assert!(t.contains("patching 1/3"), "{t}");
+    // ... and ahead of it, from the engine's events.
+    app.engine_event(vmlab::engine::api::Event::NodePatch {
+        node: "spine2".into(),
+        index: 2,
+        total: 3,
+        description: "Fix empty port_config.ini".into(),
+        elapsed: Duration::from_secs(31),
+    });
+    let t = text(&render(&app, 110, 30));
+    assert!(t.contains("patching 2/3"), "{t}");
+    assert!(
+        t.contains("spine2: boot patch 2/3: Fix empty port_config.ini"),
+        "{t}"
+    );
 }

@@ -40,6 +40,17 @@ pub struct Cli {
         display_order = 904
     )]
     pub platforms: Option<PathBuf>,
+    /// The folder of boot patch sets (<dataplane>/always/*.json, as newtron's
+    /// pkg/newtlab/patches); default: the platform's vm_patches, the topology's
+    /// vmlab.patches, then patches/ beside the platforms
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        env = "VMLAB_PATCHES",
+        display_order = 905
+    )]
+    pub patches: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

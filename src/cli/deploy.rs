@@ -248,6 +248,16 @@ async fn plain_lines(rx: &mut UnboundedReceiver<Event>, width: usize) {
                     elapsed.as_secs_f64()
                 )
             }
+            Event::NodePatch {
+                node,
+                index,
+                total,
+                description,
+                elapsed,
+            } => format!(
+                "[{:>6.1}s] {node:<width$}  patching {index}/{total}: {description}",
+                elapsed.as_secs_f64()
+            ),
             Event::Step(s) => format!("[{:>6.1}s] {s}", t0.elapsed().as_secs_f64()),
             other => other.describe(),
         };
@@ -283,6 +293,7 @@ async fn progress_bars(rx: &mut UnboundedReceiver<Event>, nodes: &[String], widt
         BootStage::Booting,
         BootStage::ConsolePrompt,
         BootStage::SshBanner,
+        BootStage::Patching,
         BootStage::Ready,
     ];
     while let Some(e) = rx.recv().await {
@@ -325,6 +336,20 @@ async fn progress_bars(rx: &mut UnboundedReceiver<Event>, nodes: &[String], widt
             Event::NodeWaiting { node, reason } => {
                 if let Some(pb) = bars.get(&node) {
                     pb.set_message(reason);
+                }
+            }
+            Event::NodePatch {
+                node,
+                index,
+                total,
+                description,
+                elapsed,
+            } => {
+                if let Some(pb) = bars.get(&node) {
+                    pb.set_message(format!(
+                        "{:>5.1}s  patching {index}/{total}: {description}",
+                        elapsed.as_secs_f64()
+                    ));
                 }
             }
             Event::Progress { what, fraction } => {

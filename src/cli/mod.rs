@@ -45,6 +45,7 @@ pub fn main() -> i32 {
     });
     init_tracing(if cli.quiet { -1 } else { cli.verbose as i8 });
     api::set_platforms_registry(cli.platforms.clone());
+    api::set_patches_dir(cli.patches.clone());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

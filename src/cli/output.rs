@@ -6,8 +6,8 @@ use comfy_table::presets::NOTHING;
 use comfy_table::{Cell, Table};
 
 use crate::engine::api::{
-    Check, DirReport, Dropped, HostView, ImageRow, LabState, LabStatus, LinkState, NodeStatus,
-    Snapshot, count,
+    BootStage, Check, DirReport, Dropped, HostView, ImageRow, LabState, LabStatus, LinkState,
+    NodeStatus, Snapshot, count,
 };
 use crate::plan::{End, LabPlan, LinkTransport, NicRole};
 use crate::spec::LinkImpair;
@@ -126,8 +126,42 @@ pub fn plan_text(plan: &LabPlan) -> String {
             );
         }
         let _ = writeln!(s, "{}", shell_words::join(&n.argv));
+        if let Some(rendered) = plan.boot_patches.get(&n.name) {
+            boot_patches_text(&mut s, rendered);
+        }
     }
     s
+}
+
+/// A node's boot patches as `--dry-run` shows them: each patch, then every command the guest
+/// will run and every file it will write, rendered.
+fn boot_patches_text(s: &mut String, rendered: &[crate::plan::patches::Rendered]) {
+    use crate::plan::patches::Step;
+    let _ = writeln!(
+        s,
+        "# boot patches ({}), applied over SSH after every boot, before the node is ready:",
+        rendered.len()
+    );
+    for (i, p) in rendered.iter().enumerate() {
+        let _ = writeln!(s, "#   {}. {} — {}", i + 1, p.file, p.description);
+        for step in &p.steps {
+            let (remote, _) = step.remote();
+            match step {
+                Step::Write { content, .. } => {
+                    let _ = writeln!(s, "#      $ {remote}   <<< {}", step.describe());
+                    for line in content.lines() {
+                        let _ = writeln!(s, "#      | {line}");
+                    }
+                }
+                Step::Disable { .. } => {
+                    let _ = writeln!(s, "#      $ {remote}   (a missing file is no failure)");
+                }
+                _ => {
+                    let _ = writeln!(s, "#      $ {remote}");
+                }
+            }
+        }
+    }
 }
 
 /// `vmlab status`: node and link tables.
@@ -151,6 +185,10 @@ pub fn status_text(st: &LabStatus) -> String {
             n.name.clone(),
             n.platform.clone(),
             match (n.status, n.stage) {
+                (NodeStatus::Booting, Some(BootStage::Patching)) => match n.patch {
+                    Some([i, of]) => format!("booting (patching {i}/{of})"),
+                    None => "booting (patching)".to_string(),
+                },
                 (NodeStatus::Booting, Some(stage)) => {
                     format!("booting ({})", stage.label())
                 }

@@ -28,6 +28,14 @@ pub enum Event {
         stage: BootStage,
         elapsed: Duration,
     },
+    /// A node's boot patch `index` of `total` (1-based) begins.
+    NodePatch {
+        node: String,
+        index: usize,
+        total: usize,
+        description: String,
+        elapsed: Duration,
+    },
     /// A node waits before it starts (staged boot).
     NodeWaiting { node: String, reason: String },
     /// A node failed to launch or boot.
@@ -73,6 +81,13 @@ impl Event {
             } => {
                 format!("{node}: {} ({:.1} s)", stage.label(), elapsed.as_secs_f64())
             }
+            Event::NodePatch {
+                node,
+                index,
+                total,
+                description,
+                ..
+            } => format!("{node}: boot patch {index}/{total}: {description}"),
             Event::NodeFailed { node, reason, .. } => format!("{node}: FAILED: {reason}"),
             Event::NodeWaiting { node, reason } => format!("{node}: {reason}"),
             Event::Step(s) => s.clone(),
@@ -125,6 +140,14 @@ impl Event {
                 elapsed,
             } => json!({"event": "node_stage", "node": node, "stage": stage,
                         "elapsed_s": secs(*elapsed)}),
+            Event::NodePatch {
+                node,
+                index,
+                total,
+                description,
+                elapsed,
+            } => json!({"event": "node_patch", "node": node, "index": index, "total": total,
+                        "description": description, "elapsed_s": secs(*elapsed)}),
             Event::NodeWaiting { node, reason } => {
                 json!({"event": "node_waiting", "node": node, "reason": reason})
             }

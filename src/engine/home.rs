@@ -27,6 +27,25 @@ pub fn set_platforms_registry(dir: Option<PathBuf>) {
     let _ = REGISTRY.set(dir);
 }
 
+/// The folder of boot patch sets named by the user (`--patches` or `VMLAB_PATCHES`); `None`:
+/// the spec's, or the default places.
+pub fn patches_dir() -> Option<PathBuf> {
+    PATCHES
+        .get()
+        .cloned()
+        .flatten()
+        .or_else(|| std::env::var_os("VMLAB_PATCHES").map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+}
+
+static PATCHES: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Names the folder of boot patch sets for this process (`--patches`); first call wins.
+pub fn set_patches_dir(dir: Option<PathBuf>) {
+    let _ = PATCHES.set(dir);
+}
+
 /// `$VMLAB_HOME`, else `$HOME/.vmlab`.
 pub fn vmlab_home() -> PathBuf {
     if let Some(h) = std::env::var_os("VMLAB_HOME").filter(|v| !v.is_empty()) {

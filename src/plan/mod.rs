@@ -193,7 +193,15 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             .as_ref()
             .filter(|_| node.device_type != "host")
             .map(|dp| NodePatches {
-                vars: patches::PatchVars::new(node, dp, &nics),
+                vars: patches::PatchVars::new(
+                    node,
+                    dp,
+                    &nics
+                        .iter()
+                        .filter(|n| !matches!(n.role, NicRole::Management))
+                        .map(|n| (n.index, n.pci_slot))
+                        .collect::<Vec<_>>(),
+                ),
                 dataplane: dp.clone(),
             });
         nodes.push(NodePlan {
@@ -239,5 +247,6 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         ports_moved: None,
         patches_dir: lab.settings.patches.clone(),
         patches_default: lab.settings.patches_default.clone(),
+        boot_patches: Default::default(),
     })
 }

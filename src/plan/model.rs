@@ -311,6 +311,9 @@ pub struct LabPlan {
     pub patches_dir: Option<PathBuf>,
     /// Where patch sets are looked for when nothing names a folder, in order.
     pub patches_default: Vec<PathBuf>,
+    /// Each node's boot patches, rendered (filled in by the engine, which reads the patch
+    /// files; empty from [`super::build`]).
+    pub boot_patches: std::collections::BTreeMap<String, Vec<super::patches::Rendered>>,
 }
 
 impl LabPlan {

@@ -18,8 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::{Dataplane, Node, PlatformPort};
 
-use super::model::{NicPlan, NicRole};
-
 /// The largest descriptor or template vmlab reads (newtron's largest is under 200 KiB).
 pub const MAX_PATCH_FILE: u64 = 4 << 20;
 
@@ -146,14 +144,10 @@ pub struct PortVar {
 }
 
 impl PatchVars {
-    /// The variables for `node`, whose NICs are `nics` (the plan's, management NIC first).
-    /// A data NIC's port is the platform's `ports[]` entry for that NIC index, else the name
-    /// the node's interface map gives it.
-    pub fn new(node: &Node, dataplane: &Dataplane, nics: &[NicPlan]) -> Self {
-        let data: Vec<&NicPlan> = nics
-            .iter()
-            .filter(|n| !matches!(n.role, NicRole::Management))
-            .collect();
+    /// The variables for `node`, whose data NICs are `data` (`(NIC index, PCI slot)` as the
+    /// plan places them, in order). A data NIC's port is the platform's `ports[]` entry for
+    /// that NIC index, else the name the node's interface map gives it.
+    pub fn new(node: &Node, dataplane: &Dataplane, data: &[(u32, u32)]) -> Self {
         let port = |k: u32| -> PortVar {
             match dataplane.ports.iter().find(|p| p.nic_index == k) {
                 Some(PlatformPort {
@@ -177,8 +171,8 @@ impl PatchVars {
         };
         PatchVars {
             num_ports: data.len(),
-            pci_addrs: data.iter().map(|n| pci_address(n.pci_slot)).collect(),
-            ports: data.iter().map(|n| port(n.index)).collect(),
+            pci_addrs: data.iter().map(|(_, slot)| pci_address(*slot)).collect(),
+            ports: data.iter().map(|(k, _)| port(*k)).collect(),
             hwsku_dir: format!("{HWSKU_ROOT}/{}", dataplane.hwsku),
             port_speed: dataplane.speed_mbps,
             platform: node.platform.clone(),
@@ -205,7 +199,10 @@ impl PatchVars {
                     ("Name", s(&p.name)),
                     ("NICIndex", Value::Int(i64::from(p.nic_index))),
                     ("Speed", s(&p.speed)),
-                    ("Lanes", list(p.lanes.iter().map(|l| Value::Int(*l)).collect())),
+                    (
+                        "Lanes",
+                        list(p.lanes.iter().map(|l| Value::Int(*l)).collect()),
+                    ),
                 ])
             })
             .collect();
@@ -470,6 +467,13 @@ fn render_one(p: &Loaded, data: &Value) -> Result<Rendered, String> {
         let text = template(&r.template)?;
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let words = redis_words(line)
+                .and_then(|w| match w.first() {
+                    // redis-cli would read it as one of its own options.
+                    Some(first) if first.starts_with('-') => {
+                        Err("a redis line starts with a command, not an option".into())
+                    }
+                    _ => Ok(w),
+                })
                 .map_err(|why| format!("template {}: line {line:?}: {why}", r.template))?;
             steps.push(Step::Redis {
                 template: r.template.clone(),
@@ -583,9 +587,22 @@ pub fn redis_words(line: &str) -> Result<Vec<String>, String> {
     }
 }
 
-/// `s` as one word of a POSIX shell: single-quoted, each `'` written `'\''`.
+/// `s` as one word of a POSIX shell: as it is when it has only characters no shell treats
+/// specially, else single-quoted, each `'` written `'\''`.
 pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+    let plain = !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'-' | b'.' | b'/' | b':' | b',' | b'+' | b'@' | b'%'
+                )
+        });
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]
@@ -595,14 +612,25 @@ mod tests {
     #[test]
     fn redis_lines_split_as_redis_cli_splits_them() {
         assert_eq!(
-            redis_words(r#"HSET "DEVICE_METADATA|localhost" "docker_routing_config_mode" "unified""#)
-                .unwrap(),
-            ["HSET", "DEVICE_METADATA|localhost", "docker_routing_config_mode", "unified"]
+            redis_words(
+                r#"HSET "DEVICE_METADATA|localhost" "docker_routing_config_mode" "unified""#
+            )
+            .unwrap(),
+            [
+                "HSET",
+                "DEVICE_METADATA|localhost",
+                "docker_routing_config_mode",
+                "unified"
+            ]
         );
         assert_eq!(
             redis_words(r#"EVAL "for _,k in ipairs(redis.call('KEYS','PORT|*')) do end" 0"#)
                 .unwrap(),
-            ["EVAL", "for _,k in ipairs(redis.call('KEYS','PORT|*')) do end", "0"]
+            [
+                "EVAL",
+                "for _,k in ipairs(redis.call('KEYS','PORT|*')) do end",
+                "0"
+            ]
         );
         assert_eq!(
             redis_words(r#"SET a "x\"y\n\x41" 'it\'s'"#).unwrap(),
@@ -624,14 +652,17 @@ mod tests {
         };
         assert_eq!(
             step.remote().0,
-            r"redis-cli -n 4 'HSET' 'PORT|E0'\''; rm -rf / #'"
+            r"redis-cli -n 4 HSET 'PORT|E0'\''; rm -rf / #'"
         );
         let w = Step::Write {
             template: "t".into(),
             dest: "/etc/a b$(id)".into(),
             content: "x".into(),
         };
-        assert_eq!(w.remote(), ("sudo tee -- '/etc/a b$(id)' >/dev/null".into(), Some("x")));
+        assert_eq!(
+            w.remote(),
+            ("sudo tee -- '/etc/a b$(id)' >/dev/null".into(), Some("x"))
+        );
         assert!(guest_path("etc/x").is_err());
         assert!(guest_path("/etc/x\nrm").is_err());
         assert!(template_name("../x").is_err() && template_name("a/b").is_err());
@@ -640,9 +671,15 @@ mod tests {
 
     #[test]
     fn unknown_descriptor_fields_are_refused_with_the_file() {
-        let e = Descriptor::parse("vpp/always/01.json", r#"{"description": "x", "pre_comands": []}"#)
-            .unwrap_err();
-        assert!(e.contains("vpp/always/01.json") && e.contains("pre_comands"), "{e}");
+        let e = Descriptor::parse(
+            "vpp/always/01.json",
+            r#"{"description": "x", "pre_comands": []}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("vpp/always/01.json") && e.contains("pre_comands"),
+            "{e}"
+        );
         let d = Descriptor::parse(
             "x.json",
             r#"{"description": "d", "files": [{"template": "a", "dest": "/a"}],

@@ -20,8 +20,8 @@ pub mod values;
 pub use error::{SpecError, SpecErrors};
 pub use ifmap::InterfaceMap;
 pub use model::{
-    Credentials, Dataplane, Endpoint, GuestFile, Lab, LabSettings, Link, LinkImpair, LinkMode, Node,
-    PlatformPort,
+    Credentials, Dataplane, Endpoint, GuestFile, Lab, LabSettings, Link, LinkImpair, LinkMode,
+    Node, PlatformPort,
 };
 pub use name::{BadName, LabName};
 pub use resolve::{resolve, resolve_in};

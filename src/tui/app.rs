@@ -199,6 +199,8 @@ pub struct App {
     pub overlay: Overlay,
     /// Boot stages the engine reported, newer than the last observation may know.
     pub stages: HashMap<String, BootStage>,
+    /// Which boot patch each patching node is at (`[which, of]`), from the engine's events.
+    pub patching: HashMap<String, [usize; 2]>,
     /// Nodes with an action (start/stop/restart) in flight.
     pub busy: HashMap<String, NodeOp>,
     /// Which table the selection keys move in.
@@ -242,6 +244,7 @@ impl App {
             log: VecDeque::new(),
             overlay: Overlay::None,
             stages: HashMap::new(),
+            patching: HashMap::new(),
             busy: HashMap::new(),
             table: Table::Nodes,
             selected_link: 0,
@@ -309,6 +312,13 @@ impl App {
         let error = e.is_problem();
         if let EngineEvent::NodeStage { node, stage, .. } = &e {
             self.stages.insert(node.clone(), *stage);
+        }
+        if let EngineEvent::NodePatch {
+            node, index, total, ..
+        } = &e
+        {
+            self.stages.insert(node.clone(), BootStage::Patching);
+            self.patching.insert(node.clone(), [*index, *total]);
         }
         if let EngineEvent::Check(r) = &e {
             self.check_ended(r);

@@ -90,6 +90,11 @@ pub fn set_platforms_registry(dir: Option<PathBuf>) {
     home::set_platforms_registry(dir);
 }
 
+/// Names the folder of boot patch sets for this process (`--patches`).
+pub fn set_patches_dir(dir: Option<PathBuf>) {
+    home::set_patches_dir(dir);
+}
+
 /// The current directory, when it holds a spec (a `topology.json`): where a command without
 /// `-S` looks first.
 pub fn spec_dir_here() -> Option<PathBuf> {

@@ -19,6 +19,7 @@ use crate::engine::node::health::{self, BootOutcome, Watch};
 use crate::engine::node::process::QemuIdentity;
 use crate::engine::node::qemu;
 use crate::engine::node::state::{BootStage, NodeState};
+use crate::plan::patches::Rendered;
 use crate::plan::{Accel, NodePaths, NodePlan};
 
 /// What booting one node needs: its command line and how to tell it is ready. Made from the
@@ -31,12 +32,15 @@ pub struct Target {
     pub paths: NodePaths,
     pub ssh: SocketAddr,
     pub boot_timeout: Duration,
+    /// Its boot patches, rendered: applied once SSH answers, before it is ready.
+    pub patches: Vec<Rendered>,
 }
 
 impl Target {
-    /// A node as deploy planned it.
-    pub fn planned(node: &NodePlan) -> Self {
+    /// A node as deploy planned it, with the boot patches the deploy rendered for it.
+    pub fn planned(node: &NodePlan, patches: &[Rendered]) -> Self {
         Target {
+            patches: patches.to_vec(),
             name: node.name.clone(),
             argv: node.argv.clone(),
             platform: node.platform.clone(),
@@ -55,6 +59,7 @@ impl Target {
             )));
         }
         Ok(Target {
+            patches: super::patches::recorded(lab, name).map_err(EngineError::LabState)?,
             name: name.to_string(),
             argv: rec.argv.clone(),
             platform: rec.platform.clone(),
@@ -140,7 +145,9 @@ impl Boot {
     }
 
     /// Watches the node until it is ready, its QEMU dies or its boot timeout passes; each
-    /// stage is recorded (only while the node is still this QEMU) and sent as an event.
+    /// stage is recorded (only while the node is still this QEMU) and sent as an event. Once
+    /// its SSH answers, its boot patches are applied (a failing one fails the boot); then it
+    /// is ready.
     pub async fn watch(&self, lab: &LabDir, events: &EventSink) -> BootOutcome {
         let t = &self.target;
         let pid = self.launched.pid;
@@ -157,7 +164,7 @@ impl Boot {
         let stalled = |why: String| {
             events.send(Event::Warning(format!("{}: {why}", t.name)));
         };
-        health::watch_boot(
+        let outcome = health::watch_boot(
             Watch {
                 pid,
                 qemu: QemuIdentity::launched(&t.paths.pidfile, self.launched.exe.as_deref()),
@@ -170,7 +177,23 @@ impl Boot {
             &reached,
             &stalled,
         )
-        .await
+        .await;
+        let BootOutcome::Ready { .. } = outcome else {
+            return outcome;
+        };
+        if !t.patches.is_empty() {
+            reached(BootStage::Patching, self.started.elapsed());
+            if let Err(reason) = super::patches::apply(lab, &t.name, pid, &t.patches, events).await
+            {
+                return BootOutcome::Failed {
+                    reason,
+                    elapsed: self.started.elapsed(),
+                };
+            }
+        }
+        let elapsed = self.started.elapsed();
+        reached(BootStage::Ready, elapsed);
+        BootOutcome::Ready { elapsed }
     }
 
     /// Records a watch's outcome: `ready` (and the boot time learnt for the platform), or

@@ -294,7 +294,11 @@ async fn checked_plan(
     if let Some(why) = &plan.ports_moved {
         events.send(Event::Warning(why.clone()));
     }
-    let problems = preflight::check(&plan, spec, &own, &claimed);
+    let mut plan = plan;
+    let mut problems = preflight::check(&plan, spec, &own, &claimed);
+    for e in super::patches::render_into(&mut plan, events).0 {
+        problems.push(e);
+    }
     Ok((plan, problems))
 }
 
@@ -370,6 +374,7 @@ impl Deployment {
         // Every node's command line is on disk before any QEMU starts: a deploy killed
         // mid-launch leaves destroy what it needs to recognise each QEMU.
         LabState::from_plan(plan).create(lab)?;
+        super::patches::save(lab, plan)?;
 
         let local = plan.local_nodes().count();
         if let Some(h) = &plan.local_host {
@@ -593,10 +598,12 @@ impl Deployment {
                 });
             }
             if !d.start.is_empty() {
-                let launches = d
-                    .start
-                    .iter()
-                    .map(|i| boot::launch(lab, boot::Target::planned(nodes[*i]), &[], events));
+                let launches = d.start.iter().map(|i| {
+                    let patches = plan.boot_patches.get(&nodes[*i].name);
+                    let target =
+                        boot::Target::planned(nodes[*i], patches.map_or(&[][..], |p| &p[..]));
+                    boot::launch(lab, target, &[], events)
+                });
                 for launched in futures::future::join_all(launches).await {
                     match launched? {
                         Ok(b) => watches.push(async move {

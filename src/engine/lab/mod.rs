@@ -2,7 +2,8 @@
 //! every command that changes it ([`lock`]), its `state.json` ([`state`]), deploy and destroy,
 //! start, stop and restart of one of its nodes ([`lifecycle`]), its links' admin state,
 //! impairments and capture ([`links`]), bringing back what died ([`repair`]), finding labs
-//! ([`find`]), its live status and monitor, the preflight checks and the profile patch.
+//! ([`find`]), its live status and monitor, the preflight checks, the profile patch and the boot patches
+//! ([`patches`]).
 
 pub mod boot;
 pub mod deploy;
@@ -16,6 +17,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod lock;
 pub mod monitor;
+pub mod patches;
 pub mod ports;
 pub mod preflight;
 pub mod profiles;

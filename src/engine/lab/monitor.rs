@@ -241,6 +241,7 @@ mod tests {
                 platform: "p".into(),
                 status: node,
                 stage: None,
+                patch: None,
                 pid: None,
                 ssh_port: 1,
                 console_port: Some(2),

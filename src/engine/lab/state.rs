@@ -82,6 +82,7 @@ impl LabState {
                     image: Some(n.image.clone()),
                     host: n.host.clone(),
                     stage: None,
+                    patch: None,
                     started: None,
                     ready_at: None,
                     boot_seconds: None,

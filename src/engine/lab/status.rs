@@ -29,6 +29,9 @@ pub struct NodeRow {
     pub status: NodeStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<BootStage>,
+    /// While its boot patches are applied: `[which, of how many]` (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<[usize; 2]>,
     pub pid: Option<i32>,
     pub ssh_port: u16,
     /// `null`: the console is on the lab's unix socket (`vmlab console`).
@@ -192,6 +195,7 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             platform: n.platform.clone(),
             status,
             stage: if live.is_some() { n.stage } else { None },
+            patch: live.and(n.patch),
             pid: live,
             ssh_port: n.ssh_port,
             console_port: n.console_port,
@@ -219,6 +223,7 @@ pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
             name: h.name.clone(),
             platform: h.platform.clone(),
             stage: None,
+            patch: None,
             device_type: Some("host".into()),
             host_ip: h.host_ip.clone(),
             vm: Some(h.vm.clone()),

@@ -89,8 +89,8 @@ pub async fn watch_boot(
                     // A guest that prints nothing on its console still booted.
                     emit(BootStage::Booting);
                 }
+                // `Ready` is the boot path's to say, once the node's boot patches are on.
                 emit(BootStage::SshBanner);
-                emit(BootStage::Ready);
                 return BootOutcome::Ready {
                     elapsed: w.started.elapsed(),
                 };

@@ -70,6 +70,8 @@ pub enum BootStage {
     ConsolePrompt,
     /// The forwarded SSH port answered with an `SSH-2.0-` banner.
     SshBanner,
+    /// Its platform's boot patches are being applied (`patch` says which).
+    Patching,
     /// The node is usable.
     Ready,
 }
@@ -81,6 +83,7 @@ impl BootStage {
             BootStage::Booting => "booting",
             BootStage::ConsolePrompt => "console prompt",
             BootStage::SshBanner => "ssh banner",
+            BootStage::Patching => "patching",
             BootStage::Ready => "ready",
         }
     }
@@ -106,6 +109,9 @@ pub struct NodeState {
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<BootStage>,
+    /// While its boot patches are applied: `[which, of how many]` (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<[usize; 2]>,
     /// When QEMU started (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<String>,
@@ -192,6 +198,7 @@ impl NodeState {
         self.exe = exe;
         self.status = NodeStatus::Booting;
         self.stage = Some(BootStage::Launched);
+        self.patch = None;
         self.started = Some(at);
         self.ready_at = None;
         self.boot_seconds = None;
@@ -218,6 +225,7 @@ impl NodeState {
         }
         self.status = NodeStatus::Running;
         self.stage = Some(BootStage::Ready);
+        self.patch = None;
         self.ready_at = Some(at);
         self.failure = None;
         self.waiting = None;
@@ -233,6 +241,14 @@ impl NodeState {
         }
     }
 
+    /// The boot of QEMU `pid` is applying boot patch `which` of `total`.
+    pub fn patching(&mut self, pid: i32, which: usize, total: usize) {
+        if self.pid == Some(pid) && self.status == NodeStatus::Booting {
+            self.stage = Some(BootStage::Patching);
+            self.patch = Some([which, total]);
+        }
+    }
+
     /// The boot of QEMU `pid` finished: the node is ready. False if the node has moved on
     /// (stopped, or started again) since that boot began.
     pub fn ready(&mut self, pid: i32, boot_secs: f64, at: String) -> bool {
@@ -241,6 +257,7 @@ impl NodeState {
         }
         self.status = NodeStatus::Running;
         self.stage = Some(BootStage::Ready);
+        self.patch = None;
         self.ready_at = Some(at);
         self.boot_seconds = Some((boot_secs * 10.0).round() / 10.0);
         true
@@ -264,6 +281,7 @@ impl NodeState {
         self.exe = None;
         self.status = NodeStatus::Stopped;
         self.stage = None;
+        self.patch = None;
         self.ready_at = None;
         self.paused = None;
     }
@@ -284,6 +302,7 @@ mod tests {
             image: None,
             host: None,
             stage: None,
+            patch: None,
             started: None,
             ready_at: None,
             boot_seconds: None,

@@ -45,9 +45,9 @@ pub(super) fn patches_dir(
     let v = topo.get("vmlab")?.as_object()?.get("patches")?;
     let dir = path.parent().unwrap_or(Path::new("."));
     match v.as_str() {
-        Some(p) if !p.is_empty() && crate::spec::values::path(p).is_ok() => Some(
-            super::fields::expand_path(p, dir, home),
-        ),
+        Some(p) if !p.is_empty() && crate::spec::values::path(p).is_ok() => {
+            Some(super::fields::expand_path(p, dir, home))
+        }
         _ => {
             errs.push(SpecError::new(
                 path,
@@ -61,11 +61,7 @@ pub(super) fn patches_dir(
     }
 }
 
-fn resolve_section(
-    topo: &Map<String, Value>,
-    path: &Path,
-    errs: &mut SpecErrors,
-) -> LabSettings {
+fn resolve_section(topo: &Map<String, Value>, path: &Path, errs: &mut SpecErrors) -> LabSettings {
     let mut s = LabSettings::default();
     // newtron's own spec directories name this section "newtlab".
     let (key, section) = match (topo.get("vmlab"), topo.get("newtlab")) {

@@ -150,11 +150,17 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
                         .unwrap_or(Duration::from_secs(180));
                     let elapsed = n.uptime_secs.unwrap_or(0) as f64;
                     let frac = (elapsed / expected.as_secs_f64().max(1.0)).min(0.99);
-                    format!(
-                        "{} {}",
-                        gauge(frac, 6),
-                        stage.map(|s| s.label()).unwrap_or("launching")
-                    )
+                    let what = match stage {
+                        Some(BootStage::Patching) => {
+                            match app.patching.get(&n.name).copied().or(n.patch) {
+                                Some([i, of]) => format!("patching {i}/{of}"),
+                                None => "patching".into(),
+                            }
+                        }
+                        Some(s) => s.label().into(),
+                        None => "launching".into(),
+                    };
+                    format!("{} {what}", gauge(frac, 6))
                 }
                 (NodeStatus::Pending, _) => n.waiting.clone().unwrap_or_else(|| "-".into()),
                 _ => "-".into(),
