@@ -162,7 +162,9 @@ fn write_network(root: &Path) -> std::path::PathBuf {
         &platform(
             "Test-S6000_vs",
             json!({"hwsku": "Force10-S6000", "default_speed": "40000", "dataplane": "sonic-vs"}),
-            (0..4).map(|i| (format!("Ethernet{}", 4 * i), i + 1)).collect(),
+            (0..4)
+                .map(|i| (format!("Ethernet{}", 4 * i), i + 1))
+                .collect(),
         ),
     );
     write_json(
@@ -288,7 +290,10 @@ fn boot_patches_reach_newtrons_switches_in_order_and_again_after_a_restart() {
     ] {
         assert!(s2.contains(want), "sw2's dry run lacks {want:?}:\n{s2}");
     }
-    assert!(!dry.contains("wrong-release") && !dry.contains("README"), "{dry}");
+    assert!(
+        !dry.contains("wrong-release") && !dry.contains("README"),
+        "{dry}"
+    );
 
     let o = lab.ok(&["deploy", net_arg, "--progress", "json"]);
     let events: Vec<Value> = stderr(&o)
@@ -312,11 +317,15 @@ fn boot_patches_reach_newtrons_switches_in_order_and_again_after_a_restart() {
         let patching = at(&|e| e["stage"] == "patching").expect("patching stage");
         let first = at(&|e| e["event"] == "node_patch").expect("a patch");
         let ready = at(&|e| e["stage"] == "ready").expect("ready");
-        assert!(banner < patching && patching < first && first < ready, "{node}: {mine:?}");
+        assert!(
+            banner < patching && patching < first && first < ready,
+            "{node}: {mine:?}"
+        );
     }
     assert!(
-        of("host1").iter().all(|e| e["event"] != "node_patch"
-            && e["stage"] != "patching"),
+        of("host1")
+            .iter()
+            .all(|e| e["event"] != "node_patch" && e["stage"] != "patching"),
         "{:?}",
         of("host1")
     );
@@ -354,23 +363,26 @@ fn boot_patches_reach_newtrons_switches_in_order_and_again_after_a_restart() {
         "\nEthernet0 bobm0\nEthernet1 bobm1\nEthernet2 bobm2\n"
     );
     assert_eq!(
-        on(
-            &lab,
-            "sw2",
-            "ls /etc/config-setup/factory-default-hooks.d/"
-        ),
+        on(&lab, "sw2", "ls /etc/config-setup/factory-default-hooks.d/"),
         "10-01-vpp-cfg-init.disabled\n"
     );
 
     // A restart boots sw2 afresh (its root lives in RAM) and applies its patches again.
     let o = lab.ok(&["restart", "--lab", "patchlab", "sw2"]);
     let said = format!("{}{}", stdout(&o), stderr(&o));
-    assert!(said.contains("sw2: boot patch 3/3: Release 202405 only"), "{said}");
+    assert!(
+        said.contains("sw2: boot patch 3/3: Release 202405 only"),
+        "{said}"
+    );
     assert_eq!(on(&lab, "sw2", LOG), sw2_log());
 
     // A restore puts the guest back as it was: nothing is applied again.
     lab.ok(&["snapshot", "--lab", "patchlab", "patched"]);
-    on(&lab, "sw2", "echo after-the-snapshot >> /var/log/standins.log");
+    on(
+        &lab,
+        "sw2",
+        "echo after-the-snapshot >> /var/log/standins.log",
+    );
     let o = lab.ok(&["restore", "--lab", "patchlab", "patched"]);
     let said = format!("{}{}", stdout(&o), stderr(&o));
     assert!(!said.contains("boot patch"), "{said}");
@@ -408,7 +420,14 @@ fn a_failing_boot_patch_fails_the_deploy_naming_the_patch_the_command_and_its_ou
     let specs = specs.to_str().unwrap();
 
     // A folder named on the command line must be there.
-    let o = lab.vmlab(&["deploy", "-S", specs, "--dry-run", "--patches", "/nonexistent/p"]);
+    let o = lab.vmlab(&[
+        "deploy",
+        "-S",
+        specs,
+        "--dry-run",
+        "--patches",
+        "/nonexistent/p",
+    ]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("/nonexistent/p") && stderr(&o).contains("is not a folder"),
@@ -431,6 +450,10 @@ fn a_failing_boot_patch_fails_the_deploy_naming_the_patch_the_command_and_its_ou
     }
     assert!(!err.contains("never"), "{err}");
     // Nothing half-deployed is left behind.
-    assert!(lab.qemus().is_empty(), "QEMU left running: {:?}", lab.qemus());
+    assert!(
+        lab.qemus().is_empty(),
+        "QEMU left running: {:?}",
+        lab.qemus()
+    );
     assert!(!lab.lab_dir().exists(), "lab dir left behind");
 }

@@ -183,7 +183,8 @@ impl Boot {
         };
         if !t.patches.is_empty() {
             reached(BootStage::Patching, self.started.elapsed());
-            if let Err(reason) = super::patches::apply(lab, &t.name, pid, &t.patches, events).await
+            if let Err(reason) =
+                super::patches::apply(lab, (&t.name, pid, self.started), &t.patches, events).await
             {
                 return BootOutcome::Failed {
                     reason,

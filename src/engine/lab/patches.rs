@@ -265,19 +265,17 @@ pub fn recorded(lab: &LabDir, node: &str) -> Result<Vec<Rendered>, String> {
     }
 }
 
-/// Applies `rendered` to `node`, in order, over its SSH login (the connection its commands
-/// share): an event and a recorded progress per patch. The first step that fails ends it,
-/// with the patch, the step and what it printed.
+/// Applies `rendered` to `node` (QEMU `pid`, launched at `started`), in order, over its SSH
+/// login (the connection its commands share): an event and a recorded progress per patch.
+/// The first step that fails ends it, with the patch, the step and what it printed.
 pub async fn apply(
     lab: &LabDir,
-    node: &str,
-    pid: i32,
+    (node, pid, started): (&str, i32, Instant),
     rendered: &[Rendered],
     events: &EventSink,
 ) -> Result<(), String> {
     let total = rendered.len();
     let me = std::env::current_exe().map_err(|e| format!("cannot locate vmlab: {e}"))?;
-    let started = Instant::now();
     for (i, patch) in rendered.iter().enumerate() {
         let _ = LabState::update_node(lab, node, |n| n.patching(pid, i + 1, total));
         events.send(Event::NodePatch {
