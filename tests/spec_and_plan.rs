@@ -785,3 +785,103 @@ fn guests_reach_nothing_on_the_host_unless_the_spec_says_so() {
     let err = restrict(bad, r#"{"platform": "p"}"#).unwrap_err();
     assert!(err.contains("vmlab.guest_network"), "{err}");
 }
+
+/// A platform's dataplane reaches its nodes' plans with newtlab's variables: `PCIAddrs` are
+/// the slots the node's own QEMU command line gives its data NICs (gap NICs too), `Ports`
+/// follow each NIC's index, `PortSpeed` reads units.
+#[test]
+fn boot_patch_variables_are_the_nics_qemu_really_gets() {
+    let platforms = PLATFORMS
+        .replace(
+            r#""hwsku": "Force10-S6000", "port_count": 32 }"#,
+            r#""hwsku": "Force10-S6000", "port_count": 32, "dataplane": "sonic-vs",
+                "default_speed": "40G" }"#,
+        )
+        .replace(
+            r#""vm_credentials": { "user": "admin", "pass": "vpp" } }"#,
+            r#""vm_credentials": { "user": "admin", "pass": "vpp" }, "dataplane": "vpp",
+                 "vm_image_release": "202405", "hwsku": "Force10-S6000" }"#,
+        );
+    let src = sources(
+        TOPOLOGY,
+        &platforms,
+        &[
+            ("spine1", r#"{"platform": "sonic-vs"}"#),
+            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
+            ("edge", r#"{"platform": "vendor"}"#),
+        ],
+    );
+    let lab = spec::resolve(&src, Some(Path::new("/home/u"))).expect("valid spec");
+    let plan = plan::build(&lab, &opts()).unwrap();
+    let node = |n: &str| plan.nodes.iter().find(|x| x.name == n).unwrap();
+    assert!(
+        node("edge").patches.is_none(),
+        "a platform without a dataplane"
+    );
+    for name in ["spine1", "leaf1"] {
+        let n = node(name);
+        let p = n.patches.as_ref().expect("patch variables");
+        // Every data NIC's `addr=` in the argv, in NIC order.
+        let argv_addrs: Vec<String> = n
+            .argv
+            .iter()
+            .filter(|a| a.contains(",id=nic") && !a.contains(",id=nic0,"))
+            .filter_map(|a| a.split(",addr=").nth(1))
+            .map(|s| {
+                let slot =
+                    u32::from_str_radix(s.split(',').next().unwrap().trim_start_matches("0x"), 16)
+                        .unwrap();
+                format!("0000:00:{slot:02x}.0")
+            })
+            .collect();
+        assert_eq!(p.vars.pci_addrs, argv_addrs, "{name}: {:?}", n.argv);
+        assert_eq!(p.vars.num_ports, n.nics.len() - 1);
+        assert_eq!(p.vars.ports.len(), p.vars.num_ports);
+    }
+    let spine = &node("spine1").patches.as_ref().unwrap().vars;
+    // stride-4: NIC k is Ethernet(4(k-1)); spine1 uses Ethernet0, 8 and 12, so NIC 2 fills a gap.
+    let names: Vec<&str> = spine.ports.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Ethernet0", "Ethernet4", "Ethernet8", "Ethernet12"]);
+    assert_eq!(spine.port_speed, 40_000);
+    assert_eq!(
+        spine.hwsku_dir,
+        "/usr/share/sonic/device/x86_64-kvm_x86_64-r0/Force10-S6000"
+    );
+    let leaf = &node("leaf1").patches.as_ref().unwrap().vars;
+    assert_eq!(
+        (leaf.dataplane.as_str(), leaf.release.as_str()),
+        ("vpp", "202405")
+    );
+    assert_eq!(
+        leaf.port_speed, 25_000,
+        "newtlab's default without default_speed"
+    );
+}
+
+#[test]
+fn a_dataplane_that_would_climb_out_of_its_folder_is_refused() {
+    let platforms = PLATFORMS.replace(
+        r#""port_count": 32 }"#,
+        r#""port_count": 32, "dataplane": "../../etc", "vm_image_release": "a/b",
+            "hwsku": "x y", "default_speed": "fast" }"#,
+    );
+    let src = sources(
+        TOPOLOGY,
+        &platforms,
+        &[
+            ("spine1", r#"{"platform": "sonic-vs"}"#),
+            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
+            ("edge", r#"{"platform": "vendor"}"#),
+        ],
+    );
+    let errs = spec::resolve(&src, None).unwrap_err().to_string();
+    for field in [
+        "platforms.sonic-vs.dataplane",
+        "platforms.sonic-vs.vm_image_release",
+        "platforms.sonic-vs.hwsku",
+        "platforms.sonic-vs.default_speed",
+    ] {
+        assert!(errs.contains(field), "{field} not named:\n{errs}");
+    }
+    assert!(errs.contains("platforms.json"), "{errs}");
+}

@@ -25,7 +25,11 @@ pub(super) fn resolve(
     errs: &mut SpecErrors,
 ) -> Option<Dataplane> {
     let doc = def.doc;
-    let name = safe_word(doc, def, "dataplane", "\"sonic-vs\" or \"vpp\"", errs)?;
+    if doc.get("dataplane").is_none_or(|v| v.is_null() || v == "") {
+        return None;
+    }
+    // Every field is checked (each problem reported), then a broken one means no dataplane.
+    let name = safe_word(doc, def, "dataplane", "\"sonic-vs\" or \"vpp\"", errs);
     let release = safe_word(doc, def, "vm_image_release", "\"202405\"", errs);
     let hwsku = match doc.get("hwsku") {
         None | Some(Value::Null) => String::new(),
@@ -71,7 +75,7 @@ pub(super) fn resolve(
         }
     };
     Some(Dataplane {
-        name,
+        name: name?,
         release,
         hwsku,
         speed_mbps,
