@@ -580,15 +580,54 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
+/// The pure layers' crates, each read as the module the root crate re-exports it as
+/// (`vmlab::spec`, `vmlab::plan`): their paths rewritten to the root crate's, so the same
+/// rules and the same import graph cover the whole program.
+/// Text replacements that read a crate's paths as the root crate's.
+type Rewrites = &'static [(&'static str, &'static str)];
+
+const LAYER_CRATES: [(&str, &str, Rewrites); 2] = [
+    (
+        "crates/vmlab-spec/src",
+        "spec",
+        &[("crate::", "crate::spec::")],
+    ),
+    (
+        "crates/vmlab-plan/src",
+        "plan",
+        &[
+            ("crate::", "crate::plan::"),
+            ("vmlab_spec::", "crate::spec::"),
+        ],
+    ),
+];
+
 fn sources() -> Vec<(Vec<String>, PathBuf, String)> {
-    rust_files(&src())
+    let mut out: Vec<(Vec<String>, PathBuf, String)> = rust_files(&src())
         .into_iter()
         .map(|f| {
             let rel = f.strip_prefix(src()).expect("under src").to_path_buf();
             let text = std::fs::read_to_string(&f).expect("read");
             (module_of(&rel), f, text)
         })
-        .collect()
+        .collect();
+    for (dir, module, rewrites) in LAYER_CRATES {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for f in rust_files(&root) {
+            let rel = f
+                .strip_prefix(&root)
+                .expect("under the crate")
+                .to_path_buf();
+            let mut text = std::fs::read_to_string(&f).expect("read");
+            for (from, to) in rewrites {
+                text = text.replace(from, to);
+            }
+            let mut m = vec![module.to_string()];
+            m.extend(module_of(&rel));
+            out.push((m, f, text));
+        }
+    }
+    out
 }
 
 /// Module-to-module imports inside the crate, resolved to the file they land in.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::spec::error::SpecError;
-use crate::spec::error::SpecErrors;
+use crate::error::SpecError;
+use crate::error::SpecErrors;
 
 /// Where a resolved value came from, so errors name the right file and field.
 pub(super) struct Found<'a> {

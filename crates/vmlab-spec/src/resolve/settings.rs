@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::fields::{bounded, choice};
-use crate::spec::error::{SpecError, SpecErrors};
-use crate::spec::model::{LabSettings, LinkMode};
+use crate::error::{SpecError, SpecErrors};
+use crate::model::{LabSettings, LinkMode};
 
 /// The keys of the `vmlab` section.
 const KNOWN: &[&str] = &[
@@ -45,7 +45,7 @@ pub(super) fn patches_dir(
     let v = topo.get("vmlab")?.as_object()?.get("patches")?;
     let dir = path.parent().unwrap_or(Path::new("."));
     match v.as_str() {
-        Some(p) if !p.is_empty() && crate::spec::values::path(p).is_ok() => {
+        Some(p) if !p.is_empty() && crate::values::path(p).is_ok() => {
             Some(super::fields::expand_path(p, dir, home))
         }
         _ => {
@@ -177,7 +177,7 @@ fn resolve_section(topo: &Map<String, Value>, path: &Path, errs: &mut SpecErrors
         None | Some(Value::Null) => {}
         Some(Value::Object(h)) => {
             for (name, addr) in h {
-                if let Err(why) = crate::spec::name::check_name(name) {
+                if let Err(why) = crate::name::check_name(name) {
                     errs.push(SpecError::new(
                         path,
                         format!("{key}.hosts"),
@@ -236,7 +236,7 @@ fn resolve_section(topo: &Map<String, Value>, path: &Path, errs: &mut SpecErrors
                 let field = format!("{key}.servers[{i}]");
                 let name = srv.get("name").and_then(Value::as_str).unwrap_or("");
                 let addr = srv.get("address").and_then(Value::as_str).unwrap_or("");
-                if let Err(why) = crate::spec::name::check_name(name) {
+                if let Err(why) = crate::name::check_name(name) {
                     errs.push(SpecError::new(
                         path,
                         format!("{field}.name"),

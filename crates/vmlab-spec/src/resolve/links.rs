@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 
 use super::fields::MAX_NIC_INDEX;
 use super::fields::type_name;
-use crate::spec::error::{SpecError, SpecErrors};
-use crate::spec::impair::{self, Directions, Impairment};
-use crate::spec::model::{Endpoint, Link, LinkImpair, LinkMode, Node};
+use crate::error::{SpecError, SpecErrors};
+use crate::impair::{self, Directions, Impairment};
+use crate::model::{Endpoint, Link, LinkImpair, LinkMode, Node};
 
 pub(super) fn resolve_links(
     topo: &Map<String, Value>,
@@ -96,7 +96,7 @@ pub(super) fn resolve_links(
                         &field,
                         format!("{why} (device {dev}, platform {})", node.platform),
                         match node.interface_map {
-                            crate::spec::InterfaceMap::Ports(_) => format!(
+                            crate::InterfaceMap::Ports(_) => format!(
                                 "use a port of platform {}'s ports[], or add it there",
                                 node.platform
                             ),

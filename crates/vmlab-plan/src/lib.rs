@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::spec::{Lab, Link, LinkMode, SpecError};
+use vmlab_spec::{Lab, Link, LinkMode, SpecError};
 
 pub use model::{
     Accel, CrossHost, End, LabPlan, LinkPlan, LinkSockets, LinkTransport, Mac, NicPlan, NicRole,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::spec::error::{SpecError, SpecErrors};
+use crate::error::{SpecError, SpecErrors};
 
 /// A registry file: its base name, its path and its parsed document (`None`: it did not
 /// parse, already reported).

@@ -10,11 +10,11 @@ use super::fields::{
     DEFAULT_BOOT_TIMEOUT_SECS, DEFAULT_CPUS, DEFAULT_MEMORY_MB, DEFAULT_NIC_DRIVER, expand_path,
 };
 use super::fields::{Found, choice, is_empty, type_error, uint_field, value_error};
-use crate::spec::error::{SpecError, SpecErrors};
-use crate::spec::ifmap::InterfaceMap;
-use crate::spec::model::{Credentials, GuestFile, LabSettings, Node};
-use crate::spec::name::is_safe_name;
-use crate::spec::values;
+use crate::error::{SpecError, SpecErrors};
+use crate::ifmap::InterfaceMap;
+use crate::model::{Credentials, GuestFile, LabSettings, Node};
+use crate::name::is_safe_name;
+use crate::values;
 
 use super::platforms::{PlatformDef, Platforms};
 
@@ -240,7 +240,7 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         .filter(|p| !p.is_empty() && profile.get("vm_interface_map").is_none());
     let interface_map = match (ports, lookup("vm_interface_map")) {
         // newtron's registry: the platform's port inventory places each interface.
-        (Some(ports), _) => match crate::spec::ifmap::parse_ports(ports) {
+        (Some(ports), _) => match crate::ifmap::parse_ports(ports) {
             Ok(m) => m,
             Err((i, why)) => {
                 errs.push(SpecError::new(

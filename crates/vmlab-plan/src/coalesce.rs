@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use crate::spec::{InterfaceMap, Lab, Node};
+use vmlab_spec::{InterfaceMap, Lab, Node};
 
 /// A host living in a namespace of a host VM.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

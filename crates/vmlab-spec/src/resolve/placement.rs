@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::spec::error::{SpecError, SpecErrors};
-use crate::spec::model::{LabSettings, Node};
+use crate::error::{SpecError, SpecErrors};
+use crate::model::{LabSettings, Node};
 
 /// Places the nodes of a lab with a server pool: fills in `host` of every node without one.
 pub(super) fn place_on_servers(

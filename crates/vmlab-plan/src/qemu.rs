@@ -12,7 +12,7 @@
 //! come with the ones they imply.
 
 use super::model::{Accel, End, LinkPlan, LinkTransport, NicPlan, NicRole, NodePaths};
-use crate::spec::Node;
+use vmlab_spec::Node;
 
 /// Inputs for one command line.
 pub struct QemuInput<'a> {
@@ -202,7 +202,7 @@ pub fn path(p: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::model::Mac;
+    use crate::model::Mac;
 
     fn nic(index: u32, role: NicRole) -> NicPlan {
         NicPlan {

@@ -1,7 +1,7 @@
 //! Port allocation (HLD §5.2): link ports by link index, console and SSH ports by node index.
 //! Console ports are in the table (checked, bound) only with `vmlab.consoles: "tcp"`.
 
-use crate::spec::{Lab, LabSettings, SpecError};
+use vmlab_spec::{Lab, LabSettings, SpecError};
 
 /// The first port of each block: the spec's bases, or the block the engine moved a lab to
 /// when the spec's was taken (recorded in state).

@@ -7,7 +7,7 @@
 
 use super::model::End;
 pub use super::model::{Mac, NicPlan, NicRole};
-use crate::spec::{Link, Node};
+use vmlab_spec::{Link, Node};
 
 /// First PCI slot used for NICs; NIC k is in slot `FIRST_NIC_SLOT + k`.
 pub const FIRST_NIC_SLOT: u32 = 0x08;

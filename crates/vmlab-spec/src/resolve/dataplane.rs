@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 
 use super::fields::expand_path;
 use super::platforms::PlatformDef;
-use crate::spec::error::{SpecError, SpecErrors};
-use crate::spec::model::{Dataplane, PlatformPort};
-use crate::spec::name::is_safe_name;
+use crate::error::{SpecError, SpecErrors};
+use crate::model::{Dataplane, PlatformPort};
+use crate::name::is_safe_name;
 
 /// newtlab's port speed when a platform names none (Mb/s).
 pub const DEFAULT_PORT_SPEED: u64 = 25_000;
@@ -61,7 +61,7 @@ pub(super) fn resolve(
     };
     let patches = match doc.get("vm_patches") {
         None | Some(Value::Null) => None,
-        Some(Value::String(p)) if !p.is_empty() && crate::spec::values::path(p).is_ok() => {
+        Some(Value::String(p)) if !p.is_empty() && crate::values::path(p).is_ok() => {
             Some(expand_path(p, spec_dir, home))
         }
         Some(v) => {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use gotmpl::{MissingKey, Template, TemplateError, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Dataplane, Node, PlatformPort};
+use vmlab_spec::{Dataplane, Node, PlatformPort};
 
 /// The largest descriptor or template vmlab reads (newtron's largest is under 200 KiB).
 pub const MAX_PATCH_FILE: u64 = 4 << 20;

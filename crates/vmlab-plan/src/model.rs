@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::ports::PortUse;
-use crate::spec::{Credentials, Endpoint, LabName, LinkImpair};
+use vmlab_spec::{Credentials, Endpoint, LabName, LinkImpair};
 
 /// A MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -219,7 +219,7 @@ pub struct NodePlan {
 /// What a node's boot patches need from the plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodePatches {
-    pub dataplane: crate::spec::Dataplane,
+    pub dataplane: vmlab_spec::Dataplane,
     pub vars: super::patches::PatchVars,
 }
 
