@@ -16,10 +16,10 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use vmlab::engine::events::BootStage;
-use vmlab::engine::lab::monitor::{Observation, Usage};
-use vmlab::engine::lab::status::{LabStatus, LinkRow, NodeRow};
-use vmlab::engine::{NodeStatus, link::LinkState};
+use vmlab::engine::api::BootStage;
+use vmlab::engine::api::{LabStatus, LinkRow, NodeRow};
+use vmlab::engine::api::{LinkState, NodeStatus};
+use vmlab::engine::api::{Observation, Usage};
 use vmlab::plan::Accel;
 use vmlab::term::screen::Emulator;
 use vmlab::term::session::SessionEvent;
@@ -161,7 +161,7 @@ fn observation(nodes: usize, links: usize) -> Observation {
             waiting_for: Vec::new(),
             admin_up: true,
             impair: Default::default(),
-            counters: Some(vmlab::engine::lab::status::LinkCounters {
+            counters: Some(vmlab::engine::api::LinkCounters {
                 a_to_z: Default::default(),
                 z_to_a: Default::default(),
             }),
@@ -243,13 +243,13 @@ fn keystroke(c: &mut Criterion) {
 
 /// A 200-node spine-leaf (16 spines, 184 leaves, each leaf on two spines: 368 links, 23 per
 /// spine: the most NICs a VM takes) as a deployed lab's state.
-fn fabric_state() -> vmlab::engine::lab::state::LabState {
+fn fabric_state() -> vmlab::engine::api::LabState {
     fabric::planned(&fabric::spine_leaf("fabric", 16, 184), None)
 }
 
 /// The topology the monitor draws every second, and one frame of the topology view.
 fn topology(c: &mut Criterion) {
-    use vmlab::engine::lab::export;
+    use vmlab::engine::api::export;
     let state = fabric_state();
     assert_eq!((state.nodes.len(), state.links.len()), (200, 368));
     let status = |_: &str| Some("running".to_string());

@@ -6,7 +6,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use vmlab::engine::link::wire::{self, Header, KEY_LEN, Kind, RunKeys, Tagging};
+use vmlab::engine::api::wire::{self, Header, KEY_LEN, Kind, RunKeys, Tagging};
 use vmlab::plan::End;
 
 /// The receiving relay run's nonce each frame is made for.

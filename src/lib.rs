@@ -11,11 +11,11 @@
 //! - [`serve`]: the HTTP API (newtron's lab-server routes and vmlab's own), with event streams;
 //! - [`cli`]: argument parsing and output; the binary is a thin shell over it.
 
+pub use vmlab_engine as engine;
 pub use vmlab_plan as plan;
 pub use vmlab_spec as spec;
 
 pub mod cli;
-pub mod engine;
 pub mod serve;
 pub mod term;
 pub mod tui;

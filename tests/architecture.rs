@@ -586,7 +586,7 @@ fn src() -> PathBuf {
 /// Text replacements that read a crate's paths as the root crate's.
 type Rewrites = &'static [(&'static str, &'static str)];
 
-const LAYER_CRATES: [(&str, &str, Rewrites); 2] = [
+const LAYER_CRATES: [(&str, &str, Rewrites); 3] = [
     (
         "crates/vmlab-spec/src",
         "spec",
@@ -598,6 +598,21 @@ const LAYER_CRATES: [(&str, &str, Rewrites); 2] = [
         &[
             ("crate::", "crate::plan::"),
             ("vmlab_spec::", "crate::spec::"),
+        ],
+    ),
+    // The engine names the layers below it `crate::spec` and `crate::plan` (aliases of their
+    // crates); those stay, everything else of its own is `crate::engine::`.
+    (
+        "crates/vmlab-engine/src",
+        "engine",
+        &[
+            ("crate::spec::", "\u{1}S"),
+            ("crate::plan::", "\u{1}P"),
+            ("crate::", "crate::engine::"),
+            ("\u{1}S", "crate::spec::"),
+            ("\u{1}P", "crate::plan::"),
+            ("use vmlab_plan as plan;", ""),
+            ("use vmlab_spec as spec;", ""),
         ],
     ),
 ];

@@ -9,7 +9,7 @@ mod fabric;
 use std::path::Path;
 
 use fabric::{demo, planned};
-use vmlab::engine::lab::export;
+use vmlab::engine::api::export;
 
 /// The demo's paths differ by checkout: name the spec directory the same everywhere.
 fn stable(s: String) -> String {
@@ -224,7 +224,7 @@ fn the_demo_checks_parse_and_name_what_the_demo_has() {
             Target::Nodes { .. } => {}
             Target::Link(end) => {
                 links += 1;
-                vmlab::engine::lab::links::find(&st, end)
+                vmlab::engine::api::find_link_end(&st, end)
                     .unwrap_or_else(|e| panic!("{}: {e}", c.name));
             }
         }

@@ -15,12 +15,12 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
-use vmlab::engine::events::BootStage;
-use vmlab::engine::lab::export;
-use vmlab::engine::lab::monitor::{Observation, Usage};
-use vmlab::engine::lab::status::{LabStatus, LinkCounters, LinkRow, NodeRow, RelayRow};
-use vmlab::engine::link::control::DirReport;
-use vmlab::engine::{NodeStatus, link::LinkState};
+use vmlab::engine::api::BootStage;
+use vmlab::engine::api::DirReport;
+use vmlab::engine::api::export;
+use vmlab::engine::api::{LabStatus, LinkCounters, LinkRow, NodeRow, RelayRow};
+use vmlab::engine::api::{LinkState, NodeStatus};
+use vmlab::engine::api::{Observation, Usage};
 use vmlab::plan::{Accel, LinkTransport};
 use vmlab::spec::LinkImpair;
 use vmlab::spec::impair::Impairment;
@@ -53,7 +53,7 @@ fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64
 }
 
 /// The demo spine-leaf's state as planned (the topology the observation draws).
-fn demo_state() -> vmlab::engine::lab::state::LabState {
+fn demo_state() -> vmlab::engine::api::LabState {
     fabric::planned(&fabric::demo(), None)
 }
 
@@ -712,8 +712,8 @@ fn a_long_event_line_wraps_instead_of_being_cut() {
 /// on when the panel closes, and a run that cannot start says why.
 #[test]
 fn v_runs_the_checks_in_a_panel_that_fills_as_they_end() {
+    use vmlab::engine::api::Event as EngineEvent;
     use vmlab::engine::api::{CheckResult, CheckVerdict};
-    use vmlab::engine::events::Event as EngineEvent;
     use vmlab::tui::app::Overlay;
     let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
     let result = |check: &str, on: &str, verdict, detail: &str| CheckResult {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use vmlab::engine::link::wire;
+use vmlab::engine::api::wire;
 
 const H1: &str = "127.0.0.2";
 const H2: &str = "127.0.0.3";

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vmlab::engine::lab::state::LabState;
+use vmlab::engine::api::LabState;
 use vmlab::plan::{self, Accel, PlanOptions};
 use vmlab::spec::{self, Lab, SpecSources, SpecText};
 

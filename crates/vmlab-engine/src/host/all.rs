@@ -1,0 +1,588 @@
+//! One command for every host of a multi-host lab: `deploy`, `destroy` and `status` with
+//! `--all-hosts`.
+//!
+//! Deploy goes in three rounds, each across all hosts at once: copy the spec (and the lab key)
+//! to every other host; check every host (`vmlab deploy --dry-run --host NAME` there: images,
+//! ports, addresses) and stop before anything starts if one has a problem, naming the host;
+//! then deploy every host (`vmlab deploy --host NAME`), with each host's progress streamed as
+//! events tagged by host. This machine's host takes part in this process, without SSH. If a
+//! host fails (or the command is cancelled), the hosts that did deploy are destroyed again
+//! unless the caller keeps them: nothing half-deployed stays behind. Only what this run started
+//! is rolled back: a host whose part ran already (checked there to be the same lab: the same
+//! machines, the same key) keeps it. A cancelled remote deploy notices its ssh going away
+//! (`--cancel-on-eof`) and rolls itself back. Destroy touches only this multi-host lab's
+//! parts (`--host` on each host): a lab of the same name that is not, is left alone and named.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{HostTarget, remote, transfer};
+use crate::error::{EngineError, HostFailure};
+use crate::events::{Event, EventSink, count};
+use crate::lab::deploy::{self, DeployOptions, Prepared};
+use crate::lab::profiles;
+use crate::lab::status::{self, LabStatus};
+use crate::lab::{LabDir, destroy, key};
+use crate::lines;
+use crate::plan::{self, Accel};
+use crate::spec::{Lab, LabName};
+
+/// How `deploy --all-hosts` deploys.
+#[derive(Debug, Clone, Default)]
+pub struct AllOptions {
+    pub accel: Option<Accel>,
+    pub force: bool,
+    pub keep_on_failure: bool,
+}
+
+/// What a remote vmlab run gave back.
+#[derive(Debug, Clone, Default)]
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Why it failed, for a person: what ssh's status means, else what the command said last.
+    fn reason(&self, host: &HostTarget) -> String {
+        if let Some(r) = remote::explain_exit(&host.name, host.addr, self.code) {
+            return r;
+        }
+        let said: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let tail = &said[said.len().saturating_sub(20)..];
+        if tail.is_empty() {
+            format!("vmlab exited with {:?}", self.code)
+        } else {
+            tail.join("\n")
+        }
+    }
+}
+
+/// Runs `vmlab <args>` on `host` over SSH, feeding it `input` then (with `hold_stdin`)
+/// keeping its stdin open until it ends; each output line goes to `events` when given.
+/// Cancelling kills ssh (the remote command sees its stdin end).
+async fn run_remote(
+    host: &HostTarget,
+    args: &[String],
+    input: Option<&[u8]>,
+    hold_stdin: bool,
+    events: Option<&EventSink>,
+    cancel: &CancellationToken,
+) -> Result<Output, EngineError> {
+    let std_cmd = remote::vmlab_on(host.addr, args, false);
+    let mut cmd = tokio::process::Command::from(std_cmd);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| EngineError::io("cannot run ssh (install openssh-client)", e))?;
+    let mut stdin = child.stdin.take();
+    if let (Some(data), Some(w)) = (input, stdin.as_mut()) {
+        // A host that refuses the stream early is reported by its exit status.
+        let _ = w.write_all(data).await;
+    }
+    if !hold_stdin {
+        drop(stdin.take());
+    }
+    let (host_name, events) = (&host.name, events);
+    let tell = |line: &str| {
+        if let Some(ev) = events {
+            ev.send(Event::Host {
+                host: host_name.clone(),
+                line: line.to_string(),
+            });
+        }
+    };
+    let out_task = lines::collect(child.stdout.take(), lines::Limits::HOST, tell);
+    let err_task = lines::collect(child.stderr.take(), lines::Limits::HOST, tell);
+    let waited = async {
+        let (stdout, stderr, status) = tokio::join!(out_task, err_task, child.wait());
+        (stdout, stderr, status)
+    };
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            drop(stdin);
+            Err(EngineError::Interrupted)
+        }
+        (stdout, stderr, status) = waited => {
+            drop(stdin);
+            let status = status.map_err(|e| EngineError::io("ssh", e))?;
+            Ok(Output { code: status.code(), stdout: stdout.text, stderr: stderr.text })
+        }
+    }
+}
+
+/// Forwards a local host's engine events as host lines.
+fn host_sink(host: &str, events: &EventSink) -> (EventSink, tokio::task::JoinHandle<()>) {
+    let (sink, mut rx) = EventSink::channel();
+    let (events, host) = (events.clone(), host.to_string());
+    let task = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            events.send(Event::Host {
+                host: host.clone(),
+                line: e.describe(),
+            });
+        }
+    });
+    (sink, task)
+}
+
+/// `vmlab deploy --all-hosts`: the module doc's three rounds. Returns each host's node count.
+pub async fn deploy_all(
+    lab: &Lab,
+    hosts: &[HostTarget],
+    opts: &AllOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<Vec<(String, usize)>, EngineError> {
+    // The key first, so that every host gets the same one with the spec: decided from every
+    // link of the lab, not from one host's view (the first host may have none between hosts).
+    let plan = plan::placement(lab, LabDir::of(lab.name.clone()).path().to_path_buf())
+        .map_err(|e| EngineError::Invalid(crate::spec::SpecErrors(e)))?;
+    if plan.cross_host_keyed && links_between_hosts(lab) {
+        key::ensure(&lab.spec_dir, false)?;
+    }
+    let remote_hosts: Vec<&HostTarget> = hosts.iter().filter(|h| !h.local).collect();
+
+    // 1. The spec to every other host.
+    if !remote_hosts.is_empty() {
+        events.send(Event::Step(format!(
+            "copying the spec to {}",
+            names(&remote_hosts)
+        )));
+    }
+    let platforms: Vec<(String, std::path::PathBuf)> = match &lab.registry {
+        Some(r) => {
+            let mut used: Vec<&str> = lab.nodes.iter().map(|n| n.platform.as_str()).collect();
+            used.sort_unstable();
+            used.dedup();
+            used.iter()
+                .map(|p| (p.to_string(), r.join(format!("{p}.json"))))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let bundle = transfer::pack(&lab.spec_dir, &platforms)?;
+    let receive = [
+        "spec-receive".to_string(),
+        "--lab".into(),
+        lab.name.to_string(),
+    ];
+    let copies = futures::future::join_all(remote_hosts.iter().map(|h| {
+        let (receive, bundle) = (&receive, &bundle);
+        async move {
+            let out = run_remote(h, receive, Some(bundle), false, None, cancel).await?;
+            if !out.ok() {
+                return Ok(Err(HostFailure {
+                    host: h.name.clone(),
+                    reason: format!("cannot copy the spec: {}", out.reason(h)),
+                }));
+            }
+            let path = out
+                .stdout
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            Ok::<_, EngineError>(Ok((h.name.clone(), path)))
+        }
+    }))
+    .await;
+    let mut spec_at = std::collections::HashMap::new();
+    let mut failures = Vec::new();
+    for c in copies {
+        match c? {
+            Ok((h, p)) => {
+                spec_at.insert(h, p);
+            }
+            Err(f) => failures.push(f),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(EngineError::Hosts(failures));
+    }
+
+    // 2. Every host checked before any starts.
+    events.send(Event::Step(format!(
+        "checking {} (images, ports, addresses)",
+        count(hosts.len(), "host")
+    )));
+    // `vmlab deploy` on another host: its copy of the spec, as that host, with this run's
+    // accelerator, then `mode` (`--dry-run`, or `--cancel-on-eof` and the deploy options).
+    let deploy_args = |spec: String, host: &str, mode: &[&str]| {
+        let mut v = vec![
+            "deploy".to_string(),
+            "-S".into(),
+            spec,
+            "--host".into(),
+            host.into(),
+        ];
+        if let Some(a) = opts.accel {
+            v.push("--accel".into());
+            v.push(a.to_string().to_lowercase());
+        }
+        v.extend(mode.iter().map(|m| m.to_string()));
+        v
+    };
+    let checks = futures::future::join_all(hosts.iter().map(|h| {
+        let spec = spec_at.get(&h.name).cloned().unwrap_or_default();
+        async move {
+            if h.local {
+                return match deploy::dry_run(lab, opts.accel, Some(h.name.clone())).await {
+                    Ok((_, p)) if p.is_empty() => Ok(None),
+                    Ok((_, p)) => Ok(Some(HostFailure {
+                        host: h.name.clone(),
+                        reason: p.to_string(),
+                    })),
+                    Err(e) => Ok(Some(HostFailure {
+                        host: h.name.clone(),
+                        reason: e.to_string(),
+                    })),
+                };
+            }
+            let args = deploy_args(spec, &h.name, &["--dry-run"]);
+            let out = run_remote(h, &args, None, false, None, cancel).await?;
+            Ok::<_, EngineError>((!out.ok()).then(|| HostFailure {
+                host: h.name.clone(),
+                reason: out.reason(h),
+            }))
+        }
+    }))
+    .await;
+    let mut failures = Vec::new();
+    for c in checks {
+        if let Some(f) = c? {
+            failures.push(f);
+        }
+    }
+    if !failures.is_empty() {
+        return Err(EngineError::Hosts(failures));
+    }
+
+    // 3. Every host deploys.
+    events.send(Event::Step(format!(
+        "deploying {}",
+        count(hosts.len(), "host")
+    )));
+    let runs = futures::future::join_all(hosts.iter().map(|h| {
+        let spec = spec_at.get(&h.name).cloned().unwrap_or_default();
+        async move {
+            let r = if h.local {
+                deploy_here(lab, h, opts, events, cancel).await
+            } else {
+                let mut mode = vec!["--cancel-on-eof"];
+                if opts.force {
+                    mode.push("--force");
+                }
+                if opts.keep_on_failure {
+                    mode.push("--keep-on-failure");
+                }
+                let args = deploy_args(spec, &h.name, &mode);
+                match run_remote(h, &args, None, true, Some(events), cancel).await {
+                    Ok(out) if out.ok() => Ok(
+                        if out.stdout.lines().any(|l| l.trim() == ALREADY_RUNNING_LINE) {
+                            HostPart::AlreadyRunning
+                        } else {
+                            HostPart::Started
+                        },
+                    ),
+                    Ok(out) => Err(out.reason(h)),
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            (h, r)
+        }
+    }))
+    .await;
+    // Only the parts this run started are its to take down again; a host whose part ran
+    // already keeps it, whatever happens elsewhere.
+    let (mut done, mut failures) = (Vec::new(), Vec::new());
+    for (h, r) in runs {
+        match r {
+            Ok(HostPart::Started) => done.push(h),
+            Ok(HostPart::AlreadyRunning) => {}
+            Err(reason) => failures.push(HostFailure {
+                host: h.name.clone(),
+                reason,
+            }),
+        }
+    }
+    if !failures.is_empty() || cancel.is_cancelled() {
+        if opts.keep_on_failure {
+            events.send(Event::Warning(format!(
+                "leaving {} deployed (--keep-on-failure)",
+                if done.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    names(&done)
+                }
+            )));
+        } else if !done.is_empty() {
+            events.send(Event::Step(format!(
+                "destroying the lab again on {}",
+                names(&done)
+            )));
+            let never = CancellationToken::new();
+            for f in destroy_on(&lab.name, &done, events, &never).await {
+                events.send(Event::Warning(format!(
+                    "{}: cleanup failed: {}",
+                    f.host, f.reason
+                )));
+            }
+        }
+        if cancel.is_cancelled() {
+            return Err(EngineError::Interrupted);
+        }
+        return Err(EngineError::Hosts(failures));
+    }
+
+    // The origin's profiles learn where every node is (each host patched its own copy).
+    for n in plan.nodes.iter() {
+        let here = hosts
+            .iter()
+            .any(|h| h.local && n.host.as_deref() == Some(h.name.as_str()));
+        if here || !plan.patch_profiles {
+            continue;
+        }
+        profiles::patch_node(&plan.spec_dir, n, events);
+    }
+    Ok(hosts
+        .iter()
+        .map(|h| {
+            let count = plan
+                .nodes
+                .iter()
+                .filter(|n| n.host.as_deref() == Some(h.name.as_str()))
+                .count();
+            (h.name.clone(), count)
+        })
+        .collect())
+}
+
+/// This machine's part of a deploy, in this process.
+async fn deploy_here(
+    lab: &Lab,
+    h: &HostTarget,
+    opts: &AllOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<HostPart, String> {
+    let (sink, forward) = host_sink(&h.name, events);
+    let r = async {
+        let d = deploy::prepare(
+            lab,
+            DeployOptions {
+                accel: opts.accel,
+                force: opts.force,
+                keep_on_failure: opts.keep_on_failure,
+                host: Some(h.name.clone()),
+            },
+            &sink,
+        )
+        .await?;
+        match d {
+            Prepared::AlreadyRunning(_) => {
+                sink.send(Event::Step(
+                    "already running; nothing changed (use --force to redeploy)".into(),
+                ));
+                Ok(HostPart::AlreadyRunning)
+            }
+            Prepared::Ready(d) => d.run(&sink, cancel).await.map(|_| HostPart::Started),
+        }
+    }
+    .await;
+    drop(sink);
+    let _ = forward.await;
+    r.map_err(|e: EngineError| e.to_string())
+}
+
+/// What a host's deploy did: only a part this run started is this run's to roll back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostPart {
+    Started,
+    /// The host's part ran already (and is the same lab: the host checked).
+    AlreadyRunning,
+}
+
+/// The line a deploy driven by `--all-hosts` (`--cancel-on-eof`) prints on stdout when its
+/// host's part ran already, so the driver knows it started nothing there.
+pub const ALREADY_RUNNING_LINE: &str = "vmlab: this host's part was already running";
+
+/// Does any link of the lab join nodes on two hosts?
+fn links_between_hosts(lab: &Lab) -> bool {
+    let host = |node: &str| {
+        lab.nodes
+            .iter()
+            .find(|n| n.name == node)
+            .and_then(|n| n.host.as_deref())
+    };
+    lab.links.iter().any(|l| host(&l.a.node) != host(&l.z.node))
+}
+
+fn names(hosts: &[&HostTarget]) -> String {
+    hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `vmlab destroy --all-hosts`: destroys the lab on every host (where it is deployed).
+pub async fn destroy_all(
+    lab: &LabName,
+    hosts: &[HostTarget],
+    events: &EventSink,
+) -> Result<(), EngineError> {
+    let all: Vec<&HostTarget> = hosts.iter().collect();
+    let never = CancellationToken::new();
+    let failures = destroy_on(lab, &all, events, &never).await;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Hosts(failures))
+    }
+}
+
+async fn destroy_on(
+    lab: &LabName,
+    hosts: &[&HostTarget],
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Vec<HostFailure> {
+    let runs = futures::future::join_all(hosts.iter().map(|h| async move {
+        if h.local {
+            let dir = LabDir::of(lab.clone());
+            if !dir.is_vmlab_lab() {
+                events.send(Event::Host {
+                    host: h.name.clone(),
+                    line: format!("lab {lab} is not deployed here"),
+                });
+                return None;
+            }
+            // A lab of that name here that is not this host's part of the multi-host lab (a
+            // one-host lab deployed from another spec, another host's part) is not ours.
+            if let Err(e) = crate::lab::find::check_host(&dir, Some(&h.name)) {
+                return Some(HostFailure {
+                    host: h.name.clone(),
+                    reason: format!("left alone: {e}"),
+                });
+            }
+            let (sink, forward) = host_sink(&h.name, events);
+            let r = destroy::destroy(&dir, false, &sink).await;
+            drop(sink);
+            let _ = forward.await;
+            return match r {
+                Ok(rep) => {
+                    events.send(Event::Host {
+                        host: h.name.clone(),
+                        line: format!(
+                            "destroyed lab {lab} ({} VM{} stopped)",
+                            rep.stopped.len(),
+                            if rep.stopped.len() == 1 { "" } else { "s" }
+                        ),
+                    });
+                    None
+                }
+                Err(e) => Some(HostFailure {
+                    host: h.name.clone(),
+                    reason: e.to_string(),
+                }),
+            };
+        }
+        let args = [
+            "destroy".to_string(),
+            "--lab".into(),
+            lab.to_string(),
+            "--host".into(),
+            h.name.clone(),
+            "--missing-ok".into(),
+        ];
+        match run_remote(h, &args, None, false, Some(events), cancel).await {
+            Ok(out) if out.ok() => None,
+            Ok(out) => Some(HostFailure {
+                host: h.name.clone(),
+                reason: out.reason(h),
+            }),
+            Err(e) => Some(HostFailure {
+                host: h.name.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }))
+    .await;
+    runs.into_iter().flatten().collect()
+}
+
+/// One host's view in `vmlab status --all-hosts`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostView {
+    pub host: String,
+    pub address: String,
+    /// The lab as that host sees it (its own nodes live, the others remote).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<LabStatus>,
+    /// Why it could not be asked, or that the lab is not deployed there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `vmlab status --all-hosts`: every host's status of the lab, asked at once.
+pub async fn status_all(lab: &LabName, hosts: &[HostTarget]) -> Vec<HostView> {
+    let never = CancellationToken::new();
+    futures::future::join_all(hosts.iter().map(|h| {
+        let never = &never;
+        async move {
+            let (status, error) = if h.local {
+                match status::snapshot(&LabDir::of(lab.clone())) {
+                    Ok(s) => (Some(s), None),
+                    Err(e) => (None, Some(e.to_string())),
+                }
+            } else {
+                let args = [
+                    "status".to_string(),
+                    "--lab".into(),
+                    lab.to_string(),
+                    "--json".into(),
+                ];
+                let asked = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    run_remote(h, &args, None, false, None, never),
+                )
+                .await;
+                match asked {
+                    Ok(Ok(out)) if out.ok() => match serde_json::from_str(&out.stdout) {
+                        Ok(s) => (Some(s), None),
+                        Err(e) => (None, Some(format!("unreadable status: {e}"))),
+                    },
+                    Ok(Ok(out)) => (None, Some(out.reason(h))),
+                    Ok(Err(e)) => (None, Some(e.to_string())),
+                    Err(_) => (None, Some("no answer within 30 s".into())),
+                }
+            };
+            HostView {
+                host: h.name.clone(),
+                address: h.addr.to_string(),
+                status,
+                error,
+            }
+        }
+    }))
+    .await
+}
