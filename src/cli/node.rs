@@ -1,7 +1,5 @@
 //! The commands about one node: `start`, `stop`, `restart`, `console` and `ssh`.
 
-use std::os::unix::process::CommandExt;
-
 use super::args::{HostArgs, LabArgs, NodesArgs};
 use super::say::{say, with_progress};
 use crate::engine::api::{ConsoleAccess, EngineError, LabHandle, NodeOp};
@@ -48,7 +46,7 @@ pub fn ssh(lab: &LabArgs, node: &str, command: &[String]) -> Result<i32, EngineE
 pub async fn console(lab: &LabArgs, node: &str) -> Result<i32, EngineError> {
     let lab = LabHandle::find(&lab.selector(), false)?;
     match lab.console(node).await? {
-        ConsoleAccess::Remote(mut cmd) => {
+        ConsoleAccess::Remote(cmd) => {
             // Its console stays on its host: reach it through that host.
             let err = cmd.exec();
             Err(EngineError::io(

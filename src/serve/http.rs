@@ -140,16 +140,15 @@ impl Server {
 
     fn find_spec_dir(base: Option<&std::path::Path>, id: &LabName) -> Result<PathBuf, ApiError> {
         if let Some(base) = base {
-            let dir = base.join(id.as_str());
-            for d in [dir.clone(), dir.join("specs")] {
-                if d.join("topology.json").is_file() {
-                    return Ok(d);
-                }
-            }
-            return Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no network {id}: no topology.json under {}", dir.display()),
-            ));
+            return api::network_spec_dir(base, id).ok_or_else(|| {
+                ApiError(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "no network {id}: no topology.json under {}",
+                        base.join(id.as_str()).display()
+                    ),
+                )
+            });
         }
         api::LabHandle::named(id.clone())
             .state()

@@ -116,7 +116,7 @@ impl Session {
     /// Runs `command` (an ssh command line) in a new pty of `rows`×`cols`.
     pub fn pty(
         id: SessionId,
-        command: &std::process::Command,
+        command: &crate::engine::api::SshCommand,
         rows: u16,
         cols: u16,
         events: UnboundedSender<(SessionId, SessionEvent)>,
@@ -130,15 +130,17 @@ impl Session {
                 pixel_height: 0,
             })
             .map_err(std::io::Error::other)?;
-        let mut cb = CommandBuilder::new(command.get_program());
-        cb.args(command.get_args());
-        for (k, v) in command.get_envs() {
+        let mut cb = CommandBuilder::new(command.program());
+        cb.args(command.args());
+        for (k, v) in command.envs() {
             match v {
                 Some(v) => cb.env(k, v),
                 None => cb.env_remove(k),
             }
         }
         cb.env("TERM", "xterm-256color");
+        // The terminal layer's one spawn: the engine's ssh command, in the pty this tab owns.
+        #[allow(clippy::disallowed_methods)]
         let child = pair
             .slave
             .spawn_command(cb)

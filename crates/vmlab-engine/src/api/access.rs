@@ -45,7 +45,34 @@ pub enum ConsoleAccess {
     Local(LocalConsole),
     /// A node of another host: this command (`ssh -t <host> vmlab console <node>`) in a
     /// terminal.
-    Remote(std::process::Command),
+    Remote(SshCommand),
+}
+
+/// An ssh command line the engine built (a node's login, or another host's console). A front
+/// end cannot change it; it runs it in place of itself ([`SshCommand::exec`]) or hands its
+/// program, arguments and environment to a terminal it opens (the TUI's tabs).
+pub struct SshCommand(std::process::Command);
+
+impl SshCommand {
+    /// Replaces this process with ssh, so the terminal, signals and exit status pass straight
+    /// through; returns only if that fails.
+    pub fn exec(mut self) -> std::io::Error {
+        use std::os::unix::process::CommandExt;
+        self.0.exec()
+    }
+
+    pub fn program(&self) -> &std::ffi::OsStr {
+        self.0.get_program()
+    }
+
+    pub fn args(&self) -> impl Iterator<Item = &std::ffi::OsStr> {
+        self.0.get_args()
+    }
+
+    /// The environment it sets (`None`: a variable it removes).
+    pub fn envs(&self) -> impl Iterator<Item = (&std::ffi::OsStr, Option<&std::ffi::OsStr>)> {
+        self.0.get_envs()
+    }
 }
 
 /// Opens `node`'s console, or says why it cannot be reached. A console another viewer holds
@@ -56,7 +83,8 @@ pub async fn open(lab: &LabDir, node: &str) -> Result<ConsoleAccess, EngineError
     let node = state.machine_of(node);
     let rec = state.node(node)?;
     if rec.status == NodeStatus::Remote {
-        return crate::host::remote::console_command(&state, node).map(ConsoleAccess::Remote);
+        return crate::host::remote::console_command(&state, node)
+            .map(|c| ConsoleAccess::Remote(SshCommand(c)));
     }
     if lifecycle::running_pid(lab, node, rec).is_none() {
         return Err(EngineError::LabState(lifecycle::not_running(
@@ -211,11 +239,7 @@ fn follow(log: &std::path::Path, place: String, holder: String) -> LocalConsole 
 /// The ssh command for `node` (`command` empty: an interactive shell), the password handed to
 /// ssh by the vmlab binary as its askpass helper. A node here whose QEMU does not run is
 /// named as such, instead of ssh's "Connection refused".
-pub fn ssh(
-    lab: &LabDir,
-    node: &str,
-    command: &[String],
-) -> Result<std::process::Command, EngineError> {
+pub fn ssh(lab: &LabDir, node: &str, command: &[String]) -> Result<SshCommand, EngineError> {
     let state = LabState::load(lab)?;
     let vm = state.machine_of(node);
     let rec = state.node(vm)?;
@@ -226,5 +250,5 @@ pub fn ssh(
     }
     let me = std::env::current_exe()
         .map_err(|e| EngineError::io("cannot locate the vmlab binary", e))?;
-    state.ssh_command(node, command, &me)
+    state.ssh_command(node, command, &me).map(SshCommand)
 }

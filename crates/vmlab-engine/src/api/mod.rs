@@ -58,7 +58,7 @@ pub use super::link::control::{DirReport, Dropped};
 /// The wire format of links between hosts (benchmarks and the two-host test speak it).
 pub use super::link::wire;
 pub use super::node::{BootStage, NodeStatus};
-pub use access::{ConsoleAccess, ConsoleClaim, LocalConsole};
+pub use access::{ConsoleAccess, ConsoleClaim, LocalConsole, SshCommand};
 
 use super::journal::Journal;
 use super::lab::{destroy, exec, find, lifecycle, links, monitor, repair, snapshot};
@@ -107,6 +107,15 @@ pub fn set_patches_dir(dir: Option<PathBuf>) {
 /// `-S` looks first.
 pub fn spec_dir_here() -> Option<PathBuf> {
     find::spec_dir_here()
+}
+
+/// The spec directory of network `id` under a folder of networks (`vmlab serve
+/// --networks-base`): `<base>/<id>`, or its `specs/`, whichever holds a topology.json.
+pub fn network_spec_dir(base: &Path, id: &LabName) -> Option<PathBuf> {
+    let dir = base.join(id.as_str());
+    [dir.clone(), dir.join("specs")]
+        .into_iter()
+        .find(|d| d.join("topology.json").is_file())
 }
 
 /// Every deployed lab's name, in order.
@@ -596,11 +605,7 @@ impl LabHandle {
     }
 
     /// The ssh command for a node (`command` empty: an interactive shell).
-    pub fn ssh(
-        &self,
-        node: &str,
-        command: &[String],
-    ) -> Result<std::process::Command, EngineError> {
+    pub fn ssh(&self, node: &str, command: &[String]) -> Result<SshCommand, EngineError> {
         access::ssh(&self.dir, node, command)
     }
 
