@@ -585,3 +585,41 @@ fn the_lab_of_the_spec_where_you_stand_is_picked() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("2 labs are deployed"), "{}", stderr(&o));
 }
+
+/// `vmlab host-call` (what another host of a multi-host lab runs over ssh) answers in typed
+/// lines, and refuses a request of another version, or one it cannot read, naming why.
+#[test]
+fn a_host_call_of_another_version_is_refused_by_name() {
+    let home = tempfile::tempdir().unwrap();
+    let call = |input: &str| {
+        let mut c = std::process::Command::new(vmlab_bin())
+            .arg("host-call")
+            .env("VMLAB_HOME", home.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let o = c.wait_with_output().unwrap();
+        let reply: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+        (o.status.code(), reply)
+    };
+    let (code, r) = call("{\"version\":99,\"call\":\"status\",\"lab\":\"x\"}\n");
+    assert_eq!(code, Some(1));
+    assert_eq!(r["reply"], "failed");
+    let why = r["reason"].as_str().unwrap();
+    assert!(why.contains("v1") && why.contains("v99"), "{why}");
+    let (code, r) = call("status --lab x --json\n");
+    assert_eq!(code, Some(1));
+    assert!(
+        r["reason"].as_str().unwrap().contains("not a host call"),
+        "{r}"
+    );
+    // A call it understands: the lab is not deployed on this host.
+    let (code, r) = call("{\"version\":1,\"call\":\"status\",\"lab\":\"nolab\"}\n");
+    assert_eq!(code, Some(1));
+    assert!(r["reason"].as_str().unwrap().contains("nolab"), "{r}");
+}

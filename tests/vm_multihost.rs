@@ -519,6 +519,30 @@ fn all_hosts_drives_every_host_over_ssh() {
     );
     assert!(!lab.lab_dir().exists(), "nothing deployed on h1");
 
+    // A host whose vmlab is of another version (it takes the spec, but knows no host calls):
+    // said plainly, before anything starts anywhere.
+    let old = lab.root.path().join("old-vmlab");
+    std::fs::write(
+        &old,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = host-call ]; then\n  echo \"error: unrecognized subcommand 'host-call'\" >&2\n  exit 2\nfi\nexec '{}' \"$@\"\n",
+            vmlab_bin()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = all(
+        &["deploy", "-S", specs, "--all-hosts", "--host", "h1"],
+        &[("VMLAB_REMOTE_VMLAB", old.to_str().unwrap())],
+    );
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("h2") && stderr(&o).contains("does not answer host calls v1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lab.lab_dir().exists(), "nothing deployed on h1");
+
     // Every host at once: h1 here, h2 over ssh; progress tagged by host.
     let o = all(&["deploy", "-S", specs, "--all-hosts", "--host", "h1"], &[]);
     let err = stderr(&o);

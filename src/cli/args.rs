@@ -526,6 +526,10 @@ pub enum Command {
         #[arg(long, value_name = "NAME", value_parser = lab_name)]
         lab: LabName,
     },
+    /// Multi-host lab: answer another host's call (a typed request on stdin, typed replies on
+    /// stdout; started by `--all-hosts` over ssh, not for direct use)
+    #[command(hide = true, name = "host-call")]
+    HostCall,
     /// The link relay of one lab (started by deploy and repair; not for direct use)
     #[command(hide = true)]
     Relay {
@@ -667,9 +671,6 @@ pub struct DeployArgs {
     /// ... the nodes' SSH forwards
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub ssh_port_base: Option<u16>,
-    /// Cancel (and roll back) when stdin ends: how `--all-hosts` stops a remote deploy
-    #[arg(long, hide = true)]
-    pub cancel_on_eof: bool,
     /// How progress goes to stderr: auto (animated on a terminal, plain lines otherwise),
     /// plain, or json (one object per event, for CI and scripts)
     #[arg(long, value_enum, default_value = "auto", value_name = "HOW")]

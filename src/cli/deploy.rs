@@ -56,22 +56,6 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
         host: args.host.clone(),
     };
     let cancel = interrupts.token();
-    if args.cancel_on_eof {
-        // Driven over ssh by `--all-hosts`: when ssh goes away, stdin ends; cancel, and so
-        // roll back, as for Ctrl-C.
-        // A plain thread: one blocked in read() never holds up the process's exit (a tokio
-        // blocking task would, at runtime shutdown).
-        let token = cancel.clone();
-        let _ = std::thread::Builder::new()
-            .name("stdin-eof".into())
-            .spawn(move || {
-                use std::io::Read;
-                let mut stdin = std::io::stdin();
-                let mut buf = [0u8; 256];
-                while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
-                token.cancel();
-            });
-    }
     let prepared = with_progress(|notes| async move {
         tokio::select! {
             biased;
@@ -90,10 +74,6 @@ pub async fn run(args: DeployArgs, interrupts: &Interrupts) -> Result<i32, Engin
                     state.name,
                     api::count(state.nodes.len(), "node")
                 ));
-            }
-            if args.cancel_on_eof {
-                // For the `--all-hosts` driver: nothing here is this run's to roll back.
-                say(api::ALREADY_RUNNING_LINE);
             }
             return Ok(0);
         }

@@ -277,6 +277,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Completions { shell } => tools::completions(shell),
         Command::Man { command } => tools::man(&command),
         Command::Relay { .. } => Ok(0),
+        Command::HostCall => Ok(api::answer_host_call().await),
         Command::SpecReceive { lab } => {
             let dir = tokio::task::spawn_blocking(move || {
                 api::receive_spec(std::io::stdin().lock(), &lab)

@@ -28,7 +28,7 @@ pub use super::error::{EngineError, NodeFailure};
 pub use super::events::CheckReport;
 pub use super::events::{Event, EventSink, count};
 pub use super::host::HostTarget;
-pub use super::host::all::{ALREADY_RUNNING_LINE, AllOptions, HostView};
+pub use super::host::all::{AllOptions, HostView};
 pub use super::image::ImageRow;
 pub use super::journal::{
     Entry as JournalEntry, Follower as JournalFollower, Watch as JournalWatch,
@@ -97,6 +97,15 @@ pub fn set_port_bases(spec: &mut Lab, [link, console, ssh]: [Option<u16>; 3]) {
 pub fn set_platforms_registry(dir: Option<PathBuf>) {
     home::set_platforms_registry(dir);
 }
+
+/// Answers a call of another host of a multi-host lab, stdin to stdout (`vmlab host-call`);
+/// the exit status.
+pub async fn answer_host_call() -> i32 {
+    super::host::call::answer().await
+}
+
+/// The subcommand another host's vmlab runs to call this one.
+pub const HOST_CALL: &str = super::host::call::SUBCOMMAND;
 
 /// Names the folder of boot patch sets for this process (`--patches`).
 pub fn set_patches_dir(dir: Option<PathBuf>) {

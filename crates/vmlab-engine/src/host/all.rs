@@ -2,15 +2,15 @@
 //! `--all-hosts`.
 //!
 //! Deploy goes in three rounds, each across all hosts at once: copy the spec (and the lab key)
-//! to every other host; check every host (`vmlab deploy --dry-run --host NAME` there: images,
-//! ports, addresses) and stop before anything starts if one has a problem, naming the host;
-//! then deploy every host (`vmlab deploy --host NAME`), with each host's progress streamed as
-//! events tagged by host. This machine's host takes part in this process, without SSH. If a
+//! to every other host; check every host (a `check` call there: images, ports, addresses) and
+//! stop before anything starts if one has a problem, naming the host; then deploy every host
+//! (a `deploy` call), with each host's progress streamed as events tagged by host. Other
+//! hosts are called in typed messages ([`super::call`]), never through the CLI's words. This machine's host takes part in this process, without SSH. If a
 //! host fails (or the command is cancelled), the hosts that did deploy are destroyed again
 //! unless the caller keeps them: nothing half-deployed stays behind. Only what this run started
 //! is rolled back: a host whose part ran already (checked there to be the same lab: the same
 //! machines, the same key) keeps it. A cancelled remote deploy notices its ssh going away
-//! (`--cancel-on-eof`) and rolls itself back. Destroy touches only this multi-host lab's
+//! (its stdin ends) and rolls itself back. Destroy touches only this multi-host lab's
 //! parts (`--host` on each host): a lab of the same name that is not, is left alone and named.
 
 use std::process::Stdio;
@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
+use super::call::{self, Call, Reply};
 use super::{HostTarget, remote, transfer};
 use crate::error::{EngineError, HostFailure};
 use crate::events::{Event, EventSink, count};
@@ -128,6 +129,95 @@ async fn run_remote(
     }
 }
 
+/// Makes `call` of `host`'s vmlab (`vmlab host-call` over SSH), keeping its stdin open until
+/// it answers when `hold_stdin` (a deploy there rolls back if this side goes away). Each
+/// progress line goes to `events` as the host's; the reply that ends the answer, or why there
+/// is none (SSH, another vmlab version, an answer cut short).
+async fn call_remote(
+    host: &HostTarget,
+    call: &Call,
+    hold_stdin: bool,
+    events: Option<&EventSink>,
+    cancel: &CancellationToken,
+) -> Result<Reply, String> {
+    let std_cmd = remote::vmlab_on(host.addr, &[call::SUBCOMMAND.to_string()], false);
+    let mut cmd = tokio::process::Command::from(std_cmd);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run ssh (install openssh-client): {e}"))?;
+    let mut stdin = child.stdin.take();
+    if let Some(w) = stdin.as_mut() {
+        // A host that refuses early is reported by its exit status.
+        let _ = w.write_all(call::request_line(call).as_bytes()).await;
+    }
+    if !hold_stdin {
+        drop(stdin.take());
+    }
+    let host_name = &host.name;
+    let tell = |line: &str| {
+        if let Some(ev) = events {
+            ev.send(Event::Host {
+                host: host_name.clone(),
+                line: line.to_string(),
+            });
+        }
+    };
+    let mut end: Option<Reply> = None;
+    let mut unreadable: Option<String> = None;
+    let out_task =
+        lines::collect(
+            child.stdout.take(),
+            lines::Limits::HOST,
+            |l| match serde_json::from_str::<Reply>(l) {
+                Ok(Reply::Line { text }) => tell(&text),
+                Ok(r) => end = Some(r),
+                Err(_) if l.trim().is_empty() => {}
+                Err(e) => unreadable = Some(format!("{e}: {l}")),
+            },
+        );
+    let err_task = lines::collect(child.stderr.take(), lines::Limits::HOST, tell);
+    let waited = async { tokio::join!(out_task, err_task, child.wait()) };
+    let (_, stderr, status) = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            drop(stdin);
+            return Err(EngineError::Interrupted.to_string());
+        }
+        r = waited => r,
+    };
+    drop(stdin);
+    let code = status.map_err(|e| format!("ssh: {e}"))?.code();
+    if let Some(r) = end {
+        return Ok(r);
+    }
+    if let Some(why) = remote::explain_exit(&host.name, host.addr, code) {
+        return Err(why);
+    }
+    if stderr.text.contains(call::SUBCOMMAND) {
+        return Err(format!(
+            "host {} ({}) runs a vmlab that does not answer host calls v{} (another version): \
+             install the same vmlab on every host",
+            host.name,
+            host.addr,
+            call::VERSION
+        ));
+    }
+    let said: Vec<&str> = stderr
+        .text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    Err(match unreadable {
+        Some(u) => format!("an answer this vmlab cannot read ({u})"),
+        None if said.is_empty() => format!("vmlab ended ({code:?}) without an answer"),
+        None => said[said.len().saturating_sub(20)..].join("\n"),
+    })
+}
+
 /// Forwards a local host's engine events as host lines.
 fn host_sink(host: &str, events: &EventSink) -> (EventSink, tokio::task::JoinHandle<()>) {
     let (sink, mut rx) = EventSink::channel();
@@ -224,23 +314,6 @@ pub async fn deploy_all(
         "checking {} (images, ports, addresses)",
         count(hosts.len(), "host")
     )));
-    // `vmlab deploy` on another host: its copy of the spec, as that host, with this run's
-    // accelerator, then `mode` (`--dry-run`, or `--cancel-on-eof` and the deploy options).
-    let deploy_args = |spec: String, host: &str, mode: &[&str]| {
-        let mut v = vec![
-            "deploy".to_string(),
-            "-S".into(),
-            spec,
-            "--host".into(),
-            host.into(),
-        ];
-        if let Some(a) = opts.accel {
-            v.push("--accel".into());
-            v.push(a.to_string().to_lowercase());
-        }
-        v.extend(mode.iter().map(|m| m.to_string()));
-        v
-    };
     let checks = futures::future::join_all(hosts.iter().map(|h| {
         let spec = spec_at.get(&h.name).cloned().unwrap_or_default();
         async move {
@@ -257,11 +330,22 @@ pub async fn deploy_all(
                     })),
                 };
             }
-            let args = deploy_args(spec, &h.name, &["--dry-run"]);
-            let out = run_remote(h, &args, None, false, None, cancel).await?;
-            Ok::<_, EngineError>((!out.ok()).then(|| HostFailure {
+            let check = Call::Check {
+                spec: spec.into(),
                 host: h.name.clone(),
-                reason: out.reason(h),
+                accel: opts.accel,
+            };
+            let reason = match call_remote(h, &check, false, None, cancel).await {
+                Ok(Reply::Checked { problems: None }) => None,
+                Ok(Reply::Checked { problems: Some(p) }) => Some(p),
+                Ok(Reply::Failed { reason }) => Some(reason),
+                Ok(other) => Some(format!("an answer to another call: {other:?}")),
+                Err(_) if cancel.is_cancelled() => return Err(EngineError::Interrupted),
+                Err(e) => Some(e),
+            };
+            Ok::<_, EngineError>(reason.map(|reason| HostFailure {
+                host: h.name.clone(),
+                reason,
             }))
         }
     }))
@@ -287,24 +371,22 @@ pub async fn deploy_all(
             let r = if h.local {
                 deploy_here(lab, h, opts, events, cancel).await
             } else {
-                let mut mode = vec!["--cancel-on-eof"];
-                if opts.force {
-                    mode.push("--force");
-                }
-                if opts.keep_on_failure {
-                    mode.push("--keep-on-failure");
-                }
-                let args = deploy_args(spec, &h.name, &mode);
-                match run_remote(h, &args, None, true, Some(events), cancel).await {
-                    Ok(out) if out.ok() => Ok(
-                        if out.stdout.lines().any(|l| l.trim() == ALREADY_RUNNING_LINE) {
-                            HostPart::AlreadyRunning
-                        } else {
-                            HostPart::Started
-                        },
-                    ),
-                    Ok(out) => Err(out.reason(h)),
-                    Err(e) => Err(e.to_string()),
+                let call = Call::Deploy {
+                    spec: spec.into(),
+                    host: h.name.clone(),
+                    accel: opts.accel,
+                    force: opts.force,
+                    keep_on_failure: opts.keep_on_failure,
+                };
+                match call_remote(h, &call, true, Some(events), cancel).await {
+                    Ok(Reply::Deployed { already_running }) => Ok(if already_running {
+                        HostPart::AlreadyRunning
+                    } else {
+                        HostPart::Started
+                    }),
+                    Ok(Reply::Failed { reason }) => Err(reason),
+                    Ok(other) => Err(format!("an answer to another call: {other:?}")),
+                    Err(e) => Err(e),
                 }
             };
             (h, r)
@@ -421,10 +503,6 @@ enum HostPart {
     AlreadyRunning,
 }
 
-/// The line a deploy driven by `--all-hosts` (`--cancel-on-eof`) prints on stdout when its
-/// host's part ran already, so the driver knows it started nothing there.
-pub const ALREADY_RUNNING_LINE: &str = "vmlab: this host's part was already running";
-
 /// Does any link of the lab join nodes on two hosts?
 fn links_between_hosts(lab: &Lab) -> bool {
     let host = |node: &str| {
@@ -467,67 +545,63 @@ async fn destroy_on(
     cancel: &CancellationToken,
 ) -> Vec<HostFailure> {
     let runs = futures::future::join_all(hosts.iter().map(|h| async move {
-        if h.local {
-            let dir = LabDir::of(lab.clone());
-            if !dir.is_vmlab_lab() {
-                events.send(Event::Host {
-                    host: h.name.clone(),
-                    line: format!("lab {lab} is not deployed here"),
-                });
-                return None;
-            }
-            // A lab of that name here that is not this host's part of the multi-host lab (a
-            // one-host lab deployed from another spec, another host's part) is not ours.
-            if let Err(e) = crate::lab::find::check_host(&dir, Some(&h.name)) {
-                return Some(HostFailure {
-                    host: h.name.clone(),
-                    reason: format!("left alone: {e}"),
-                });
-            }
+        let done = if h.local {
             let (sink, forward) = host_sink(&h.name, events);
-            let r = destroy::destroy(&dir, false, &sink).await;
+            let r = destroy_part(lab, &h.name, &sink).await;
             drop(sink);
             let _ = forward.await;
-            return match r {
-                Ok(rep) => {
-                    events.send(Event::Host {
-                        host: h.name.clone(),
-                        line: format!(
-                            "destroyed lab {lab} ({} VM{} stopped)",
-                            rep.stopped.len(),
-                            if rep.stopped.len() == 1 { "" } else { "s" }
-                        ),
-                    });
-                    None
-                }
-                Err(e) => Some(HostFailure {
-                    host: h.name.clone(),
-                    reason: e.to_string(),
-                }),
+            r
+        } else {
+            let call = Call::Destroy {
+                lab: lab.clone(),
+                host: h.name.clone(),
             };
-        }
-        let args = [
-            "destroy".to_string(),
-            "--lab".into(),
-            lab.to_string(),
-            "--host".into(),
-            h.name.clone(),
-            "--missing-ok".into(),
-        ];
-        match run_remote(h, &args, None, false, Some(events), cancel).await {
-            Ok(out) if out.ok() => None,
-            Ok(out) => Some(HostFailure {
+            match call_remote(h, &call, false, Some(events), cancel).await {
+                Ok(Reply::Destroyed { said }) => Ok(said),
+                Ok(Reply::Failed { reason }) => Err(reason),
+                Ok(other) => Err(format!("an answer to another call: {other:?}")),
+                Err(e) => Err(e),
+            }
+        };
+        match done {
+            Ok(said) => {
+                events.send(Event::Host {
+                    host: h.name.clone(),
+                    line: said,
+                });
+                None
+            }
+            Err(reason) => Some(HostFailure {
                 host: h.name.clone(),
-                reason: out.reason(h),
-            }),
-            Err(e) => Some(HostFailure {
-                host: h.name.clone(),
-                reason: e.to_string(),
+                reason,
             }),
         }
     }))
     .await;
     runs.into_iter().flatten().collect()
+}
+
+/// Destroys this machine's part (as host `host`) of multi-host lab `lab`: what to say when it
+/// went, or was not deployed here; refused when the lab of that name here is not that part
+/// (a one-host lab deployed from another spec, another host's part).
+pub(super) async fn destroy_part(
+    lab: &LabName,
+    host: &str,
+    events: &EventSink,
+) -> Result<String, String> {
+    let dir = LabDir::of(lab.clone());
+    if !dir.is_vmlab_lab() {
+        return Ok(format!("lab {lab} is not deployed here"));
+    }
+    crate::lab::find::check_host(&dir, Some(host)).map_err(|e| format!("left alone: {e}"))?;
+    let rep = destroy::destroy(&dir, false, events)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "destroyed lab {lab} ({} VM{} stopped)",
+        rep.stopped.len(),
+        if rep.stopped.len() == 1 { "" } else { "s" }
+    ))
 }
 
 /// One host's view in `vmlab status --all-hosts`.
@@ -555,24 +629,17 @@ pub async fn status_all(lab: &LabName, hosts: &[HostTarget]) -> Vec<HostView> {
                     Err(e) => (None, Some(e.to_string())),
                 }
             } else {
-                let args = [
-                    "status".to_string(),
-                    "--lab".into(),
-                    lab.to_string(),
-                    "--json".into(),
-                ];
+                let call = Call::Status { lab: lab.clone() };
                 let asked = tokio::time::timeout(
                     Duration::from_secs(30),
-                    run_remote(h, &args, None, false, None, never),
+                    call_remote(h, &call, false, None, never),
                 )
                 .await;
                 match asked {
-                    Ok(Ok(out)) if out.ok() => match serde_json::from_str(&out.stdout) {
-                        Ok(s) => (Some(s), None),
-                        Err(e) => (None, Some(format!("unreadable status: {e}"))),
-                    },
-                    Ok(Ok(out)) => (None, Some(out.reason(h))),
-                    Ok(Err(e)) => (None, Some(e.to_string())),
+                    Ok(Ok(Reply::Status { status })) => (Some(*status), None),
+                    Ok(Ok(Reply::Failed { reason })) => (None, Some(reason)),
+                    Ok(Ok(other)) => (None, Some(format!("an answer to another call: {other:?}"))),
+                    Ok(Err(e)) => (None, Some(e)),
                     Err(_) => (None, Some("no answer within 30 s".into())),
                 }
             };

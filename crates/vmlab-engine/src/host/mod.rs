@@ -9,6 +9,7 @@
 //! asked over SSH.
 
 pub mod all;
+pub mod call;
 pub mod remote;
 pub mod transfer;
 
