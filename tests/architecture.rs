@@ -1170,8 +1170,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "cli::run",
     "engine::lab::snapshot::restore",
     "tui::parts::nodes::draw",
-    "engine::lab::deploy::boot_all",
-    "spec::validate::parse_expect",
 ];
 
 #[test]

@@ -29,6 +29,18 @@ pub fn images_dir() -> PathBuf {
     home::images_dir()
 }
 
+/// Reads and resolves the spec directory `dir` as this machine sees it: `~` is the user's
+/// home, an image named without a path is one of [`images_dir`], newtron's registry is the one
+/// named (`--platforms`) or beside the network.
+pub fn load_spec(dir: &std::path::Path) -> Result<crate::spec::Lab, EngineError> {
+    Ok(crate::spec::load_in(
+        dir,
+        crate::home::user_home().as_deref(),
+        &images_dir(),
+        crate::home::platforms_registry().as_deref(),
+    )?)
+}
+
 /// One image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImageRow {

@@ -335,6 +335,82 @@ fn parse_check(
     })
 }
 
+/// One entry of an expectation's `json` list (`here` names its fields in errors).
+fn parse_json_expect(
+    item: &Value,
+    path: &Path,
+    here: &dyn Fn(&str) -> String,
+    errs: &mut SpecErrors,
+) -> Option<JsonExpect> {
+    let Some(o) = item.as_object() else {
+        errs.push(SpecError::new(
+            path,
+            here(""),
+            "must be an object",
+            "write {\"pointer\": \"/a/b\", \"equals\": 2}",
+        ));
+        return None;
+    };
+    unknown(o, JSON_KEYS, path, &here(""), errs);
+    let pointer = match o.get("pointer").and_then(Value::as_str) {
+        Some(p) if p.is_empty() || p.starts_with('/') => p.to_string(),
+        _ => {
+            errs.push(SpecError::new(
+                path,
+                here(".pointer"),
+                "must be a JSON pointer (RFC 6901): \"\" or starting with /",
+                "write \"/ipv4Unicast/peerCount\"",
+            ));
+            return None;
+        }
+    };
+    let num = |key: &str, errs: &mut SpecErrors| match o.get(key) {
+        None => None,
+        Some(v) => {
+            let n = v.as_f64();
+            if n.is_none() {
+                errs.push(SpecError::new(
+                    path,
+                    here(&format!(".{key}")),
+                    "must be a number",
+                    "write 2",
+                ));
+            }
+            n
+        }
+    };
+    let (min, max) = (num("min", errs), num("max", errs));
+    let matches = match o.get("matches") {
+        None => None,
+        Some(Value::String(p)) => compile(p, path, &here(".matches"), errs),
+        Some(_) => {
+            errs.push(SpecError::new(
+                path,
+                here(".matches"),
+                "must be a regular expression",
+                "write \"^Established$\"",
+            ));
+            None
+        }
+    };
+    let equals = o.get("equals").cloned();
+    if equals.is_none() && min.is_none() && max.is_none() && matches.is_none() {
+        errs.push(SpecError::new(
+            path,
+            here(""),
+            "says nothing about the value",
+            "add equals, min, max or matches",
+        ));
+    }
+    Some(JsonExpect {
+        pointer,
+        equals,
+        min,
+        max,
+        matches,
+    })
+}
+
 fn parse_expect(
     e: &Map<String, Value>,
     path: &Path,
@@ -376,73 +452,9 @@ fn parse_expect(
         Some(Value::Array(items)) => {
             for (k, item) in items.iter().enumerate() {
                 let here = |f: &str| at(&format!("json[{k}]{f}"));
-                let Some(o) = item.as_object() else {
-                    errs.push(SpecError::new(
-                        path,
-                        here(""),
-                        "must be an object",
-                        "write {\"pointer\": \"/a/b\", \"equals\": 2}",
-                    ));
-                    continue;
-                };
-                unknown(o, JSON_KEYS, path, &here(""), errs);
-                let pointer = match o.get("pointer").and_then(Value::as_str) {
-                    Some(p) if p.is_empty() || p.starts_with('/') => p.to_string(),
-                    _ => {
-                        errs.push(SpecError::new(
-                            path,
-                            here(".pointer"),
-                            "must be a JSON pointer (RFC 6901): \"\" or starting with /",
-                            "write \"/ipv4Unicast/peerCount\"",
-                        ));
-                        continue;
-                    }
-                };
-                let num = |key: &str, errs: &mut SpecErrors| match o.get(key) {
-                    None => None,
-                    Some(v) => {
-                        let n = v.as_f64();
-                        if n.is_none() {
-                            errs.push(SpecError::new(
-                                path,
-                                here(&format!(".{key}")),
-                                "must be a number",
-                                "write 2",
-                            ));
-                        }
-                        n
-                    }
-                };
-                let (min, max) = (num("min", errs), num("max", errs));
-                let matches = match o.get("matches") {
-                    None => None,
-                    Some(Value::String(p)) => compile(p, path, &here(".matches"), errs),
-                    Some(_) => {
-                        errs.push(SpecError::new(
-                            path,
-                            here(".matches"),
-                            "must be a regular expression",
-                            "write \"^Established$\"",
-                        ));
-                        None
-                    }
-                };
-                let equals = o.get("equals").cloned();
-                if equals.is_none() && min.is_none() && max.is_none() && matches.is_none() {
-                    errs.push(SpecError::new(
-                        path,
-                        here(""),
-                        "says nothing about the value",
-                        "add equals, min, max or matches",
-                    ));
+                if let Some(j) = parse_json_expect(item, path, &here, errs) {
+                    json.push(j);
                 }
-                json.push(JsonExpect {
-                    pointer,
-                    equals,
-                    min,
-                    max,
-                    matches,
-                });
             }
         }
         Some(_) => errs.push(SpecError::new(

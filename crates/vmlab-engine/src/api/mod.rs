@@ -69,12 +69,7 @@ use crate::spec::{Lab, LabName, SpecErrors};
 
 /// Reads and resolves the spec directory `dir` (`~` in its paths is the user's home).
 pub fn load_spec(dir: &Path) -> Result<Lab, EngineError> {
-    Ok(crate::spec::load_in(
-        dir,
-        home::user_home().as_deref(),
-        &image::images_dir(),
-        home::platforms_registry().as_deref(),
-    )?)
+    image::load_spec(dir)
 }
 
 /// Port bases given on the command line instead of the spec's (`[link, console, ssh]`; `None`

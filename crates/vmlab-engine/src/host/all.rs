@@ -547,7 +547,7 @@ async fn destroy_on(
     let runs = futures::future::join_all(hosts.iter().map(|h| async move {
         let done = if h.local {
             let (sink, forward) = host_sink(&h.name, events);
-            let r = destroy_part(lab, &h.name, &sink).await;
+            let r = destroy::destroy_part(lab, &h.name, &sink).await;
             drop(sink);
             let _ = forward.await;
             r
@@ -579,29 +579,6 @@ async fn destroy_on(
     }))
     .await;
     runs.into_iter().flatten().collect()
-}
-
-/// Destroys this machine's part (as host `host`) of multi-host lab `lab`: what to say when it
-/// went, or was not deployed here; refused when the lab of that name here is not that part
-/// (a one-host lab deployed from another spec, another host's part).
-pub(super) async fn destroy_part(
-    lab: &LabName,
-    host: &str,
-    events: &EventSink,
-) -> Result<String, String> {
-    let dir = LabDir::of(lab.clone());
-    if !dir.is_vmlab_lab() {
-        return Ok(format!("lab {lab} is not deployed here"));
-    }
-    crate::lab::find::check_host(&dir, Some(host)).map_err(|e| format!("left alone: {e}"))?;
-    let rep = destroy::destroy(&dir, false, events)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(format!(
-        "destroyed lab {lab} ({} VM{} stopped)",
-        rep.stopped.len(),
-        if rep.stopped.len() == 1 { "" } else { "s" }
-    ))
 }
 
 /// One host's view in `vmlab status --all-hosts`.

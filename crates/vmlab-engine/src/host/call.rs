@@ -149,7 +149,7 @@ async fn run(call: Call, out: &mut tokio::io::Stdout, cancel: &CancellationToken
         },
         Call::Destroy { lab, host } => {
             let result = streamed(out, |sink| async move {
-                super::all::destroy_part(&lab, &host, &sink).await
+                crate::lab::destroy::destroy_part(&lab, &host, &sink).await
             })
             .await;
             match result {
@@ -158,7 +158,7 @@ async fn run(call: Call, out: &mut tokio::io::Stdout, cancel: &CancellationToken
             }
         }
         Call::Check { spec, host, accel } => {
-            let lab = match crate::api::load_spec(&spec) {
+            let lab = match crate::image::load_spec(&spec) {
                 Ok(l) => l,
                 Err(e) => return failed(e),
             };
@@ -177,7 +177,7 @@ async fn run(call: Call, out: &mut tokio::io::Stdout, cancel: &CancellationToken
             force,
             keep_on_failure,
         } => {
-            let lab = match crate::api::load_spec(&spec) {
+            let lab = match crate::image::load_spec(&spec) {
                 Ok(l) => l,
                 Err(e) => return failed(e),
             };

@@ -510,33 +510,7 @@ impl Deployment {
                 )));
             }
         }
-        let max = match plan.max_parallel_boots {
-            Some(m) => {
-                events.send(Event::Step(format!(
-                    "booting at most {m} node{} at once (vmlab.max_parallel_boots)",
-                    if m == 1 { "" } else { "s" }
-                )));
-                m as usize
-            }
-            None => {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let mem = mem_available_mb();
-                let largest = nodes.iter().map(|n| n.memory_mb).max().unwrap_or(1);
-                let m = stages::default_parallel(cores, mem, largest);
-                // A limit the lab never reaches is not news.
-                if nodes.len() > m {
-                    events.send(Event::Step(format!(
-                        "booting at most {m} node{} at once: twice {cores} core{}{} (set \
-                     vmlab.max_parallel_boots to change it)",
-                        if m == 1 { "" } else { "s" },
-                        if cores == 1 { "" } else { "s" },
-                        mem.map(|m| format!(", {m} MB free for nodes of up to {largest} MB"))
-                            .unwrap_or_default()
-                    )));
-                }
-                m
-            }
-        };
+        let max = parallel_limit(plan, &nodes, events);
         events.send(Event::Step(format!(
             "launching {} under {}",
             count(nodes.len(), "VM"),
@@ -646,6 +620,38 @@ impl Deployment {
                 }
                 _ = tokio::time::sleep_until(wake.unwrap_or(t0).into()), if wake.is_some() => {}
             }
+        }
+    }
+}
+
+/// How many of `nodes` boot at once: `vmlab.max_parallel_boots`, else what the machine's cores
+/// and free memory allow (said when the lab is larger).
+fn parallel_limit(plan: &LabPlan, nodes: &[&NodePlan], events: &EventSink) -> usize {
+    match plan.max_parallel_boots {
+        Some(m) => {
+            events.send(Event::Step(format!(
+                "booting at most {m} node{} at once (vmlab.max_parallel_boots)",
+                if m == 1 { "" } else { "s" }
+            )));
+            m as usize
+        }
+        None => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mem = mem_available_mb();
+            let largest = nodes.iter().map(|n| n.memory_mb).max().unwrap_or(1);
+            let m = stages::default_parallel(cores, mem, largest);
+            // A limit the lab never reaches is not news.
+            if nodes.len() > m {
+                events.send(Event::Step(format!(
+                    "booting at most {m} node{} at once: twice {cores} core{}{} (set \
+                 vmlab.max_parallel_boots to change it)",
+                    if m == 1 { "" } else { "s" },
+                    if cores == 1 { "" } else { "s" },
+                    mem.map(|m| format!(", {m} MB free for nodes of up to {largest} MB"))
+                        .unwrap_or_default()
+                )));
+            }
+            m
         }
     }
 }

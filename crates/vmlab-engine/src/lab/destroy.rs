@@ -204,3 +204,26 @@ fn survived(lab: &LabDir, survivors: &[String]) -> EngineError {
         lab.path().display()
     ))
 }
+
+/// Destroys this machine's part (as host `host`) of multi-host lab `lab`: what to say when it
+/// went, or was not deployed here; refused when the lab of that name here is not that part
+/// (a one-host lab deployed from another spec, another host's part).
+pub async fn destroy_part(
+    lab: &crate::spec::LabName,
+    host: &str,
+    events: &EventSink,
+) -> Result<String, String> {
+    let dir = LabDir::of(lab.clone());
+    if !dir.is_vmlab_lab() {
+        return Ok(format!("lab {lab} is not deployed here"));
+    }
+    super::find::check_host(&dir, Some(host)).map_err(|e| format!("left alone: {e}"))?;
+    let rep = destroy(&dir, false, events)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "destroyed lab {lab} ({} VM{} stopped)",
+        rep.stopped.len(),
+        if rep.stopped.len() == 1 { "" } else { "s" }
+    ))
+}
