@@ -1169,7 +1169,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "spec::resolve::resolve_in",
     "cli::run",
     "engine::lab::snapshot::restore",
-    "tui::parts::nodes::draw",
 ];
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::engine::api::{BootStage, NodeOp, NodeRow, NodeStatus};
+use crate::engine::api::{BootStage, NodeOp, NodeRow, NodeStatus, Observation};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -106,6 +106,38 @@ pub(in crate::tui) fn node_state(app: &App, n: &NodeRow) -> (String, Color) {
     }
 }
 
+/// A node's BOOT cell: how long its boot took, or how far it is (a gauge against the boot time
+/// learnt for its platform, and the stage, with the boot patch it is at), or what it waits for.
+fn boot_cell(app: &App, o: &Observation, n: &NodeRow) -> String {
+    let stage = app.stages.get(&n.name).copied().or(n.stage);
+    match (n.status, stage) {
+        (NodeStatus::Running, _) | (_, Some(BootStage::Ready)) => match n.boot_secs {
+            Some(s) => format!("ready in {}", clock(Duration::from_secs_f64(s))),
+            None => "ready".into(),
+        },
+        (NodeStatus::Booting, stage) => {
+            let expected = o
+                .expected_boot
+                .get(&n.name)
+                .copied()
+                .unwrap_or(Duration::from_secs(180));
+            let elapsed = n.uptime_secs.unwrap_or(0) as f64;
+            let frac = (elapsed / expected.as_secs_f64().max(1.0)).min(0.99);
+            let what = match stage {
+                Some(BootStage::Patching) => match app.patching.get(&n.name).copied().or(n.patch) {
+                    Some([i, of]) => format!("patching {i}/{of}"),
+                    None => "patching".into(),
+                },
+                Some(s) => s.label().into(),
+                None => "launching".into(),
+            };
+            format!("{} {what}", gauge(frac, 6))
+        }
+        (NodeStatus::Pending, _) => n.waiting.clone().unwrap_or_else(|| "-".into()),
+        _ => "-".into(),
+    }
+}
+
 /// The nodes table: what matters first (state, boot, the interface map); ports and usage in
 /// fixed narrow columns; the host column only in a multi-host lab.
 pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
@@ -135,36 +167,8 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         total = o.status.nodes.len();
         for n in o.status.nodes.iter().filter(|n| app.shown(n)) {
             shown += 1;
-            let stage = app.stages.get(&n.name).copied().or(n.stage);
             let (state, color) = node_state(app, n);
-            let boot = match (n.status, stage) {
-                (NodeStatus::Running, _) | (_, Some(BootStage::Ready)) => match n.boot_secs {
-                    Some(s) => format!("ready in {}", clock(Duration::from_secs_f64(s))),
-                    None => "ready".into(),
-                },
-                (NodeStatus::Booting, stage) => {
-                    let expected = o
-                        .expected_boot
-                        .get(&n.name)
-                        .copied()
-                        .unwrap_or(Duration::from_secs(180));
-                    let elapsed = n.uptime_secs.unwrap_or(0) as f64;
-                    let frac = (elapsed / expected.as_secs_f64().max(1.0)).min(0.99);
-                    let what = match stage {
-                        Some(BootStage::Patching) => {
-                            match app.patching.get(&n.name).copied().or(n.patch) {
-                                Some([i, of]) => format!("patching {i}/{of}"),
-                                None => "patching".into(),
-                            }
-                        }
-                        Some(s) => s.label().into(),
-                        None => "launching".into(),
-                    };
-                    format!("{} {what}", gauge(frac, 6))
-                }
-                (NodeStatus::Pending, _) => n.waiting.clone().unwrap_or_else(|| "-".into()),
-                _ => "-".into(),
-            };
+            let boot = boot_cell(app, o, n);
             let usage = o.usage.get(&n.name);
             let ifaces = o
                 .interfaces
