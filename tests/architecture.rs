@@ -1168,7 +1168,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "engine::lab::status::observe",
     "spec::resolve::resolve_in",
     "cli::run",
-    "engine::lab::snapshot::restore",
 ];
 
 #[test]

@@ -383,18 +383,9 @@ pub struct Restored {
     pub started: Vec<String>,
 }
 
-/// Brings the whole lab back to snapshot `name`. A cancellation resumes every VM as it is
-/// (some may already hold the snapshot's state) and stops there.
-pub async fn restore(
-    lab: &LabDir,
-    name: &str,
-    events: &EventSink,
-    cancel: &CancellationToken,
-) -> Result<Restored, EngineError> {
-    let snap = load(lab, name)?;
-    let _lock = lock::acquire(lab.name(), &format!("vmlab restore {name}"), events).await?;
-    let state = LabState::load(lab)?;
-    // The same nodes, the same machines (in a multi-host lab: this host's).
+/// Can snapshot `name` (`snap`) be loaded into the lab as `state` records it: the same nodes,
+/// the same machines (in a multi-host lab: this host's)? Why not, if not.
+fn same_machines(state: &LabState, snap: &Snapshot, name: &str) -> Result<(), EngineError> {
     let now: Vec<&String> = state
         .node_order
         .iter()
@@ -429,6 +420,21 @@ pub async fn restore(
             )));
         }
     }
+    Ok(())
+}
+
+/// Brings the whole lab back to snapshot `name`. A cancellation resumes every VM as it is
+/// (some may already hold the snapshot's state) and stops there.
+pub async fn restore(
+    lab: &LabDir,
+    name: &str,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<Restored, EngineError> {
+    let snap = load(lab, name)?;
+    let _lock = lock::acquire(lab.name(), &format!("vmlab restore {name}"), events).await?;
+    let state = LabState::load(lab)?;
+    same_machines(&state, &snap, name)?;
     let t0 = Instant::now();
     let mut running = Vec::new();
     let mut stopped = Vec::new();
