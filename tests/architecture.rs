@@ -1167,7 +1167,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "engine::lab::export::drawing::ascii",
     "engine::lab::status::observe",
     "spec::resolve::resolve_in",
-    "cli::run",
 ];
 
 #[test]

@@ -289,34 +289,7 @@ pub enum Command {
     #[command(
         after_help = "Every request carries the token (Authorization: Bearer), made in $VMLAB_HOME/serve.token on first start.\n\nExamples:\n  vmlab serve --networks-base ~/newtron/networks\n  curl -s -H \"Authorization: Bearer $(cat ~/.vmlab/serve.token)\" 127.0.0.1:18080/newtlab/v1/labs\n  NEWTRON_BEARER=$(cat ~/.vmlab/serve.token) newtlab status 2node-vs"
     )]
-    Serve {
-        /// Address and port to listen on (other than loopback only with --token-file)
-        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:18080", value_parser = crate::serve::parse_listen)]
-        listen: crate::serve::Listen,
-        /// Where network ids are spec directories (<dir>/<id>/topology.json): newtron's
-        /// networks folder
-        #[arg(long, value_name = "DIR")]
-        networks_base: Option<PathBuf>,
-        /// newtron's platforms registry (as --platforms)
-        #[arg(long, value_name = "DIR")]
-        platforms_base: Option<PathBuf>,
-        /// A file (mode 0600) of the bearer tokens a request may carry, one a line, each alone
-        /// or after a name ("ci 3f9a..."); default: $VMLAB_HOME/serve.token, made on first
-        /// start
-        #[arg(long, value_name = "FILE")]
-        token_file: Option<PathBuf>,
-        /// A host name the server answers to beyond its address, loopback and localhost (the
-        /// Host header; others get 421)
-        #[arg(long, value_name = "NAME")]
-        allow_host: Vec<String>,
-        /// A web origin whose pages may call the server, for example http://localhost:3000
-        /// (pages of any other origin get 403)
-        #[arg(long, value_name = "ORIGIN")]
-        allow_origin: Vec<String>,
-        /// Accelerator of the labs it deploys
-        #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
-        accel: AccelArg,
-    },
+    Serve(ServeArgs),
     /// Run the lab's checks (validate.json beside its spec, or --file): commands on nodes with
     /// what their output must show, links with their state; exits 9 when one fails
     #[command(
@@ -540,6 +513,37 @@ pub enum Command {
         #[arg(long)]
         foreground: bool,
     },
+}
+
+/// `vmlab serve`'s options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (other than loopback only with --token-file)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:18080", value_parser = crate::serve::parse_listen)]
+    pub listen: crate::serve::Listen,
+    /// Where network ids are spec directories (<dir>/<id>/topology.json): newtron's
+    /// networks folder
+    #[arg(long, value_name = "DIR")]
+    pub networks_base: Option<PathBuf>,
+    /// newtron's platforms registry (as --platforms)
+    #[arg(long, value_name = "DIR")]
+    pub platforms_base: Option<PathBuf>,
+    /// A file (mode 0600) of the bearer tokens a request may carry, one a line, each alone
+    /// or after a name ("ci 3f9a..."); default: $VMLAB_HOME/serve.token, made on first
+    /// start
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// A host name the server answers to beyond its address, loopback and localhost (the
+    /// Host header; others get 421)
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// A web origin whose pages may call the server, for example http://localhost:3000
+    /// (pages of any other origin get 403)
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    /// Accelerator of the labs it deploys
+    #[arg(long, value_enum, default_value = "auto", env = "VMLAB_ACCEL")]
+    pub accel: AccelArg,
 }
 
 /// `vmlab image ...`.
