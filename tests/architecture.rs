@@ -1166,7 +1166,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "plan::build",
     "engine::lab::export::drawing::ascii",
     "engine::lab::status::observe",
-    "spec::resolve::resolve_in",
 ];
 
 #[test]

@@ -19,7 +19,7 @@ mod platforms;
 mod settings;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -36,6 +36,43 @@ use links::{check_declared_links, resolve_links};
 use nodes::{NewtronCtx, NodeCtx, ParsedProfile, check_hosts, check_wait_for, resolve_node};
 use platforms::Platforms;
 use settings::resolve_settings;
+
+/// A parsed file: its path, and its object (`None`: it did not parse, already reported).
+type ParsedDoc = (PathBuf, Option<Map<String, Value>>);
+
+/// What newtron's layout adds around its nodes, from its parsed zones, network and secrets.
+fn newtron_ctx<'a>(
+    dir: &Path,
+    zones: &'a [platforms::RegistryFile],
+    network: Option<&'a ParsedDoc>,
+    secrets: Option<&'a ParsedDoc>,
+) -> NewtronCtx<'a> {
+    let object =
+        |d: Option<&'a ParsedDoc>| d.and_then(|(p, d)| d.as_ref().map(|d| (p.as_path(), d)));
+    NewtronCtx {
+        zones: zones
+            .iter()
+            .filter_map(|(z, path, doc)| doc.as_ref().map(|d| (z.as_str(), (path.as_path(), d))))
+            .collect(),
+        zones_dir: dir.join("zones"),
+        network: object(network),
+        secrets: object(secrets),
+        secrets_path: dir.join("secrets.json"),
+    }
+}
+
+/// Where boot patch sets are looked for when nothing names a folder: `patches/` beside the
+/// platforms (the spec directory's), or in newtron's checkout `patches/` beside its registry,
+/// then its own newtlab patches.
+fn patches_default(src: &SpecSources) -> Vec<PathBuf> {
+    match &src.newtron {
+        Some(n) => match n.registry.parent() {
+            Some(up) => vec![up.join("patches"), up.join("pkg/newtlab/patches")],
+            None => Vec::new(),
+        },
+        None => vec![src.dir.join("patches")],
+    }
+}
 
 /// Resolves the spec. `home` expands a leading `~` in image paths.
 pub fn resolve(src: &SpecSources, home: Option<&Path>) -> Result<Lab, SpecErrors> {
@@ -83,28 +120,17 @@ pub fn resolve_in(
     };
 
     // newtron names a lab by its network's directory.
-    let name = match derive_lab_name(
+    let name = derive_lab_name(
         topology.get("name").filter(|_| newtron.is_none()),
         src.dir_name.as_deref(),
         &topo_path,
-    ) {
-        Ok(n) => Some(n),
-        Err(e) => {
-            errs.push(e);
-            None
-        }
-    };
+    )
+    .map_err(|e| errs.push(e))
+    .ok();
 
     let mut settings = resolve_settings(&topology, &topo_path, &mut errs);
     settings.patches = settings::patches_dir(&topology, &topo_path, home, &mut errs);
-    settings.patches_default = match newtron {
-        // newtron's checkout: `patches/` beside its registry, or its own newtlab patches.
-        Some(n) => match n.registry.parent() {
-            Some(up) => vec![up.join("patches"), up.join("pkg/newtlab/patches")],
-            None => Vec::new(),
-        },
-        None => vec![src.dir.join("patches")],
-    };
+    settings.patches_default = patches_default(src);
 
     let platforms_path = src
         .platforms
@@ -120,27 +146,16 @@ pub fn resolve_in(
             &mut errs,
         ),
     };
-    let newtron_ctx = newtron.map(|_| NewtronCtx {
-        zones: zone_docs
-            .iter()
-            .flatten()
-            .filter_map(|(z, path, doc)| doc.as_ref().map(|d| (z.as_str(), (path.as_path(), d))))
-            .collect(),
-        zones_dir: src.dir.join("zones"),
-        network: network_doc
-            .as_ref()
-            .and_then(|(p, d)| d.as_ref().map(|d| (p.as_path(), d))),
-        secrets: secrets_doc
-            .as_ref()
-            .and_then(|(p, d)| d.as_ref().map(|d| (p.as_path(), d))),
-        secrets_path: src.dir.join("secrets.json"),
+    let newtron_ctx = newtron.map(|_| {
+        newtron_ctx(
+            &src.dir,
+            zone_docs.as_deref().unwrap_or_default(),
+            network_doc.as_ref(),
+            secrets_doc.as_ref(),
+        )
     });
     // newtron's topology lists `nodes`; the design's, `devices`.
-    let dkey = if newtron.is_some() {
-        "nodes"
-    } else {
-        "devices"
-    };
+    let dkey = newtron.map_or("devices", |_| "nodes");
 
     let mut nodes = Vec::new();
     match topology.get(dkey) {
