@@ -1163,7 +1163,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "spec::resolve::settings::resolve_section",
     "engine::doctor::run",
     "engine::host::all::deploy_all",
-    "plan::build",
     "engine::lab::export::drawing::ascii",
     "engine::lab::status::observe",
 ];

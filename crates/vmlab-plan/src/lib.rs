@@ -40,15 +40,13 @@ pub fn placement(lab: &Lab, lab_dir: PathBuf) -> Result<LabPlan, Vec<SpecError>>
     )
 }
 
-/// Builds the plan. Port problems (past 65535, two roles on one port) come back as spec errors
-/// naming topology.json's port settings.
-pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
-    // Coalesced hosts: the plan is of the VMs that run.
-    let (machines, virtual_hosts) = coalesce::machines(lab);
-    let lab = machines.as_ref();
-    let ports = ports::allocate(lab)?;
-    let topo = lab.spec_dir.join("topology.json");
-    // Multi-host: which host this plan is for, and where each node lives.
+/// A lab that places nodes on hosts is planned for one of them: `opts.local_host` must name a
+/// host of the lab.
+fn check_local_host(
+    lab: &Lab,
+    opts: &PlanOptions,
+    topo: &std::path::Path,
+) -> Result<(), Vec<SpecError>> {
     let placed: Vec<&str> = {
         let mut h: Vec<&str> = lab.nodes.iter().filter_map(|n| n.host.as_deref()).collect();
         h.sort();
@@ -59,7 +57,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
         match &opts.local_host {
             None => {
                 return Err(vec![SpecError::new(
-                    &topo,
+                    topo,
                     "vmlab.hosts",
                     format!(
                         "this lab places its nodes on hosts ({}), and no host was named",
@@ -70,7 +68,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             }
             Some(h) if lab.settings.host_addr(h).is_none() => {
                 return Err(vec![SpecError::new(
-                    &topo,
+                    topo,
                     "vmlab.hosts",
                     format!("--host {h:?} is not a host of this lab"),
                     format!(
@@ -87,21 +85,29 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             Some(_) => {}
         }
     }
-    let here = |host: &Option<String>| match (&opts.local_host, host) {
-        (Some(l), Some(h)) => l == h,
-        _ => true,
-    };
-    let addr_of = |host: &Option<String>| -> IpAddr {
-        host.as_deref()
-            .and_then(|h| lab.settings.host_addr(h))
-            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
-    };
-    let node_host: HashMap<&str, &Option<String>> = lab
-        .nodes
+    Ok(())
+}
+
+/// What `node`'s boot patches need (`None`: its platform has no dataplane, or it is a host,
+/// which newtlab never patches either): the variables for the data NICs of `nics`.
+fn node_patches(node: &vmlab_spec::Node, nics: &[NicPlan]) -> Option<NodePatches> {
+    let dp = node
+        .dataplane
+        .as_ref()
+        .filter(|_| node.device_type != "host")?;
+    let data: Vec<(u32, u32)> = nics
         .iter()
-        .map(|n| (n.name.as_str(), &n.host))
+        .filter(|n| !matches!(n.role, NicRole::Management))
+        .map(|n| (n.index, n.pci_slot))
         .collect();
-    // Links by the nodes they touch, so planning stays linear in the lab's size.
+    Some(NodePatches {
+        vars: patches::PatchVars::new(node, dp, &data),
+        dataplane: dp.clone(),
+    })
+}
+
+/// Each node's links (by the node's position), each once.
+fn links_by_node(lab: &Lab) -> Vec<Vec<&Link>> {
     let index: HashMap<&str, usize> = lab
         .nodes
         .iter()
@@ -118,6 +124,35 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             }
         }
     }
+    touching
+}
+
+/// Builds the plan. Port problems (past 65535, two roles on one port) come back as spec errors
+/// naming topology.json's port settings.
+pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
+    // Coalesced hosts: the plan is of the VMs that run.
+    let (machines, virtual_hosts) = coalesce::machines(lab);
+    let lab = machines.as_ref();
+    let ports = ports::allocate(lab)?;
+    let topo = lab.spec_dir.join("topology.json");
+    // Multi-host: which host this plan is for, and where each node lives.
+    check_local_host(lab, opts, &topo)?;
+    let here = |host: &Option<String>| match (&opts.local_host, host) {
+        (Some(l), Some(h)) => l == h,
+        _ => true,
+    };
+    let addr_of = |host: &Option<String>| -> IpAddr {
+        host.as_deref()
+            .and_then(|h| lab.settings.host_addr(h))
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    };
+    let node_host: HashMap<&str, &Option<String>> = lab
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), &n.host))
+        .collect();
+    // Links by the nodes they touch, so planning stays linear in the lab's size.
+    let touching = links_by_node(lab);
     // Every link, by index: its sockets and how its ends meet.
     let links: Vec<LinkPlan> = lab
         .links
@@ -188,22 +223,7 @@ pub fn build(lab: &Lab, opts: &PlanOptions) -> Result<LabPlan, Vec<SpecError>> {
             links: &links,
             paths: &paths,
         });
-        let node_patches = node
-            .dataplane
-            .as_ref()
-            .filter(|_| node.device_type != "host")
-            .map(|dp| NodePatches {
-                vars: patches::PatchVars::new(
-                    node,
-                    dp,
-                    &nics
-                        .iter()
-                        .filter(|n| !matches!(n.role, NicRole::Management))
-                        .map(|n| (n.index, n.pci_slot))
-                        .collect::<Vec<_>>(),
-                ),
-                dataplane: dp.clone(),
-            });
+        let node_patches = node_patches(node, &nics);
         nodes.push(NodePlan {
             name: node.name.clone(),
             index: node.index,
