@@ -1164,7 +1164,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "engine::doctor::run",
     "engine::host::all::deploy_all",
     "engine::lab::export::drawing::ascii",
-    "engine::lab::status::observe",
 ];
 
 #[test]

@@ -156,63 +156,74 @@ pub fn snapshot(lab: &LabDir) -> Result<LabStatus, EngineError> {
     Ok(observe(lab, &state, &view))
 }
 
+/// One recorded node as it is now: its QEMU checked live, a pause vmlab left behind asked of
+/// QEMU; what `vmlab repair` would bring back is added to `repair`.
+fn node_row(
+    lab: &LabDir,
+    name: &str,
+    n: &crate::node::state::NodeState,
+    repair: &mut Vec<String>,
+) -> NodeRow {
+    let paths = lab.node_paths(name);
+    let live = n
+        .pid
+        .filter(|pid| process::is_running_qemu(*pid, n.qemu_identity(&paths.pidfile)));
+    let status = match (live, n.status) {
+        (Some(_), s) => s,
+        (
+            None,
+            NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Pending | NodeStatus::Remote,
+        ) => n.status,
+        (None, _) => NodeStatus::Dead,
+    };
+    // A pause vmlab began and did not end (a snapshot interrupted past its guard, a vmlab
+    // killed): QEMU says whether the CPUs run. No answer in time means a snapshot holds
+    // the monitor, which it does only while the VM is paused.
+    let status = if live.is_some() && n.paused.is_some() {
+        match qmp::is_paused_blocking(&paths.qmp, Duration::from_millis(300)) {
+            Some(false) => status,
+            _ => NodeStatus::Paused,
+        }
+    } else {
+        status
+    };
+    if status == NodeStatus::Paused {
+        repair.push(format!("node {name} is paused"));
+    }
+    if status == NodeStatus::Dead {
+        repair.push(format!("node {name} died"));
+    }
+    NodeRow {
+        name: name.to_string(),
+        platform: n.platform.clone(),
+        status,
+        stage: if live.is_some() { n.stage } else { None },
+        patch: live.and(n.patch),
+        pid: live,
+        ssh_port: n.ssh_port,
+        console_port: n.console_port,
+        host: n.host.clone().unwrap_or_else(|| "localhost".into()),
+        uptime_secs: live.and_then(process::uptime).map(|d| d.as_secs()),
+        started: live.and(n.started.clone()),
+        ready_at: live.and(n.ready_at.clone()),
+        waiting: (status == NodeStatus::Pending)
+            .then(|| n.waiting.clone())
+            .flatten(),
+        boot_secs: live.and(n.boot_seconds).map(|s| (s * 10.0).round() / 10.0),
+        ssh_user: n.ssh_user.clone(),
+        device_type: n.device_type.clone(),
+        host_ip: n.host_ip.clone(),
+        vm: None,
+        namespace: None,
+    }
+}
+
 /// Derives live status from a state and what the links look like.
 pub fn observe(lab: &LabDir, state: &LabState, view: &LinkView) -> LabStatus {
     let mut nodes = Vec::new();
     let mut repair = Vec::new();
     for (name, n) in state.ordered_nodes() {
-        let paths = lab.node_paths(name);
-        let live = n
-            .pid
-            .filter(|pid| process::is_running_qemu(*pid, n.qemu_identity(&paths.pidfile)));
-        let status = match (live, n.status) {
-            (Some(_), s) => s,
-            (
-                None,
-                NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Pending | NodeStatus::Remote,
-            ) => n.status,
-            (None, _) => NodeStatus::Dead,
-        };
-        // A pause vmlab began and did not end (a snapshot interrupted past its guard, a vmlab
-        // killed): QEMU says whether the CPUs run. No answer in time means a snapshot holds
-        // the monitor, which it does only while the VM is paused.
-        let status = if live.is_some() && n.paused.is_some() {
-            match qmp::is_paused_blocking(&paths.qmp, Duration::from_millis(300)) {
-                Some(false) => status,
-                _ => NodeStatus::Paused,
-            }
-        } else {
-            status
-        };
-        if status == NodeStatus::Paused {
-            repair.push(format!("node {name} is paused"));
-        }
-        if status == NodeStatus::Dead {
-            repair.push(format!("node {name} died"));
-        }
-        nodes.push(NodeRow {
-            name: name.clone(),
-            platform: n.platform.clone(),
-            status,
-            stage: if live.is_some() { n.stage } else { None },
-            patch: live.and(n.patch),
-            pid: live,
-            ssh_port: n.ssh_port,
-            console_port: n.console_port,
-            host: n.host.clone().unwrap_or_else(|| "localhost".into()),
-            uptime_secs: live.and_then(process::uptime).map(|d| d.as_secs()),
-            started: live.and(n.started.clone()),
-            ready_at: live.and(n.ready_at.clone()),
-            waiting: (status == NodeStatus::Pending)
-                .then(|| n.waiting.clone())
-                .flatten(),
-            boot_secs: live.and(n.boot_seconds).map(|s| (s * 10.0).round() / 10.0),
-            ssh_user: n.ssh_user.clone(),
-            device_type: n.device_type.clone(),
-            host_ip: n.host_ip.clone(),
-            vm: None,
-            namespace: None,
-        });
+        nodes.push(node_row(lab, name, n, &mut repair));
     }
     // Each coalesced host is a node too, living in its VM.
     for h in &state.virtual_hosts {
