@@ -790,6 +790,19 @@ fn guests_reach_nothing_on_the_host_unless_the_spec_says_so() {
     assert!(err.contains("vmlab.guest_network"), "{err}");
 }
 
+/// The lab of [`TOPOLOGY`] with `platforms`, each node on its own platform of them.
+fn one_platform_each(platforms: &str) -> SpecSources {
+    sources(
+        TOPOLOGY,
+        platforms,
+        &[
+            ("spine1", r#"{"platform": "sonic-vs"}"#),
+            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
+            ("edge", r#"{"platform": "vendor"}"#),
+        ],
+    )
+}
+
 /// A platform's dataplane reaches its nodes' plans with newtlab's variables: `PCIAddrs` are
 /// the slots the node's own QEMU command line gives its data NICs (gap NICs too), `Ports`
 /// follow each NIC's index, `PortSpeed` reads units.
@@ -806,15 +819,7 @@ fn boot_patch_variables_are_the_nics_qemu_really_gets() {
             r#""vm_credentials": { "user": "admin", "pass": "vpp" }, "dataplane": "vpp",
                  "vm_image_release": "202405", "hwsku": "Force10-S6000" }"#,
         );
-    let src = sources(
-        TOPOLOGY,
-        &platforms,
-        &[
-            ("spine1", r#"{"platform": "sonic-vs"}"#),
-            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
-            ("edge", r#"{"platform": "vendor"}"#),
-        ],
-    );
+    let src = one_platform_each(&platforms);
     let lab = spec::resolve(&src, Some(Path::new("/home/u"))).expect("valid spec");
     let plan = plan::build(&lab, &opts()).unwrap();
     let node = |n: &str| plan.nodes.iter().find(|x| x.name == n).unwrap();
@@ -869,15 +874,7 @@ fn a_dataplane_that_would_climb_out_of_its_folder_is_refused() {
         r#""port_count": 32, "dataplane": "../../etc", "vm_image_release": "a/b",
             "hwsku": "x y", "default_speed": "fast" }"#,
     );
-    let src = sources(
-        TOPOLOGY,
-        &platforms,
-        &[
-            ("spine1", r#"{"platform": "sonic-vs"}"#),
-            ("leaf1", r#"{"platform": "sonic-vpp"}"#),
-            ("edge", r#"{"platform": "vendor"}"#),
-        ],
-    );
+    let src = one_platform_each(&platforms);
     let errs = spec::resolve(&src, None).unwrap_err().to_string();
     for field in [
         "platforms.sonic-vs.dataplane",

@@ -276,6 +276,8 @@ pub async fn apply(
 ) -> Result<(), String> {
     let total = rendered.len();
     let me = std::env::current_exe().map_err(|e| format!("cannot locate vmlab: {e}"))?;
+    // The node's login, read once: a patch's steps do not change it.
+    let state = LabState::load(lab).map_err(|e| e.to_string())?;
     for (i, patch) in rendered.iter().enumerate() {
         let _ = LabState::update_node(lab, node, |n| n.patching(pid, i + 1, total));
         events.send(Event::NodePatch {
@@ -287,7 +289,6 @@ pub async fn apply(
         });
         for step in &patch.steps {
             let (remote, input) = step.remote();
-            let state = LabState::load(lab).map_err(|e| e.to_string())?;
             let cmd = state
                 .command_ssh(node, &[remote], &me)
                 .map_err(|e| e.to_string())?;
