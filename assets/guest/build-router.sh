@@ -9,9 +9,10 @@
 #     cloud kernel the tiny guest uses has no e1000), only the modules the guest loads;
 #   - FRR (zebra, bgpd, bfdd, staticd on; the "datacenter" timers), lldpd, dropbear (SSH),
 #     iproute2, iputils ping, tcpdump, iperf3, ethtool, ifenslave, busybox; no systemd.
-# How it is made: mmdebstrap installs the packages into a folder, the folder becomes the
-# initramfs (the whole root file system lives in RAM, so a snapshot holds all of it), and
-# grub-mkrescue puts kernel and initramfs on a hybrid ISO that is converted to qcow2.
+# How it is made: mmdebstrap installs the packages into a folder, the folder becomes a
+# squashfs image, and grub-mkrescue puts it with the kernel and a small initramfs on a hybrid
+# ISO that is converted to qcow2. At boot the root is the squashfs under a RAM overlay: the
+# guest writes only to RAM and the disk never changes, so a snapshot holds all the guest did.
 #
 # The kernel keeps time by the HPET (clocksource=hpet): under TCG the TSC follows the host's
 # clock across a snapshot restore, so a TSC guest comes back with every BFD and BGP timer
@@ -31,7 +32,8 @@
 #     (LLDP on every port but eth0, port IDs by name, a frame every 2 s), then dropbear on
 #     port 22 for user "admin", password "YourPaSsWoRd" (uid 0), and a root shell on ttyS0.
 # Needs: mmdebstrap (and Debian's package registry), apt-get, dpkg-deb, busybox-static, cpio,
-#        zstd, grub-pc-bin, xorriso, mtools, qemu-utils, openssl (installed by scripts/setup).
+#        zstd, squashfs-tools, grub-pc-bin, xorriso, mtools, qemu-utils, openssl (installed by
+#        scripts/setup).
 set -euo pipefail
 
 out=${1:?usage: build-router.sh OUT.qcow2}
@@ -40,7 +42,7 @@ pass=${VMLAB_GUEST_PASS:-YourPaSsWoRd}
 suite=${VMLAB_ROUTER_SUITE:-bookworm}
 mirror=${VMLAB_ROUTER_MIRROR:-http://deb.debian.org/debian}
 
-for tool in mmdebstrap apt-get dpkg-deb cpio zstd grub-mkrescue xorriso qemu-img openssl depmod dropbearkey; do
+for tool in mmdebstrap apt-get dpkg-deb cpio zstd mksquashfs grub-mkrescue xorriso qemu-img openssl depmod dropbearkey; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] \
     || { echo "build-router: '$tool' is missing: run scripts/setup (or .ci/run) to install it" >&2; exit 1; }
 done
@@ -125,9 +127,10 @@ cat > "$root/init" <<'INIT'
 #!/bin/sh
 # vmlab router guest: no systemd; this script brings the router up.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+# The first stage (the initramfs) hands these over mounted.
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
@@ -201,12 +204,60 @@ while true; do setsid busybox cttyhack /bin/bash -l; sleep 1; done
 INIT
 chmod 755 "$root/init"
 
-# 4. Kernel and initramfs on a bootable ISO, as qcow2.
+# 4. The root file system as a squashfs image on a bootable ISO, as qcow2. GRUB loads only the
+#    kernel and a small initramfs through the BIOS (slow under TCG: loading the whole root as an
+#    initramfs took most of a boot); the kernel reads the root from the disk as it needs it.
 iso=$work/iso
 mkdir -p "$iso/boot/grub"
 cp "$kernel" "$iso/boot/vmlinuz"
-(cd "$root" && find . -path ./boot -prune -o -print | cpio -o -H newc --quiet) \
-  | zstd -q -T0 -12 > "$iso/boot/initrd.zst"
+mksquashfs "$root" "$iso/root.sfs" -comp lz4 -noappend -no-progress -e boot >/dev/null
+# The small initramfs: static busybox, the modules that mount the root, and an init that puts
+# the squashfs under a RAM overlay (the guest writes only to RAM: the disk never changes, so a
+# snapshot of the VM's memory holds everything the guest changed) and starts the root's /init.
+ini=$work/initramfs
+mkdir -p "$ini/bin" "$ini/lib/modules" "$ini/dev" "$ini/proc" "$ini/sys" "$ini/iso" \
+  "$ini/lower" "$ini/rw" "$ini/newroot"
+[ -x /bin/busybox ] || { echo "build-router: need busybox-static (/bin/busybox)" >&2; exit 1; }
+cp /bin/busybox "$ini/bin/busybox"
+for m in virtio_pci virtio_blk isofs loop squashfs overlay; do
+  modprobe -d "$work/k" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+done | awk '!seen[$0]++' | while read -r f; do
+  cp "$f" "$ini/lib/modules/"
+  basename "$f" >> "$ini/modules"
+done
+cat > "$ini/init" <<'EARLY'
+#!/bin/busybox sh
+# vmlab router guest, first stage: mount the root (a squashfs on the boot disk) under a RAM
+# overlay, then hand over to its /init.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+while read -r m; do insmod "/lib/modules/$m" 2>/dev/null; done < /modules
+found=
+i=0
+while [ -z "$found" ] && [ $i -lt 100 ]; do
+  for d in /dev/vd? /dev/sd? /dev/sr?; do
+    [ -b "$d" ] || continue
+    mount -t iso9660 -o ro "$d" /iso 2>/dev/null || continue
+    if [ -f /iso/root.sfs ]; then found=$d; break; fi
+    umount /iso
+  done
+  [ -n "$found" ] || { sleep 0.1; i=$((i+1)); }
+done
+fail() { echo "vmlab router guest: $*"; exec sh; }
+[ -n "$found" ] || fail "no disk with root.sfs"
+mount -t squashfs -o loop,ro /iso/root.sfs /lower || fail "cannot mount root.sfs"
+mount -t tmpfs -o mode=755 tmpfs /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot \
+  || fail "cannot mount the overlay"
+for m in dev proc sys; do mount --move "/$m" "/newroot/$m"; done
+exec switch_root /newroot /init
+EARLY
+chmod 755 "$ini/init"
+(cd "$ini" && find . -print | cpio -o -H newc --quiet) | zstd -q -T0 -12 > "$iso/boot/initrd.zst"
 cat > "$iso/boot/grub/grub.cfg" <<'GRUB'
 serial --unit=0 --speed=115200
 terminal_input serial
