@@ -224,7 +224,7 @@ fn spine_leaf_mixing_maps_with_a_gap() {
 /// only when its boot timeout runs out.
 #[test]
 fn a_prompt_without_ssh_is_named_with_its_likely_causes() {
-    let lab = vm_lab("nodriver", 45);
+    let lab = vm_lab("nodriver", 24);
     lab.write(
         "topology.json",
         r#"{ "name": "nodriver", "devices": { "mute": {} }, "vmlab": { "link_port_base": 22950, "console_port_base": 25950, "ssh_port_base": 27950 } }"#,

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -95,8 +95,6 @@ pub(crate) struct Server {
 pub(super) struct Inner {
     pub(super) networks_base: Option<PathBuf>,
     pub(super) accel: Option<api::Accel>,
-    /// Long operations this server started, by lab: (operation, when it began).
-    pub(super) running: Mutex<HashMap<String, (String, String)>>,
     /// Cancels every operation this server started when it stops.
     pub(super) cancel: CancellationToken,
     /// The journal followers the event streams share.
@@ -164,36 +162,22 @@ impl Server {
             })
     }
 
-    /// Claims lab `name` for long operation `op`, or says (409) which operation runs there,
-    /// whoever started it. The claim ends when the returned guard is dropped.
-    pub(crate) fn claim(&self, name: &LabName, op: &str) -> Result<Claim, ApiError> {
-        let mut running = self
-            .inner
-            .running
-            .lock()
-            .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "poisoned".into()))?;
-        // Worded as the engine's own "busy" (a command holding the lab's lock).
-        let busy = |what: &str, at: &str| {
-            ApiError::from(api::EngineError::LabBusy {
+    /// Refuses (409) when another operation changes lab `name` now, whoever started it: the
+    /// lab lock's record, which the engine's own wait reads too. The operation run next takes
+    /// that lock itself.
+    pub(crate) fn not_busy(&self, name: &LabName) -> Result<(), ApiError> {
+        match api::lab_busy(name) {
+            Some(holder) => Err(ApiError::from(api::EngineError::LabBusy {
                 lab: name.to_string(),
-                holder: format!("{what}, begun at {at},"),
-            })
-        };
-        if let Some((what, at)) = running.get(name.as_str()) {
-            return Err(busy(&format!("a {what} through this server"), at));
+                holder: holder.describe(),
+            })),
+            None => Ok(()),
         }
-        if let Some((what, at, pid)) = api::operation_in_flight(name) {
-            return Err(busy(&format!("a {what} (pid {pid})"), &at));
-        }
-        running.insert(name.to_string(), (op.to_string(), now()));
-        Ok(Claim {
-            server: self.clone(),
-            lab: name.to_string(),
-        })
     }
 
     /// Starts deploying network `id` (its spec from [`Server::spec_dir`]) with what `body`
-    /// asks, claimed for the deploy until it ends: when it began, and its place in the journal.
+    /// asks, the lab's lock taken before it answers (a second deploy is refused with 409): when
+    /// it began, and its place in the journal.
     pub(crate) async fn start_deploy(
         &self,
         id: LabName,
@@ -219,7 +203,7 @@ impl Server {
                 ),
             ));
         }
-        let claim = self.claim(&id, "deploy")?;
+        self.not_busy(&id)?;
         let started = now();
         let opts = api::DeployOptions {
             accel: self.inner.accel,
@@ -228,18 +212,18 @@ impl Server {
             host: body.host.filter(|h| !h.is_empty()),
         };
         // The journal records the events and the outcome; the stream follows it.
-        let (begun, run) = api::start_deploy(spec, opts, api::EventSink::none(), self.cancel());
+        let (begun, run) =
+            api::start_deploy(spec, opts, api::EventSink::none(), self.cancel()).await?;
         tokio::spawn(async move {
-            let _claim = claim;
             let _ = run.await;
         });
         Ok((started, begun))
     }
 
-    /// Destroys the deployed lab `name`, claimed for it.
+    /// Destroys the deployed lab `name` (409 while another operation changes it).
     pub(crate) async fn destroy(&self, name: &str) -> Result<(), ApiError> {
         let lab = self.deployed(name).await?;
-        let _claim = self.claim(lab.name(), "destroy")?;
+        self.not_busy(lab.name())?;
         lab.destroy(false, &api::EventSink::none()).await?;
         Ok(())
     }
@@ -278,20 +262,6 @@ impl Server {
     }
 }
 
-/// A lab claimed for one long operation of this server.
-pub(crate) struct Claim {
-    server: Server,
-    lab: String,
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if let Ok(mut r) = self.server.inner.running.lock() {
-            r.remove(&self.lab);
-        }
-    }
-}
-
 /// A lab destroyed: the answer of both APIs' destroy.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct Destroyed {
@@ -299,7 +269,7 @@ pub(crate) struct Destroyed {
     pub(crate) status: &'static str,
 }
 
-/// `POST .../labs/{name}/destroy`, in either API: no body; the lab destroyed, claimed for it.
+/// `POST .../labs/{name}/destroy`, in either API: no body; the lab destroyed.
 pub(crate) async fn destroy_route(
     axum::extract::State(s): axum::extract::State<Server>,
     axum::extract::Path(name): axum::extract::Path<String>,

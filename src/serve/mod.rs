@@ -13,7 +13,7 @@
 //! `Host`s, other origins' pages and bodies that are not JSON are refused (`guard.rs`); it
 //! listens on loopback unless told otherwise; connections, streams, bodies and the journal
 //! are bounded and slow clients time out (`listen.rs`, `stream.rs`); one long operation per
-//! lab at a time (409 names the one running, whoever started it).
+//! lab at a time (409 names the one running, whoever started it: the lab lock's record).
 
 mod cap;
 mod guard;
@@ -27,10 +27,9 @@ mod stream;
 
 pub use guard::{Token, parse_tokens};
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -198,7 +197,6 @@ pub async fn run(
         inner: Arc::new(Inner {
             networks_base: opts.networks_base,
             accel: opts.accel,
-            running: Mutex::new(HashMap::new()),
             cancel: cancel.clone(),
             hub: Arc::default(),
         }),

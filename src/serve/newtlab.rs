@@ -342,7 +342,7 @@ async fn node(
         _ => "started",
     };
     let lab = s.deployed(&name).await?;
-    let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
+    s.not_busy(lab.name())?;
     lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
     Ok(data(
         StatusCode::OK,

@@ -342,7 +342,7 @@ async fn node(
 ) -> ApiResult {
     parse::<NoBody>(&raw)?;
     let lab = s.deployed(&name).await?;
-    let _claim = s.claim(lab.name(), &format!("{} {node}", op.verb()))?;
+    s.not_busy(lab.name())?;
     lab.node(&node, op, &EventSink::none(), &s.cancel()).await?;
     let st = blocking(move || Ok(lab.status()?)).await?;
     Ok(data(
@@ -371,7 +371,7 @@ async fn take(State(s): State<Server>, Path(name): Path<String>, raw: Bytes) -> 
         .name
         .ok_or_else(|| bad("give the snapshot's name: {\"name\": \"converged\"}"))?;
     let lab = s.deployed(&name).await?;
-    let _claim = s.claim(lab.name(), &format!("snapshot {snap}"))?;
+    s.not_busy(lab.name())?;
     let taken = lab.snapshot(&snap, &EventSink::none(), &s.cancel()).await?;
     Ok(data(StatusCode::CREATED, taken))
 }
@@ -383,7 +383,7 @@ async fn restore(
 ) -> ApiResult {
     parse::<NoBody>(&raw)?;
     let lab = s.deployed(&name).await?;
-    let _claim = s.claim(lab.name(), &format!("restore {snap}"))?;
+    s.not_busy(lab.name())?;
     let r = lab.restore(&snap, &EventSink::none(), &s.cancel()).await?;
     Ok(data(
         StatusCode::OK,

@@ -1,10 +1,11 @@
 //! Each lab's operation journal: every long operation on a lab (deploy, destroy, node start,
-//! stop and restart, snapshot, restore, repair, and validate, which changes nothing and so
-//! never counts as the operation in flight), whoever runs it — the CLI, the TUI or
+//! stop and restart, snapshot, restore, repair, and validate), whoever runs it — the CLI, the TUI or
 //! `vmlab serve` — appends its beginning, its events and its end, one JSON object a line, to
 //! `$VMLAB_HOME/events/<lab>.jsonl`; `vmlab serve` adds an `audit` line for each command run
 //! through it (who, what, on which nodes; never the output). It is what the HTTP server's
-//! event streams follow, so an operation started anywhere shows up there.
+//! event streams follow, so an operation started anywhere shows up there. Which operation
+//! changes the lab now is not read here but from the lab lock's record (`lab::lock`), the one
+//! answer every front end reads.
 //!
 //! Appends are single `write`s of one line on an `O_APPEND` file: processes writing at once do
 //! not tear each other's lines. The journal is private (the folder 0700, the files 0600,
@@ -12,7 +13,7 @@
 //! [`MAX_STRING`] bytes and a line past [`MAX_LINE`], and a file past [`MAX_BYTES`] is moved
 //! aside (`.old`, replacing the one before) by the write that finds it so, whoever writes: a
 //! lab's journal never holds much more than twice that. An operation whose begin was moved
-//! aside states it again in the new file, so what is in flight is read from one file. Readers
+//! aside states it again in the new file, so a reader of that file alone knows it runs. Readers
 //! take at most [`CHUNK`] bytes at a time.
 
 use std::io::Write;
@@ -42,10 +43,6 @@ pub const CHUNK: usize = 64 * 1024;
 pub fn path(name: &LabName) -> PathBuf {
     home::events_dir().join(format!("{name}.jsonl"))
 }
-
-/// Operations that change nothing in the lab: journaled for the streams, but never the
-/// operation in flight that keeps another one waiting.
-const READ_ONLY: &[&str] = &["validate"];
 
 /// One operation's writer to its lab's journal. An operation dropped before it ended (its
 /// caller went away: a client gone, a front end quitting) is ended then, so the journal never
@@ -447,52 +444,12 @@ impl Watch {
     }
 }
 
-/// The operation on lab `name` begun and not ended by a process that still runs: its name,
-/// when it began and the pid running it.
-pub fn in_flight(name: &LabName) -> Option<(String, String, u32)> {
-    let text = std::fs::read_to_string(path(name)).ok()?;
-    open_ops(&text)
-        .into_iter()
-        .rev()
-        .find(|(_, _, pid)| std::path::Path::new(&format!("/proc/{pid}")).exists())
-}
-
-/// The operations a journal's text shows begun and not ended, oldest first (read-only ones
-/// left out): name, when it began, pid.
-fn open_ops(text: &str) -> Vec<(String, String, u32)> {
-    let mut open: Vec<(String, String, u32)> = Vec::new();
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let pid = v.get("pid").and_then(Value::as_u64).unwrap_or(0) as u32;
-        match v.get("kind").and_then(Value::as_str) {
-            // A begin stated again (the journal moved aside) is the same operation.
-            Some("begin")
-                if !READ_ONLY.contains(&field("op").as_str())
-                    && !open.iter().any(|(o, _, p)| *o == field("op") && *p == pid) =>
-            {
-                open.push((field("op"), field("at"), pid))
-            }
-            Some("end") => {
-                let op = field("op");
-                if let Some(i) = open.iter().rposition(|(o, _, p)| *o == op && *p == pid) {
-                    open.remove(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    open
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_operation_dropped_unended_is_ended_and_validate_keeps_nobody_waiting() {
+    fn an_operation_dropped_unended_is_ended() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("lab.jsonl");
         {
@@ -526,15 +483,20 @@ mod tests {
             (&ends[1]["op"], &ends[1]["ok"]),
             (&json!("restart r1"), &json!(true))
         );
-        // What is in flight: the stop, not the checks (they change nothing).
-        let open = open_ops(&text);
-        assert_eq!(open.len(), 1, "{open:?}");
-        assert_eq!(open[0].0, "stop r2");
+        // The stop and the checks have begun and not ended (what runs now is the lab lock's
+        // record: `lock::holder`; checks never take the lock).
+        let begun: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["kind"] == "begin")
+            .collect();
+        assert_eq!(begun.len(), 4, "{text}");
+        assert_eq!((&begun[2]["op"], &begun[3]["op"]), (&json!("stop r2"), &json!("validate")));
         drop((running, checks));
     }
 
     #[test]
-    fn lines_and_files_stay_bounded_and_an_operation_moved_aside_is_still_in_flight() {
+    fn lines_and_files_stay_bounded_and_an_operation_moved_aside_is_begun_again() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("lab.jsonl");
         let j = Journal::begin_at(path.clone(), "deploy");
@@ -564,10 +526,15 @@ mod tests {
             .len();
         assert!(now <= MAX_BYTES + MAX_LINE as u64, "{now}");
         assert!(old <= MAX_BYTES + MAX_LINE as u64, "{old}");
-        // The file now there shows the deploy running (its begin stated again).
-        let open = open_ops(&std::fs::read_to_string(&path).expect("journal"));
-        assert_eq!(open.len(), 1, "{open:?}");
-        assert_eq!(open[0].0, "deploy");
+        // The file now there shows the deploy running (its begin stated again, first).
+        let now_text = std::fs::read_to_string(&path).expect("journal");
+        let first: Value =
+            serde_json::from_str(now_text.lines().next().expect("a line")).expect("json");
+        assert_eq!(
+            (&first["kind"], &first["op"], &first["again"]),
+            (&json!("begin"), &json!("deploy"), &json!(true)),
+            "{first}"
+        );
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path)
             .expect("journal")

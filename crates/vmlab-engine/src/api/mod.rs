@@ -44,6 +44,7 @@ pub use super::lab::export::{Drawing, Inventory, Owner};
 pub use super::lab::find::LabSelector;
 pub use super::lab::lifecycle::NodeOp;
 pub use super::lab::links::LinkChange;
+pub use super::lab::lock::Holder as BusyHolder;
 pub use super::lab::links::find as find_link_end;
 pub use super::lab::monitor::Observation;
 pub use super::lab::monitor::Usage;
@@ -61,7 +62,7 @@ pub use super::node::{BootStage, NodeStatus};
 pub use access::{ConsoleAccess, ConsoleClaim, LocalConsole, SshCommand};
 
 use super::journal::Journal;
-use super::lab::{destroy, exec, find, lifecycle, links, monitor, repair, snapshot};
+use super::lab::{destroy, exec, find, lifecycle, links, lock, monitor, repair, snapshot};
 use super::{doctor, home, host, image, lab, link};
 pub use crate::plan::Accel;
 use crate::plan::LabPlan;
@@ -176,6 +177,7 @@ pub async fn prepare_deploy(
         Arc::new(Journal::begin(&spec.name, "deploy")),
         spec,
         opts,
+        None,
         events,
     )
     .await
@@ -187,9 +189,14 @@ async fn prepare_journaled(
     j: Arc<Journal>,
     spec: &Lab,
     opts: DeployOptions,
+    lock: Option<lock::LabLock>,
     events: &EventSink,
 ) -> Result<Prepared, EngineError> {
-    let prepared = lab::deploy::prepare(spec, opts, &events.tapped(j.tap())).await;
+    let events = events.tapped(j.tap());
+    let prepared = match lock {
+        Some(lock) => lab::deploy::prepare_locked(spec, opts, lock, &events).await,
+        None => lab::deploy::prepare(spec, opts, &events).await,
+    };
     match prepared {
         Ok(Prepared::Ready(d)) => Ok(Prepared::Ready(Box::new(d.journaled(j)))),
         Ok(Prepared::AlreadyRunning(state)) => {
@@ -208,29 +215,34 @@ pub struct Begun {
     pub event_id: u64,
 }
 
-/// A deploy begun now in the lab's journal (so that a client told [`Begun`] misses nothing of
-/// it), and the deploy itself to run.
-pub fn start_deploy(
+/// A deploy begun now: the lab's lock taken (a busy lab is refused here, before anything
+/// runs) and the deploy's beginning in the lab's journal (so that a client told [`Begun`]
+/// misses nothing of it), and the deploy itself to run.
+pub async fn start_deploy(
     spec: Lab,
     opts: DeployOptions,
     events: EventSink,
     cancel: CancellationToken,
-) -> (
-    Begun,
-    impl std::future::Future<Output = Result<Deployed, EngineError>> + Send + 'static,
-) {
+) -> Result<
+    (
+        Begun,
+        impl std::future::Future<Output = Result<Deployed, EngineError>> + Send + 'static,
+    ),
+    EngineError,
+> {
+    let lock = lock::acquire(&spec.name, "vmlab deploy", &events).await?;
     let j = Arc::new(Journal::begin(&spec.name, "deploy"));
     let begun = Begun {
         id: j.id().to_string(),
         event_id: j.begun_at(),
     };
     let run = async move {
-        match prepare_journaled(j, &spec, opts, &events).await? {
+        match prepare_journaled(j, &spec, opts, Some(lock), &events).await? {
             Prepared::AlreadyRunning(state) => Ok(Deployed::AlreadyRunning(state)),
             Prepared::Ready(d) => Ok(Deployed::Now(Box::new(d.run(&events, &cancel).await?))),
         }
     };
-    (begun, run)
+    Ok((begun, run))
 }
 
 /// Runs `op` on lab `name` with its journal: begun, every event of `events` recorded, ended
@@ -261,9 +273,10 @@ pub fn audit(name: &LabName, op: &str, by: &str, what: serde_json::Value) {
     crate::journal::audit(name, op, by, what)
 }
 
-/// The operation running on lab `name` now, if one is (its name, when it began, its pid).
-pub fn operation_in_flight(name: &LabName) -> Option<(String, String, u32)> {
-    crate::journal::in_flight(name)
+/// Who changes lab `name` now, if anyone does: the record its lock's holder keeps (the one
+/// answer to "this lab is busy"; the CLI's wait reads the same).
+pub fn lab_busy(name: &LabName) -> Option<BusyHolder> {
+    lock::holder(name)
 }
 
 /// The token file `vmlab serve` uses when given none: `$VMLAB_HOME/serve.token` (0600 in the

@@ -121,8 +121,19 @@ pub async fn prepare(
     opts: DeployOptions,
     events: &EventSink,
 ) -> Result<Prepared, EngineError> {
+    let lock = lock::acquire(&spec.name, "vmlab deploy", events).await?;
+    prepare_locked(spec, opts, lock, events).await
+}
+
+/// [`prepare`] with the lab's lock taken already (by a caller that must know at once whether
+/// the lab is busy).
+pub async fn prepare_locked(
+    spec: &Lab,
+    opts: DeployOptions,
+    lock: LabLock,
+    events: &EventSink,
+) -> Result<Prepared, EngineError> {
     let lab = LabDir::of(spec.name.clone());
-    let lock = lock::acquire(lab.name(), "vmlab deploy", events).await?;
     if let Some(state) = running_state(&lab).filter(|_| !opts.force) {
         if opts.host.is_some() {
             // A host's part of a multi-host lab: "already running" only if it is this lab.
