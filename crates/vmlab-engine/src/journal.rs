@@ -491,7 +491,10 @@ mod tests {
             .filter(|v| v["kind"] == "begin")
             .collect();
         assert_eq!(begun.len(), 4, "{text}");
-        assert_eq!((&begun[2]["op"], &begun[3]["op"]), (&json!("stop r2"), &json!("validate")));
+        assert_eq!(
+            (&begun[2]["op"], &begun[3]["op"]),
+            (&json!("stop r2"), &json!("validate"))
+        );
         drop((running, checks));
     }
 

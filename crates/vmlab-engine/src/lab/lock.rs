@@ -116,7 +116,7 @@ async fn acquire_at(
                 let record = Holder {
                     pid: std::process::id(),
                     doing: doing.to_string(),
-                    at: crate::lab::state::now_rfc3339_millis(),
+                    at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
                 };
                 let line = serde_json::to_string(&record).unwrap_or_default();
                 let _ = lock.set_len(0);
@@ -186,9 +186,7 @@ fn record(path: &Path) -> Option<Holder> {
     let mut text = String::new();
     File::open(path).ok()?.read_to_string(&mut text).ok()?;
     let h: Holder = serde_json::from_str(text.trim_end()).ok()?;
-    Path::new(&format!("/proc/{}", h.pid))
-        .exists()
-        .then_some(h)
+    Path::new(&format!("/proc/{}", h.pid)).exists().then_some(h)
 }
 
 /// Runs `f` under the state lock of `lab` (a short lock around one read-modify-write of
@@ -226,7 +224,10 @@ mod tests {
             .await
             .expect("a lock nobody holds");
         let h = holder_at(&path).expect("the holder");
-        assert_eq!((h.pid, h.doing.as_str()), (std::process::id(), "vmlab deploy"));
+        assert_eq!(
+            (h.pid, h.doing.as_str()),
+            (std::process::id(), "vmlab deploy")
+        );
         // A second command is refused at once while a deploy holds the lab, naming it.
         let t0 = Instant::now();
         let busy = acquire_at(&path, &lab, "vmlab stop r1", &events)
