@@ -9,6 +9,7 @@
 //! - [`term`]: terminal plumbing — raw-mode console attachment;
 //! - [`tui`]: the interactive dashboard — draws state, sends commands to the engine;
 //! - [`serve`]: the HTTP API (newtron's lab-server routes and vmlab's own), with event streams;
+//! - [`present`]: the words every front end shares for the same thing (a lab's links);
 //! - [`cli`]: argument parsing and output; the binary is a thin shell over it.
 
 pub use vmlab_engine as engine;
@@ -16,6 +17,7 @@ pub use vmlab_plan as plan;
 pub use vmlab_spec as spec;
 
 pub mod cli;
+pub mod present;
 pub mod serve;
 pub mod term;
 pub mod tui;

@@ -887,3 +887,25 @@ fn the_boot_column_says_which_boot_patch_a_node_is_at() {
         "{t}"
     );
 }
+
+/// The links table words each link as `vmlab links` does (one projection, `vmlab::present`):
+/// its state, its rates, its impairments and the relay's line are the CLI's words.
+#[test]
+fn the_links_table_words_a_link_as_the_cli_does() {
+    let mut app = app_with_lab();
+    app.screen = Rect::new(0, 0, 170, 30);
+    let t = text(&render(&app, 170, 30));
+    let o = observation();
+    assert!(!o.status.links.is_empty());
+    for l in &o.status.links {
+        let c = vmlab::present::link_cells(l);
+        for word in [&c.state, &c.a_to_z_rate, &c.z_to_a_rate, &c.impairments] {
+            assert!(
+                t.contains(word.as_str()),
+                "link {}: {word:?} in\n{t}",
+                l.index
+            );
+        }
+    }
+    assert!(t.contains(&vmlab::present::relay_line(&o.status)), "{t}");
+}

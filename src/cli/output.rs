@@ -2,15 +2,16 @@
 
 use std::fmt::Write;
 
+use crate::present;
+
 use comfy_table::presets::NOTHING;
 use comfy_table::{Cell, Table};
 
 use crate::engine::api::{
-    BootStage, Check, DirReport, Dropped, HostView, ImageRow, LabState, LabStatus, LinkState,
-    NodeStatus, Snapshot, count,
+    BootStage, Check, HostView, ImageRow, LabState, LabStatus, LinkState, NodeStatus, Snapshot,
+    count,
 };
 use crate::plan::{End, LabPlan, LinkTransport, NicRole};
-use crate::spec::LinkImpair;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -80,7 +81,7 @@ pub fn plan_text(plan: &LabPlan) -> String {
                     (LinkTransport::CrossHost, None) => "to another host".to_string(),
                     (LinkTransport::Remote, _) => "elsewhere".to_string(),
                 },
-                impair_text(&l.impair),
+                present::impair_text(&l.impair),
             ]);
         }
         let _ = writeln!(s, "\n{links}");
@@ -228,115 +229,27 @@ pub fn status_text(st: &LabStatus) -> String {
 }
 
 /// `vmlab links` (and the links part of `status`): state, guest interfaces, counters and
-/// rates each way, drops, impairments, and the relay.
+/// rates each way, drops, impairments, and the relay, in the words every front end shares
+/// (`crate::present`).
 pub fn links_text(st: &LabStatus) -> String {
-    let mut s = String::new();
-    let mut links = table(&[
-        "LINK",
-        "A",
-        "Z",
-        "STATE",
-        "A→Z",
-        "Z→A",
-        "DROPPED",
-        "IMPAIRMENTS",
-    ]);
+    let mut links = table(&present::LINK_HEADER);
     for l in &st.links {
-        let (ab, ba, dropped) = match &l.counters {
-            Some(c) => (
-                dir_text(&c.a_to_z),
-                dir_text(&c.z_to_a),
-                dropped_text(&c.a_to_z.dropped, &c.z_to_a.dropped),
-            ),
-            None => ("-".into(), "-".into(), "-".into()),
-        };
+        let c = present::link_cells(l);
         links.add_row(vec![
-            l.index.to_string(),
-            format!("{} ({})", l.a, l.a_guest),
-            format!("{} ({})", l.z, l.z_guest),
-            match (l.state, l.transport) {
-                (LinkState::Waiting, _) => format!("waiting for {}", l.waiting_for.join(", ")),
-                (other, LinkTransport::CrossHost) => format!("{} (between hosts)", other.label()),
-                (other, _) => other.label().to_string(),
-            },
-            ab,
-            ba,
-            dropped,
-            impair_text(&l.impair),
+            c.index,
+            c.a,
+            c.z,
+            c.state,
+            c.a_to_z,
+            c.z_to_a,
+            c.dropped,
+            c.impairments,
         ]);
     }
-    let _ = write!(s, "{links}");
-    match &st.relay {
-        Some(r) if r.status == "running" => {
-            let _ = write!(
-                s,
-                "\nlink relay: running (pid {}){}",
-                r.pid.map(|p| p.to_string()).unwrap_or_default(),
-                r.started
-                    .as_ref()
-                    .map(|t| format!(", counting since {t}"))
-                    .unwrap_or_default()
-            );
-        }
-        Some(_) => {
-            let _ = write!(
-                s,
-                "\nlink relay: not running; links carry no traffic (run `vmlab repair --lab {}`)",
-                st.name
-            );
-        }
-        None => {
-            let _ = write!(s, "\nlinks are direct: no relay, no counters");
-        }
-    }
-    s
+    format!("{links}\n{}", present::relay_line(st))
 }
 
-/// One direction: frames and bytes so far, and the rate over the last second.
-fn dir_text(d: &DirReport) -> String {
-    format!(
-        "{} fr {} @ {}",
-        d.frames,
-        human_bytes(d.bytes),
-        human_bits(d.bits_per_sec)
-    )
-}
-
-fn dropped_text(a: &Dropped, b: &Dropped) -> String {
-    let sum = |f: fn(&Dropped) -> u64| f(a) + f(b);
-    let parts: Vec<String> = [
-        ("down", sum(|d| d.down)),
-        ("loss", sum(|d| d.loss)),
-        ("rate", sum(|d| d.rate)),
-        ("peer", sum(|d| d.peer)),
-        ("oversize", sum(|d| d.oversize)),
-        ("foreign", sum(|d| d.foreign)),
-        ("forged", sum(|d| d.forged)),
-        ("replayed", sum(|d| d.replayed)),
-    ]
-    .iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(k, n)| format!("{k} {n}"))
-    .collect();
-    if parts.is_empty() {
-        "0".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
-}
-
-fn human_bits(bps: f64) -> String {
-    crate::spec::impair::show_bits_per_sec(bps)
-}
+pub use present::human_bytes;
 
 /// A console column: its TCP port, or `unix` for a console on the lab's unix socket.
 pub fn console_cell(port: Option<u16>) -> String {
@@ -464,14 +377,8 @@ pub fn all_hosts_text(name: &crate::spec::LabName, views: &[HostView]) -> String
                 l.a.clone(),
                 l.z.clone(),
                 v.host.clone(),
-                match l.state {
-                    LinkState::Waiting => format!("waiting for {}", l.waiting_for.join(", ")),
-                    other => other.label().to_string(),
-                },
-                l.counters
-                    .as_ref()
-                    .map(|c| dropped_text(&c.a_to_z.dropped, &c.z_to_a.dropped))
-                    .unwrap_or_else(|| "-".into()),
+                present::state_text(l),
+                present::link_cells(l).dropped,
             ]);
         }
     }
@@ -487,17 +394,6 @@ fn human_duration(secs: u64) -> String {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
         s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-/// A link's impairments in one cell: `none`, `both: delay 20ms`, or each way.
-pub fn impair_text(i: &LinkImpair) -> String {
-    if i.is_clean() {
-        "none".into()
-    } else if i.a_to_z == i.z_to_a {
-        format!("both: {}", i.a_to_z)
-    } else {
-        format!("a-to-z: {}; z-to-a: {}", i.a_to_z, i.z_to_a)
     }
 }
 

@@ -383,8 +383,8 @@ async fn bridge_stats(State(s): State<Server>, Path(name): Path<String>) -> ApiR
                 z_port: rec.port,
                 a_to_z_bytes: bytes(|r| r.counters.as_ref().map(|c| c.a_to_z.bytes)),
                 z_to_a_bytes: bytes(|r| r.counters.as_ref().map(|c| c.z_to_a.bytes)),
-                sessions: 2usize.saturating_sub(row.waiting_for.len()),
-                connected: row.state == api::LinkState::Up,
+                sessions: crate::present::ends_present(row),
+                connected: crate::present::connected(row),
             }
         })
         .collect();

@@ -16,11 +16,9 @@ pub mod layout;
 pub mod parts;
 pub mod style;
 pub mod view;
+mod work;
 
-use std::collections::HashMap;
 use std::io::Stdout;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossterm::event::{
@@ -36,17 +34,15 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
-
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc::unbounded_channel;
 
 use crate::engine::api::{
-    self, CheckResult, ConsoleAccess, DeployOptions, Deployment, EngineError, EventSink, LabHandle,
-    LabSelector, LinkChange, NodeOp, Prepared,
+    self, DeployOptions, Deployment, EngineError, EventSink, LabHandle, LabSelector, Prepared,
 };
 use crate::plan::Accel;
-use crate::term::session::{Session, SessionEvent, SessionId};
-use app::{Action, App, TabKind};
+use crate::term::session::{SessionEvent, SessionId};
+use app::{Action, App};
+use work::{Done, Work};
 
 /// How `vmlab tui` finds its lab.
 #[derive(Debug, Clone)]
@@ -58,19 +54,6 @@ pub struct TuiOptions {
     pub host: Option<String>,
     /// Draw without colour (`NO_COLOR`): emphasis by reverse video and bold only.
     pub no_color: bool,
-}
-
-/// Results of work the loop spawned.
-enum Done {
-    Connected(SessionId, Result<Session, String>),
-    NodeAction(String, NodeOp, Result<(), String>),
-    Deployed(Result<(), String>),
-    Destroyed(Result<(), String>),
-    LinkChanged(usize, Result<String, String>),
-    SnapshotFinished(Result<String, String>),
-    Validated(Result<Vec<CheckResult>, String>),
-    CaptureStarted(usize, String),
-    CaptureEnded(usize, Result<(u64, String), String>),
 }
 
 /// Runs the TUI until the user quits.
@@ -162,43 +145,21 @@ async fn event_loop(
     let (engine_sink, mut engine_rx) = EventSink::channel();
     let (sess_tx, mut sess_rx) = unbounded_channel::<(SessionId, SessionEvent)>();
     let (done_tx, mut done_rx) = unbounded_channel::<Done>();
-    let mut sessions: HashMap<SessionId, Session> = HashMap::new();
-    // Running captures' stop flags, by link index.
-    let mut captures: HashMap<usize, Arc<AtomicBool>> = HashMap::new();
     let mut input = EventStream::new();
     let mut monitor = lab.monitor(Duration::from_secs(1), engine_sink.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     // SIGTERM and SIGHUP (a closed terminal) quit like q; Ctrl-C arrives as a key in raw mode.
     let mut hangup = signal(SignalKind::hangup()).ok();
     let mut terminate = signal(SignalKind::terminate()).ok();
-
-    // The deploy and its cancellation; quitting or destroying cancels it and waits for it.
-    // Node operations, snapshots and restores share the token: quitting cancels them too and
-    // waits until each has undone or finished what it began (a paused lab runs again).
-    let cancel = CancellationToken::new();
-    let mut work = tokio::task::JoinSet::new();
-    let mut deploy_task = deployment.map(|d| {
-        app.note(
-            format!("deploying {}", api::count(d.plan().nodes.len(), "node")),
-            false,
-        );
-        let (sink, tx, cancel) = (engine_sink.clone(), done_tx.clone(), cancel.clone());
-        tokio::spawn(async move {
-            let r = d
-                .run(&sink, &cancel)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string());
-            let _ = tx.send(Done::Deployed(r));
-        })
-    });
+    let mut work = Work::new(lab, engine_sink, sess_tx, done_tx);
+    if let Some(d) = deployment {
+        work.deploy(&mut app, d);
+    }
 
     let mut dirty = true;
     loop {
         if dirty {
-            terminal
-                .draw(|f| view::draw(f, &app))
-                .map_err(|e| EngineError::io("cannot draw", e))?;
+            draw_now(terminal, &app)?;
             dirty = false;
         }
         let mut actions = Vec::new();
@@ -213,189 +174,41 @@ async fn event_loop(
             },
             Some(ev) = engine_rx.recv() => app.engine_event(ev),
             Some((id, ev)) = sess_rx.recv() => {
-                feed(&mut app, &sessions, id, ev);
+                work.feed(&mut app, id, ev);
                 // Drain what else is queued before drawing once.
                 while let Ok((id, ev)) = sess_rx.try_recv() {
-                    feed(&mut app, &sessions, id, ev);
+                    work.feed(&mut app, id, ev);
                 }
             }
             Some(obs) = monitor.recv() => app.observe(obs),
-            Some(done) = done_rx.recv() => match done {
-                Done::Connected(id, Ok(s)) => {
-                    // A tab closed or reconnected meanwhile drops the session.
-                    if app.tabs.iter().any(|t| t.session == id) {
-                        sessions.insert(id, s);
-                        app.connected(id, Ok(()));
-                    }
-                }
-                Done::Connected(id, Err(e)) => app.connected(id, Err(e)),
-                Done::NodeAction(node, op, r) => app.action_done(&node, op, r),
-                Done::Deployed(r) => {
-                    app.deploying = false;
-                    deploy_task = None;
-                    match r {
-                        Ok(()) => app.note("deploy finished: every node is ready", false),
-                        Err(e) => app.note(format!("deploy failed (stopped what it started): {e}"), true),
-                    }
-                }
-                Done::Destroyed(Ok(())) => {
-                    app.quit = true;
-                }
-                Done::Destroyed(Err(e)) => app.note(format!("destroy failed: {e}"), true),
-                Done::LinkChanged(index, r) => app.link_done(index, r),
-                Done::SnapshotFinished(r) => app.snapshot_done(r),
-                Done::Validated(r) => app.validate_done(r),
-                Done::CaptureStarted(index, path) => app.capture_started(index, path),
-                Done::CaptureEnded(index, r) => {
-                    captures.remove(&index);
-                    app.capture_ended(index, r);
-                }
-            },
+            Some(done) = done_rx.recv() => work.done(&mut app, done),
             // Finished work has said so through `done_tx`; this only reaps it.
-            Some(_) = work.join_next(), if !work.is_empty() => continue,
+            Some(_) = work.reap(), if work.running() => continue,
             Some(_) = recv_signal(&mut hangup) => app.quit = true,
             Some(_) = recv_signal(&mut terminate) => app.quit = true,
             _ = tick.tick() => {}
         }
         dirty = true;
         for a in actions {
-            match a {
-                Action::Quit => app.quit = true,
-                Action::Connect {
-                    session,
-                    node,
-                    kind,
-                    rows,
-                    cols,
-                } => {
-                    connect(&lab, session, &node, kind, rows, cols, &sess_tx, &done_tx);
-                }
-                Action::Disconnect(id) => {
-                    sessions.remove(&id);
-                }
-                Action::Send(id, bytes) => {
-                    if let Some(s) = sessions.get(&id) {
-                        s.send(bytes);
-                    }
-                }
-                Action::Resize(id, rows, cols) => {
-                    if let Some(s) = sessions.get(&id) {
-                        s.resize(rows, cols);
-                    }
-                }
-                Action::Node(op, node) => {
-                    spawn_node_action(&lab, node, op, &engine_sink, &done_tx, &cancel, &mut work)
-                }
-                Action::Link { index, end, up } => {
-                    let (lab, tx) = (lab.clone(), done_tx.clone());
-                    tokio::spawn(async move {
-                        let (notes, _rx) = EventSink::channel();
-                        let r = lab
-                            .link(&end, &LinkChange::Admin { up }, &notes)
-                            .await
-                            .map(|i| format!("link {i} is {}", if up { "up" } else { "down" }))
-                            .map_err(|e| e.to_string());
-                        let _ = tx.send(Done::LinkChanged(index, r));
-                    });
-                }
-                Action::StartCapture { index, end } => {
-                    let stop = Arc::new(AtomicBool::new(false));
-                    captures.insert(index, stop.clone());
-                    spawn_capture(&lab, index, end, stop, &done_tx);
-                }
-                Action::Snapshot(name) => {
-                    let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
-                    let cancel = cancel.clone();
-                    work.spawn(async move {
-                        let r = lab
-                            .snapshot(&name, &sink, &cancel)
-                            .await
-                            .map(|s| {
-                                format!("snapshot {} taken ({:.2} s paused)", s.name, s.paused_secs)
-                            })
-                            .map_err(|e| format!("snapshot {name} failed: {e}"));
-                        let _ = tx.send(Done::SnapshotFinished(r));
-                    });
-                }
-                Action::Restore(name) => {
-                    let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
-                    let cancel = cancel.clone();
-                    work.spawn(async move {
-                        let r = lab
-                            .restore(&name, &sink, &cancel)
-                            .await
-                            .map(|r| {
-                                format!(
-                                    "restored {name}: every node answering SSH after {:.2} s",
-                                    r.ssh_after.as_secs_f64()
-                                )
-                            })
-                            .map_err(|e| format!("restore of {name} failed: {e}"));
-                        let _ = tx.send(Done::SnapshotFinished(r));
-                    });
-                }
-                Action::Validate => {
-                    let (lab, tx, sink) = (lab.clone(), done_tx.clone(), engine_sink.clone());
-                    let cancel = cancel.clone();
-                    work.spawn(async move {
-                        // A check may wait for minutes; quitting does not wait for it (its
-                        // SSH commands are killed with the future).
-                        let r = tokio::select! {
-                            r = lab.validate(None, None, &sink) => r.map_err(|e| e.to_string()),
-                            _ = cancel.cancelled() => Err("cancelled".to_string()),
-                        };
-                        let _ = tx.send(Done::Validated(r));
-                    });
-                }
-                Action::StopCapture(index) => {
-                    if let Some(stop) = captures.get(&index) {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                }
-                Action::Destroy => {
-                    // The monitor would only report a missing lab from now on.
-                    monitor = tokio::sync::mpsc::channel(1).1;
-                    if let Some(task) = deploy_task.take() {
-                        // The deploy stops what it started itself: cancel it and wait.
-                        app.note("cancelling the deploy; it stops what it started", false);
-                        draw_now(terminal, &app)?;
-                        cancel.cancel();
-                        let _ = task.await;
-                        app.quit = true;
-                        continue;
-                    }
-                    let (lab, tx) = (lab.clone(), done_tx.clone());
-                    tokio::spawn(async move {
-                        let r = lab
-                            .destroy(true, &EventSink::none())
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string());
-                        let _ = tx.send(Done::Destroyed(r));
-                    });
+            if let Action::Destroy = a {
+                // The monitor would only report a missing lab from now on.
+                monitor = tokio::sync::mpsc::channel(1).1;
+                if work.deploying() {
+                    // The deploy stops what it started itself: cancel it and wait.
+                    work.cancel_deploy(&mut app, &mut |app| draw_now(terminal, app))
+                        .await?;
+                    app.quit = true;
+                    continue;
                 }
             }
+            work.act(&mut app, a);
         }
         if app.quit {
             break;
         }
     }
-    for stop in captures.values() {
-        stop.store(true, Ordering::Relaxed);
-    }
-    if let Some(task) = deploy_task {
-        // Quitting in the middle of a deploy stops what it started, as Ctrl-C does in `deploy`.
-        app.note("cancelling the deploy; it stops what it started", false);
-        draw_now(terminal, &app)?;
-        cancel.cancel();
-        let _ = task.await;
-    }
-    if !work.is_empty() {
-        app.note("cancelling what runs; it stops what it started", false);
-        draw_now(terminal, &app)?;
-        cancel.cancel();
-        while work.join_next().await.is_some() {}
-    }
+    work.finish(&mut app, &mut |app| draw_now(terminal, app))
+        .await?;
     Ok(0)
 }
 
@@ -412,88 +225,4 @@ async fn recv_signal(s: &mut Option<Signal>) -> Option<()> {
         Some(s) => s.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// Session output goes through the tab's emulator; terminal replies go back to the guest.
-fn feed(app: &mut App, sessions: &HashMap<SessionId, Session>, id: SessionId, ev: SessionEvent) {
-    if let Some(reply) = app.session_event(id, ev)
-        && let Some(s) = sessions.get(&id)
-    {
-        s.send(reply);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn connect(
-    lab: &LabHandle,
-    id: SessionId,
-    node: &str,
-    kind: TabKind,
-    rows: u16,
-    cols: u16,
-    sess_tx: &UnboundedSender<(SessionId, SessionEvent)>,
-    done_tx: &UnboundedSender<Done>,
-) {
-    let (lab, node, sess_tx, done_tx) = (
-        lab.clone(),
-        node.to_string(),
-        sess_tx.clone(),
-        done_tx.clone(),
-    );
-    tokio::spawn(async move {
-        let r = async {
-            match kind {
-                TabKind::Console => match lab.console(&node).await.map_err(|e| e.to_string())? {
-                    // A node on another host: its console, through that host's vmlab.
-                    ConsoleAccess::Remote(cmd) => {
-                        Session::pty(id, &cmd, rows, cols, sess_tx).map_err(|e| e.to_string())
-                    }
-                    ConsoleAccess::Local(c) => Ok(Session::console(id, c, sess_tx)),
-                },
-                TabKind::Ssh => {
-                    let cmd = lab.ssh(&node, &[]).map_err(|e| e.to_string())?;
-                    Session::pty(id, &cmd, rows, cols, sess_tx).map_err(|e| e.to_string())
-                }
-            }
-        }
-        .await;
-        let _ = done_tx.send(Done::Connected(id, r));
-    });
-}
-
-fn spawn_node_action(
-    lab: &LabHandle,
-    node: String,
-    op: NodeOp,
-    sink: &EventSink,
-    done_tx: &UnboundedSender<Done>,
-    cancel: &CancellationToken,
-    work: &mut tokio::task::JoinSet<()>,
-) {
-    let (lab, sink, tx, cancel) = (lab.clone(), sink.clone(), done_tx.clone(), cancel.clone());
-    work.spawn(async move {
-        let r = lab.node(&node, op, &sink, &cancel).await;
-        let _ = tx.send(Done::NodeAction(node, op, r.map_err(|e| e.to_string())));
-    });
-}
-
-/// Captures a link into `<lab>/captures/` until `stop` is set (w again, or quitting).
-fn spawn_capture(
-    lab: &LabHandle,
-    index: usize,
-    end: String,
-    stop: Arc<AtomicBool>,
-    done_tx: &UnboundedSender<Done>,
-) {
-    let (lab, tx) = (lab.clone(), done_tx.clone());
-    tokio::task::spawn_blocking(move || {
-        let started = |p: &std::path::Path| {
-            let _ = tx.send(Done::CaptureStarted(index, p.display().to_string()));
-        };
-        let r = lab
-            .capture_to_file(&end, None, &stop, &started)
-            .map(|(n, p)| (n, p.display().to_string()))
-            .map_err(|e| e.to_string());
-        let _ = tx.send(Done::CaptureEnded(index, r));
-    });
 }

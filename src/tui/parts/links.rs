@@ -8,6 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
+use crate::present;
 use crate::tui::app::{Action, App, Table as Pick};
 use crate::tui::style::fit_end;
 
@@ -113,21 +114,29 @@ impl App {
 }
 
 pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
-    let header = Row::new([
-        "#",
-        "A",
-        "Z",
-        "STATE",
-        "A→Z",
-        "Z→A",
-        "DROPPED",
-        "IMPAIRMENTS",
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD));
+    let header =
+        Row::new(present::LINK_HEADER).style(Style::default().add_modifier(Modifier::BOLD));
     // The width each end gets (two of the five flexible parts, after the fixed columns,
     // the spacing, the borders and the selection mark): a cut end keeps its port.
     let mark = if app.table == Pick::Links { 2 } else { 0 };
-    let fixed = 2 + 14 + 2 * RATE_W + 7 + 7 + 2 + mark;
+    // The state column fits the longest state shown (with room for this TUI's marks), but
+    // on a narrow screen the ends keep their room and a long state is cut.
+    let state_w = app
+        .shown_links()
+        .iter()
+        .map(|l| present::state_text(l).chars().count() as u16 + 5)
+        .max()
+        .unwrap_or(0)
+        .clamp(STATE_MIN, (area.width / 8).max(STATE_MIN));
+    // The same for what was dropped (`0`, or `loss 3, down 2`).
+    let dropped_w = app
+        .shown_links()
+        .iter()
+        .map(|l| present::link_cells(l).dropped.chars().count() as u16)
+        .max()
+        .unwrap_or(0)
+        .clamp(DROPPED_MIN, (area.width / 8).max(DROPPED_MIN));
+    let fixed = 4 + state_w + 2 * RATE_W + dropped_w + 7 + 2 + mark;
     let end_w = usize::from(area.width.saturating_sub(fixed) * 2 / 5);
     let rows: Vec<Row> = app
         .obs
@@ -136,71 +145,46 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
             app.shown_links()
                 .into_iter()
                 .map(|l| {
-                    let (label, color) = match l.state {
-                        LinkState::Up => ("up".to_string(), Color::Green),
-                        LinkState::Waiting => (
-                            format!("waiting: {}", l.waiting_for.join(",")),
-                            Color::Yellow,
-                        ),
-                        LinkState::Down => ("down".to_string(), Color::Red),
-                        LinkState::Remote => ("other hosts".to_string(), Color::DarkGray),
-                    };
-                    // A link between hosts says so: its frames leave this machine.
-                    let label = if l.transport == crate::plan::LinkTransport::CrossHost {
-                        format!("{label} ⇄")
-                    } else {
-                        label
+                    // The words are the CLI's and the APIs' (`crate::present`); colour, cut
+                    // ends and this TUI's own marks (a capture, a change under way) are its own.
+                    let cells = present::link_cells(l);
+                    let color = match l.state {
+                        LinkState::Up => Color::Green,
+                        LinkState::Waiting => Color::Yellow,
+                        LinkState::Down => Color::Red,
+                        LinkState::Remote => Color::DarkGray,
                     };
                     let label = match app.captures.get(&l.index) {
-                        Some(_) => format!("{label} ●rec"),
-                        None if app.busy_links.contains(&l.index) => format!("{label}…"),
-                        None => label,
-                    };
-                    let (ab, ba, dropped) = match &l.counters {
-                        Some(c) => (
-                            rate(c.a_to_z.frames_per_sec, c.a_to_z.bits_per_sec),
-                            rate(c.z_to_a.frames_per_sec, c.z_to_a.bits_per_sec),
-                            (c.a_to_z.dropped.total() + c.z_to_a.dropped.total()).to_string(),
-                        ),
-                        None => ("-".into(), "-".into(), "-".into()),
-                    };
-                    let impair = if l.impair.is_clean() {
-                        "-".to_string()
-                    } else if l.impair.a_to_z == l.impair.z_to_a {
-                        l.impair.a_to_z.to_string()
-                    } else {
-                        format!("→ {} ← {}", l.impair.a_to_z, l.impair.z_to_a)
+                        Some(_) => format!("{} ●rec", cells.state),
+                        None if app.busy_links.contains(&l.index) => format!("{}…", cells.state),
+                        None => cells.state,
                     };
                     Row::new(vec![
-                        Cell::from(l.index.to_string()),
+                        Cell::from(cells.index),
                         Cell::from(fit_end(&l.a, &l.a_guest, end_w)),
                         Cell::from(fit_end(&l.z, &l.z_guest, end_w)),
                         Cell::from(Span::styled(label, Style::default().fg(color))),
-                        Cell::from(ab),
-                        Cell::from(ba),
-                        Cell::from(dropped),
-                        Cell::from(impair),
+                        Cell::from(cells.a_to_z_rate),
+                        Cell::from(cells.z_to_a_rate),
+                        Cell::from(cells.dropped),
+                        Cell::from(cells.impairments),
                     ])
                 })
                 .collect()
         })
         .unwrap_or_default();
     let widths = [
-        Constraint::Length(2),
+        Constraint::Length(4),
         Constraint::Fill(2),
         Constraint::Fill(2),
-        Constraint::Length(14),
+        Constraint::Length(state_w),
         Constraint::Length(RATE_W),
         Constraint::Length(RATE_W),
-        Constraint::Length(7),
+        Constraint::Length(dropped_w),
         Constraint::Fill(1),
     ];
     let title = match &app.obs {
-        Some(o) => match &o.status.relay {
-            Some(r) if r.status == "running" => " links (relay running) ".to_string(),
-            Some(_) => " links — relay NOT running: vmlab repair ".to_string(),
-            None => " links (direct) ".to_string(),
-        },
+        Some(o) => format!(" links — {} ", present::relay_line(&o.status)),
         None => " links ".to_string(),
     };
     let mut table = Table::new(rows, widths)
@@ -224,11 +208,8 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
 /// A rate column: `99.9 Mbit/s`.
 const RATE_W: u16 = 12;
 
-/// A direction's rate in one cell, in the CLI's units: `96.0 kbit/s` (an idle direction that
-/// still passes frames, under 1 bit/s on average, shows its frames: `3 f/s`).
-pub(in crate::tui) fn rate(fps: f64, bps: f64) -> String {
-    if bps < 1.0 && fps >= 0.5 {
-        return format!("{fps:.0} f/s");
-    }
-    crate::spec::impair::show_bits_per_sec(bps)
-}
+/// The state column's least width (`down`, `up` and their marks).
+const STATE_MIN: u16 = 14;
+
+/// The dropped column's least width (its header's).
+const DROPPED_MIN: u16 = 7;
