@@ -71,7 +71,7 @@ fn console_throughput(c: &mut Criterion) {
                     KeyCode::Enter,
                     KeyModifiers::NONE,
                 )));
-                let id = app.tabs[0].session;
+                let id = app.tabs.list[0].session;
                 let mut term = Terminal::new(TestBackend::new(100, 40)).unwrap();
                 let mut buf = vec![0u8; 16 * 1024];
                 let t0 = Instant::now();
@@ -217,7 +217,7 @@ fn keystroke(c: &mut Criterion) {
         KeyCode::Enter,
         KeyModifiers::NONE,
     )));
-    let id = app.tabs[0].session;
+    let id = app.tabs.list[0].session;
     app.session_event(
         id,
         SessionEvent::Output(recorded_stream()[..64 * 1024].to_vec()),
@@ -241,7 +241,7 @@ fn keystroke(c: &mut Criterion) {
         },
     );
     // Keep the emulator honest in the bench: it must hold what was typed.
-    let e: &Emulator = &app.tabs[0].emu;
+    let e: &Emulator = &app.tabs.list[0].emu;
     assert!(e.screen().contents().contains('a'));
 }
 

@@ -1155,15 +1155,10 @@ fn long_functions(module: &str, source: &str, max: usize) -> Vec<(String, usize)
     l.found
 }
 
-/// The functions over 150 lines when this rule came in, longest first: the list may only
-/// shrink (a function made shorter must leave it; no function may join it).
-const LONG_FUNCTIONS: &[&str] = &[
-    "spec::resolve::nodes::resolve_node",
-    "spec::resolve::settings::resolve_section",
-    "engine::doctor::run",
-    "engine::host::all::deploy_all",
-    "engine::lab::export::drawing::ascii",
-];
+/// The functions over 150 lines when this rule came in (fourteen), longest first: the list
+/// could only shrink (a function made shorter had to leave it; none could join it), and every
+/// one of them has left it.
+const LONG_FUNCTIONS: &[&str] = &[];
 
 #[test]
 fn no_function_grows_past_150_lines() {

@@ -280,9 +280,9 @@ fn dashboard_keys_select_open_and_switch() {
     let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
     app.input(key(KeyCode::Char('j')));
     app.input(key(KeyCode::Down));
-    assert_eq!(app.selected, 2);
+    assert_eq!(app.nodes.selected, 2);
     app.input(key(KeyCode::Char('k')));
-    assert_eq!(app.selected, 1);
+    assert_eq!(app.nodes.selected, 1);
     let actions = app.input(key(KeyCode::Enter));
     assert!(
         matches!(&actions[0], Action::Connect { node, kind: TabKind::Console, .. } if node == "spine2")
@@ -290,11 +290,14 @@ fn dashboard_keys_select_open_and_switch() {
     assert_eq!(app.focus, Focus::Tab(0));
     // Every key but Ctrl-] goes to the guest, byte-exact.
     let sent = app.input(key(KeyCode::Char('q')));
-    assert_eq!(sent, vec![Action::Send(app.tabs[0].session, b"q".to_vec())]);
+    assert_eq!(
+        sent,
+        vec![Action::Send(app.tabs.list[0].session, b"q".to_vec())]
+    );
     let sent = app.input(Event::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)));
     assert_eq!(
         sent,
-        vec![Action::Send(app.tabs[0].session, b"\x1b[A".to_vec())]
+        vec![Action::Send(app.tabs.list[0].session, b"\x1b[A".to_vec())]
     );
     app.input(Event::Key(KeyEvent::new(
         KeyCode::Char(']'),
@@ -326,7 +329,7 @@ fn dashboard_keys_select_open_and_switch() {
     )));
     let closed = app.input(key(KeyCode::Char('x')));
     assert!(matches!(closed[0], Action::Disconnect(_)));
-    assert_eq!(app.tabs.len(), 1);
+    assert_eq!(app.tabs.list.len(), 1);
     // Destroy asks first.
     assert!(app.input(key(KeyCode::Char('D'))).is_empty());
     assert!(app.input(key(KeyCode::Char('n'))).is_empty());
@@ -343,7 +346,7 @@ fn console_with(stream: &[u8], w: u16, h: u16) -> App {
         KeyCode::Enter,
         KeyModifiers::NONE,
     )));
-    let id = app.tabs[0].session;
+    let id = app.tabs.list[0].session;
     app.session_event(id, SessionEvent::Output(stream.to_vec()));
     app
 }
@@ -385,16 +388,19 @@ fn console_pane_colours_cursor_and_wrap() {
 fn console_pane_follows_a_terminal_resize() {
     let mut app = console_with(b"prompt# ", 80, 20);
     assert_eq!(
-        app.tabs[0].emu.size(),
+        app.tabs.list[0].emu.size(),
         (15, 78),
         "20 rows less header, tab bar, footer and border"
     );
     let actions = app.input(Event::Resize(50, 12));
-    assert_eq!(app.tabs[0].emu.size(), (7, 48));
-    assert_eq!(actions, vec![Action::Resize(app.tabs[0].session, 7, 48)]);
+    assert_eq!(app.tabs.list[0].emu.size(), (7, 48));
+    assert_eq!(
+        actions,
+        vec![Action::Resize(app.tabs.list[0].session, 7, 48)]
+    );
     // A pane squeezed to nothing does not panic the emulator.
     app.input(Event::Resize(3, 3));
-    let id = app.tabs[0].session;
+    let id = app.tabs.list[0].session;
     app.session_event(id, SessionEvent::Output(b"still alive\r\n".to_vec()));
     let b = render(&app, 3, 3);
     assert_eq!(b.area.width, 3);
@@ -406,7 +412,7 @@ fn console_pane_follows_a_terminal_resize() {
 #[test]
 fn console_answers_cursor_queries_through_the_session() {
     let mut app = console_with(b"", 80, 20);
-    let id = app.tabs[0].session;
+    let id = app.tabs.list[0].session;
     let reply = app.session_event(id, SessionEvent::Output(b"# \x1b[6n".to_vec()));
     assert_eq!(reply, Some(b"\x1b[1;3R".to_vec()));
 }
@@ -422,7 +428,7 @@ fn link_keys_set_down_and_capture_the_selected_link() {
     app.input(key(KeyCode::Char('j')));
     app.input(key(KeyCode::Char('j')));
     app.input(key(KeyCode::Char('j')));
-    assert_eq!(app.selected_link, 2, "stops at the last link");
+    assert_eq!(app.links.selected, 2, "stops at the last link");
     // Link 2 is down: t sets it up.
     let a = app.input(key(KeyCode::Char('t')));
     assert_eq!(
@@ -472,7 +478,7 @@ fn link_keys_set_down_and_capture_the_selected_link() {
         vec![Action::StopCapture(0)]
     );
     app.capture_ended(0, Ok((10, "/labs/fabric/captures/link0.pcap".into())));
-    assert!(app.captures.is_empty());
+    assert!(app.links.captures.is_empty());
     assert!(app.log.iter().any(|l| {
         l.text
             .contains("captured 10 frames to /labs/fabric/captures/link0.pcap")
@@ -606,14 +612,14 @@ fn slash_filters_the_nodes() {
     app.input(key(KeyCode::Char('j')));
     app.input(key(KeyCode::Char('j')));
     app.input(key(KeyCode::Char('j')));
-    assert_eq!(app.selected, 3);
+    assert_eq!(app.nodes.selected, 3);
     app.input(key(KeyCode::Char('/')));
     for c in "LEAF".chars() {
         // Typed keys go to the filter, not to the key map (`L` would list snapshots).
         assert!(app.input(key(KeyCode::Char(c))).is_empty());
     }
     assert_eq!(app.node_names(), ["leaf1", "leaf2"]);
-    assert_eq!(app.selected, 1, "the selection stays on a shown row");
+    assert_eq!(app.nodes.selected, 1, "the selection stays on a shown row");
     let t = text(&render(&app, 110, 30));
     assert!(t.contains("filter: LEAF"), "{t}");
     assert!(!t.contains("spine2 sonic"), "{t}");

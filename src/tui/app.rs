@@ -138,6 +138,46 @@ pub enum Action {
     Quit,
 }
 
+/// What the tabs (`parts::tabs`) keep: every console and SSH tab, the one `x` and `r` act on
+/// from the dashboard, and the id the next session gets.
+#[derive(Debug)]
+pub struct TabsPart {
+    pub list: Vec<Tab>,
+    pub current: usize,
+    pub(in crate::tui) next_session: SessionId,
+}
+
+impl Default for TabsPart {
+    fn default() -> Self {
+        TabsPart {
+            list: Vec::new(),
+            current: 0,
+            next_session: 1,
+        }
+    }
+}
+
+/// What the nodes table (`parts::nodes`) keeps: its selection, the nodes with an action
+/// (start/stop/restart) in flight, and what the engine's events said of each node's boot
+/// ahead of the next observation (its stage; which boot patch it is at, `[which, of]`).
+#[derive(Debug, Default)]
+pub struct NodesPart {
+    pub selected: usize,
+    pub busy: HashMap<String, NodeOp>,
+    pub stages: HashMap<String, BootStage>,
+    pub patching: HashMap<String, [usize; 2]>,
+}
+
+/// What the links table (`parts::links`) keeps, and only it changes: its selection, the links
+/// with a down/up in flight, and the captures running (by link index, with their file once
+/// it is known).
+#[derive(Debug, Default)]
+pub struct LinksPart {
+    pub selected: usize,
+    pub busy: std::collections::HashSet<usize>,
+    pub captures: HashMap<usize, Option<String>>,
+}
+
 /// The lab's checks as the last `V` ran them.
 #[derive(Debug, Default)]
 pub struct ChecksRun {
@@ -190,33 +230,22 @@ pub struct App {
     /// A deploy runs inside this TUI.
     pub deploying: bool,
     pub started: Instant,
-    pub selected: usize,
     pub focus: Focus,
-    /// The tab `x` and `r` act on from the dashboard.
-    pub current_tab: usize,
-    pub tabs: Vec<Tab>,
+    /// The console and SSH tabs' own state (`parts::tabs`).
+    pub tabs: TabsPart,
     pub log: VecDeque<LogLine>,
     pub overlay: Overlay,
-    /// Boot stages the engine reported, newer than the last observation may know.
-    pub stages: HashMap<String, BootStage>,
-    /// Which boot patch each patching node is at (`[which, of]`), from the engine's events.
-    pub patching: HashMap<String, [usize; 2]>,
-    /// Nodes with an action (start/stop/restart) in flight.
-    pub busy: HashMap<String, NodeOp>,
+    /// The nodes table's own state (`parts::nodes`).
+    pub nodes: NodesPart,
     /// Which table the selection keys move in.
     pub table: Table,
-    /// The selected row of the links table.
-    pub selected_link: usize,
-    /// Links with a down/up in flight.
-    pub busy_links: std::collections::HashSet<usize>,
-    /// Captures running, by link index, with their file once it is known.
-    pub captures: HashMap<usize, Option<String>>,
+    /// The links table's own state (`parts::links`).
+    pub links: LinksPart,
     /// A snapshot or restore is in flight.
     pub snapshot_busy: bool,
     /// The lab's checks, as the last `V` ran them.
     pub checks: ChecksRun,
     pub quit: bool,
-    pub(in crate::tui) next_session: SessionId,
     /// The size of the whole terminal at the last draw.
     pub screen: Rect,
     /// Nodes shown are those whose name, platform or host contains this (case-insensitive).
@@ -237,23 +266,16 @@ impl App {
             obs_error: None,
             deploying,
             started: Instant::now(),
-            selected: 0,
+            nodes: NodesPart::default(),
             focus: Focus::Dashboard,
-            current_tab: 0,
-            tabs: Vec::new(),
+            tabs: TabsPart::default(),
             log: VecDeque::new(),
             overlay: Overlay::None,
-            stages: HashMap::new(),
-            patching: HashMap::new(),
-            busy: HashMap::new(),
             table: Table::Nodes,
-            selected_link: 0,
-            busy_links: Default::default(),
-            captures: HashMap::new(),
+            links: LinksPart::default(),
             snapshot_busy: false,
             checks: ChecksRun::default(),
             quit: false,
-            next_session: 1,
             screen: Rect::new(0, 0, 80, 24),
             filter: String::new(),
             filtering: false,
@@ -280,14 +302,14 @@ impl App {
                     match (n.status, n.stage) {
                         // The engine's events may be ahead of what the state file says.
                         (NodeStatus::Booting, Some(stage)) => {
-                            let known = self.stages.entry(n.name.clone()).or_insert(stage);
+                            let known = self.nodes.stages.entry(n.name.clone()).or_insert(stage);
                             *known = (*known).max(stage);
                         }
                         (_, Some(stage)) => {
-                            self.stages.insert(n.name.clone(), stage);
+                            self.nodes.stages.insert(n.name.clone(), stage);
                         }
                         (_, None) => {
-                            self.stages.remove(&n.name);
+                            self.nodes.stages.remove(&n.name);
                         }
                     }
                 }
@@ -302,23 +324,23 @@ impl App {
     /// Keeps the node selection on a row that is shown.
     pub(in crate::tui) fn clamp_selection(&mut self) {
         let count = self.node_names().len();
-        self.selected = self.selected.min(count.saturating_sub(1));
+        self.nodes.selected = self.nodes.selected.min(count.saturating_sub(1));
         let links = self.link_count();
-        self.selected_link = self.selected_link.min(links.saturating_sub(1));
+        self.links.selected = self.links.selected.min(links.saturating_sub(1));
     }
 
     /// News from the engine (a deploy or a node action).
     pub fn engine_event(&mut self, e: EngineEvent) {
         let error = e.is_problem();
         if let EngineEvent::NodeStage { node, stage, .. } = &e {
-            self.stages.insert(node.clone(), *stage);
+            self.nodes.stages.insert(node.clone(), *stage);
         }
         if let EngineEvent::NodePatch {
             node, index, total, ..
         } = &e
         {
-            self.stages.insert(node.clone(), BootStage::Patching);
-            self.patching.insert(node.clone(), [*index, *total]);
+            self.nodes.stages.insert(node.clone(), BootStage::Patching);
+            self.nodes.patching.insert(node.clone(), [*index, *total]);
         }
         if let EngineEvent::Check(r) = &e {
             self.check_ended(r);
@@ -328,7 +350,7 @@ impl App {
 
     /// The result of a node action.
     pub fn action_done(&mut self, node: &str, op: NodeOp, result: Result<(), String>) {
-        self.busy.remove(node);
+        self.nodes.busy.remove(node);
         let what = op.verb();
         match result {
             Ok(()) => self.note(format!("{node}: {what} done"), false),
@@ -422,8 +444,8 @@ impl App {
             Table::Links => self.link_count(),
         };
         let sel = match self.table {
-            Table::Nodes => &mut self.selected,
-            Table::Links => &mut self.selected_link,
+            Table::Nodes => &mut self.nodes.selected,
+            Table::Links => &mut self.links.selected,
         };
         match cmd {
             Command::Quit => {
@@ -462,24 +484,24 @@ impl App {
             Command::Console => self.open_tab(TabKind::Console),
             Command::Ssh => self.open_tab(TabKind::Ssh),
             Command::Tab(i) => {
-                if i < self.tabs.len() {
+                if i < self.tabs.list.len() {
                     self.focus = Focus::Tab(i);
-                    self.current_tab = i;
+                    self.tabs.current = i;
                 }
                 Vec::new()
             }
             Command::CurrentTab => {
-                if !self.tabs.is_empty() {
-                    let i = self.current_tab.min(self.tabs.len() - 1);
+                if !self.tabs.list.is_empty() {
+                    let i = self.tabs.current.min(self.tabs.list.len() - 1);
                     self.focus = Focus::Tab(i);
                 }
                 Vec::new()
             }
-            Command::CloseTab if !self.tabs.is_empty() => {
-                self.close_tab(self.current_tab.min(self.tabs.len() - 1))
+            Command::CloseTab if !self.tabs.list.is_empty() => {
+                self.close_tab(self.tabs.current.min(self.tabs.list.len() - 1))
             }
-            Command::Reconnect if !self.tabs.is_empty() => {
-                self.reconnect(self.current_tab.min(self.tabs.len() - 1))
+            Command::Reconnect if !self.tabs.list.is_empty() => {
+                self.reconnect(self.tabs.current.min(self.tabs.list.len() - 1))
             }
             Command::CloseTab | Command::Reconnect => Vec::new(),
             Command::StartNode => self.node_action(NodeOp::Start),
@@ -541,13 +563,13 @@ impl App {
         let at = Position::new(m.column, m.row);
         match (self.focus, m.kind) {
             (Focus::Tab(i), MouseEventKind::ScrollUp) => {
-                if let Some(t) = self.tabs.get_mut(i) {
+                if let Some(t) = self.tabs.list.get_mut(i) {
                     t.emu.scroll(3);
                 }
                 Vec::new()
             }
             (Focus::Tab(i), MouseEventKind::ScrollDown) => {
-                if let Some(t) = self.tabs.get_mut(i) {
+                if let Some(t) = self.tabs.list.get_mut(i) {
                     t.emu.scroll(-3);
                 }
                 Vec::new()
@@ -564,7 +586,7 @@ impl App {
                             1 => self.focus = Focus::Topology,
                             _ => {
                                 self.focus = Focus::Tab(k - 2);
-                                self.current_tab = k - 2;
+                                self.tabs.current = k - 2;
                             }
                         }
                         break;
@@ -576,12 +598,12 @@ impl App {
             (Focus::Dashboard, MouseEventKind::ScrollDown) => {
                 let n = self.node_names().len();
                 if n > 0 {
-                    self.selected = (self.selected + 1).min(n - 1);
+                    self.nodes.selected = (self.nodes.selected + 1).min(n - 1);
                 }
                 Vec::new()
             }
             (Focus::Dashboard, MouseEventKind::ScrollUp) => {
-                self.selected = self.selected.saturating_sub(1);
+                self.nodes.selected = self.nodes.selected.saturating_sub(1);
                 Vec::new()
             }
             (Focus::Dashboard, MouseEventKind::Down(MouseButton::Left))
@@ -590,7 +612,7 @@ impl App {
                 // Rows start below the border and the header line.
                 let row = m.row.saturating_sub(areas.nodes.y + 2) as usize;
                 if row < self.node_names().len() {
-                    self.selected = row;
+                    self.nodes.selected = row;
                     self.table = Table::Nodes;
                 }
                 Vec::new()
@@ -600,7 +622,7 @@ impl App {
             {
                 let row = m.row.saturating_sub(areas.links.y + 2) as usize;
                 if row < self.link_count() {
-                    self.selected_link = row;
+                    self.links.selected = row;
                     self.table = Table::Links;
                 }
                 Vec::new()

@@ -122,7 +122,7 @@ impl Work {
         match done {
             Done::Connected(id, Ok(s)) => {
                 // A tab closed or reconnected meanwhile drops the session.
-                if app.tabs.iter().any(|t| t.session == id) {
+                if app.tabs.list.iter().any(|t| t.session == id) {
                     self.sessions.insert(id, s);
                     app.connected(id, Ok(()));
                 }

@@ -115,6 +115,17 @@ fn free_disk_mb(path: &Path) -> Option<u64> {
 /// Every check, in order. With `lab`, also that lab's images, memory, disk and ports.
 pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
     let mut out = Vec::new();
+    qemu_checks(&mut out).await;
+    ssh_checks(&mut out).await;
+    room(&mut out, lab);
+    if let Some(l) = lab {
+        lab_checks(&mut out, l).await;
+    }
+    out
+}
+
+/// QEMU and qemu-img, found and of one release, and whether KVM works.
+async fn qemu_checks(out: &mut Vec<Check>) {
     let qemu_bin = qemu::qemu_binary();
     let qv = version(&qemu_bin, "--version").await;
     let iv = version("qemu-img", "--version").await;
@@ -175,6 +186,10 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
             )),
         }
     }
+}
+
+/// OpenSSH's client (new enough for how `vmlab ssh` logs in) and ssh-keygen.
+async fn ssh_checks(out: &mut Vec<Check>) {
     match version("ssh", "-V").await {
         Some(v) => match openssh_version(&v) {
             Some((maj, min)) if (maj, min) >= (8, 4) => {
@@ -210,6 +225,10 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
     } else {
         out.push(check("ssh-keygen", Verdict::Ok, "found", None));
     }
+}
+
+/// `VMLAB_HOME` writable, and memory and disk for the lab (or for a small one).
+fn room(out: &mut Vec<Check>, lab: Option<&Lab>) {
     let vh = home::vmlab_home();
     let writable = std::fs::create_dir_all(&vh).is_ok()
         && nix::unistd::access(&vh, nix::unistd::AccessFlags::W_OK).is_ok();
@@ -270,75 +289,76 @@ pub async fn run(lab: Option<&Lab>) -> Vec<Check> {
         )),
         None => {}
     }
-    if let Some(l) = lab {
-        let here = l
-            .nodes
-            .iter()
-            .any(|n| n.host.is_some())
-            .then(|| {
-                l.settings
-                    .hosts
-                    .iter()
-                    .find(|(_, a)| a.parse().is_ok_and(crate::netstat::address_is_local))
-            })
-            .flatten()
-            .map(|(n, _)| n.clone());
-        let running = deploy::running_state(&LabDir::of(l.name.clone())).is_some();
-        match deploy::dry_run(l, Some(Accel::Tcg), here).await {
-            Ok((plan, problems)) => {
-                let kind = |field: &str| {
-                    if field.contains("vm_image") {
-                        "images"
-                    } else if field.contains("port") {
-                        "ports"
-                    } else {
-                        "lab"
-                    }
-                };
-                let nodes = plan.local_nodes().count();
-                let blocks = crate::lab::ports::blocks(&plan);
-                let ports = if running {
-                    format!("{} runs here, on its {blocks}", l.name)
-                } else if let Some(why) = &plan.ports_moved {
-                    format!("a deploy now moves: {why}")
+}
+
+/// A lab's own checks: its images, its ports and its spec, as a deploy now would find them.
+async fn lab_checks(out: &mut Vec<Check>, l: &Lab) {
+    let here = l
+        .nodes
+        .iter()
+        .any(|n| n.host.is_some())
+        .then(|| {
+            l.settings
+                .hosts
+                .iter()
+                .find(|(_, a)| a.parse().is_ok_and(crate::netstat::address_is_local))
+        })
+        .flatten()
+        .map(|(n, _)| n.clone());
+    let running = deploy::running_state(&LabDir::of(l.name.clone())).is_some();
+    match deploy::dry_run(l, Some(Accel::Tcg), here).await {
+        Ok((plan, problems)) => {
+            let kind = |field: &str| {
+                if field.contains("vm_image") {
+                    "images"
+                } else if field.contains("port") {
+                    "ports"
                 } else {
-                    format!("{blocks} are free")
-                };
-                for (name, found) in [
-                    ("images", format!("every image of {nodes} nodes is there")),
-                    ("ports", ports),
-                    ("lab", format!("{}: the spec is valid", l.name)),
-                ] {
-                    if !problems.0.iter().any(|p| kind(&p.field) == name) {
-                        out.push(check(name, Verdict::Ok, found, None));
-                    }
+                    "lab"
                 }
-                for p in problems.0 {
-                    out.push(Check {
-                        name: kind(&p.field).into(),
-                        verdict: Verdict::Fail,
-                        found: format!("{}: {}", p.field, p.problem),
-                        fix: Some(p.fix),
-                    });
+            };
+            let nodes = plan.local_nodes().count();
+            let blocks = crate::lab::ports::blocks(&plan);
+            let ports = if running {
+                format!("{} runs here, on its {blocks}", l.name)
+            } else if let Some(why) = &plan.ports_moved {
+                format!("a deploy now moves: {why}")
+            } else {
+                format!("{blocks} are free")
+            };
+            for (name, found) in [
+                ("images", format!("every image of {nodes} nodes is there")),
+                ("ports", ports),
+                ("lab", format!("{}: the spec is valid", l.name)),
+            ] {
+                if !problems.0.iter().any(|p| kind(&p.field) == name) {
+                    out.push(check(name, Verdict::Ok, found, None));
                 }
             }
-            Err(e) => out.push(Check {
-                name: "lab".into(),
-                verdict: Verdict::Fail,
-                found: e.to_string(),
-                fix: None,
-            }),
+            for p in problems.0 {
+                out.push(Check {
+                    name: kind(&p.field).into(),
+                    verdict: Verdict::Fail,
+                    found: format!("{}: {}", p.field, p.problem),
+                    fix: Some(p.fix),
+                });
+            }
         }
-        if LabDir::of(l.name.clone()).is_vmlab_lab() && !running {
-            out.push(check(
-                "lab",
-                Verdict::Ok,
-                format!("{} is deployed here (its nodes are not running)", l.name),
-                None,
-            ));
-        }
+        Err(e) => out.push(Check {
+            name: "lab".into(),
+            verdict: Verdict::Fail,
+            found: e.to_string(),
+            fix: None,
+        }),
     }
-    out
+    if LabDir::of(l.name.clone()).is_vmlab_lab() && !running {
+        out.push(check(
+            "lab",
+            Verdict::Ok,
+            format!("{} is deployed here (its nodes are not running)", l.name),
+            None,
+        ));
+    }
 }
 
 /// What to do about a KVM the probe could not use, from why it could not.

@@ -37,7 +37,7 @@ impl App {
 
     /// The selected link: (index, one end's name, admin up).
     pub(in crate::tui) fn selected_link(&self) -> Option<(usize, String, bool)> {
-        let l = *self.shown_links().get(self.selected_link)?;
+        let l = *self.shown_links().get(self.links.selected)?;
         Some((l.index, l.a.clone(), l.admin_up))
     }
 
@@ -49,11 +49,11 @@ impl App {
         let Some((index, end, up)) = self.selected_link() else {
             return Vec::new();
         };
-        if self.busy_links.contains(&index) {
+        if self.links.busy.contains(&index) {
             self.note(format!("link {index}: busy"), true);
             return Vec::new();
         }
-        self.busy_links.insert(index);
+        self.links.busy.insert(index);
         // The monitor logs the link's new state when it sees it: one line for one key.
         vec![Action::Link {
             index,
@@ -70,7 +70,7 @@ impl App {
         let Some((index, end, _)) = self.selected_link() else {
             return Vec::new();
         };
-        match self.captures.entry(index) {
+        match self.links.captures.entry(index) {
             std::collections::hash_map::Entry::Occupied(_) => {
                 self.note(format!("link {index}: stopping the capture"), false);
                 vec![Action::StopCapture(index)]
@@ -84,7 +84,7 @@ impl App {
 
     /// A link operation finished.
     pub fn link_done(&mut self, index: usize, result: Result<String, String>) {
-        self.busy_links.remove(&index);
+        self.links.busy.remove(&index);
         // Success shows as the link's new state, which the monitor logs.
         if let Err(e) = result {
             self.note(format!("link {index}: {e}"), true);
@@ -97,12 +97,12 @@ impl App {
             format!("link {index}: capturing to {path} (w stops)"),
             false,
         );
-        self.captures.insert(index, Some(path));
+        self.links.captures.insert(index, Some(path));
     }
 
     /// A capture ended: how many frames went where, or why it stopped.
     pub fn capture_ended(&mut self, index: usize, result: Result<(u64, String), String>) {
-        self.captures.remove(&index);
+        self.links.captures.remove(&index);
         match result {
             Ok((n, path)) => self.note(
                 format!("link {index}: captured {n} frames to {path}"),
@@ -154,9 +154,9 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
                         LinkState::Down => Color::Red,
                         LinkState::Remote => Color::DarkGray,
                     };
-                    let label = match app.captures.get(&l.index) {
+                    let label = match app.links.captures.get(&l.index) {
                         Some(_) => format!("{} ●rec", cells.state),
-                        None if app.busy_links.contains(&l.index) => format!("{}…", cells.state),
+                        None if app.links.busy.contains(&l.index) => format!("{}…", cells.state),
                         None => cells.state,
                     };
                     Row::new(vec![
@@ -191,7 +191,7 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .column_spacing(1);
-    let selected = (app.table == Pick::Links).then_some(app.selected_link);
+    let selected = (app.table == Pick::Links).then_some(app.links.selected);
     if selected.is_some() {
         table = table
             .row_highlight_style(

@@ -43,7 +43,7 @@ impl App {
     }
 
     pub(in crate::tui) fn selected_node(&self) -> Option<String> {
-        self.node_names().get(self.selected).cloned()
+        self.node_names().get(self.nodes.selected).cloned()
     }
 
     /// A key while the filter is typed: text edits it (the table follows as it changes),
@@ -84,11 +84,11 @@ impl App {
             );
             return Vec::new();
         }
-        if let Some(doing) = self.busy.get(&node) {
+        if let Some(doing) = self.nodes.busy.get(&node) {
             self.note(format!("{node}: busy ({})", doing.doing()), true);
             return Vec::new();
         }
-        self.busy.insert(node.clone(), op);
+        self.nodes.busy.insert(node.clone(), op);
         self.note(format!("{node}: {what}..."), false);
         vec![Action::Node(op, node)]
     }
@@ -96,7 +96,7 @@ impl App {
 
 /// A node's state word and its colour.
 pub(in crate::tui) fn node_state(app: &App, n: &NodeRow) -> (String, Color) {
-    match (app.busy.get(&n.name), n.status) {
+    match (app.nodes.busy.get(&n.name), n.status) {
         (Some(op), _) => (format!("{}…", op.doing()), Color::Yellow),
         (None, NodeStatus::Running) => ("running".into(), Color::Green),
         (None, NodeStatus::Booting) => ("booting".into(), Color::Yellow),
@@ -109,7 +109,7 @@ pub(in crate::tui) fn node_state(app: &App, n: &NodeRow) -> (String, Color) {
 /// A node's BOOT cell: how long its boot took, or how far it is (a gauge against the boot time
 /// learnt for its platform, and the stage, with the boot patch it is at), or what it waits for.
 fn boot_cell(app: &App, o: &Observation, n: &NodeRow) -> String {
-    let stage = app.stages.get(&n.name).copied().or(n.stage);
+    let stage = app.nodes.stages.get(&n.name).copied().or(n.stage);
     match (n.status, stage) {
         (NodeStatus::Running, _) | (_, Some(BootStage::Ready)) => match n.boot_secs {
             Some(s) => format!("ready in {}", clock(Duration::from_secs_f64(s))),
@@ -124,10 +124,12 @@ fn boot_cell(app: &App, o: &Observation, n: &NodeRow) -> String {
             let elapsed = n.uptime_secs.unwrap_or(0) as f64;
             let frac = (elapsed / expected.as_secs_f64().max(1.0)).min(0.99);
             let what = match stage {
-                Some(BootStage::Patching) => match app.patching.get(&n.name).copied().or(n.patch) {
-                    Some([i, of]) => format!("patching {i}/{of}"),
-                    None => "patching".into(),
-                },
+                Some(BootStage::Patching) => {
+                    match app.nodes.patching.get(&n.name).copied().or(n.patch) {
+                        Some([i, of]) => format!("patching {i}/{of}"),
+                        None => "patching".into(),
+                    }
+                }
                 Some(s) => s.label().into(),
                 None => "launching".into(),
             };
@@ -263,7 +265,7 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         )
         .highlight_symbol("▶ ")
         .column_spacing(1);
-    let selected = (app.table == Pick::Nodes).then_some(app.selected);
+    let selected = (app.table == Pick::Nodes).then_some(app.nodes.selected);
     let mut state = TableState::default().with_selected(selected);
     f.render_stateful_widget(table, area, &mut state);
 }

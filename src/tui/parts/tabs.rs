@@ -19,7 +19,7 @@ use crate::tui::style::ACCENT;
 impl App {
     /// Output or news from a tab's session; returns bytes to send back (terminal replies).
     pub fn session_event(&mut self, id: SessionId, e: SessionEvent) -> Option<Vec<u8>> {
-        let tab = self.tabs.iter_mut().find(|t| t.session == id)?;
+        let tab = self.tabs.list.iter_mut().find(|t| t.session == id)?;
         match e {
             SessionEvent::Output(bytes) => {
                 tab.state = TabState::Connected;
@@ -38,7 +38,7 @@ impl App {
 
     /// A session finished connecting (or failed to).
     pub fn connected(&mut self, id: SessionId, result: Result<(), String>) {
-        if let Some(tab) = self.tabs.iter_mut().find(|t| t.session == id) {
+        if let Some(tab) = self.tabs.list.iter_mut().find(|t| t.session == id) {
             match result {
                 Ok(()) => {
                     if tab.state == TabState::Connecting {
@@ -54,7 +54,7 @@ impl App {
     /// same strings).
     pub fn tab_titles(&self) -> Vec<String> {
         let mut t = vec!["dashboard".to_string(), "topology".to_string()];
-        for (i, tab) in self.tabs.iter().enumerate() {
+        for (i, tab) in self.tabs.list.iter().enumerate() {
             let state = match &tab.state {
                 TabState::Connecting => "connecting",
                 TabState::Connected => "connected",
@@ -74,7 +74,7 @@ impl App {
     pub fn fit_panes(&mut self) -> Vec<Action> {
         let pane = Areas::of(self.screen).pane_inner();
         let mut out = Vec::new();
-        for t in &mut self.tabs {
+        for t in &mut self.tabs.list {
             let before = t.emu.size();
             t.emu.resize(pane.height, pane.width);
             if t.emu.size() != before {
@@ -91,7 +91,7 @@ impl App {
             self.focus = Focus::Dashboard;
             return Vec::new();
         }
-        let Some(tab) = self.tabs.get_mut(i) else {
+        let Some(tab) = self.tabs.list.get_mut(i) else {
             self.focus = Focus::Dashboard;
             return Vec::new();
         };
@@ -124,7 +124,7 @@ impl App {
         i: usize,
         make: impl FnOnce(Modes) -> Option<Vec<u8>>,
     ) -> Vec<Action> {
-        let Some(tab) = self.tabs.get_mut(i) else {
+        let Some(tab) = self.tabs.list.get_mut(i) else {
             return Vec::new();
         };
         if !matches!(tab.state, TabState::Connected | TabState::Connecting) {
@@ -143,22 +143,23 @@ impl App {
         };
         if let Some(i) = self
             .tabs
+            .list
             .iter()
             .position(|t| t.node == node && t.kind == kind)
         {
             self.focus = Focus::Tab(i);
-            self.current_tab = i;
-            if matches!(self.tabs[i].state, TabState::Closed(_)) {
+            self.tabs.current = i;
+            if matches!(self.tabs.list[i].state, TabState::Closed(_)) {
                 return self.reconnect(i);
             }
             return Vec::new();
         }
-        let session = self.next_session;
-        self.next_session += 1;
+        let session = self.tabs.next_session;
+        self.tabs.next_session += 1;
         let pane = Areas::of(self.screen).pane_inner();
         let emu = Emulator::new(pane.height, pane.width);
         let (rows, cols) = emu.size();
-        self.tabs.push(Tab {
+        self.tabs.list.push(Tab {
             session,
             node: node.clone(),
             kind,
@@ -166,9 +167,9 @@ impl App {
             notice: None,
             emu,
         });
-        let i = self.tabs.len() - 1;
+        let i = self.tabs.list.len() - 1;
         self.focus = Focus::Tab(i);
-        self.current_tab = i;
+        self.tabs.current = i;
         let mut out = vec![Action::Connect {
             session,
             node,
@@ -182,9 +183,9 @@ impl App {
     }
 
     pub(in crate::tui) fn reconnect(&mut self, i: usize) -> Vec<Action> {
-        let session = self.next_session;
-        self.next_session += 1;
-        let Some(tab) = self.tabs.get_mut(i) else {
+        let session = self.tabs.next_session;
+        self.tabs.next_session += 1;
+        let Some(tab) = self.tabs.list.get_mut(i) else {
             return Vec::new();
         };
         let old = tab.session;
@@ -194,7 +195,7 @@ impl App {
         let (rows, cols) = tab.emu.size();
         tab.emu = Emulator::new(rows, cols);
         self.focus = Focus::Tab(i);
-        self.current_tab = i;
+        self.tabs.current = i;
         vec![
             Action::Disconnect(old),
             Action::Connect {
@@ -208,12 +209,15 @@ impl App {
     }
 
     pub(in crate::tui) fn close_tab(&mut self, i: usize) -> Vec<Action> {
-        if i >= self.tabs.len() {
+        if i >= self.tabs.list.len() {
             return Vec::new();
         }
-        let tab = self.tabs.remove(i);
+        let tab = self.tabs.list.remove(i);
         self.focus = Focus::Dashboard;
-        self.current_tab = self.current_tab.min(self.tabs.len().saturating_sub(1));
+        self.tabs.current = self
+            .tabs
+            .current
+            .min(self.tabs.list.len().saturating_sub(1));
         let mut out = vec![Action::Disconnect(tab.session)];
         out.extend(self.fit_panes());
         out
@@ -230,7 +234,7 @@ pub(in crate::tui) fn draw_bar(f: &mut Frame, app: &App, area: Rect) {
         };
         let closed = k > 1
             && matches!(
-                app.tabs.get(k - 2).map(|t| &t.state),
+                app.tabs.list.get(k - 2).map(|t| &t.state),
                 Some(TabState::Closed(_))
             );
         let style = if active {
@@ -250,7 +254,9 @@ pub(in crate::tui) fn draw_bar(f: &mut Frame, app: &App, area: Rect) {
 }
 
 pub(in crate::tui) fn draw_pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
-    let Some(tab) = app.tabs.get(i) else { return };
+    let Some(tab) = app.tabs.list.get(i) else {
+        return;
+    };
     let mut title = format!(" {} {} ", tab.node, tab.kind.label());
     match &tab.state {
         TabState::Connecting => title.push_str("— connecting "),

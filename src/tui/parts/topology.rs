@@ -24,9 +24,9 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         return;
     };
     let d = &o.topology;
-    let selected_node = app.node_names().get(app.selected).cloned();
+    let selected_node = app.node_names().get(app.nodes.selected).cloned();
     let selected_link = (app.table == Pick::Links)
-        .then(|| app.shown_links().get(app.selected_link).map(|l| l.index))
+        .then(|| app.shown_links().get(app.links.selected).map(|l| l.index))
         .flatten();
     let node_style = |i: usize| {
         let Some(name) = d.nodes.get(i) else {

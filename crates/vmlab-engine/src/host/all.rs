@@ -249,12 +249,43 @@ pub async fn deploy_all(
         key::ensure(&lab.spec_dir, false)?;
     }
     let remote_hosts: Vec<&HostTarget> = hosts.iter().filter(|h| !h.local).collect();
+    let spec_at = copy_spec(lab, &remote_hosts, events, cancel).await?;
+    check_every_host(lab, hosts, &spec_at, opts, events, cancel).await?;
+    deploy_every_host(lab, hosts, &spec_at, opts, events, cancel).await?;
+    // The origin's profiles learn where every node is (each host patched its own copy).
+    for n in plan.nodes.iter() {
+        let here = hosts
+            .iter()
+            .any(|h| h.local && n.host.as_deref() == Some(h.name.as_str()));
+        if here || !plan.patch_profiles {
+            continue;
+        }
+        profiles::patch_node(&plan.spec_dir, n, events);
+    }
+    Ok(hosts
+        .iter()
+        .map(|h| {
+            let count = plan
+                .nodes
+                .iter()
+                .filter(|n| n.host.as_deref() == Some(h.name.as_str()))
+                .count();
+            (h.name.clone(), count)
+        })
+        .collect())
+}
 
-    // 1. The spec to every other host.
+/// Step 1: the spec to every other host; where each keeps it.
+async fn copy_spec(
+    lab: &Lab,
+    remote_hosts: &[&HostTarget],
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<std::collections::HashMap<String, String>, EngineError> {
     if !remote_hosts.is_empty() {
         events.send(Event::Step(format!(
             "copying the spec to {}",
-            names(&remote_hosts)
+            names(remote_hosts)
         )));
     }
     let platforms: Vec<(String, std::path::PathBuf)> = match &lab.registry {
@@ -308,8 +339,18 @@ pub async fn deploy_all(
     if !failures.is_empty() {
         return Err(EngineError::Hosts(failures));
     }
+    Ok(spec_at)
+}
 
-    // 2. Every host checked before any starts.
+/// Step 2: every host checked before any starts (images, ports, addresses).
+async fn check_every_host(
+    lab: &Lab,
+    hosts: &[HostTarget],
+    spec_at: &std::collections::HashMap<String, String>,
+    opts: &AllOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
     events.send(Event::Step(format!(
         "checking {} (images, ports, addresses)",
         count(hosts.len(), "host")
@@ -359,8 +400,19 @@ pub async fn deploy_all(
     if !failures.is_empty() {
         return Err(EngineError::Hosts(failures));
     }
+    Ok(())
+}
 
-    // 3. Every host deploys.
+/// Step 3: every host deploys; when one fails (or the run is interrupted), the parts this
+/// run started are destroyed again.
+async fn deploy_every_host(
+    lab: &Lab,
+    hosts: &[HostTarget],
+    spec_at: &std::collections::HashMap<String, String>,
+    opts: &AllOptions,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
     events.send(Event::Step(format!(
         "deploying {}",
         count(hosts.len(), "host")
@@ -434,28 +486,7 @@ pub async fn deploy_all(
         }
         return Err(EngineError::Hosts(failures));
     }
-
-    // The origin's profiles learn where every node is (each host patched its own copy).
-    for n in plan.nodes.iter() {
-        let here = hosts
-            .iter()
-            .any(|h| h.local && n.host.as_deref() == Some(h.name.as_str()));
-        if here || !plan.patch_profiles {
-            continue;
-        }
-        profiles::patch_node(&plan.spec_dir, n, events);
-    }
-    Ok(hosts
-        .iter()
-        .map(|h| {
-            let count = plan
-                .nodes
-                .iter()
-                .filter(|n| n.host.as_deref() == Some(h.name.as_str()))
-                .count();
-            (h.name.clone(), count)
-        })
-        .collect())
+    Ok(())
 }
 
 /// This machine's part of a deploy, in this process.

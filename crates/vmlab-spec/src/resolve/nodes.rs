@@ -45,12 +45,139 @@ pub(super) struct NodeCtx<'a> {
     pub(super) images: Option<&'a Path>,
 }
 
-pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
-    let (folder, source) = if c.newtron.is_some() {
+/// Where a node's fields come from, first non-empty wins: its profile, then its platform.
+struct Sources<'a> {
+    profile: &'a Map<String, Value>,
+    profile_path: &'a PathBuf,
+    def: &'a PlatformDef<'a>,
+    platform_name: String,
+}
+
+impl<'a> Sources<'a> {
+    fn lookup(&self, key: &str) -> Option<Found<'a>> {
+        if let Some(v) = self.profile.get(key).filter(|v| !is_empty(v)) {
+            return Some(Found {
+                value: v,
+                file: self.profile_path,
+                field: key.to_string(),
+            });
+        }
+        self.def
+            .doc
+            .get(key)
+            .filter(|v| !is_empty(v))
+            .map(|v| Found {
+                value: v,
+                file: self.def.file,
+                field: self.def.field(key),
+            })
+    }
+
+    /// A field of the platform alone.
+    fn platform(&self, key: &str) -> Option<&'a Value> {
+        self.def.doc.get(key)
+    }
+
+    /// A field of the profile alone (non-empty).
+    fn profile(&self, key: &str) -> Option<&'a Value> {
+        self.profile.get(key).filter(|v| !is_empty(v))
+    }
+}
+
+/// Where the spec keeps node files, and what defines platforms, in this layout.
+fn layout(c: &NodeCtx<'_>) -> (&'static str, &'static str) {
+    if c.newtron.is_some() {
         ("nodes", "the platforms registry")
     } else {
         ("profiles", "platforms.json")
+    }
+}
+
+pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Node> {
+    let src = sources(c, errs)?;
+    let before = errs.len();
+    let image = image(c, &src, errs);
+    let memory_mb = uint_field(
+        src.lookup("vm_memory"),
+        DEFAULT_MEMORY_MB,
+        64,
+        u64::from(u32::MAX),
+        errs,
+    );
+    let cpus = uint_field(src.lookup("vm_cpus"), u64::from(DEFAULT_CPUS), 1, 255, errs) as u32;
+    let boot_timeout_secs = uint_field(
+        src.lookup("vm_boot_timeout"),
+        DEFAULT_BOOT_TIMEOUT_SECS,
+        1,
+        86_400,
+        errs,
+    );
+    let nic_driver = nic_driver(&src, errs);
+    let cpu_features = cpu_features(&src, errs);
+    let interface_map = interface_map(&src, errs);
+    let credentials = resolve_credentials(c, src.profile, src.profile_path, src.def, errs);
+    let host = vm_host(&src, errs);
+    let boot_delay_secs = uint_field(src.lookup("vm_boot_delay"), 0, 0, 3600, errs);
+    let (wait_for, wait_for_from) = wait_for(&src, errs);
+    let qemu_args = qemu_args(&src, errs);
+    // `vm_ssh_key`: install the lab's SSH key in the guest once it is ready (default: yes).
+    let ssh_key = match src.lookup("vm_ssh_key") {
+        None => true,
+        Some(f) => match f.value {
+            Value::Bool(b) => *b,
+            _ => {
+                errs.push(type_error(&f, "true or false", "false"));
+                true
+            }
+        },
     };
+    let files = files(c, &src, errs);
+    // `vm_guest_network`: may this node's guest open connections out (default: the lab's)?
+    let guest_outbound = choice(
+        src.lookup("vm_guest_network"),
+        &[("isolated", false), ("outbound", true)],
+        "leave it out (the lab's vmlab.guest_network, isolated by default) or write \
+         \"outbound\" (the guest reaches the network and every service on this host's loopback)",
+        errs,
+    );
+    let device_type = device_type(&src, errs);
+    let host_ip = host_ip(&src, errs);
+    let dataplane = super::dataplane::resolve(src.def, c.spec_dir, c.home, errs);
+    if errs.len() != before {
+        return None;
+    }
+    let (image, image_from) = image?;
+    Some(Node {
+        name: c.dev.to_string(),
+        index: c.index,
+        platform: src.platform_name,
+        image,
+        image_from,
+        memory_mb,
+        cpus,
+        nic_driver,
+        interface_map,
+        cpu_features,
+        credentials,
+        boot_timeout_secs,
+        host,
+        profile: src.profile_path.clone(),
+        boot_delay_secs,
+        wait_for,
+        wait_for_from,
+        qemu_args,
+        ssh_key,
+        files,
+        device_type,
+        host_ip,
+        guest_outbound,
+        dataplane,
+    })
+}
+
+/// The node's profile and its platform's definition, each problem reported.
+fn sources<'a>(c: &NodeCtx<'a>, errs: &mut SpecErrors) -> Option<Sources<'a>> {
+    let (folder, source) = layout(c);
     let default_profile_path = c.spec_dir.join(folder).join(format!("{}.json", c.dev));
     let Some((profile_path, profile)) = c.profile else {
         errs.push(SpecError::new(
@@ -115,27 +242,24 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         ));
         return None;
     };
-    let platform = def.doc;
-    let pfield = |f: &str| def.field(f);
+    Some(Sources {
+        profile,
+        profile_path,
+        def,
+        platform_name,
+    })
+}
 
-    // First non-empty wins: profile, then platform.
-    let lookup = |key: &str| -> Option<Found<'_>> {
-        if let Some(v) = profile.get(key).filter(|v| !is_empty(v)) {
-            return Some(Found {
-                value: v,
-                file: profile_path,
-                field: key.to_string(),
-            });
-        }
-        platform.get(key).filter(|v| !is_empty(v)).map(|v| Found {
-            value: v,
-            file: def.file,
-            field: pfield(key),
-        })
-    };
-    let before = errs.len();
-
-    let image = match lookup("vm_image") {
+/// `vm_image`: a path (or a name under the images folder), and where it was set.
+fn image(
+    c: &NodeCtx<'_>,
+    src: &Sources<'_>,
+    errs: &mut SpecErrors,
+) -> Option<(PathBuf, (PathBuf, String))> {
+    let (folder, _) = layout(c);
+    let platform_name = &src.platform_name;
+    let def = src.def;
+    match src.lookup("vm_image") {
         Some(f) => match f.value.as_str() {
             Some(s) => match values::path(s) {
                 Ok(()) => Some((
@@ -166,7 +290,7 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         None => {
             errs.push(SpecError::new(
                 def.file,
-                pfield("vm_image"),
+                def.field("vm_image"),
                 format!(
                     "device {} has no disk image (platform {platform_name:?})",
                     c.dev
@@ -182,23 +306,11 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
             ));
             None
         }
-    };
-    let memory_mb = uint_field(
-        lookup("vm_memory"),
-        DEFAULT_MEMORY_MB,
-        64,
-        u64::from(u32::MAX),
-        errs,
-    );
-    let cpus = uint_field(lookup("vm_cpus"), u64::from(DEFAULT_CPUS), 1, 255, errs) as u32;
-    let boot_timeout_secs = uint_field(
-        lookup("vm_boot_timeout"),
-        DEFAULT_BOOT_TIMEOUT_SECS,
-        1,
-        86_400,
-        errs,
-    );
-    let nic_driver = match lookup("vm_nic_driver") {
+    }
+}
+
+fn nic_driver(src: &Sources<'_>, errs: &mut SpecErrors) -> String {
+    match src.lookup("vm_nic_driver") {
         None => DEFAULT_NIC_DRIVER.to_string(),
         Some(f) => match f.value.as_str() {
             Some(s) => match values::nic_model(s) {
@@ -217,8 +329,11 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
                 String::new()
             }
         },
-    };
-    let cpu_features = match lookup("vm_cpu_features") {
+    }
+}
+
+fn cpu_features(src: &Sources<'_>, errs: &mut SpecErrors) -> Option<String> {
+    match src.lookup("vm_cpu_features") {
         None => None,
         Some(f) => match f.value.as_str() {
             Some(s) => match values::cpu_features(s) {
@@ -233,19 +348,24 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
                 None
             }
         },
-    };
-    let ports = platform
-        .get("ports")
+    }
+}
+
+/// The interface map: newtron's port inventory, else `vm_interface_map` (stride-4 by
+/// default).
+fn interface_map(src: &Sources<'_>, errs: &mut SpecErrors) -> InterfaceMap {
+    let ports = src
+        .platform("ports")
         .and_then(Value::as_array)
-        .filter(|p| !p.is_empty() && profile.get("vm_interface_map").is_none());
-    let interface_map = match (ports, lookup("vm_interface_map")) {
+        .filter(|p| !p.is_empty() && src.profile.get("vm_interface_map").is_none());
+    match (ports, src.lookup("vm_interface_map")) {
         // newtron's registry: the platform's port inventory places each interface.
         (Some(ports), _) => match crate::ifmap::parse_ports(ports) {
             Ok(m) => m,
             Err((i, why)) => {
                 errs.push(SpecError::new(
-                    def.file,
-                    pfield(&format!("ports[{i}]")),
+                    src.def.file,
+                    src.def.field(&format!("ports[{i}]")),
                     why,
                     "write each port as {\"name\": \"Ethernet0\", \"nic_index\": 1}",
                 ));
@@ -254,7 +374,7 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
         },
         (None, None) => InterfaceMap::Stride4,
         (None, Some(f)) => {
-            let custom_found = lookup("vm_interface_map_custom");
+            let custom_found = src.lookup("vm_interface_map_custom");
             let custom = custom_found.as_ref().and_then(|cf| cf.value.as_object());
             match f.value.as_str().map(|k| InterfaceMap::parse(k, custom)) {
                 Some(Ok(m)) => m,
@@ -273,24 +393,28 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
                 }
             }
         }
-    };
-    let credentials = resolve_credentials(c, profile, profile_path, def, errs);
-    let host = match profile.get("vm_host").filter(|v| !is_empty(v)) {
+    }
+}
+
+fn vm_host(src: &Sources<'_>, errs: &mut SpecErrors) -> Option<String> {
+    match src.profile("vm_host") {
         None => None,
         Some(Value::String(h)) if is_safe_name(h) => Some(h.clone()),
         Some(_) => {
             errs.push(SpecError::new(
-                profile_path,
+                src.profile_path,
                 "vm_host",
                 "must be a host name string",
                 "name a host from the vmlab.hosts map",
             ));
             None
         }
-    };
+    }
+}
 
-    let boot_delay_secs = uint_field(lookup("vm_boot_delay"), 0, 0, 3600, errs);
-    let (wait_for, wait_for_from) = match lookup("vm_wait_for") {
+/// `vm_wait_for`: the nodes this one boots after, and where that was said.
+fn wait_for(src: &Sources<'_>, errs: &mut SpecErrors) -> (Vec<String>, Option<(PathBuf, String)>) {
+    match src.lookup("vm_wait_for") {
         None => (Vec::new(), None),
         Some(f) => {
             let names: Option<Vec<String>> = match f.value {
@@ -310,8 +434,11 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
                 }
             }
         }
-    };
-    let qemu_args = match lookup("vm_qemu_args") {
+    }
+}
+
+fn qemu_args(src: &Sources<'_>, errs: &mut SpecErrors) -> Vec<String> {
+    match src.lookup("vm_qemu_args") {
         None => Vec::new(),
         Some(f) => {
             let list: Option<Vec<String>> = f
@@ -341,22 +468,12 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
                 },
             }
         }
-    };
+    }
+}
 
-    // `vm_ssh_key`: install the lab's SSH key in the guest once it is ready (default: yes).
-    let ssh_key = match lookup("vm_ssh_key") {
-        None => true,
-        Some(f) => match f.value {
-            Value::Bool(b) => *b,
-            _ => {
-                errs.push(type_error(&f, "true or false", "false"));
-                true
-            }
-        },
-    };
-
-    // `vm_files`: the platform's, with the profile's added (a name in both: the profile's).
-    let files = {
+/// `vm_files`: the platform's, with the profile's added (a name in both: the profile's).
+fn files(c: &NodeCtx<'_>, src: &Sources<'_>, errs: &mut SpecErrors) -> Vec<GuestFile> {
+    {
         fn found<'a>(
             doc: &'a Map<String, Value>,
             file: &'a Path,
@@ -367,85 +484,51 @@ pub(super) fn resolve_node(c: &NodeCtx<'_>, errs: &mut SpecErrors) -> Option<Nod
                 .map(|value| Found { value, file, field })
         }
         let mut files = guest_files(
-            found(platform, def.file, pfield("vm_files")),
+            found(src.def.doc, src.def.file, src.def.field("vm_files")),
             c.spec_dir,
             errs,
         );
         let own = guest_files(
-            found(profile, profile_path, "vm_files".into()),
+            found(src.profile, src.profile_path, "vm_files".into()),
             c.spec_dir,
             errs,
         );
         files.retain(|f| !own.iter().any(|o| o.name == f.name));
         files.extend(own);
         files
-    };
+    }
+}
 
-    // `vm_guest_network`: may this node's guest open connections out (default: the lab's)?
-    let guest_outbound = choice(
-        lookup("vm_guest_network"),
-        &[("isolated", false), ("outbound", true)],
-        "leave it out (the lab's vmlab.guest_network, isolated by default) or write \
-         \"outbound\" (the guest reaches the network and every service on this host's loopback)",
-        errs,
-    );
-    let device_type = match platform.get("device_type") {
+fn device_type(src: &Sources<'_>, errs: &mut SpecErrors) -> String {
+    match src.platform("device_type") {
         None | Some(Value::Null) => "switch".to_string(),
         Some(Value::String(t)) if t == "switch" || t == "host" => t.clone(),
         Some(_) => {
             errs.push(SpecError::new(
-                def.file,
-                pfield("device_type"),
+                src.def.file,
+                src.def.field("device_type"),
                 "must be \"switch\" or \"host\"",
                 "leave it out for a switch, or write \"host\"",
             ));
             String::new()
         }
-    };
-    let host_ip = match profile.get("host_ip").filter(|v| !is_empty(v)) {
+    }
+}
+
+fn host_ip(src: &Sources<'_>, errs: &mut SpecErrors) -> Option<String> {
+    match src.profile("host_ip") {
         None => None,
         Some(Value::String(s)) if host_address(s) => Some(s.clone()),
         Some(_) => {
             errs.push(SpecError::new(
-                profile_path,
+                src.profile_path,
                 "host_ip",
                 "must be an IP address, with or without a prefix length",
                 "write \"10.1.0.2\" or \"10.1.0.2/24\"",
             ));
             None
         }
-    };
-    let dataplane = super::dataplane::resolve(def, c.spec_dir, c.home, errs);
-    if errs.len() != before {
-        return None;
     }
-    let (image, image_from) = image?;
-    Some(Node {
-        name: c.dev.to_string(),
-        index: c.index,
-        platform: platform_name,
-        image,
-        image_from,
-        memory_mb,
-        cpus,
-        nic_driver,
-        interface_map,
-        cpu_features,
-        credentials,
-        boot_timeout_secs,
-        host,
-        profile: profile_path.clone(),
-        boot_delay_secs,
-        wait_for,
-        wait_for_from,
-        qemu_args,
-        ssh_key,
-        files,
-        device_type,
-        host_ip,
-        guest_outbound,
-        dataplane,
-    })
 }
 
 /// `vm_files`: `{"frr.conf": "files/spine1.frr.conf", ...}`, each name checked and each path

@@ -173,6 +173,19 @@ fn resolve_section(topo: &Map<String, Value>, path: &Path, errs: &mut SpecErrors
     ) {
         s.links = mode;
     }
+    hosts(section, key, path, &mut s, errs);
+    servers(section, key, path, &mut s, errs);
+    s
+}
+
+/// `hosts`: host name → address, each a name and one host's address, no address twice.
+fn hosts(
+    section: &Map<String, Value>,
+    key: &str,
+    path: &Path,
+    s: &mut LabSettings,
+    errs: &mut SpecErrors,
+) {
     match section.get("hosts") {
         None | Some(Value::Null) => {}
         Some(Value::Object(h)) => {
@@ -229,6 +242,17 @@ fn resolve_section(topo: &Map<String, Value>, path: &Path, errs: &mut SpecErrors
             "write {\"server-a\": \"192.168.1.10\"}",
         )),
     }
+}
+
+/// `servers` (newtron's pool): each a name, one host's address and an optional `max_nodes`;
+/// each is a host too.
+fn servers(
+    section: &Map<String, Value>,
+    key: &str,
+    path: &Path,
+    s: &mut LabSettings,
+    errs: &mut SpecErrors,
+) {
     match section.get("servers") {
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {
@@ -295,5 +319,4 @@ fn resolve_section(topo: &Map<String, Value>, path: &Path, errs: &mut SpecErrors
             "write [{\"name\": \"server-a\", \"address\": \"192.168.1.10\", \"max_nodes\": 4}]",
         )),
     }
-    s
 }

@@ -216,19 +216,7 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
     let level = layers(&names, &adj);
     let depth = level.iter().copied().max().map_or(0, |m| m + 1);
     // Box geometry per node.
-    let labels: Vec<(String, Option<String>)> = names
-        .iter()
-        .map(|n| {
-            let host = state.nodes.get(n).and_then(|s| s.host.clone());
-            let st = status(n);
-            let second = match (host, st) {
-                (Some(h), Some(s)) => Some(format!("{s} @{h}")),
-                (Some(h), None) => Some(format!("@{h}")),
-                (None, s) => s,
-            };
-            (n.clone(), second)
-        })
-        .collect();
+    let labels = node_labels(state, &names, status);
     let width_of = |i: usize| {
         let (a, b) = &labels[i];
         a.chars()
@@ -251,10 +239,7 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
         })
         .map(|(k, _)| k)
         .collect();
-    let mut rows_of = vec![Vec::new(); depth];
-    for (i, l) in level.iter().enumerate() {
-        rows_of[*l].push(i);
-    }
+    let rows_of = rows_of_layers(&level, depth);
     let gap = 6;
     let row_w = |r: &Vec<usize>| r.iter().map(|&i| width_of(i)).sum::<usize>() + gap * r.len();
     let total_w = rows_of.iter().map(row_w).max().unwrap_or(0).max(20);
@@ -275,31 +260,9 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
                 .collect()
         })
         .collect();
-    let mut y_of_layer = Vec::with_capacity(depth);
-    let mut y = 0;
-    for l in 0..depth {
-        y_of_layer.push(y);
-        y += box_h;
-        if let Some(t) = tracks.get(l) {
-            y += t.len() + 3;
-        }
-    }
+    let (y_of_layer, y) = layer_tops(depth, box_h, &tracks);
     let legend_start = y + 1;
-    let legend: Vec<String> = es
-        .iter()
-        .enumerate()
-        .map(|(k, (i, a, al, z, zl))| {
-            format!(
-                "{:>2}  {a} {al} ── {z} {zl}{}",
-                i,
-                if drawn.contains(&k) {
-                    ""
-                } else {
-                    "  (not drawn)"
-                }
-            )
-        })
-        .collect();
+    let legend = legend_lines(&es, &drawn);
     let legend_w = legend.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let mut c = Canvas::new(total_w.max(legend_w), legend_start + legend.len());
     // Boxes, each row centred.
@@ -375,7 +338,83 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
             labels_at.push((idx, xl, xu, y_track, y_low));
         }
     }
-    // Each link's number beside the line where it turns down, where nothing else is drawn.
+    number_links(&mut c, labels_at);
+    for (r, line) in legend.iter().enumerate() {
+        c.put(0, legend_start + r, line, Owner::Link(es[r].0));
+    }
+    Drawing {
+        nodes: names,
+        boxes,
+        ..c.finish()
+    }
+}
+
+/// The nodes of each layer, in order.
+fn rows_of_layers(level: &[usize], depth: usize) -> Vec<Vec<usize>> {
+    let mut rows_of = vec![Vec::new(); depth];
+    for (i, l) in level.iter().enumerate() {
+        rows_of[*l].push(i);
+    }
+    rows_of
+}
+
+/// Each node's box text: its name, and under it its status and its host (`running @h2`).
+fn node_labels(
+    state: &LabState,
+    names: &[String],
+    status: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, Option<String>)> {
+    names
+        .iter()
+        .map(|n| {
+            let host = state.nodes.get(n).and_then(|s| s.host.clone());
+            let st = status(n);
+            let second = match (host, st) {
+                (Some(h), Some(s)) => Some(format!("{s} @{h}")),
+                (Some(h), None) => Some(format!("@{h}")),
+                (None, s) => s,
+            };
+            (n.clone(), second)
+        })
+        .collect()
+}
+
+/// Where each layer's boxes start (a box, then a track per link below it and room), and the
+/// first row after the last layer.
+fn layer_tops(depth: usize, box_h: usize, tracks: &[Vec<usize>]) -> (Vec<usize>, usize) {
+    let mut y_of_layer = Vec::with_capacity(depth);
+    let mut y = 0;
+    for l in 0..depth {
+        y_of_layer.push(y);
+        y += box_h;
+        if let Some(t) = tracks.get(l) {
+            y += t.len() + 3;
+        }
+    }
+    (y_of_layer, y)
+}
+
+/// The legend: every link with both ends' interfaces, those not drawn said so.
+fn legend_lines(es: &[(usize, String, String, String, String)], drawn: &[usize]) -> Vec<String> {
+    es.iter()
+        .enumerate()
+        .map(|(k, (i, a, al, z, zl))| {
+            format!(
+                "{:>2}  {a} {al} ── {z} {zl}{}",
+                i,
+                if drawn.contains(&k) {
+                    ""
+                } else {
+                    "  (not drawn)"
+                }
+            )
+        })
+        .collect()
+}
+
+/// Each link's number beside the line where it turns down, where nothing else is drawn:
+/// `(index, column down, column up, track row, last row)` per link.
+fn number_links(c: &mut Canvas, labels_at: Vec<(usize, usize, usize, usize, usize)>) {
     for (idx, xl, xu, y_track, y_low) in labels_at {
         let label = idx.to_string();
         let y = y_track + 1;
@@ -396,14 +435,6 @@ pub fn ascii(state: &LabState, status: &dyn Fn(&str) -> Option<String>) -> Drawi
                 break;
             }
         }
-    }
-    for (r, line) in legend.iter().enumerate() {
-        c.put(0, legend_start + r, line, Owner::Link(es[r].0));
-    }
-    Drawing {
-        nodes: names,
-        boxes,
-        ..c.finish()
     }
 }
 
