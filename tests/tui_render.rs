@@ -624,7 +624,7 @@ fn slash_filters_the_nodes() {
     assert!(t.contains("filter: LEAF"), "{t}");
     assert!(!t.contains("spine2 sonic"), "{t}");
     app.input(key(KeyCode::Enter));
-    assert!(!app.filtering);
+    assert!(!app.nodes.filtering);
     app.input(key(KeyCode::Char('k')));
     let a = app.input(key(KeyCode::Enter));
     assert!(

@@ -158,14 +158,20 @@ impl Default for TabsPart {
 }
 
 /// What the nodes table (`parts::nodes`) keeps: its selection, the nodes with an action
-/// (start/stop/restart) in flight, and what the engine's events said of each node's boot
-/// ahead of the next observation (its stage; which boot patch it is at, `[which, of]`).
+/// (start/stop/restart) in flight, what the engine's events said of each node's boot ahead of
+/// the next observation (its stage; which boot patch it is at, `[which, of]`), and the `/`
+/// filter.
 #[derive(Debug, Default)]
 pub struct NodesPart {
     pub selected: usize,
     pub busy: HashMap<String, NodeOp>,
     pub stages: HashMap<String, BootStage>,
     pub patching: HashMap<String, [usize; 2]>,
+    /// Nodes shown are those whose name, platform or host contains this (case-insensitive);
+    /// the links table shows the links with an end on one of them.
+    pub filter: String,
+    /// The filter is being typed (`/`): keys go to it.
+    pub filtering: bool,
 }
 
 /// What the links table (`parts::links`) keeps, and only it changes: its selection, the links
@@ -248,10 +254,6 @@ pub struct App {
     pub quit: bool,
     /// The size of the whole terminal at the last draw.
     pub screen: Rect,
-    /// Nodes shown are those whose name, platform or host contains this (case-insensitive).
-    pub filter: String,
-    /// The filter is being typed (`/`): keys go to it.
-    pub filtering: bool,
     /// Draw without colour (`NO_COLOR`).
     pub no_color: bool,
 }
@@ -277,8 +279,6 @@ impl App {
             checks: ChecksRun::default(),
             quit: false,
             screen: Rect::new(0, 0, 80, 24),
-            filter: String::new(),
-            filtering: false,
             no_color: false,
         }
     }
@@ -430,7 +430,7 @@ impl App {
         }
         match self.focus {
             Focus::Tab(i) => self.tab_key(i, k),
-            Focus::Dashboard | Focus::Topology if self.filtering => self.filter_key(k),
+            Focus::Dashboard | Focus::Topology if self.nodes.filtering => self.filter_key(k),
             Focus::Dashboard | Focus::Topology => self.dashboard_key(k),
         }
     }
@@ -514,7 +514,7 @@ impl App {
                 Vec::new()
             }
             Command::Filter => {
-                self.filtering = true;
+                self.nodes.filtering = true;
                 self.table = Table::Nodes;
                 Vec::new()
             }

@@ -194,7 +194,7 @@ fn log_lines(app: &App, visible: usize, width: usize) -> Vec<Line<'static>> {
 
 fn footer(f: &mut Frame, app: &App, area: Rect) {
     let text = match app.focus {
-        _ if app.filtering => {
+        _ if app.nodes.filtering => {
             " type to filter nodes by name, platform or host · Enter keeps it · Esc clears it"
                 .to_string()
         }

@@ -27,7 +27,7 @@ impl App {
         o.status
             .links
             .iter()
-            .filter(|l| self.filter.is_empty() || on_shown(&l.a) || on_shown(&l.z))
+            .filter(|l| self.nodes.filter.is_empty() || on_shown(&l.a) || on_shown(&l.z))
             .collect()
     }
 

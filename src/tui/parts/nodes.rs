@@ -17,10 +17,10 @@ use crate::tui::style::{clock, gauge, mib};
 impl App {
     /// Does a node pass the filter?
     pub fn shown(&self, n: &crate::engine::api::NodeRow) -> bool {
-        if self.filter.is_empty() {
+        if self.nodes.filter.is_empty() {
             return true;
         }
-        let f = self.filter.to_lowercase();
+        let f = self.nodes.filter.to_lowercase();
         [&n.name, &n.platform, &n.host]
             .iter()
             .any(|s| s.to_lowercase().contains(&f))
@@ -50,21 +50,21 @@ impl App {
     /// Enter keeps it, Esc clears it.
     pub(in crate::tui) fn filter_key(&mut self, k: KeyEvent) -> Vec<Action> {
         match k.code {
-            KeyCode::Enter => self.filtering = false,
+            KeyCode::Enter => self.nodes.filtering = false,
             KeyCode::Esc => {
-                self.filtering = false;
-                self.filter.clear();
+                self.nodes.filtering = false;
+                self.nodes.filter.clear();
             }
             KeyCode::Backspace => {
-                self.filter.pop();
+                self.nodes.filter.pop();
             }
             KeyCode::Char(c)
                 if !k
                     .modifiers
                     .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-                    && self.filter.chars().count() < 32 =>
+                    && self.nodes.filter.chars().count() < 32 =>
             {
-                self.filter.push(c)
+                self.nodes.filter.push(c)
             }
             _ => {}
         }
@@ -246,11 +246,11 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         Constraint::Length(7),
         Constraint::Fill(1),
     ]);
-    let title = if app.filtering || !app.filter.is_empty() {
+    let title = if app.nodes.filtering || !app.nodes.filter.is_empty() {
         format!(
             " nodes — filter: {}{} ({shown}/{total}) ",
-            app.filter,
-            if app.filtering { "▏" } else { "" }
+            app.nodes.filter,
+            if app.nodes.filtering { "▏" } else { "" }
         )
     } else {
         " nodes ".to_string()
