@@ -72,6 +72,40 @@ impl Output {
     }
 }
 
+/// Starts `vmlab <args>` on `host` over SSH, its three streams piped (ssh killed when the
+/// child is dropped), and writes `input` to it; its stdin comes back still open only with
+/// `hold_stdin` (a host that refuses the input early is reported by its exit status).
+async fn start_remote(
+    host: &HostTarget,
+    args: &[String],
+    input: &[u8],
+    hold_stdin: bool,
+) -> std::io::Result<(tokio::process::Child, Option<tokio::process::ChildStdin>)> {
+    let mut cmd = tokio::process::Command::from(remote::vmlab_on(host.addr, args, false));
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn()?;
+    let mut stdin = child.stdin.take();
+    if let Some(w) = stdin.as_mut().filter(|_| !input.is_empty()) {
+        let _ = w.write_all(input).await;
+    }
+    Ok((child, stdin.filter(|_| hold_stdin)))
+}
+
+/// What passes each of `host`'s output lines to `events` (when given) as that host's.
+fn teller<'a>(host: &'a str, events: Option<&'a EventSink>) -> impl Fn(&str) + Copy + 'a {
+    move |line: &str| {
+        if let Some(ev) = events {
+            ev.send(Event::Host {
+                host: host.to_string(),
+                line: line.to_string(),
+            });
+        }
+    }
+}
+
 /// Runs `vmlab <args>` on `host` over SSH, feeding it `input` then (with `hold_stdin`)
 /// keeping its stdin open until it ends; each output line goes to `events` when given.
 /// Cancelling kills ssh (the remote command sees its stdin end).
@@ -83,32 +117,10 @@ async fn run_remote(
     events: Option<&EventSink>,
     cancel: &CancellationToken,
 ) -> Result<Output, EngineError> {
-    let std_cmd = remote::vmlab_on(host.addr, args, false);
-    let mut cmd = tokio::process::Command::from(std_cmd);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
+    let (mut child, stdin) = start_remote(host, args, input.unwrap_or_default(), hold_stdin)
+        .await
         .map_err(|e| EngineError::io("cannot run ssh (install openssh-client)", e))?;
-    let mut stdin = child.stdin.take();
-    if let (Some(data), Some(w)) = (input, stdin.as_mut()) {
-        // A host that refuses the stream early is reported by its exit status.
-        let _ = w.write_all(data).await;
-    }
-    if !hold_stdin {
-        drop(stdin.take());
-    }
-    let (host_name, events) = (&host.name, events);
-    let tell = |line: &str| {
-        if let Some(ev) = events {
-            ev.send(Event::Host {
-                host: host_name.clone(),
-                line: line.to_string(),
-            });
-        }
-    };
+    let tell = teller(&host.name, events);
     let out_task = lines::collect(child.stdout.take(), lines::Limits::HOST, tell);
     let err_task = lines::collect(child.stderr.take(), lines::Limits::HOST, tell);
     let waited = async {
@@ -140,32 +152,12 @@ async fn call_remote(
     events: Option<&EventSink>,
     cancel: &CancellationToken,
 ) -> Result<Reply, String> {
-    let std_cmd = remote::vmlab_on(host.addr, &[call::SUBCOMMAND.to_string()], false);
-    let mut cmd = tokio::process::Command::from(std_cmd);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
+    let args = [call::SUBCOMMAND.to_string()];
+    let request = call::request_line(call);
+    let (mut child, stdin) = start_remote(host, &args, request.as_bytes(), hold_stdin)
+        .await
         .map_err(|e| format!("cannot run ssh (install openssh-client): {e}"))?;
-    let mut stdin = child.stdin.take();
-    if let Some(w) = stdin.as_mut() {
-        // A host that refuses early is reported by its exit status.
-        let _ = w.write_all(call::request_line(call).as_bytes()).await;
-    }
-    if !hold_stdin {
-        drop(stdin.take());
-    }
-    let host_name = &host.name;
-    let tell = |line: &str| {
-        if let Some(ev) = events {
-            ev.send(Event::Host {
-                host: host_name.clone(),
-                line: line.to_string(),
-            });
-        }
-    };
+    let tell = teller(&host.name, events);
     let mut end: Option<Reply> = None;
     let mut unreadable: Option<String> = None;
     let out_task =
