@@ -119,60 +119,54 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
     // The width each end gets (two of the five flexible parts, after the fixed columns,
     // the spacing, the borders and the selection mark): a cut end keeps its port.
     let mark = if app.table == Pick::Links { 2 } else { 0 };
-    // The state column fits the longest state shown (with room for this TUI's marks), but
-    // on a narrow screen the ends keep their room and a long state is cut.
-    let state_w = app
+    // Each shown link's words, made once a frame (`crate::present`: the CLI's and the APIs').
+    let shown: Vec<(&LinkRow, present::LinkCells)> = app
         .shown_links()
-        .iter()
-        .map(|l| present::state_text(l).chars().count() as u16 + 5)
-        .max()
-        .unwrap_or(0)
-        .clamp(STATE_MIN, (area.width / 8).max(STATE_MIN));
-    // The same for what was dropped (`0`, or `loss 3, down 2`).
-    let dropped_w = app
-        .shown_links()
-        .iter()
-        .map(|l| present::link_cells(l).dropped.chars().count() as u16)
-        .max()
-        .unwrap_or(0)
-        .clamp(DROPPED_MIN, (area.width / 8).max(DROPPED_MIN));
+        .into_iter()
+        .map(|l| (l, present::link_cells(l)))
+        .collect();
+    // A column that fits the longest of its cells shown (`extra`: room for this TUI's marks),
+    // but on a narrow screen the ends keep their room and a long cell is cut.
+    let fit = |cell: fn(&present::LinkCells) -> &str, extra: u16, least: u16| {
+        shown
+            .iter()
+            .map(|(_, c)| cell(c).chars().count() as u16 + extra)
+            .max()
+            .unwrap_or(0)
+            .clamp(least, (area.width / 8).max(least))
+    };
+    let state_w = fit(|c| &c.state, 5, STATE_MIN);
+    let dropped_w = fit(|c| &c.dropped, 0, DROPPED_MIN);
     let fixed = 4 + state_w + 2 * RATE_W + dropped_w + 7 + 2 + mark;
     let end_w = usize::from(area.width.saturating_sub(fixed) * 2 / 5);
-    let rows: Vec<Row> = app
-        .obs
-        .as_ref()
-        .map(|_| {
-            app.shown_links()
-                .into_iter()
-                .map(|l| {
-                    // The words are the CLI's and the APIs' (`crate::present`); colour, cut
-                    // ends and this TUI's own marks (a capture, a change under way) are its own.
-                    let cells = present::link_cells(l);
-                    let color = match l.state {
-                        LinkState::Up => Color::Green,
-                        LinkState::Waiting => Color::Yellow,
-                        LinkState::Down => Color::Red,
-                        LinkState::Remote => Color::DarkGray,
-                    };
-                    let label = match app.links.captures.get(&l.index) {
-                        Some(_) => format!("{} ●rec", cells.state),
-                        None if app.links.busy.contains(&l.index) => format!("{}…", cells.state),
-                        None => cells.state,
-                    };
-                    Row::new(vec![
-                        Cell::from(cells.index),
-                        Cell::from(fit_end(&l.a, &l.a_guest, end_w)),
-                        Cell::from(fit_end(&l.z, &l.z_guest, end_w)),
-                        Cell::from(Span::styled(label, Style::default().fg(color))),
-                        Cell::from(cells.a_to_z_rate),
-                        Cell::from(cells.z_to_a_rate),
-                        Cell::from(cells.dropped),
-                        Cell::from(cells.impairments),
-                    ])
-                })
-                .collect()
+    let rows: Vec<Row> = shown
+        .into_iter()
+        .map(|(l, cells)| {
+            let color = match l.state {
+                LinkState::Up => Color::Green,
+                LinkState::Waiting => Color::Yellow,
+                LinkState::Down => Color::Red,
+                LinkState::Remote => Color::DarkGray,
+            };
+            // Colour, cut ends and this TUI's own marks (a capture, a change under way) are
+            // its own.
+            let label = match app.links.captures.get(&l.index) {
+                Some(_) => format!("{} ●rec", cells.state),
+                None if app.links.busy.contains(&l.index) => format!("{}…", cells.state),
+                None => cells.state,
+            };
+            Row::new(vec![
+                Cell::from(cells.index),
+                Cell::from(fit_end(&l.a, &l.a_guest, end_w)),
+                Cell::from(fit_end(&l.z, &l.z_guest, end_w)),
+                Cell::from(Span::styled(label, Style::default().fg(color))),
+                Cell::from(cells.a_to_z_rate),
+                Cell::from(cells.z_to_a_rate),
+                Cell::from(cells.dropped),
+                Cell::from(cells.impairments),
+            ])
         })
-        .unwrap_or_default();
+        .collect();
     let widths = [
         Constraint::Length(4),
         Constraint::Fill(2),
