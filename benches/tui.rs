@@ -27,7 +27,8 @@ use vmlab::engine::api::{Observation, Usage};
 use vmlab::plan::Accel;
 use vmlab::term::screen::Emulator;
 use vmlab::term::session::SessionEvent;
-use vmlab::tui::app::{Action, App};
+use vmlab::tui::app::App;
+use vmlab::tui::shared::Action;
 use vmlab::tui::view;
 
 /// A 10 MB console stream like a busy boot: coloured status lines, plain log lines, cursor

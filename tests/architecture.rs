@@ -469,6 +469,17 @@ fn banned(layer: &str, module: &[String]) -> Vec<&'static str> {
     if layer == "spec" && module != ["spec", "source"] {
         b.push("std::fs");
     }
+    // The TUI's parts are components: the app hands each what it reads and applies what it
+    // answers; a part never names the app (nor anything of its module), the layout, the run
+    // loop or the engine work. What they say to each other is `tui::shared`.
+    if module.len() >= 2 && module[..2] == ["tui", "parts"] {
+        b.extend([
+            "crate::tui::app",
+            "crate::tui::view",
+            "crate::tui::work",
+            "crate::tui::event_loop",
+        ]);
+    }
     // The renderers of what other tools read are pure; their folder's mod.rs writes the files.
     if module.len() == 4 && module[..3] == ["engine", "lab", "export"] {
         b.extend(PURE);
@@ -1013,6 +1024,36 @@ fn a_circle_between_folders_is_caught() {
         ),
     ];
     assert!(folder_cycles(&import_graph(&files)).is_empty());
+}
+
+#[test]
+fn a_tui_part_that_reaches_for_the_app_is_caught() {
+    let v = planted(
+        "tui::parts::links",
+        "use crate::tui::{app::App, shared::Action};\n",
+    );
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("crate::tui::app::App"), "{v:?}");
+    let v = planted("tui::parts::nodes", "fn f(_: &super::super::app::App) {}\n");
+    assert!(
+        v.iter().any(|x| x.contains("crate::tui::app::App")),
+        "{v:?}"
+    );
+    let v = planted(
+        "tui::parts::tabs",
+        "use crate::tui::app::*;\nfn f(_: &App) {}\n",
+    );
+    assert!(v.iter().any(|x| x.contains("crate::tui::app")), "{v:?}");
+    let v = planted("tui::parts", "fn f() { crate::tui::view::draw; }\n");
+    assert!(v.iter().any(|x| x.contains("crate::tui::view")), "{v:?}");
+    // What the app and the parts say to each other is theirs to use.
+    assert!(
+        planted(
+            "tui::parts::tabs",
+            "use crate::tui::shared::{Action, Focus};\n"
+        )
+        .is_empty()
+    );
 }
 
 #[test]

@@ -29,7 +29,8 @@ use vmlab::plan::{Accel, LinkTransport};
 use vmlab::spec::LinkImpair;
 use vmlab::spec::impair::Impairment;
 use vmlab::term::session::SessionEvent;
-use vmlab::tui::app::{Action, App, Focus, TabKind};
+use vmlab::tui::app::App;
+use vmlab::tui::shared::{Action, Focus, TabKind};
 use vmlab::tui::view;
 
 fn node(name: &str, status: NodeStatus, stage: Option<BootStage>, up: Option<u64>) -> NodeRow {
@@ -424,7 +425,7 @@ fn link_keys_set_down_and_capture_the_selected_link() {
     // t on the nodes table only says what to do.
     assert!(app.input(key(KeyCode::Char('t'))).is_empty());
     app.input(key(KeyCode::Right));
-    assert_eq!(app.table, vmlab::tui::app::Table::Links);
+    assert_eq!(app.table, vmlab::tui::shared::Table::Links);
     app.input(key(KeyCode::Char('j')));
     app.input(key(KeyCode::Char('j')));
     app.input(key(KeyCode::Char('j')));
@@ -485,7 +486,7 @@ fn link_keys_set_down_and_capture_the_selected_link() {
     }));
     // ← goes back to the nodes.
     app.input(key(KeyCode::Left));
-    assert_eq!(app.table, vmlab::tui::app::Table::Nodes);
+    assert_eq!(app.table, vmlab::tui::shared::Table::Nodes);
 }
 
 #[test]
@@ -494,7 +495,7 @@ fn snapshot_keys_ask_then_take_or_restore() {
     let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
     // No snapshots yet: L only says so.
     assert!(app.input(key(KeyCode::Char('L'))).is_empty());
-    assert_eq!(app.overlay, vmlab::tui::app::Overlay::None);
+    assert_eq!(app.overlay, vmlab::tui::shared::Overlay::None);
     // S asks first, with a name no snapshot has.
     let mut obs = observation();
     obs.snapshots = vec![("snap1".into(), "2026-11-25T10:00:00Z".into())];
@@ -502,7 +503,7 @@ fn snapshot_keys_ask_then_take_or_restore() {
     app.input(key(KeyCode::Char('S')));
     assert_eq!(
         app.overlay,
-        vmlab::tui::app::Overlay::ConfirmSnapshot("snap2".into())
+        vmlab::tui::shared::Overlay::ConfirmSnapshot("snap2".into())
     );
     let a = app.input(key(KeyCode::Char('y')));
     assert_eq!(a, vec![Action::Snapshot("snap2".into())]);
@@ -520,10 +521,10 @@ fn snapshot_keys_ask_then_take_or_restore() {
     app.input(key(KeyCode::Enter));
     assert_eq!(
         app.overlay,
-        vmlab::tui::app::Overlay::ConfirmRestore("snap2".into())
+        vmlab::tui::shared::Overlay::ConfirmRestore("snap2".into())
     );
     assert!(app.input(key(KeyCode::Char('n'))).is_empty());
-    assert_eq!(app.overlay, vmlab::tui::app::Overlay::None);
+    assert_eq!(app.overlay, vmlab::tui::shared::Overlay::None);
     app.input(key(KeyCode::Char('L')));
     app.input(key(KeyCode::Enter));
     let a = app.input(key(KeyCode::Char('y')));
@@ -724,7 +725,7 @@ fn a_long_event_line_wraps_instead_of_being_cut() {
 fn v_runs_the_checks_in_a_panel_that_fills_as_they_end() {
     use vmlab::engine::api::Event as EngineEvent;
     use vmlab::engine::api::{CheckResult, CheckVerdict};
-    use vmlab::tui::app::Overlay;
+    use vmlab::tui::shared::Overlay;
     let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
     let result = |check: &str, on: &str, verdict, detail: &str| CheckResult {
         check: check.into(),

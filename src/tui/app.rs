@@ -1,222 +1,31 @@
 //! The TUI's state and its reactions to input and engine news. No I/O happens here: input
 //! becomes [`Action`]s that the run loop carries out, and news only changes state.
 //!
-//! This file holds the state (one [`App`]), the routing of keys and the mouse to the part
-//! that has focus, and the folding of observations and engine events; each part of the screen
-//! (`parts::{nodes, links, topology, tabs, overlays}`) holds its own keys and results.
+//! This file holds the app, the router: what belongs to no part (the lab's observation, the
+//! event log, focus, the overlay shown, the screen) and each part's state struct, and it
+//! routes keys, the mouse, observations and results to the part they are for, handing each
+//! only what it reads and applying the [`Out`] it answers (`parts::{nodes, links, topology,
+//! tabs, checks, overlays}` own their state, keys and drawing, and never see the app).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
-    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
-    MouseEventKind,
+    Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::{Position, Rect};
 
 use super::keymap::{self, Command};
 use super::layout::Areas;
-use crate::engine::api::{
-    BootStage, CheckResult, Event as EngineEvent, NodeOp, NodeStatus, Observation, Tally,
-};
+use super::parts::checks::ChecksRun;
+use super::parts::links::{self, LinksPart};
+use super::parts::nodes::NodesPart;
+use super::parts::tabs::TabsPart;
+use super::parts::{Out, overlays, step};
+use super::shared::{Action, Focus, Overlay, TabKind, Table};
+use crate::engine::api::{CheckResult, Event as EngineEvent, LinkRow, NodeOp, Observation};
 use crate::term::keys::paste_bytes;
-use crate::term::screen::Emulator;
-use crate::term::session::SessionId;
-
-/// What a tab is attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TabKind {
-    Console,
-    Ssh,
-}
-
-impl TabKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            TabKind::Console => "console",
-            TabKind::Ssh => "ssh",
-        }
-    }
-}
-
-/// A tab's connection state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TabState {
-    Connecting,
-    Connected,
-    Closed(String),
-}
-
-/// One terminal tab.
-#[derive(Debug)]
-pub struct Tab {
-    pub session: SessionId,
-    pub node: String,
-    pub kind: TabKind,
-    pub state: TabState,
-    /// A note about the connection (for example: the console is held by another client).
-    pub notice: Option<String>,
-    pub emu: Emulator,
-}
-
-/// Ctrl-]: the byte 0x1d, which crossterm may report as Ctrl-] or Ctrl-5.
-pub fn is_detach(k: &KeyEvent) -> bool {
-    k.modifiers.contains(KeyModifiers::CONTROL)
-        && matches!(k.code, KeyCode::Char(']') | KeyCode::Char('5'))
-}
-
-/// What has keyboard focus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
-    Dashboard,
-    /// The topology drawing (the dashboard's keys work here too).
-    Topology,
-    Tab(usize),
-}
-
-/// The dashboard table the selection moves in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    Nodes,
-    Links,
-}
-
-/// A modal layer over everything.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Overlay {
-    None,
-    Help,
-    ConfirmDestroy,
-    /// Take a snapshot with this name?
-    ConfirmSnapshot(String),
-    /// The lab's snapshots, one selected.
-    Snapshots(usize),
-    /// Restore this snapshot?
-    ConfirmRestore(String),
-    /// The lab's checks, one row selected.
-    Checks(usize),
-}
-
-/// Something for the run loop to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Open (or reopen, for `Some(session)`) a tab's session.
-    Connect {
-        session: SessionId,
-        node: String,
-        kind: TabKind,
-        rows: u16,
-        cols: u16,
-    },
-    /// Drop a session.
-    Disconnect(SessionId),
-    /// Bytes for a session.
-    Send(SessionId, Vec<u8>),
-    /// Tell a session its pane's size.
-    Resize(SessionId, u16, u16),
-    /// Start, stop or restart a node.
-    Node(NodeOp, String),
-    /// Take a snapshot of the lab.
-    Snapshot(String),
-    /// Restore the lab to a snapshot.
-    Restore(String),
-    /// Set link `index` (named by its end `end`) up or down.
-    Link {
-        index: usize,
-        end: String,
-        up: bool,
-    },
-    /// Capture link `index` into the lab directory.
-    StartCapture {
-        index: usize,
-        end: String,
-    },
-    StopCapture(usize),
-    /// Run the lab's checks.
-    Validate,
-    Destroy,
-    Quit,
-}
-
-/// What the tabs (`parts::tabs`) keep: every console and SSH tab, the one `x` and `r` act on
-/// from the dashboard, and the id the next session gets.
-#[derive(Debug)]
-pub struct TabsPart {
-    pub list: Vec<Tab>,
-    pub current: usize,
-    pub(in crate::tui) next_session: SessionId,
-}
-
-impl Default for TabsPart {
-    fn default() -> Self {
-        TabsPart {
-            list: Vec::new(),
-            current: 0,
-            next_session: 1,
-        }
-    }
-}
-
-/// What the nodes table (`parts::nodes`) keeps: its selection, the nodes with an action
-/// (start/stop/restart) in flight, what the engine's events said of each node's boot ahead of
-/// the next observation (its stage; which boot patch it is at, `[which, of]`), and the `/`
-/// filter.
-#[derive(Debug, Default)]
-pub struct NodesPart {
-    pub selected: usize,
-    pub busy: HashMap<String, NodeOp>,
-    pub stages: HashMap<String, BootStage>,
-    pub patching: HashMap<String, [usize; 2]>,
-    /// Nodes shown are those whose name, platform or host contains this (case-insensitive);
-    /// the links table shows the links with an end on one of them.
-    pub filter: String,
-    /// The filter is being typed (`/`): keys go to it.
-    pub filtering: bool,
-}
-
-/// What the links table (`parts::links`) keeps, and only it changes: its selection, the links
-/// with a down/up in flight, and the captures running (by link index, with their file once
-/// it is known).
-#[derive(Debug, Default)]
-pub struct LinksPart {
-    pub selected: usize,
-    pub busy: std::collections::HashSet<usize>,
-    pub captures: HashMap<usize, Option<String>>,
-}
-
-/// The lab's checks as the last `V` ran them.
-#[derive(Debug, Default)]
-pub struct ChecksRun {
-    /// A run is in flight.
-    pub running: bool,
-    /// Each check × node that has ended, in the order they ended.
-    pub results: Vec<CheckResult>,
-    /// Why the run could not start or did not finish (no `validate.json`, an invalid file).
-    pub error: Option<String>,
-    pub started: Option<Instant>,
-    /// How long the finished run took.
-    pub took: Option<Duration>,
-}
-
-impl ChecksRun {
-    /// The panel's title: what ran and how it stands.
-    pub fn summary(&self) -> String {
-        let Tally { pass, fail, error } = Tally::of(&self.results);
-        let mut s = format!("{pass} pass");
-        if fail > 0 {
-            s.push_str(&format!(" · {fail} FAIL"));
-        }
-        if error > 0 {
-            s.push_str(&format!(" · {error} ERROR"));
-        }
-        if self.running {
-            s.push_str(" · running…");
-        } else if let Some(took) = self.took {
-            s.push_str(&format!(" · {:.1} s", took.as_secs_f64()));
-        }
-        s
-    }
-}
+use crate::term::session::{SessionEvent, SessionId};
 
 /// One line of the event log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,25 +103,35 @@ impl App {
         });
     }
 
+    /// Carries out what a part answered: its lines into the log, focus and overlay moved;
+    /// its actions, for the run loop.
+    fn apply(&mut self, out: Out) -> Vec<Action> {
+        let Out {
+            actions,
+            notes,
+            focus,
+            overlay,
+        } = out;
+        for (text, error) in notes {
+            self.note(text, error);
+        }
+        if let Some(f) = focus {
+            if let Focus::Tab(i) = f {
+                self.tabs.current = i;
+            }
+            self.focus = f;
+        }
+        if let Some(o) = overlay {
+            self.overlay = o;
+        }
+        actions
+    }
+
     /// A fresh observation from the engine's monitor.
     pub fn observe(&mut self, obs: Result<Observation, String>) {
         match obs {
             Ok(o) => {
-                for n in &o.status.nodes {
-                    match (n.status, n.stage) {
-                        // The engine's events may be ahead of what the state file says.
-                        (NodeStatus::Booting, Some(stage)) => {
-                            let known = self.nodes.stages.entry(n.name.clone()).or_insert(stage);
-                            *known = (*known).max(stage);
-                        }
-                        (_, Some(stage)) => {
-                            self.nodes.stages.insert(n.name.clone(), stage);
-                        }
-                        (_, None) => {
-                            self.nodes.stages.remove(&n.name);
-                        }
-                    }
-                }
+                self.nodes.observe(&o);
                 self.obs = Some(o);
                 self.obs_error = None;
                 self.clamp_selection();
@@ -321,41 +140,101 @@ impl App {
         }
     }
 
-    /// Keeps the node selection on a row that is shown.
-    pub(in crate::tui) fn clamp_selection(&mut self) {
+    /// Keeps the tables' selections on rows that are shown.
+    fn clamp_selection(&mut self) {
         let count = self.node_names().len();
         self.nodes.selected = self.nodes.selected.min(count.saturating_sub(1));
-        let links = self.link_count();
+        let links = self.shown_links().len();
         self.links.selected = self.links.selected.min(links.saturating_sub(1));
+    }
+
+    /// Names of the nodes the nodes table shows (its filter applied), in topology order.
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.names(self.obs.as_ref())
+    }
+
+    /// The links the links table shows (those with an end on a node shown).
+    pub fn shown_links(&self) -> Vec<&LinkRow> {
+        links::shown(self.obs.as_ref(), &self.nodes)
+    }
+
+    /// The lab's snapshots as last observed: (name, when taken).
+    pub fn snapshots(&self) -> Vec<(String, String)> {
+        self.obs
+            .as_ref()
+            .map(|o| o.snapshots.clone())
+            .unwrap_or_default()
+    }
+
+    /// Tab bar titles (drawing and mouse hit-testing use the same strings).
+    pub fn tab_titles(&self) -> Vec<String> {
+        self.tabs.titles()
     }
 
     /// News from the engine (a deploy or a node action).
     pub fn engine_event(&mut self, e: EngineEvent) {
         let error = e.is_problem();
-        if let EngineEvent::NodeStage { node, stage, .. } = &e {
-            self.nodes.stages.insert(node.clone(), *stage);
-        }
-        if let EngineEvent::NodePatch {
-            node, index, total, ..
-        } = &e
-        {
-            self.nodes.stages.insert(node.clone(), BootStage::Patching);
-            self.nodes.patching.insert(node.clone(), [*index, *total]);
-        }
+        self.nodes.engine_event(&e);
         if let EngineEvent::Check(r) = &e {
-            self.check_ended(r);
+            self.checks.ended(r);
         }
         self.note(e.describe(), error);
     }
 
     /// The result of a node action.
     pub fn action_done(&mut self, node: &str, op: NodeOp, result: Result<(), String>) {
-        self.nodes.busy.remove(node);
-        let what = op.verb();
+        let out = self.nodes.action_done(node, op, result);
+        self.apply(out);
+    }
+
+    /// A link operation finished.
+    pub fn link_done(&mut self, index: usize, result: Result<String, String>) {
+        let out = self.links.link_done(index, result);
+        self.apply(out);
+    }
+
+    /// A capture started writing to `path`.
+    pub fn capture_started(&mut self, index: usize, path: String) {
+        let out = self.links.capture_started(index, path);
+        self.apply(out);
+    }
+
+    /// A capture ended: how many frames went where, or why it stopped.
+    pub fn capture_ended(&mut self, index: usize, result: Result<(u64, String), String>) {
+        let out = self.links.capture_ended(index, result);
+        self.apply(out);
+    }
+
+    /// The checks' run finished.
+    pub fn validate_done(&mut self, result: Result<Vec<CheckResult>, String>) {
+        let out = self.checks.done(result);
+        self.apply(out);
+    }
+
+    /// A snapshot or restore finished.
+    pub fn snapshot_done(&mut self, result: Result<String, String>) {
+        self.snapshot_busy = false;
         match result {
-            Ok(()) => self.note(format!("{node}: {what} done"), false),
-            Err(e) => self.note(format!("{node}: {what} failed: {e}"), true),
+            Ok(s) => self.note(s, false),
+            Err(e) => self.note(e, true),
         }
+    }
+
+    /// Output or news from a tab's session; returns bytes to send back (terminal replies).
+    pub fn session_event(&mut self, id: SessionId, e: SessionEvent) -> Option<Vec<u8>> {
+        let (reply, out) = self.tabs.session_event(id, e);
+        self.apply(out);
+        reply
+    }
+
+    /// A session finished connecting (or failed to).
+    pub fn connected(&mut self, id: SessionId, result: Result<(), String>) {
+        self.tabs.connected(id, result);
+    }
+
+    /// Size every tab's emulator (and pty) to the pane it is drawn in.
+    pub fn fit_panes(&mut self) -> Vec<Action> {
+        self.tabs.fit(self.screen)
     }
 
     /// Handles one terminal event.
@@ -363,7 +242,7 @@ impl App {
         match ev {
             TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.key(k),
             TermEvent::Paste(text) => match self.focus {
-                Focus::Tab(i) => self.tab_bytes(i, |m| Some(paste_bytes(&text, m))),
+                Focus::Tab(i) => self.tabs.bytes(i, |m| Some(paste_bytes(&text, m))),
                 Focus::Dashboard | Focus::Topology => Vec::new(),
             },
             TermEvent::Mouse(m) => self.mouse(m),
@@ -375,236 +254,167 @@ impl App {
         }
     }
 
+    /// A key: to the overlay shown, else to the tab with focus, the filter being typed or the
+    /// dashboard.
     fn key(&mut self, k: KeyEvent) -> Vec<Action> {
-        match self.overlay.clone() {
-            Overlay::Help => {
-                self.overlay = Overlay::None;
-                return Vec::new();
-            }
-            Overlay::ConfirmDestroy => {
-                return self.confirm(
-                    k,
-                    "destroying the lab".into(),
-                    Action::Destroy,
-                    "destroy cancelled",
-                );
-            }
-            Overlay::ConfirmSnapshot(name) => {
-                return self.confirm(
-                    k,
-                    format!("taking snapshot {name}"),
-                    Action::Snapshot(name),
-                    "snapshot cancelled",
-                );
-            }
-            Overlay::ConfirmRestore(name) => {
-                return self.confirm(
-                    k,
-                    format!("restoring snapshot {name}"),
-                    Action::Restore(name),
-                    "restore cancelled",
-                );
-            }
-            Overlay::Snapshots(i) => {
-                let snaps = self.snapshots();
-                match k.code {
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        self.overlay = Overlay::Snapshots(i.saturating_sub(1));
-                    }
-                    KeyCode::Down | KeyCode::Char('j') => {
-                        self.overlay =
-                            Overlay::Snapshots((i + 1).min(snaps.len().saturating_sub(1)));
-                    }
-                    KeyCode::Enter => {
-                        self.overlay = match snaps.get(i) {
-                            Some((name, _)) => Overlay::ConfirmRestore(name.clone()),
-                            None => Overlay::None,
-                        };
-                    }
-                    _ => self.overlay = Overlay::None,
+        let out = match self.overlay.clone() {
+            Overlay::Help => Out::none().overlay(Overlay::None),
+            Overlay::ConfirmDestroy => overlays::confirm(
+                k,
+                "destroying the lab".into(),
+                Action::Destroy,
+                "destroy cancelled",
+            ),
+            Overlay::ConfirmSnapshot(name) => overlays::confirm(
+                k,
+                format!("taking snapshot {name}"),
+                Action::Snapshot(name),
+                "snapshot cancelled",
+            ),
+            Overlay::ConfirmRestore(name) => overlays::confirm(
+                k,
+                format!("restoring snapshot {name}"),
+                Action::Restore(name),
+                "restore cancelled",
+            ),
+            Overlay::Snapshots(i) => overlays::snapshots_key(i, &self.snapshots(), k),
+            Overlay::Checks(i) => self.checks.key(i, k, self.deploying),
+            Overlay::None => match self.focus {
+                Focus::Tab(i) => self.tabs.key(i, k, self.screen),
+                Focus::Dashboard | Focus::Topology if self.nodes.filtering => {
+                    self.nodes.filter_key(k);
+                    self.clamp_selection();
+                    Out::none()
                 }
-                return Vec::new();
-            }
-            Overlay::Checks(i) => return self.checks_key(i, k),
-            Overlay::None => {}
+                Focus::Dashboard | Focus::Topology => self.dashboard_key(k),
+            },
+        };
+        let actions = self.apply(out);
+        // A snapshot or restore marks the lab busy until it is done.
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::Snapshot(_) | Action::Restore(_)))
+        {
+            self.snapshot_busy = true;
         }
-        match self.focus {
-            Focus::Tab(i) => self.tab_key(i, k),
-            Focus::Dashboard | Focus::Topology if self.nodes.filtering => self.filter_key(k),
-            Focus::Dashboard | Focus::Topology => self.dashboard_key(k),
-        }
+        actions
     }
 
-    fn dashboard_key(&mut self, k: KeyEvent) -> Vec<Action> {
+    /// A dashboard key, to the part whose command it is.
+    fn dashboard_key(&mut self, k: KeyEvent) -> Out {
         let Some(cmd) = keymap::lookup(&k) else {
-            return Vec::new();
+            return Out::none();
         };
-        let n = match self.table {
-            Table::Nodes => self.node_names().len(),
-            Table::Links => self.link_count(),
+        let obs = self.obs.as_ref();
+        let rows = match self.table {
+            Table::Nodes => self.nodes.names(obs).len(),
+            Table::Links => links::shown(obs, &self.nodes).len(),
         };
-        let sel = match self.table {
+        let selected = match self.table {
             Table::Nodes => &mut self.nodes.selected,
             Table::Links => &mut self.links.selected,
         };
+        if step(selected, rows, cmd) {
+            return Out::none();
+        }
+        let node = self.nodes.selected_node(obs);
+        let picked = self.table == Table::Links;
         match cmd {
             Command::Quit => {
                 self.quit = true;
-                vec![Action::Quit]
+                Out::act(Action::Quit)
             }
-            Command::Help => {
-                self.overlay = Overlay::Help;
-                Vec::new()
-            }
-            Command::Down => {
-                if n > 0 {
-                    *sel = (*sel + 1).min(n - 1);
-                }
-                Vec::new()
-            }
-            Command::Up => {
-                *sel = sel.saturating_sub(1);
-                Vec::new()
-            }
-            Command::First => {
-                *sel = 0;
-                Vec::new()
-            }
-            Command::Last => {
-                *sel = n.saturating_sub(1);
-                Vec::new()
-            }
+            Command::Help => Out::none().overlay(Overlay::Help),
+            Command::Up | Command::Down | Command::First | Command::Last => Out::none(),
             Command::OtherTable => {
                 self.table = match self.table {
-                    Table::Nodes if self.link_count() > 0 => Table::Links,
+                    Table::Nodes if !links::shown(obs, &self.nodes).is_empty() => Table::Links,
                     _ => Table::Nodes,
                 };
-                Vec::new()
+                Out::none()
             }
-            Command::Console => self.open_tab(TabKind::Console),
-            Command::Ssh => self.open_tab(TabKind::Ssh),
-            Command::Tab(i) => {
-                if i < self.tabs.list.len() {
-                    self.focus = Focus::Tab(i);
-                    self.tabs.current = i;
-                }
-                Vec::new()
+            Command::Console => self.tabs.open(node, TabKind::Console, self.screen),
+            Command::Ssh => self.tabs.open(node, TabKind::Ssh, self.screen),
+            Command::Tab(i) if i < self.tabs.list.len() => Out::none().focus(Focus::Tab(i)),
+            Command::Tab(_) => Out::none(),
+            Command::CurrentTab => match self.tabs.current() {
+                Some(i) => Out::none().focus(Focus::Tab(i)),
+                None => Out::none(),
+            },
+            Command::CloseTab => match self.tabs.current() {
+                Some(i) => self.tabs.close(i, self.screen),
+                None => Out::none(),
+            },
+            Command::Reconnect => match self.tabs.current() {
+                Some(i) => self.tabs.reconnect(i),
+                None => Out::none(),
+            },
+            Command::StartNode => self.nodes.action(NodeOp::Start, node, self.deploying),
+            Command::StopNode => self.nodes.action(NodeOp::Stop, node, self.deploying),
+            Command::RestartNode => self.nodes.action(NodeOp::Restart, node, self.deploying),
+            Command::ToggleLink => {
+                let link = links::shown(obs, &self.nodes)
+                    .get(self.links.selected)
+                    .copied();
+                self.links.toggle(link, picked)
             }
-            Command::CurrentTab => {
-                if !self.tabs.list.is_empty() {
-                    let i = self.tabs.current.min(self.tabs.list.len() - 1);
-                    self.focus = Focus::Tab(i);
-                }
-                Vec::new()
+            Command::ToggleCapture => {
+                let link = links::shown(obs, &self.nodes)
+                    .get(self.links.selected)
+                    .copied();
+                self.links.capture_toggle(link, picked)
             }
-            Command::CloseTab if !self.tabs.list.is_empty() => {
-                self.close_tab(self.tabs.current.min(self.tabs.list.len() - 1))
-            }
-            Command::Reconnect if !self.tabs.list.is_empty() => {
-                self.reconnect(self.tabs.current.min(self.tabs.list.len() - 1))
-            }
-            Command::CloseTab | Command::Reconnect => Vec::new(),
-            Command::StartNode => self.node_action(NodeOp::Start),
-            Command::StopNode => self.node_action(NodeOp::Stop),
-            Command::RestartNode => self.node_action(NodeOp::Restart),
-            Command::ToggleLink => self.link_toggle(),
-            Command::ToggleCapture => self.capture_toggle(),
-            Command::Destroy => {
-                self.overlay = Overlay::ConfirmDestroy;
-                Vec::new()
-            }
+            Command::Destroy => Out::none().overlay(Overlay::ConfirmDestroy),
             Command::Filter => {
                 self.nodes.filtering = true;
                 self.table = Table::Nodes;
-                Vec::new()
+                Out::none()
             }
-            Command::Topology => {
-                self.focus = match self.focus {
-                    Focus::Topology => Focus::Dashboard,
-                    _ => Focus::Topology,
-                };
-                Vec::new()
-            }
+            Command::Topology => Out::none().focus(match self.focus {
+                Focus::Topology => Focus::Dashboard,
+                _ => Focus::Topology,
+            }),
             Command::TakeSnapshot => {
-                if self.deploying || self.snapshot_busy {
-                    self.note(
-                        "wait for the deploy (or snapshot) in progress to finish",
-                        true,
-                    );
-                    return Vec::new();
-                }
-                let taken: Vec<String> = self.snapshots().into_iter().map(|(n, _)| n).collect();
-                let name = (1..)
-                    .map(|k| format!("snap{k}"))
-                    .find(|n| !taken.contains(n))
-                    .unwrap_or_else(|| "snap".into());
-                self.overlay = Overlay::ConfirmSnapshot(name);
-                Vec::new()
+                overlays::take_snapshot(&self.snapshots(), self.deploying || self.snapshot_busy)
             }
-            Command::Validate => self.validate_key(),
+            Command::Validate => self.checks.start(self.deploying),
             Command::Snapshots => {
-                if self.snapshots().is_empty() {
-                    self.note("no snapshots yet (S takes one)", false);
-                } else if self.deploying || self.snapshot_busy {
-                    self.note(
-                        "wait for the deploy (or snapshot) in progress to finish",
-                        true,
-                    );
-                } else {
-                    self.overlay = Overlay::Snapshots(0);
-                }
-                Vec::new()
+                overlays::list_snapshots(&self.snapshots(), self.deploying || self.snapshot_busy)
             }
         }
     }
 
+    /// The mouse: the wheel scrolls a tab or moves the nodes' selection; a click picks a tab
+    /// in the bar or a row of a table.
     fn mouse(&mut self, m: MouseEvent) -> Vec<Action> {
         let areas = Areas::of(self.screen);
         let at = Position::new(m.column, m.row);
         match (self.focus, m.kind) {
-            (Focus::Tab(i), MouseEventKind::ScrollUp) => {
-                if let Some(t) = self.tabs.list.get_mut(i) {
-                    t.emu.scroll(3);
-                }
-                Vec::new()
-            }
-            (Focus::Tab(i), MouseEventKind::ScrollDown) => {
-                if let Some(t) = self.tabs.list.get_mut(i) {
-                    t.emu.scroll(-3);
-                }
-                Vec::new()
-            }
+            (Focus::Tab(i), MouseEventKind::ScrollUp) => self.tabs.scroll(i, 3),
+            (Focus::Tab(i), MouseEventKind::ScrollDown) => self.tabs.scroll(i, -3),
             (_, MouseEventKind::Down(MouseButton::Left)) if areas.tab_bar.contains(at) => {
                 // Tab bar: "dashboard", "topology", then each tab, in the order drawn.
-                let titles = self.tab_titles();
                 let mut x = areas.tab_bar.x;
-                for (k, t) in titles.iter().enumerate() {
+                for (k, t) in self.tab_titles().iter().enumerate() {
                     let w = t.chars().count() as u16 + 3;
                     if m.column < x + w {
-                        match k {
-                            0 => self.focus = Focus::Dashboard,
-                            1 => self.focus = Focus::Topology,
-                            _ => {
-                                self.focus = Focus::Tab(k - 2);
-                                self.tabs.current = k - 2;
-                            }
-                        }
+                        let to = match k {
+                            0 => Focus::Dashboard,
+                            1 => Focus::Topology,
+                            _ => Focus::Tab(k - 2),
+                        };
+                        self.apply(Out::none().focus(to));
                         break;
                     }
                     x += w;
                 }
-                Vec::new()
             }
             (Focus::Dashboard, MouseEventKind::ScrollDown) => {
-                let n = self.node_names().len();
-                if n > 0 {
-                    self.nodes.selected = (self.nodes.selected + 1).min(n - 1);
-                }
-                Vec::new()
+                let rows = self.node_names().len();
+                let _ = step(&mut self.nodes.selected, rows, Command::Down);
             }
             (Focus::Dashboard, MouseEventKind::ScrollUp) => {
-                self.nodes.selected = self.nodes.selected.saturating_sub(1);
-                Vec::new()
+                let _ = step(&mut self.nodes.selected, 0, Command::Up);
             }
             (Focus::Dashboard, MouseEventKind::Down(MouseButton::Left))
                 if areas.nodes.contains(at) =>
@@ -615,19 +425,18 @@ impl App {
                     self.nodes.selected = row;
                     self.table = Table::Nodes;
                 }
-                Vec::new()
             }
             (Focus::Dashboard, MouseEventKind::Down(MouseButton::Left))
                 if areas.links.contains(at) =>
             {
                 let row = m.row.saturating_sub(areas.links.y + 2) as usize;
-                if row < self.link_count() {
+                if row < self.shown_links().len() {
                     self.links.selected = row;
                     self.table = Table::Links;
                 }
-                Vec::new()
             }
-            _ => Vec::new(),
+            _ => {}
         }
+        Vec::new()
     }
 }

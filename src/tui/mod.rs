@@ -14,6 +14,7 @@ pub mod app;
 pub mod keymap;
 pub mod layout;
 pub mod parts;
+pub mod shared;
 pub mod style;
 pub mod view;
 mod work;
@@ -41,7 +42,8 @@ use crate::engine::api::{
 };
 use crate::plan::Accel;
 use crate::term::session::{SessionEvent, SessionId};
-use app::{Action, App};
+use app::App;
+use shared::Action;
 use work::{Done, Work};
 
 /// How `vmlab tui` finds its lab.

@@ -1,6 +1,7 @@
 //! Drawing: a pure function of the [`App`] state (and the clock) onto a ratatui frame. This
 //! file lays the screen out (header, tab bar, the dashboard's tables or a pane, the log, the
-//! footer, an overlay) and draws what belongs to no part; each part draws itself.
+//! footer, an overlay) and draws what belongs to no part; each part draws itself from its own
+//! state and what it is handed.
 
 use std::time::SystemTime;
 
@@ -10,10 +11,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::app::{App, Focus, Overlay};
+use super::app::App;
 use super::keymap;
 use super::layout::Areas;
 use super::parts;
+use super::shared::{Focus, Overlay, Table};
 use super::style::{ACCENT, clock};
 use crate::engine::api::NodeStatus;
 
@@ -21,21 +23,31 @@ use crate::engine::api::NodeStatus;
 pub fn draw(f: &mut Frame, app: &App) {
     let areas = Areas::of(f.area());
     header(f, app, areas.header);
-    parts::tabs::draw_bar(f, app, areas.tab_bar);
+    app.tabs.draw_bar(f, areas.tab_bar, app.focus);
+    let obs = app.obs.as_ref();
     match app.focus {
         Focus::Dashboard => {
-            parts::nodes::draw(f, app, areas.nodes);
-            parts::links::draw(f, app, areas.links);
+            app.nodes
+                .draw(f, areas.nodes, obs, app.table == Table::Nodes);
+            app.links.draw(
+                f,
+                areas.links,
+                &app.shown_links(),
+                obs,
+                app.table == Table::Links,
+            );
             log(f, app, areas.log);
         }
-        Focus::Topology => parts::topology::draw(f, app, areas.pane),
-        Focus::Tab(i) => parts::tabs::draw_pane(f, app, i, areas.pane),
+        Focus::Topology => {
+            parts::topology::draw(f, areas.pane, obs, &app.nodes, &app.links, app.table)
+        }
+        Focus::Tab(i) => app.tabs.draw_pane(f, i, areas.pane),
     }
     footer(f, app, areas.footer);
     match app.overlay.clone() {
         Overlay::None => {}
         Overlay::Help => parts::overlays::draw_help(f, f.area()),
-        Overlay::ConfirmDestroy => parts::overlays::draw_confirm(f, app, f.area()),
+        Overlay::ConfirmDestroy => parts::overlays::draw_confirm(f, &app.lab, f.area()),
         Overlay::ConfirmSnapshot(name) => parts::overlays::ask(
             f,
             " snapshot ",
@@ -56,8 +68,8 @@ pub fn draw(f: &mut Frame, app: &App) {
             ),
             Color::Red,
         ),
-        Overlay::Snapshots(i) => parts::overlays::draw_snapshots(f, app, i),
-        Overlay::Checks(i) => parts::checks::draw(f, app, i),
+        Overlay::Snapshots(i) => parts::overlays::draw_snapshots(f, &app.snapshots(), i),
+        Overlay::Checks(i) => app.checks.draw(f, i),
     }
     if app.no_color {
         strip_colour(f);

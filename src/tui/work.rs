@@ -12,7 +12,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::app::{Action, App, TabKind};
+use super::app::App;
+use super::shared::{Action, TabKind};
 use crate::engine::api::{
     self, CheckResult, ConsoleAccess, Deployment, EngineError, EventSink, LabHandle, LinkChange,
     NodeOp,

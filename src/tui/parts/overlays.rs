@@ -1,5 +1,6 @@
 //! What is drawn over everything: the help, the confirmations (destroy, snapshot, restore) and
-//! the snapshot list, with their keys' results.
+//! the snapshot list, with their keys' results. The overlay shown is the app's (it routes keys
+//! to it); these functions answer them.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -8,53 +9,66 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use crate::tui::app::{Action, App, Overlay};
+use super::Out;
 use crate::tui::keymap;
+use crate::tui::shared::{Action, Overlay};
 use crate::tui::style::{ACCENT, centered, wrap_words};
 
-impl App {
-    /// The answer to a yes/no overlay: `y` sends `action` (a snapshot or restore marks the
-    /// lab busy until it is done), anything else cancels.
-    pub(in crate::tui) fn confirm(
-        &mut self,
-        k: KeyEvent,
-        doing: String,
-        action: Action,
-        cancelled: &str,
-    ) -> Vec<Action> {
-        self.overlay = Overlay::None;
-        if !matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-            self.note(cancelled, false);
-            return Vec::new();
-        }
-        self.note(doing, false);
-        if matches!(action, Action::Snapshot(_) | Action::Restore(_)) {
-            self.snapshot_busy = true;
-        }
-        vec![action]
+/// The answer to a yes/no overlay: `y` sends `action`, anything else cancels; either closes it.
+pub fn confirm(k: KeyEvent, doing: String, action: Action, cancelled: &str) -> Out {
+    let out = Out::none().overlay(Overlay::None);
+    if !matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+        return out.note(cancelled, false);
     }
+    out.note(doing, false).then(vec![action])
+}
 
-    /// The lab's snapshots as last observed: (name, when taken).
-    pub fn snapshots(&self) -> Vec<(String, String)> {
-        self.obs
-            .as_ref()
-            .map(|o| o.snapshots.clone())
-            .unwrap_or_default()
-    }
-
-    /// A snapshot or restore finished.
-    pub fn snapshot_done(&mut self, result: Result<String, String>) {
-        self.snapshot_busy = false;
-        match result {
-            Ok(s) => self.note(s, false),
-            Err(e) => self.note(e, true),
+/// A key in the list of `snaps` with row `i` selected: ↑↓ move, Enter asks to restore it,
+/// anything else closes the list.
+pub fn snapshots_key(i: usize, snaps: &[(String, String)], k: KeyEvent) -> Out {
+    let to = match k.code {
+        KeyCode::Up | KeyCode::Char('k') => Overlay::Snapshots(i.saturating_sub(1)),
+        KeyCode::Down | KeyCode::Char('j') => {
+            Overlay::Snapshots((i + 1).min(snaps.len().saturating_sub(1)))
         }
+        KeyCode::Enter => match snaps.get(i) {
+            Some((name, _)) => Overlay::ConfirmRestore(name.clone()),
+            None => Overlay::None,
+        },
+        _ => Overlay::None,
+    };
+    Out::none().overlay(to)
+}
+
+/// What a lab busy with a deploy, a snapshot or a restore says to `S` and `L`.
+const WAIT: &str = "wait for the deploy (or snapshot) in progress to finish";
+
+/// `S`: asks to take a snapshot under the first free name `snapN` (not while `busy`).
+pub fn take_snapshot(snaps: &[(String, String)], busy: bool) -> Out {
+    if busy {
+        return Out::said(WAIT, true);
+    }
+    let name = (1..)
+        .map(|k| format!("snap{k}"))
+        .find(|n| !snaps.iter().any(|(taken, _)| taken == n))
+        .unwrap_or_else(|| "snap".into());
+    Out::none().overlay(Overlay::ConfirmSnapshot(name))
+}
+
+/// `L`: lists the snapshots to restore one (not while `busy`).
+pub fn list_snapshots(snaps: &[(String, String)], busy: bool) -> Out {
+    if snaps.is_empty() {
+        Out::said("no snapshots yet (S takes one)", false)
+    } else if busy {
+        Out::said(WAIT, true)
+    } else {
+        Out::none().overlay(Overlay::Snapshots(0))
     }
 }
 
 /// The keys, in a box as wide as the screen allows (up to 100 columns); each description
 /// wraps under itself, so nothing is cut at any width from 80 columns up.
-pub(in crate::tui) fn draw_help(f: &mut Frame, area: Rect) {
+pub fn draw_help(f: &mut Frame, area: Rect) {
     let keys_w = keymap::BINDINGS
         .iter()
         .map(|b| b.keys.chars().count())
@@ -88,12 +102,13 @@ pub(in crate::tui) fn draw_help(f: &mut Frame, area: Rect) {
     );
 }
 
-pub(in crate::tui) fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
+/// Asks before destroying lab `lab`.
+pub fn draw_confirm(f: &mut Frame, lab: &str, area: Rect) {
     let r = centered(area, 60, 6);
     f.render_widget(Clear, r);
     let text = format!(
         "Destroy lab {}? Every VM stops and its disk overlay is deleted.\n\n  y: destroy    any other key: cancel",
-        app.lab
+        lab
     );
     f.render_widget(
         Paragraph::new(text).wrap(Wrap { trim: false }).block(
@@ -106,7 +121,8 @@ pub(in crate::tui) fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-pub(in crate::tui) fn ask(f: &mut Frame, title: &str, text: &str, color: Color) {
+/// A yes/no question in a box of `color`.
+pub fn ask(f: &mut Frame, title: &str, text: &str, color: Color) {
     let r = centered(f.area(), 64, 7);
     f.render_widget(Clear, r);
     f.render_widget(
@@ -122,8 +138,8 @@ pub(in crate::tui) fn ask(f: &mut Frame, title: &str, text: &str, color: Color) 
     );
 }
 
-pub(in crate::tui) fn draw_snapshots(f: &mut Frame, app: &App, selected: usize) {
-    let snaps = app.snapshots();
+/// The snapshots `snaps` (name, when taken), row `selected` marked.
+pub fn draw_snapshots(f: &mut Frame, snaps: &[(String, String)], selected: usize) {
     let r = centered(f.area(), 64, snaps.len() as u16 + 4);
     f.render_widget(Clear, r);
     let rows: Vec<Row> = snaps

@@ -1,32 +1,45 @@
 //! The topology view: the engine's drawing of the lab, coloured by each cell's owner's state.
 
-use super::nodes::node_state;
-use crate::engine::api::{LinkState, Owner};
+use super::links::{self, LinksPart};
+use super::nodes::NodesPart;
+use crate::engine::api::{LinkState, Observation, Owner};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::tui::app::{App, Table as Pick};
+use crate::tui::shared::Table as Pick;
 
 /// The topology drawing with live states: node boxes coloured by their state (the
 /// selected one in reverse), links by theirs (the selected one bold); nodes the filter hides
-/// are dimmed.
-pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
+/// are dimmed. It reads the nodes' and the links' tables (their selection, the filter, the
+/// actions in flight); `table` is the one the selection keys move in.
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    obs: Option<&Observation>,
+    nodes: &NodesPart,
+    links: &LinksPart,
+    table: Pick,
+) {
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" topology — T back to the dashboard · ↑↓ select · ⏎ console · s ssh ");
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let Some(o) = &app.obs else {
+    let Some(o) = obs else {
         f.render_widget(Paragraph::new("waiting for the lab's state…"), inner);
         return;
     };
     let d = &o.topology;
-    let selected_node = app.node_names().get(app.nodes.selected).cloned();
-    let selected_link = (app.table == Pick::Links)
-        .then(|| app.shown_links().get(app.links.selected).map(|l| l.index))
+    let selected_node = nodes.selected_node(obs);
+    let selected_link = (table == Pick::Links)
+        .then(|| {
+            links::shown(obs, nodes)
+                .get(links.selected)
+                .map(|l| l.index)
+        })
         .flatten();
     let node_style = |i: usize| {
         let Some(name) = d.nodes.get(i) else {
@@ -35,12 +48,12 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
         let Some(n) = o.status.nodes.iter().find(|n| &n.name == name) else {
             return Style::default();
         };
-        if !app.shown(n) {
+        if !nodes.shown(n) {
             return Style::default().fg(Color::DarkGray);
         }
-        let (_, color) = node_state(app, n);
+        let (_, color) = nodes.state(n);
         let mut st = Style::default().fg(color);
-        if selected_node.as_deref() == Some(name.as_str()) && app.table == Pick::Nodes {
+        if selected_node.as_deref() == Some(name.as_str()) && table == Pick::Nodes {
             st = st.add_modifier(Modifier::REVERSED | Modifier::BOLD);
         }
         st
@@ -114,7 +127,7 @@ pub(in crate::tui) fn draw(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-pub(in crate::tui) fn owned(
+fn owned(
     text: String,
     owner: Option<Owner>,
     node: &dyn Fn(usize) -> Style,
