@@ -287,7 +287,11 @@ fn qmp_status(vm: &TestLab, node: &str) -> String {
         .unwrap();
     reply();
     w.write_all(b"{\"execute\":\"query-status\"}\n").unwrap();
-    reply()["return"]["status"].as_str().unwrap().to_string()
+    let v = reply();
+    match v["return"]["status"].as_str() {
+        Some(s) => s.to_string(),
+        None => panic!("{node}: QMP query-status answered {v}"),
+    }
 }
 
 #[test]

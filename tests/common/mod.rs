@@ -7,6 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+/// Seconds since this test process first asked (the clock of the lines [`TestLab::vmlab`] tells).
+pub fn since_start() -> f64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+}
+
 /// Path of the vmlab binary under test.
 pub fn vmlab_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vmlab")
@@ -57,8 +66,19 @@ impl TestLab {
     }
 
     /// Runs vmlab with this lab's VMLAB_HOME, stdin closed.
+    /// Each run is told on stderr with its time, so a slow or failing test shows where its
+    /// time went.
     pub fn vmlab(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run vmlab")
+        let started = std::time::Instant::now();
+        let o = self.command(args).output().expect("run vmlab");
+        eprintln!(
+            "[{:7.2}s] vmlab {} ({:.2} s, {})",
+            since_start(),
+            args.join(" "),
+            started.elapsed().as_secs_f64(),
+            o.status
+        );
+        o
     }
 
     /// Runs vmlab; the test fails unless it succeeds. Its output.
@@ -268,7 +288,9 @@ impl FileLock {
 /// outgoing connections (the tests' own ssh clients among them), and one that happens to
 /// hold a lab's port makes the deploy's preflight refuse it (a CI run once failed so).
 pub fn vm_lock() -> FileLock {
-    FileLock::acquire("vmlab-vm-tests")
+    let lock = FileLock::acquire("vmlab-vm-tests");
+    eprintln!("[{:7.2}s] the machine's VM lock is held", since_start());
+    lock
 }
 
 /// platforms.json for the tiny guest, with one platform per interface map: `tiny-stride`
