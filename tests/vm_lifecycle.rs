@@ -274,20 +274,23 @@ fn qmp_status(vm: &TestLab, node: &str) -> String {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut w = s.try_clone().unwrap();
     let mut r = std::io::BufReader::new(s);
-    let mut reply = || loop {
+    // Only what is meant for this connection counts: QEMU writes its answer to the snapshot
+    // vmlab was killed in to whoever connects next.
+    let mut reply = |wanted: &dyn Fn(&Value) -> bool| loop {
         let mut line = String::new();
         assert!(r.read_line(&mut line).unwrap() > 0, "QMP closed");
         let v: Value = serde_json::from_str(&line).unwrap();
-        if v.get("event").is_none() {
+        if wanted(&v) {
             return v;
         }
     };
-    reply();
-    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")
+    reply(&|v| v.get("QMP").is_some());
+    w.write_all(b"{\"execute\":\"qmp_capabilities\",\"id\":\"caps\"}\n")
         .unwrap();
-    reply();
-    w.write_all(b"{\"execute\":\"query-status\"}\n").unwrap();
-    let v = reply();
+    reply(&|v| v["id"] == "caps");
+    w.write_all(b"{\"execute\":\"query-status\",\"id\":\"st\"}\n")
+        .unwrap();
+    let v = reply(&|v| v["id"] == "st");
     match v["return"]["status"].as_str() {
         Some(s) => s.to_string(),
         None => panic!("{node}: QMP query-status answered {v}"),
