@@ -50,7 +50,7 @@ fn ping_ab(lab: &TestLab, args: &str) -> (u32, u32, Option<f64>) {
 
 fn passes(lab: &TestLab) -> bool {
     // A first lost reply on a busy TCG host is not a broken link.
-    let (_, rx, _) = ping_ab(lab, "-c 3 -W 2");
+    let (_, rx, _) = ping_ab(lab, "-c 3 -i 0.2 -W 2");
     rx > 0
 }
 
@@ -96,7 +96,7 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
     // Down stops traffic (and counts it), up restores it.
     lab.ok(&["link", "down", "b:Ethernet0"]);
     assert_eq!(links(&lab)["links"][0]["state"], "down");
-    let (_, rx, _) = ping_ab(&lab, "-c 3 -W 1");
+    let (_, rx, _) = ping_ab(&lab, "-c 3 -i 0.2 -W 1");
     assert_eq!(rx, 0, "ping passed a link set down");
     let c = &links(&lab)["links"][0]["counters"];
     assert!(c["a_to_z"]["dropped"]["down"].as_u64().unwrap() >= 3, "{c}");
@@ -167,7 +167,7 @@ fn links_survive_anything_and_carry_counters_settings_and_captures() {
         "a VM was restarted"
     );
     assert_eq!(links(&lab)["links"][0]["state"], "down");
-    let (_, rx, _) = ping_ab(&lab, "-c 2 -W 1");
+    let (_, rx, _) = ping_ab(&lab, "-c 2 -i 0.2 -W 1");
     assert_eq!(rx, 0, "a link set down came back up with the relay");
     lab.ok(&["link", "up", "a:Ethernet0"]);
     assert!(passes(&lab), "no traffic after the relay came back");

@@ -123,7 +123,7 @@ fn address(run: &dyn Fn(&[&str]) -> Output, node: &str, ip: &str) {
 
 fn ping_passes(run: &dyn Fn(&[&str]) -> Output, from: &str, to: &str) -> bool {
     // A first lost reply on a busy TCG host is not a broken link.
-    let o = run(&["ssh", from, "--", &format!("ping -c 3 -W 2 {to}")]);
+    let o = run(&["ssh", from, "--", &format!("ping -c 3 -i 0.2 -W 2 {to}")]);
     ping_stats(&stdout(&o)).1 > 0
 }
 
@@ -218,7 +218,7 @@ fn two_hosts_on_one_machine_share_a_lab() {
         let o = run(&["ssh", n, "--", "ip link set eth1 mtu 9000"]);
         ok(&o, &format!("a 9000-byte MTU on {n}"));
     }
-    let o = on1(&["ssh", "a", "--", "ping -c 3 -W 2 -s 8972 10.80.0.2"]);
+    let o = on1(&["ssh", "a", "--", "ping -c 3 -i 0.2 -W 2 -s 8972 10.80.0.2"]);
     let (_, rx, _) = ping_stats(&stdout(&o));
     assert!(rx > 0, "9000-byte packets across hosts: {}", stdout(&o));
     assert!(

@@ -269,7 +269,7 @@ fn the_routed_demo_converges_and_its_links_carry_what_routers_send() {
     }
     let pcap = lab.root.path().join("vlan.pcap");
     let cap = start_capture(&lab, "spine1:Ethernet0", &pcap);
-    let o = ssh(&lab, "spine1", "ping -c 3 -W 2 192.168.100.2");
+    let o = ssh(&lab, "spine1", "ping -c 3 -i 0.2 -W 2 192.168.100.2");
     assert!(o.status.success(), "ping over VLAN 100: {}", stdout(&o));
     let frames = end_capture(cap, &pcap);
     let tagged: Vec<&str> = frames

@@ -296,7 +296,7 @@ fn a_newtron_spec_directory_boots_unmodified_under_tcg() {
         "4node",
         "spine1",
         "--",
-        "ping -c 3 -W 3 10.1.0.1",
+        "ping -c 3 -i 0.2 -W 3 10.1.0.1",
     ]);
     assert!(stdout(&o).contains("bytes from"), "{}", stdout(&o));
     // newtron's fields survive the profile patch; vmlab's are added.
