@@ -348,6 +348,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "ascii")]
         format: GraphFormat,
     },
+    /// Write the lab for another system to run: `k8s` (Kubernetes manifests, a shard of the
+    /// lab per pod)
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
     /// Run a command on many nodes at once over SSH; each line of output is prefixed with its
     /// node; exits 7 naming the nodes where it failed
     #[command(
@@ -726,4 +732,62 @@ pub enum GraphFormat {
 pub enum ExecFormat {
     Text,
     Json,
+}
+
+/// `vmlab export <what>`.
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// Kubernetes manifests: the spec as ConfigMaps, the lab key, secrets.json and an API token
+    /// as a Secret, a headless Service naming each shard, and a StatefulSet of one unprivileged
+    /// pod per shard (the spec's hosts, or --shards N balanced by CPU and memory with few links
+    /// between shards); links between shards are keyed UDP links, as between hosts
+    #[command(
+        after_help = "Examples:\n  vmlab export k8s -S specs/ --shards 3 --images-claim lab-images -o k8s/\n  vmlab export k8s -S specs/ --images-image registry.example/lab-images:1 | kubectl apply -f -"
+    )]
+    #[command(group(
+        clap::ArgGroup::new("images")
+            .args(["images_claim", "images_image"])
+            .required(true)
+    ))]
+    K8s(K8sArgs),
+}
+
+/// `vmlab export k8s`.
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// Spec directory of the lab (the current directory when it holds one)
+    #[arg(short = 'S', long = "specs", value_name = "DIR")]
+    pub specs: Option<PathBuf>,
+    /// The namespace the manifests go in
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// The container image with QEMU and vmlab (built from assets/k8s/Containerfile)
+    #[arg(long, value_name = "IMAGE", default_value = "vmlab:latest")]
+    pub image: String,
+    /// Split a spec that places no node on a host into N shards (one pod each)
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// The disk images come from this PersistentVolumeClaim (mounted read-only)
+    #[arg(long, value_name = "CLAIM")]
+    pub images_claim: Option<String>,
+    /// The disk images come from this container image's /images (copied in by an init container)
+    #[arg(long, value_name = "IMAGE")]
+    pub images_image: Option<String>,
+    /// kvm asks each pod for the KubeVirt device plugin's devices.kubevirt.io/kvm; tcg needs
+    /// nothing from the node
+    #[arg(long, value_enum, default_value = "tcg")]
+    pub accel: K8sAccel,
+    /// The port each shard's API listens on
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    pub api_port: u16,
+    /// Write a file per manifest into DIR instead of one stream on stdout
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `vmlab export k8s --accel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum K8sAccel {
+    Kvm,
+    Tcg,
 }

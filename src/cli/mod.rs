@@ -23,7 +23,7 @@ use clap::Parser;
 
 use crate::engine::api::{self, EngineError, NodeOp};
 pub use args::Cli;
-use args::Command;
+use args::{Command, ExportWhat};
 use say::{say, tell};
 
 /// Runs vmlab with the process's arguments; returns the exit code.
@@ -199,6 +199,9 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::SshConfig { lab } => tools::ssh_config(&lab),
         Command::Inventory { lab, format } => tools::inventory(&lab, format),
         Command::Graph { lab, format } => tools::graph(&lab, format).await,
+        Command::Export {
+            what: ExportWhat::K8s(args),
+        } => tools::export_k8s(&args),
         Command::Exec {
             lab,
             nodes,

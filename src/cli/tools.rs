@@ -1,10 +1,10 @@
-//! The engineer's toolbox commands: `ssh-config`, `inventory`, `graph`, `exec`, `doctor`,
-//! `completions` and `man` — what they print, and how.
+//! The engineer's toolbox commands: `ssh-config`, `inventory`, `graph`, `export k8s`, `exec`,
+//! `doctor`, `completions` and `man` — what they print, and how.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::args::{Cli, ExecFormat, GraphFormat, InventoryFormat, LabArgs};
+use super::args::{Cli, ExecFormat, GraphFormat, InventoryFormat, K8sAccel, K8sArgs, LabArgs};
 use super::output;
 use super::say::{say, say_json, tell};
 use crate::engine::api::{self, EngineError, ExecLine, LabHandle, Targets, Verdict};
@@ -53,6 +53,63 @@ pub async fn graph(lab: &LabArgs, format: GraphFormat) -> Result<i32, EngineErro
         }
     };
     say(text.trim_end());
+    Ok(0)
+}
+
+/// `vmlab export k8s`: the manifests on stdout (or a file each in `--out`), what the split came
+/// to on stderr.
+pub fn export_k8s(args: &K8sArgs) -> Result<i32, EngineError> {
+    let dir = match &args.specs {
+        Some(d) => d.clone(),
+        None => api::spec_dir_here().ok_or_else(|| EngineError::Usage {
+            what: "no spec directory here".into(),
+            fix: "name one with -S DIR".into(),
+        })?,
+    };
+    let spec = api::load_spec(&dir)?;
+    let images = match (&args.images_claim, &args.images_image) {
+        (Some(c), _) => api::ImagesFrom::Claim(c.clone()),
+        (None, Some(i)) => api::ImagesFrom::Image(i.clone()),
+        (None, None) => {
+            return Err(EngineError::Usage {
+                what: "where the pods find the disk images is not said".into(),
+                fix: "add --images-claim CLAIM or --images-image IMAGE".into(),
+            });
+        }
+    };
+    let export = api::export_k8s(
+        &spec,
+        &api::K8sOptions {
+            namespace: args.namespace.clone(),
+            image: args.image.clone(),
+            images,
+            shards: args.shards,
+            kvm: args.accel == K8sAccel::Kvm,
+            api_port: args.api_port,
+        },
+    )?;
+    for (shard, nodes) in &export.shards {
+        tell(&format!("shard {shard}: {}", nodes.join(", ")));
+    }
+    let (crossing, links) = export.crossing;
+    tell(&format!(
+        "{} in {}; {crossing} of {} between shards",
+        api::count(spec.nodes.len(), "node"),
+        api::count(export.shards.len(), "shard"),
+        api::count(links, "link")
+    ));
+    match &args.out {
+        Some(out) => {
+            let written = api::write_k8s(out, &export)?;
+            tell(&format!(
+                "wrote {} into {} (kubectl apply -f {})",
+                api::count(written.len(), "manifest"),
+                out.display(),
+                out.display()
+            ));
+        }
+        None => say(export.yaml()?.trim_end()),
+    }
     Ok(0)
 }
 

@@ -11,6 +11,7 @@ pub mod nics;
 pub mod patches;
 pub mod ports;
 pub mod qemu;
+pub mod shards;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

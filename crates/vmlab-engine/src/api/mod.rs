@@ -29,6 +29,7 @@ pub use super::events::CheckReport;
 pub use super::events::{Event, EventSink, count};
 pub use super::host::HostTarget;
 pub use super::host::all::{AllOptions, HostView};
+pub use super::host::k8s::{K8sExport, K8sOptions};
 pub use super::image::ImageRow;
 pub use super::journal::{
     Entry as JournalEntry, Follower as JournalFollower, Watch as JournalWatch,
@@ -40,6 +41,7 @@ pub use super::lab::exec::{Line as ExecLine, Outcome as ExecOutcome, Targets};
 /// What other tools read (ssh_config, inventories, graphs, the terminal drawing), rendered
 /// from a lab's state by pure functions.
 pub use super::lab::export;
+pub use super::lab::export::k8s::ImagesFrom;
 pub use super::lab::export::{Drawing, Inventory, Owner};
 pub use super::lab::find::LabSelector;
 pub use super::lab::lifecycle::NodeOp;
@@ -713,6 +715,16 @@ impl LabHandle {
     pub fn inventory(&self) -> Result<Inventory, EngineError> {
         Ok(export::inventory(&self.state()?, self.path()))
     }
+}
+
+/// `vmlab export k8s`: the lab of `spec` as Kubernetes manifests, one shard per pod.
+pub fn export_k8s(spec: &Lab, opts: &K8sOptions) -> Result<K8sExport, EngineError> {
+    super::host::k8s::export(spec, opts)
+}
+
+/// Writes `export`'s manifests into `dir`, a file each; their paths.
+pub fn write_k8s(dir: &Path, export: &K8sExport) -> Result<Vec<PathBuf>, EngineError> {
+    super::host::k8s::write(dir, export)
 }
 
 /// A lab's topology as Graphviz dot.

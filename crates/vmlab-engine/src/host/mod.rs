@@ -10,6 +10,7 @@
 
 pub mod all;
 pub mod call;
+pub mod k8s;
 pub mod remote;
 pub mod transfer;
 

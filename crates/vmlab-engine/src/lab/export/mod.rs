@@ -13,6 +13,7 @@ pub mod config;
 pub mod drawing;
 pub mod graph;
 pub mod inventory;
+pub mod k8s;
 mod text;
 
 use serde::Serialize;
