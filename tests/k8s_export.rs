@@ -220,6 +220,17 @@ fn the_demo_in_two_shards_says_what_a_cluster_needs() {
         .expect("a lab key for the links between shards");
     assert_eq!(key.len(), 65, "64 hex digits and a newline");
     want.insert("vmlab.key".into(), key.clone());
+    // How the export split the lab travels beside the spec, for the shards to place by.
+    let split: Value = serde_json::from_slice(&got["k8s-shards.json"]).unwrap();
+    assert_eq!(split["service"], "demo");
+    assert_eq!(split["shards"]["s0"]["address"], "demo-s0-0.demo");
+    let placed: Vec<&str> = ["s0", "s1"]
+        .iter()
+        .flat_map(|s| split["shards"][s]["nodes"].as_array().unwrap())
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(placed.len(), 4, "{split}");
+    want.insert("k8s-shards.json".into(), got["k8s-shards.json"].clone());
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>()

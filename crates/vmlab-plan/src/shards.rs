@@ -3,12 +3,12 @@
 //! A spec that places its nodes (`vm_host`, or newtron's server pools) is split as it says: one
 //! shard per host. Otherwise [`split`] makes `n` shards that balance each node's weight (its
 //! memory plus half a GiB per vCPU: memory is what a shard's pod must reserve, and a TCG vCPU
-//! keeps a core busy while it boots) and keep links between shards few: nodes are taken in
-//! breadth-first order over the links, heaviest first, and each joins the shard holding most of
-//! its neighbours that still has room (its share of the total, plus a tenth), else the lightest
-//! shard. The same spec always gives the same shards.
-
-use std::collections::VecDeque;
+//! keeps a core busy while it boots) and keep links between shards few, by growing each shard
+//! in turn from the heaviest node not yet placed: it takes the unplaced node with the most links
+//! into it (the first in topology order among equals) until the next would take it past its
+//! share of what is left (by a tenth at most, and only for a node with most of its links into
+//! the shard already); the last shard takes the rest. A pod of a fabric that
+//! fits a shard ends up whole in one. The same spec always gives the same shards.
 
 /// What a shard split needs of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,8 +117,6 @@ pub fn split(
             nodes: nodes.len(),
         });
     }
-    let total: u64 = nodes.iter().map(ShardNode::weight).sum();
-    let room = total / n as u64 + total / (10 * n as u64).max(1);
     let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     for &(a, z) in links {
         if a < nodes.len() && z < nodes.len() && a != z {
@@ -127,25 +125,39 @@ pub fn split(
         }
     }
     let mut shard_of: Vec<Option<usize>> = vec![None; nodes.len()];
-    let mut load = vec![0u64; n];
-    for i in visiting_order(nodes, &neighbours) {
-        let w = nodes[i].weight();
-        let mut together = vec![0usize; n];
-        for &m in &neighbours[i] {
-            if let Some(s) = shard_of[m] {
-                together[s] += 1;
+    let mut left: u64 = nodes.iter().map(ShardNode::weight).sum();
+    for k in 0..n {
+        // This shard's share of what is left, and a tenth more.
+        let share = left / (n - k) as u64;
+        let room = share + share / 10;
+        // Links from each unplaced node into this shard.
+        let mut gain = vec![0usize; nodes.len()];
+        let mut load = 0u64;
+        loop {
+            let next = (0..nodes.len())
+                .filter(|i| shard_of[*i].is_none())
+                .max_by_key(|i| {
+                    // The node with most links into the shard; a new start is the heaviest.
+                    let seed = if gain[*i] == 0 { nodes[*i].weight() } else { 0 };
+                    (gain[*i], seed, std::cmp::Reverse(*i))
+                });
+            let Some(i) = next else { break };
+            let w = nodes[i].weight();
+            // Up to the share; past it (by a tenth at most) only for a node with most of its
+            // links into the shard already.
+            let fits = load == 0
+                || load + w <= share
+                || (load + w <= room && 2 * gain[i] > neighbours[i].len());
+            if !fits && k + 1 < n {
+                break;
+            }
+            shard_of[i] = Some(k);
+            load += w;
+            left -= w;
+            for &m in &neighbours[i] {
+                gain[m] += 1;
             }
         }
-        let lightest = |fits: &dyn Fn(usize) -> bool| {
-            (0..n)
-                .filter(|s| fits(*s))
-                .min_by_key(|s| (std::cmp::Reverse(together[*s]), load[*s], *s))
-        };
-        let s = lightest(&|s| load[s] + w <= room)
-            .or_else(|| (0..n).min_by_key(|s| (load[*s], *s)))
-            .unwrap_or(0);
-        shard_of[i] = Some(s);
-        load[s] += w;
     }
     let shards = (0..n)
         .map(|s| {
@@ -156,34 +168,6 @@ pub fn split(
         })
         .collect();
     Ok(Shards { shards })
-}
-
-/// Breadth-first over the links, each new component from its heaviest node (the first in
-/// topology order among equals), neighbours in topology order.
-fn visiting_order(nodes: &[ShardNode], neighbours: &[Vec<usize>]) -> Vec<usize> {
-    let mut seen = vec![false; nodes.len()];
-    let mut starts: Vec<usize> = (0..nodes.len()).collect();
-    starts.sort_by_key(|i| (std::cmp::Reverse(nodes[*i].weight()), *i));
-    let mut order = Vec::with_capacity(nodes.len());
-    for start in starts {
-        if seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        let mut queue = VecDeque::from([start]);
-        while let Some(i) = queue.pop_front() {
-            order.push(i);
-            let mut next = neighbours[i].clone();
-            next.sort_unstable();
-            for m in next {
-                if !seen[m] {
-                    seen[m] = true;
-                    queue.push_back(m);
-                }
-            }
-        }
-    }
-    order
 }
 
 #[cfg(test)]
@@ -250,6 +234,30 @@ mod tests {
         let mut all: Vec<usize> = s.shards.iter().flat_map(|(_, v)| v.clone()).collect();
         all.sort_unstable();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn each_pod_of_a_fabric_lands_whole_in_a_shard() {
+        // Five pods of 2 spines and 6 leaves (every leaf to both spines), the pods' first
+        // spines in a ring: five shards cut only the five ring links.
+        let mut nodes = Vec::new();
+        let mut links = Vec::new();
+        for p in 0..5 {
+            let base = nodes.len();
+            nodes.extend((0..8).map(|i| node(&format!("p{p}n{i}"), 1024, None)));
+            for leaf in 2..8 {
+                links.push((base + leaf, base));
+                links.push((base + leaf, base + 1));
+            }
+        }
+        for p in 0..5 {
+            links.push((8 * p, 8 * ((p + 1) % 5)));
+        }
+        let s = split(&nodes, &links, Some(5)).unwrap();
+        assert_eq!(s.crossing(&links), 5, "{s:?}");
+        for (k, (_, members)) in s.shards.iter().enumerate() {
+            assert_eq!(members, &(8 * k..8 * k + 8).collect::<Vec<_>>());
+        }
     }
 
     #[test]

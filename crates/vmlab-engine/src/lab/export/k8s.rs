@@ -70,6 +70,34 @@ pub const TOKEN_MOUNT: &str = "/etc/vmlab/token";
 pub const HOME_MOUNT: &str = "/var/lib/vmlab";
 /// Where the disk images are.
 pub const IMAGES_MOUNT: &str = "/var/lib/vmlab-images";
+/// The file beside the spec that says how the export split the lab: each shard's nodes and
+/// the name its peers reach it by (what `vmlab shard run` places the nodes by).
+pub const SHARDS_FILE: &str = "k8s-shards.json";
+
+fn shards_file(l: &K8sLab) -> Vec<u8> {
+    let shards: serde_json::Map<String, Value> = l
+        .shards
+        .iter()
+        .map(|s| {
+            let nodes: Vec<&str> = s.nodes.iter().map(|n| n.0.as_str()).collect();
+            (
+                s.name.clone(),
+                json!({ "address": shard_address(&l.lab, &s.name), "nodes": nodes }),
+            )
+        })
+        .collect();
+    let doc = json!({
+        "lab": l.lab,
+        "namespace": l.namespace,
+        "service": l.lab,
+        "api_port": l.api_port,
+        "shards": shards,
+    });
+    serde_json::to_string_pretty(&doc)
+        .unwrap_or_default()
+        .into_bytes()
+}
+
 /// The user the pod runs as (not root; any non-zero id does).
 const RUN_AS: u64 = 10_000;
 /// A ConfigMap holds at most 1 MiB; files are packed into maps of at most this many bytes.
@@ -103,6 +131,9 @@ fn dns_label(s: &str, max: usize) -> bool {
 /// The manifests, in the order to apply them; or why the lab's names cannot be Kubernetes'.
 pub fn manifests(l: &K8sLab) -> Result<Vec<Value>, String> {
     check_names(l)?;
+    let mut l = l.clone();
+    l.files.push((SHARDS_FILE.to_string(), shards_file(&l)));
+    let l = &l;
     let mut docs = config_maps(l);
     docs.push(secret(l));
     docs.push(service(l));
