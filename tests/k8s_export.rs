@@ -2,7 +2,9 @@
 //! split by its server pool, read back with a YAML parser and checked for what they must say —
 //! every spec file back at its path, secrets only in the Secret, the pods unprivileged, their
 //! requests the sum of their nodes, the links between shards named by the headless Service —
-//! and checked against Kubernetes' own schemas (`kubernetes-validate`, pinned in .ci/run).
+//! and checked against Kubernetes' own schemas (`kubernetes-validate`, pinned in .ci/run); and
+//! `vmlab shard plan` in two network namespaces standing in for two pods, finding its peer by
+//! the name the Service would give it.
 
 // Tests drive the vmlab binary and look at what it wrote: the front ends' rules in clippy.toml
 // (no processes, no files) are not theirs.
@@ -533,4 +535,184 @@ fn names_kubernetes_cannot_take_are_refused_with_the_fix() {
     let o = lab.vmlab(&["export", "k8s", "-S", lab.specs().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--images-claim"), "{}", stderr(&o));
+}
+
+/// Two network namespaces standing in for two pods: each with its own address on a veth pair
+/// between them, and (through `ip netns exec`, which mounts `/etc/netns/<ns>/hosts` over
+/// `/etc/hosts`) the names the headless Service would give the shards. Removed on drop.
+struct Pods {
+    names: [String; 2],
+}
+
+impl Pods {
+    fn new(hosts: &str) -> Self {
+        let tag = std::process::id() % 100_000;
+        // Made before anything is set up, so that whatever was set up is removed on a failure.
+        let pods = Pods {
+            names: [format!("vk{tag}a"), format!("vk{tag}b")],
+        };
+        let run = |args: &[&str]| {
+            let o = Command::new("ip").args(args).output().expect("run ip");
+            ok(&o, &format!("ip {args:?} (network namespaces need root)"));
+        };
+        for ns in &pods.names {
+            run(&["netns", "add", ns]);
+            std::fs::create_dir_all(format!("/etc/netns/{ns}")).unwrap();
+            std::fs::write(format!("/etc/netns/{ns}/hosts"), hosts).unwrap();
+            run(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        let (a, b) = (format!("{}v", pods.names[0]), format!("{}v", pods.names[1]));
+        run(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+        for (k, (ns, dev)) in pods.names.iter().zip([&a, &b]).enumerate() {
+            run(&["link", "set", dev, "netns", ns]);
+            run(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("10.251.0.{}/24", k + 1),
+                "dev",
+                dev,
+            ]);
+            run(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        pods
+    }
+
+    /// `vmlab` inside pod `k`, with its own home.
+    fn vmlab(&self, k: usize, home: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.names[k], vmlab_bin()])
+            .args(args)
+            .env("VMLAB_HOME", home)
+            .env("VMLAB_ACCEL", "tcg")
+            .output()
+            .expect("run vmlab in the namespace")
+    }
+}
+
+impl Drop for Pods {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = std::fs::remove_dir_all(format!("/etc/netns/{ns}"));
+        }
+    }
+}
+
+#[test]
+fn a_shard_finds_its_peers_by_name_and_plans_its_part() {
+    let image = guest_image();
+    let lab = TestLab::new("ab");
+    lab.write(
+        "topology.json",
+        r#"{ "name": "ab", "devices": { "a": {}, "b": {} },
+             "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
+             "vmlab": { "link_port_base": 24950, "console_port_base": 25990, "ssh_port_base": 27990 } }"#,
+    );
+    lab.write("platforms.json", &tiny_platforms(&image, 60));
+    lab.write("profiles/a.json", r#"{ "platform": "tiny-seq" }"#);
+    lab.write("profiles/b.json", r#"{ "platform": "tiny-seq" }"#);
+    let (docs, _, said) = export(&[
+        "-S",
+        lab.specs().to_str().unwrap(),
+        "--shards",
+        "2",
+        "--images-claim",
+        "i",
+    ]);
+    assert!(said.contains("1 of 1 link between shards"), "{said}");
+    // The spec as each pod mounts it, from the manifests themselves.
+    let mnt = lab.root.path().join("mnt");
+    for (rel, bytes) in mounted(&docs, of_kind(&docs, "StatefulSet")[0]) {
+        let p = mnt.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        mnt.join("vmlab.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let pods = Pods::new("10.251.0.1 ab-s0-0.ab\n10.251.0.2 ab-s1-0.ab\n");
+    let home = lab.root.path().join("pod0");
+    std::fs::create_dir_all(&home).unwrap();
+    let mnt_s = mnt.to_str().unwrap();
+    let o = pods.vmlab(
+        0,
+        &home,
+        &[
+            "shard", "plan", "--spec", mnt_s, "--shard", "s0", "--wait", "5",
+        ],
+    );
+    let plan = ok(&o, "shard plan in pod 0");
+    // Its node here, the other shard's there, the link between them over UDP between the pods'
+    // addresses, as the names resolved.
+    assert!(plan.contains("host: s0 (runs 1 of the 2 nodes"), "{plan}");
+    assert!(
+        plan.lines()
+            .any(|l| l.contains(" a ") && l.contains("s0 (here)")),
+        "{plan}"
+    );
+    assert!(
+        plan.lines()
+            .any(|l| l.contains(" b ") && l.contains(" s1 ")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("to host s1 (udp 10.251.0.1:24950 → 10.251.0.2:24950)"),
+        "{plan}"
+    );
+    // The shard's spec is a copy it may change; the mounted one is left as it was.
+    let copied: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.join("specs/ab/profiles/a.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(copied["vm_host"], "s0");
+    assert!(
+        !std::fs::read_to_string(mnt.join("profiles/a.json"))
+            .unwrap()
+            .contains("vm_host")
+    );
+    // The other pod sees the same lab from its side.
+    let home1 = lab.root.path().join("pod1");
+    std::fs::create_dir_all(&home1).unwrap();
+    let o = pods.vmlab(
+        1,
+        &home1,
+        &[
+            "shard", "plan", "--spec", mnt_s, "--shard", "s1", "--wait", "5",
+        ],
+    );
+    let plan = ok(&o, "shard plan in pod 1");
+    assert!(
+        plan.contains("to host s0 (udp 10.251.0.2:24950 → 10.251.0.1:24950)"),
+        "{plan}"
+    );
+    // A shard the export did not make is named, with the ones it did.
+    let o = pods.vmlab(
+        0,
+        &home,
+        &[
+            "shard", "plan", "--spec", mnt_s, "--shard", "s9", "--wait", "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("s0, s1"), "{}", stderr(&o));
+    // A peer whose name does not resolve is waited for, then named.
+    std::fs::write(
+        format!("/etc/netns/{}/hosts", pods.names[0]),
+        "10.251.0.1 ab-s0-0.ab\n",
+    )
+    .unwrap();
+    let o = pods.vmlab(
+        0,
+        &home,
+        &[
+            "shard", "plan", "--spec", mnt_s, "--shard", "s0", "--wait", "1",
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("ab-s1-0.ab"), "{}", stderr(&o));
 }

@@ -354,6 +354,11 @@ pub enum Command {
         #[command(subcommand)]
         what: ExportWhat,
     },
+    /// A shard of a lab exported for Kubernetes, as its pod sees it
+    Shard {
+        #[command(subcommand)]
+        action: ShardAction,
+    },
     /// Run a command on many nodes at once over SSH; each line of output is prefixed with its
     /// node; exits 7 naming the nodes where it failed
     #[command(
@@ -790,4 +795,28 @@ pub struct K8sArgs {
 pub enum K8sAccel {
     Kvm,
     Tcg,
+}
+
+/// `vmlab shard ...`.
+#[derive(Debug, Subcommand)]
+pub enum ShardAction {
+    /// Print what the shard would run — its nodes, ports, the links to the other shards at the
+    /// addresses their names have now, every QEMU command line — from the spec as its pod
+    /// mounts it (`vmlab export k8s`), without starting anything
+    #[command(after_help = "Example:\n  vmlab shard plan --spec /etc/vmlab/spec --shard s0")]
+    Plan(ShardArgs),
+}
+
+/// Which shard, and where its spec is mounted.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// The spec as the pod mounts it (with k8s-shards.json beside it)
+    #[arg(long, value_name = "DIR")]
+    pub spec: PathBuf,
+    /// This pod's shard
+    #[arg(long, value_name = "NAME")]
+    pub shard: String,
+    /// How long to wait for the other shards' names to resolve, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub wait: u64,
 }

@@ -23,7 +23,7 @@ use clap::Parser;
 
 use crate::engine::api::{self, EngineError, NodeOp};
 pub use args::Cli;
-use args::{Command, ExportWhat};
+use args::{Command, ExportWhat, ShardAction};
 use say::{say, tell};
 
 /// Runs vmlab with the process's arguments; returns the exit code.
@@ -202,6 +202,9 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Export {
             what: ExportWhat::K8s(args),
         } => tools::export_k8s(&args),
+        Command::Shard {
+            action: ShardAction::Plan(args),
+        } => tools::shard_plan(&args).await,
         Command::Exec {
             lab,
             nodes,

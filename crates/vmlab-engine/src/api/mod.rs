@@ -722,6 +722,16 @@ pub fn export_k8s(spec: &Lab, opts: &K8sOptions) -> Result<K8sExport, EngineErro
     super::host::k8s::export(spec, opts)
 }
 
+/// The spec of shard `shard` of an exported lab mounted at `mounted` (a pod's ConfigMaps and
+/// Secret), as a host of a multi-host lab has it: copied into this home, its hosts the shards
+/// at the addresses their names have now (waited for up to `patience`), every node placed on
+/// its shard. Its directory.
+pub fn shard_spec(mounted: &Path, shard: &str, patience: Duration) -> Result<PathBuf, EngineError> {
+    let file = super::host::k8s::read_shards(mounted)?;
+    let addrs = super::host::k8s::resolve_shards(&file, patience)?;
+    super::host::k8s::shard_spec(mounted, &file, shard, &addrs)
+}
+
 /// Writes `export`'s manifests into `dir`, a file each; their paths.
 pub fn write_k8s(dir: &Path, export: &K8sExport) -> Result<Vec<PathBuf>, EngineError> {
     super::host::k8s::write(dir, export)

@@ -203,3 +203,186 @@ pub fn write(dir: &Path, export: &K8sExport) -> Result<Vec<std::path::PathBuf>, 
     }
     Ok(written)
 }
+
+/// `k8s-shards.json` as the export wrote it: the lab, and each shard's peers' name for it and
+/// its nodes.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ShardsFile {
+    pub lab: crate::spec::LabName,
+    pub shards: std::collections::BTreeMap<String, ShardEntry>,
+}
+
+/// One shard in `k8s-shards.json`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ShardEntry {
+    pub address: String,
+    pub nodes: Vec<String>,
+}
+
+/// Reads `k8s-shards.json` beside the spec in `mounted`.
+pub fn read_shards(mounted: &Path) -> Result<ShardsFile, EngineError> {
+    let p = mounted.join(k8s::SHARDS_FILE);
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        EngineError::io(
+            format!(
+                "cannot read {} (what `vmlab export k8s` writes beside the spec)",
+                p.display()
+            ),
+            e,
+        )
+    })?;
+    let file: ShardsFile = serde_json::from_str(&text).map_err(|e| EngineError::Usage {
+        what: format!("{} is not a shard split: {e}", p.display()),
+        fix: "export the lab again with `vmlab export k8s`".into(),
+    })?;
+    for (name, s) in &file.shards {
+        let host_name = !s.address.is_empty()
+            && s.address.len() <= 253
+            && s.address
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && !s.address.starts_with(['-', '.']);
+        if !host_name || crate::spec::name::check_name(name).is_err() {
+            return Err(EngineError::Usage {
+                what: format!(
+                    "{}: shard {name:?} at {:?} is not a shard name and a host name",
+                    p.display(),
+                    s.address
+                ),
+                fix: "export the lab again with `vmlab export k8s`".into(),
+            });
+        }
+    }
+    Ok(file)
+}
+
+/// Each shard's address, looked up as the system looks names up (the cluster's DNS in a pod),
+/// waiting up to `patience` for names not there yet (a peer whose pod is still being made).
+pub fn resolve_shards(
+    file: &ShardsFile,
+    patience: std::time::Duration,
+) -> Result<std::collections::BTreeMap<String, std::net::IpAddr>, EngineError> {
+    use std::net::ToSocketAddrs;
+    let until = std::time::Instant::now() + patience;
+    let mut found = std::collections::BTreeMap::new();
+    loop {
+        for (name, s) in &file.shards {
+            if found.contains_key(name) {
+                continue;
+            }
+            if let Ok(mut addrs) = (s.address.as_str(), 0).to_socket_addrs()
+                && let Some(a) = addrs.next()
+            {
+                found.insert(name.clone(), a.ip());
+            }
+        }
+        let missing: Vec<&str> = file
+            .shards
+            .iter()
+            .filter(|(n, _)| !found.contains_key(*n))
+            .map(|(_, s)| s.address.as_str())
+            .collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        if std::time::Instant::now() >= until {
+            return Err(EngineError::LabState(format!(
+                "cannot find the address of {} after {} s (is the headless Service there, and \
+                 its pods scheduled?)",
+                missing.join(", "),
+                patience.as_secs()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// The spec of shard `shard`, as a host of a multi-host lab would have it: the mounted spec
+/// copied into this home's received specs (checked as a spec another host sent), its hosts
+/// the shards at `addrs`, every node placed on its shard (`vm_host`). Its directory.
+pub fn shard_spec(
+    mounted: &Path,
+    file: &ShardsFile,
+    shard: &str,
+    addrs: &std::collections::BTreeMap<String, std::net::IpAddr>,
+) -> Result<std::path::PathBuf, EngineError> {
+    if !file.shards.contains_key(shard) {
+        return Err(EngineError::Usage {
+            what: format!("lab {} has no shard {shard:?}", file.lab),
+            fix: format!(
+                "the shards are: {}",
+                file.shards.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let platforms: Vec<(String, std::path::PathBuf)> =
+        match std::fs::read_dir(mounted.join("platforms")) {
+            Ok(dir) => dir
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let stem = name.strip_suffix(".json")?.to_string();
+                    (!stem.starts_with('.')).then(|| (stem, e.path()))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+    let bundle = transfer::pack(mounted, &platforms)?;
+    let dir = transfer::unpack(bundle.as_slice(), &file.lab)?;
+    let newtron = crate::spec::source::is_newtron(&dir);
+    let topo_path = dir.join("topology.json");
+    let mut topo = read_json(&topo_path)?;
+    let key = if newtron { "newtlab" } else { "vmlab" };
+    let section = topo
+        .as_object_mut()
+        .ok_or_else(|| EngineError::LabState(format!("{} is not an object", topo_path.display())))?
+        .entry(key)
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(s) = section.as_object_mut() {
+        let hosts: serde_json::Map<String, serde_json::Value> = addrs
+            .iter()
+            .map(|(n, ip)| (n.clone(), serde_json::json!(ip.to_string())))
+            .collect();
+        s.insert("hosts".into(), serde_json::Value::Object(hosts));
+        // Every node is placed below; a server pool would place them again.
+        s.remove("servers");
+    }
+    write_json(&topo_path, &topo)?;
+    let folder = if newtron { "nodes" } else { "profiles" };
+    for (name, s) in &file.shards {
+        for node in &s.nodes {
+            crate::spec::name::check_name(node).map_err(|why| EngineError::Usage {
+                what: format!("shard {name}: node {node:?} {why}"),
+                fix: "export the lab again with `vmlab export k8s`".into(),
+            })?;
+            let p = dir.join(folder).join(format!("{node}.json"));
+            let mut profile = if p.is_file() {
+                read_json(&p)?
+            } else {
+                serde_json::json!({})
+            };
+            if let Some(o) = profile.as_object_mut() {
+                o.insert("vm_host".into(), serde_json::json!(name));
+            }
+            write_json(&p, &profile)?;
+        }
+    }
+    Ok(dir)
+}
+
+fn read_json(p: &Path) -> Result<serde_json::Value, EngineError> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| EngineError::io(format!("cannot read {}", p.display()), e))?;
+    serde_json::from_str(&text).map_err(|e| EngineError::LabState(format!("{}: {e}", p.display())))
+}
+
+fn write_json(p: &Path, v: &serde_json::Value) -> Result<(), EngineError> {
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| EngineError::io(format!("cannot make {}", parent.display()), e))?;
+    }
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| EngineError::io("cannot encode JSON", std::io::Error::other(e)))?;
+    crate::fsutil::atomic_write(p, (text + "\n").as_bytes(), Some(0o644))
+        .map_err(|e| EngineError::io(format!("cannot write {}", p.display()), e))
+}
