@@ -1,5 +1,5 @@
-//! The TUI's state and its reactions to input and engine news. No I/O happens here: input
-//! becomes [`Action`]s that the run loop carries out, and news only changes state.
+//! The TUI's router: its state and its reactions to input and engine news. No I/O happens here:
+//! input becomes [`Action`]s that the run loop carries out, and news only changes state.
 //!
 //! This file holds the app, the router: what belongs to no part (the lab's observation, the
 //! event log, focus, the overlay shown, the screen) and each part's state struct, and it
