@@ -11,37 +11,16 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+#[path = "common/k8s.rs"]
+mod k8s;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use k8s::{documents, mounted, of_kind, two_shards};
 use serde_json::{Value, json};
-
-/// The YAML stream as JSON values, one per document.
-fn documents(yaml: &str) -> Vec<Value> {
-    let docs = yaml_rust2::YamlLoader::load_from_str(yaml).expect("the export is YAML");
-    docs.iter().map(to_json).collect()
-}
-
-fn to_json(y: &yaml_rust2::Yaml) -> Value {
-    use yaml_rust2::Yaml;
-    match y {
-        Yaml::Null => Value::Null,
-        Yaml::Boolean(b) => json!(b),
-        Yaml::Integer(i) => json!(i),
-        Yaml::Real(r) => json!(r.parse::<f64>().expect("a number")),
-        Yaml::String(s) => json!(s),
-        Yaml::Array(a) => Value::Array(a.iter().map(to_json).collect()),
-        Yaml::Hash(h) => Value::Object(
-            h.iter()
-                .map(|(k, v)| (k.as_str().expect("string keys").to_string(), to_json(v)))
-                .collect(),
-        ),
-        other => panic!("unexpected YAML node {other:?}"),
-    }
-}
 
 fn export(args: &[&str]) -> (Vec<Value>, String, String) {
     let o = Command::new(vmlab_bin())
@@ -52,49 +31,6 @@ fn export(args: &[&str]) -> (Vec<Value>, String, String) {
         .expect("run vmlab");
     let out = ok(&o, &format!("vmlab export k8s {args:?}"));
     (documents(&out), out, stderr(&o))
-}
-
-fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    docs.iter().filter(|d| d["kind"] == kind).collect()
-}
-
-/// Every file a ConfigMap or the Secret carries, by its path in the spec directory, as the
-/// pod's projected volume puts it back.
-fn mounted(docs: &[Value], sts: &Value) -> BTreeMap<String, Vec<u8>> {
-    use base64::Engine as _;
-    let pod = &sts["spec"]["template"]["spec"];
-    let spec = pod["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "spec")
-        .expect("a spec volume");
-    let mut files = BTreeMap::new();
-    for src in spec["projected"]["sources"].as_array().unwrap() {
-        let (kind, name) = if src.get("configMap").is_some() {
-            ("ConfigMap", &src["configMap"])
-        } else {
-            ("Secret", &src["secret"])
-        };
-        let doc = docs
-            .iter()
-            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name["name"])
-            .unwrap_or_else(|| panic!("no {kind} {}", name["name"]));
-        for item in name["items"].as_array().unwrap() {
-            let key = item["key"].as_str().unwrap();
-            let bytes = match (kind, doc["data"].get(key), doc.get("binaryData")) {
-                ("ConfigMap", Some(Value::String(t)), _) => t.clone().into_bytes(),
-                ("ConfigMap", None, Some(b)) => base64::engine::general_purpose::STANDARD
-                    .decode(b[key].as_str().unwrap())
-                    .unwrap(),
-                _ => base64::engine::general_purpose::STANDARD
-                    .decode(doc["data"][key].as_str().unwrap())
-                    .unwrap(),
-            };
-            files.insert(item["path"].as_str().unwrap().to_string(), bytes);
-        }
-    }
-    files
 }
 
 /// The spec directory's files, by path.
@@ -537,104 +473,12 @@ fn names_kubernetes_cannot_take_are_refused_with_the_fix() {
     assert!(stderr(&o).contains("--images-claim"), "{}", stderr(&o));
 }
 
-/// Two network namespaces standing in for two pods: each with its own address on a veth pair
-/// between them, and (through `ip netns exec`, which mounts `/etc/netns/<ns>/hosts` over
-/// `/etc/hosts`) the names the headless Service would give the shards. Removed on drop.
-struct Pods {
-    names: [String; 2],
-}
-
-impl Pods {
-    fn new(hosts: &str) -> Self {
-        let tag = std::process::id() % 100_000;
-        // Made before anything is set up, so that whatever was set up is removed on a failure.
-        let pods = Pods {
-            names: [format!("vk{tag}a"), format!("vk{tag}b")],
-        };
-        let run = |args: &[&str]| {
-            let o = Command::new("ip").args(args).output().expect("run ip");
-            ok(&o, &format!("ip {args:?} (network namespaces need root)"));
-        };
-        for ns in &pods.names {
-            run(&["netns", "add", ns]);
-            std::fs::create_dir_all(format!("/etc/netns/{ns}")).unwrap();
-            std::fs::write(format!("/etc/netns/{ns}/hosts"), hosts).unwrap();
-            run(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        let (a, b) = (format!("{}v", pods.names[0]), format!("{}v", pods.names[1]));
-        run(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
-        for (k, (ns, dev)) in pods.names.iter().zip([&a, &b]).enumerate() {
-            run(&["link", "set", dev, "netns", ns]);
-            run(&[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("10.251.0.{}/24", k + 1),
-                "dev",
-                dev,
-            ]);
-            run(&["-n", ns, "link", "set", dev, "up"]);
-        }
-        pods
-    }
-
-    /// `vmlab` inside pod `k`, with its own home.
-    fn vmlab(&self, k: usize, home: &Path, args: &[&str]) -> std::process::Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.names[k], vmlab_bin()])
-            .args(args)
-            .env("VMLAB_HOME", home)
-            .env("VMLAB_ACCEL", "tcg")
-            .output()
-            .expect("run vmlab in the namespace")
-    }
-}
-
-impl Drop for Pods {
-    fn drop(&mut self) {
-        for ns in &self.names {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-            let _ = std::fs::remove_dir_all(format!("/etc/netns/{ns}"));
-        }
-    }
-}
-
 #[test]
 fn a_shard_finds_its_peers_by_name_and_plans_its_part() {
     let image = guest_image();
     let lab = TestLab::new("ab");
-    lab.write(
-        "topology.json",
-        r#"{ "name": "ab", "devices": { "a": {}, "b": {} },
-             "links": [ { "a": "a:Ethernet0", "z": "b:Ethernet0" } ],
-             "vmlab": { "link_port_base": 24950, "console_port_base": 25990, "ssh_port_base": 27990 } }"#,
-    );
-    lab.write("platforms.json", &tiny_platforms(&image, 60));
-    lab.write("profiles/a.json", r#"{ "platform": "tiny-seq" }"#);
-    lab.write("profiles/b.json", r#"{ "platform": "tiny-seq" }"#);
-    let (docs, _, said) = export(&[
-        "-S",
-        lab.specs().to_str().unwrap(),
-        "--shards",
-        "2",
-        "--images-claim",
-        "i",
-    ]);
+    let (_, said, mnt) = two_shards(&lab, &image);
     assert!(said.contains("1 of 1 link between shards"), "{said}");
-    // The spec as each pod mounts it, from the manifests themselves.
-    let mnt = lab.root.path().join("mnt");
-    for (rel, bytes) in mounted(&docs, of_kind(&docs, "StatefulSet")[0]) {
-        let p = mnt.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(
-        mnt.join("vmlab.key"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
     let pods = Pods::new("10.251.0.1 ab-s0-0.ab\n10.251.0.2 ab-s1-0.ab\n");
     let home = lab.root.path().join("pod0");
     std::fs::create_dir_all(&home).unwrap();

@@ -805,6 +805,32 @@ pub enum ShardAction {
     /// mounts it (`vmlab export k8s`), without starting anything
     #[command(after_help = "Example:\n  vmlab shard plan --spec /etc/vmlab/spec --shard s0")]
     Plan(ShardArgs),
+    /// The pod's process: deploy the shard's nodes from that spec, bring back any that die (as
+    /// `repair` does) every 10 s, serve the shard's API with --listen, and on SIGTERM destroy
+    /// the shard and exit 0
+    #[command(
+        after_help = "Example (the pod's command, as `vmlab export k8s` writes it):\n  vmlab shard run --spec /etc/vmlab/spec --shard s0 --listen 0.0.0.0:8080 --token-file /etc/vmlab/token/token"
+    )]
+    Run(ShardRunArgs),
+    /// Exit 0 once every node of the shard is running (the readiness probe)
+    #[command(after_help = "Example:\n  vmlab shard ready --spec /etc/vmlab/spec --shard s0")]
+    Ready(ShardArgs),
+    /// Exit 0 while the home's `vmlab shard run` lives (the liveness probe)
+    #[command(after_help = "Example:\n  vmlab shard alive --spec /etc/vmlab/spec --shard s0")]
+    Alive(ShardArgs),
+}
+
+/// `vmlab shard run`.
+#[derive(Debug, Args)]
+pub struct ShardRunArgs {
+    #[command(flatten)]
+    pub shard: ShardArgs,
+    /// Serve the shard's API here (needs --token-file)
+    #[arg(long, value_name = "ADDR:PORT", requires = "token_file")]
+    pub listen: Option<String>,
+    /// The API's bearer token (mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Which shard, and where its spec is mounted.

@@ -14,6 +14,8 @@ mod link;
 mod node;
 mod output;
 mod say;
+mod server;
+mod shard;
 mod signals;
 mod snapshot;
 mod tools;
@@ -67,7 +69,10 @@ pub fn main() -> i32 {
             | Command::Repair { .. }
             | Command::Capture { .. }
             | Command::Snapshot { .. }
-            | Command::Restore { .. } => signals::Interrupts::install(),
+            | Command::Restore { .. }
+            | Command::Shard {
+                action: args::ShardAction::Run(_),
+            } => signals::Interrupts::install(),
             _ => signals::Interrupts::none(),
         };
         let result = run(cli, &interrupts).await;
@@ -202,9 +207,12 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
         Command::Export {
             what: ExportWhat::K8s(args),
         } => tools::export_k8s(&args),
-        Command::Shard {
-            action: ShardAction::Plan(args),
-        } => tools::shard_plan(&args).await,
+        Command::Shard { action } => match action {
+            ShardAction::Plan(args) => shard::plan(&args).await,
+            ShardAction::Run(args) => shard::run(&args, interrupts).await,
+            ShardAction::Ready(args) => shard::ready(&args),
+            ShardAction::Alive(_) => shard::alive(),
+        },
         Command::Exec {
             lab,
             nodes,
@@ -228,7 +236,7 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             };
             validate::run(&lab, file.as_deref(), &only, format).await
         }
-        Command::Serve(args) => serve(args, cancel.clone()).await,
+        Command::Serve(args) => server::serve(args, cancel.clone()).await,
         Command::Doctor { specs, out } => tools::doctor(specs.as_deref(), out.json()).await,
         Command::Completions { shell } => tools::completions(shell),
         Command::Man { command } => tools::man(&command),
@@ -244,63 +252,6 @@ async fn run(cli: Cli, interrupts: &signals::Interrupts) -> Result<i32, EngineEr
             Ok(0)
         }
     }
-}
-
-/// `vmlab serve`: the token file (made on first start), then the server until Ctrl-C.
-async fn serve(
-    a: args::ServeArgs,
-    cancel: tokio_util::sync::CancellationToken,
-) -> Result<i32, EngineError> {
-    let args::ServeArgs {
-        listen,
-        networks_base,
-        platforms_base,
-        token_file,
-        allow_host,
-        allow_origin,
-        accel,
-    } = a;
-    if platforms_base.is_some() {
-        api::set_platforms_registry(platforms_base);
-    }
-    let token_given = token_file.is_some();
-    let (token_file, text) = match token_file {
-        Some(f) => {
-            let text = api::read_private(&f)?;
-            (f, text)
-        }
-        None => api::serve_token()?,
-    };
-    let name = token_file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "token".into());
-    let tokens =
-        crate::serve::parse_tokens(&text, &name).map_err(|why| EngineError::Usage {
-            what: format!("{}: {why}", token_file.display()),
-            fix: "write one token a line (at least 16 characters, for example                           `openssl rand -hex 32`), alone or after a name"
-                .into(),
-        })?;
-    let opts = crate::serve::ServeOptions {
-        listen,
-        networks_base,
-        tokens,
-        token_file: token_file.clone(),
-        token_given,
-        allow_hosts: allow_host,
-        allow_origins: allow_origin,
-        accel: accel.wanted(),
-    };
-    crate::serve::run(opts, cancel.clone(), |at| {
-        say(&format!(
-            "vmlab serve: listening on http://{at} (/newtlab/v1, /v1; the API described \
-             at /v1/openapi.json); every request carries the token in {} as \
-             Authorization: Bearer; Ctrl-C stops",
-            token_file.display()
-        ))
-    })
-    .await
-    .map(|()| 0)
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::args::{
-    Cli, ExecFormat, GraphFormat, InventoryFormat, K8sAccel, K8sArgs, LabArgs, ShardArgs,
-};
+use super::args::{Cli, ExecFormat, GraphFormat, InventoryFormat, K8sAccel, K8sArgs, LabArgs};
 use super::output;
 use super::say::{say, say_json, tell};
 use crate::engine::api::{self, EngineError, ExecLine, LabHandle, Targets, Verdict};
@@ -111,27 +109,6 @@ pub fn export_k8s(args: &K8sArgs) -> Result<i32, EngineError> {
             ));
         }
         None => say(export.yaml()?.trim_end()),
-    }
-    Ok(0)
-}
-
-/// `vmlab shard plan`: the shard's spec made as its pod would make it, and its plan printed as
-/// `deploy --dry-run` prints one.
-pub async fn shard_plan(args: &ShardArgs) -> Result<i32, EngineError> {
-    let (mounted, shard, wait) = (
-        args.spec.clone(),
-        args.shard.clone(),
-        Duration::from_secs(args.wait),
-    );
-    let dir = tokio::task::spawn_blocking(move || api::shard_spec(&mounted, &shard, wait))
-        .await
-        .map_err(|e| EngineError::io("the shard's spec", std::io::Error::other(e)))??;
-    tell(&format!("shard {}: spec at {}", args.shard, dir.display()));
-    let lab = api::load_spec(&dir)?;
-    let (plan, problems) = api::dry_run(&lab, None, Some(args.shard.clone())).await?;
-    say(output::plan_text(&plan).trim_end());
-    if !problems.is_empty() {
-        return Err(EngineError::Invalid(problems));
     }
     Ok(0)
 }

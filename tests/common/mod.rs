@@ -476,3 +476,73 @@ pub fn ping_stats(out: &str) -> (u32, u32, Option<f64>) {
     }
     (tx, rx, avg)
 }
+
+/// Two network namespaces standing in for two pods: each with its own address on a veth pair
+/// between them, and (through `ip netns exec`, which mounts `/etc/netns/<ns>/hosts` over
+/// `/etc/hosts`) the names the headless Service would give the shards. Removed on drop.
+pub struct Pods {
+    pub names: [String; 2],
+}
+
+impl Pods {
+    pub fn new(hosts: &str) -> Self {
+        let tag = std::process::id() % 100_000;
+        // Made before anything is set up, so that whatever was set up is removed on a failure.
+        let pods = Pods {
+            names: [format!("vk{tag}a"), format!("vk{tag}b")],
+        };
+        let run = |args: &[&str]| {
+            let o = Command::new("ip").args(args).output().expect("run ip");
+            ok(&o, &format!("ip {args:?} (network namespaces need root)"));
+        };
+        for ns in &pods.names {
+            run(&["netns", "add", ns]);
+            std::fs::create_dir_all(format!("/etc/netns/{ns}")).unwrap();
+            std::fs::write(format!("/etc/netns/{ns}/hosts"), hosts).unwrap();
+            run(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        let (a, b) = (format!("{}v", pods.names[0]), format!("{}v", pods.names[1]));
+        run(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+        for (k, (ns, dev)) in pods.names.iter().zip([&a, &b]).enumerate() {
+            run(&["link", "set", dev, "netns", ns]);
+            run(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("10.251.0.{}/24", k + 1),
+                "dev",
+                dev,
+            ]);
+            run(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        pods
+    }
+
+    /// `vmlab` inside pod `k`, with its own home.
+    pub fn vmlab(&self, k: usize, home: &Path, args: &[&str]) -> std::process::Output {
+        self.command(k, home, args)
+            .output()
+            .expect("run vmlab in the namespace")
+    }
+
+    /// The command of `vmlab` inside pod `k`, with its own home, stdin closed.
+    pub fn command(&self, k: usize, home: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.names[k], vmlab_bin()])
+            .args(args)
+            .env("VMLAB_HOME", home)
+            .env("VMLAB_ACCEL", "tcg")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+}
+
+impl Drop for Pods {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = std::fs::remove_dir_all(format!("/etc/netns/{ns}"));
+        }
+    }
+}

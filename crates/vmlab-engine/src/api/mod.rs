@@ -732,6 +732,21 @@ pub fn shard_spec(mounted: &Path, shard: &str, patience: Duration) -> Result<Pat
     super::host::k8s::shard_spec(mounted, &file, shard, &addrs)
 }
 
+/// The lab an exported spec mounted at `mounted` is (from `k8s-shards.json`).
+pub fn shard_lab(mounted: &Path) -> Result<LabName, EngineError> {
+    Ok(super::host::k8s::read_shards(mounted)?.lab)
+}
+
+/// Marks this process as the home's shard process (`vmlab shard run`).
+pub fn mark_shard_process() -> Result<(), EngineError> {
+    super::host::k8s::mark_shard_process()
+}
+
+/// Is the home's shard process running?
+pub fn shard_process_alive() -> bool {
+    super::host::k8s::shard_process_alive()
+}
+
 /// Writes `export`'s manifests into `dir`, a file each; their paths.
 pub fn write_k8s(dir: &Path, export: &K8sExport) -> Result<Vec<PathBuf>, EngineError> {
     super::host::k8s::write(dir, export)

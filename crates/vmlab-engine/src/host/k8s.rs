@@ -386,3 +386,39 @@ fn write_json(p: &Path, v: &serde_json::Value) -> Result<(), EngineError> {
     crate::fsutil::atomic_write(p, (text + "\n").as_bytes(), Some(0o644))
         .map_err(|e| EngineError::io(format!("cannot write {}", p.display()), e))
 }
+
+/// `$VMLAB_HOME/shard.pid`: the running `vmlab shard run` of this home.
+fn shard_pid_file() -> std::path::PathBuf {
+    crate::home::vmlab_home().join("shard.pid")
+}
+
+/// Says this process is the home's shard process (for `vmlab shard alive`).
+pub fn mark_shard_process() -> Result<(), EngineError> {
+    let p = shard_pid_file();
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| EngineError::io(format!("cannot make {}", parent.display()), e))?;
+    }
+    crate::fsutil::atomic_write(
+        &p,
+        format!("{}\n", std::process::id()).as_bytes(),
+        Some(0o644),
+    )
+    .map_err(|e| EngineError::io(format!("cannot write {}", p.display()), e))
+}
+
+/// Is the home's shard process running (the pid it wrote is alive and is `vmlab shard run`)?
+pub fn shard_process_alive() -> bool {
+    let Some(pid) = std::fs::read_to_string(shard_pid_file())
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return false;
+    };
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            let words: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            words.windows(2).any(|w| w[0] == b"shard" && w[1] == b"run")
+        })
+        .unwrap_or(false)
+}

@@ -68,7 +68,7 @@ pub const SPEC_MOUNT: &str = "/etc/vmlab/spec";
 pub const TOKEN_MOUNT: &str = "/etc/vmlab/token";
 /// The lab's home inside the pod.
 pub const HOME_MOUNT: &str = "/var/lib/vmlab";
-/// Where the disk images are.
+/// Where the disk images are: a platform's `vm_image` names its image under this path.
 pub const IMAGES_MOUNT: &str = "/var/lib/vmlab-images";
 /// The file beside the spec that says how the export split the lab: each shard's nodes and
 /// the name its peers reach it by (what `vmlab shard run` places the nodes by).
@@ -391,7 +391,6 @@ fn stateful_set(l: &K8sLab, k: usize) -> Value {
             "env": [
                 { "name": "VMLAB_HOME", "value": HOME_MOUNT },
                 { "name": "VMLAB_ACCEL", "value": if l.kvm { "kvm" } else { "tcg" } },
-                { "name": "VMLAB_IMAGES", "value": IMAGES_MOUNT },
                 { "name": "TMPDIR", "value": "/tmp" },
             ],
             "ports": ports,
