@@ -62,7 +62,7 @@ fn two_shards_in_two_pods_link_heal_and_stop_cleanly() {
     let lab = TestLab::new("ab");
     let (docs, _, mnt) = two_shards(&lab, &image);
     use std::os::unix::fs::PermissionsExt;
-    // The API token as the Secret holds it, where the pod would find it (mode 0600).
+    // The API token as the Secret holds it, where the pod would find it.
     let secret = of_kind(&docs, "Secret")[0];
     let token = {
         use base64::Engine as _;
@@ -73,7 +73,8 @@ fn two_shards_in_two_pods_link_heal_and_stop_cleanly() {
     };
     let token_file = lab.root.path().join("token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
-    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Group-readable, as a Secret volume with an fsGroup makes it.
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o440)).unwrap();
     // The pod's command as the manifest gives it.
     let sts = of_kind(&docs, "StatefulSet");
     let command = |k: usize| -> Vec<String> {

@@ -67,7 +67,7 @@ pub async fn run(
     };
     let cancel = interrupts.token();
     if let (Some(listen), Some(token)) = (&args.listen, &args.token_file) {
-        let token = token.to_string_lossy().into_owned();
+        let token = api::shard_token(token)?.to_string_lossy().into_owned();
         if let Command::Serve(s) = command(&["serve", "--listen", listen, "--token-file", &token])?
         {
             let cancel = cancel.clone();

@@ -742,6 +742,11 @@ pub fn mark_shard_process() -> Result<(), EngineError> {
     super::host::k8s::mark_shard_process()
 }
 
+/// The shard's API token (from the Secret's volume) copied into this home, mode 0600.
+pub fn shard_token(mounted: &Path) -> Result<PathBuf, EngineError> {
+    super::host::k8s::private_token(mounted)
+}
+
 /// Is the home's shard process running?
 pub fn shard_process_alive() -> bool {
     super::host::k8s::shard_process_alive()

@@ -422,3 +422,15 @@ pub fn shard_process_alive() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The API token from the Secret's volume, copied into this home with mode 0600 (a Secret
+/// volume's files are the kubelet's to own, and with an `fsGroup` they are readable by the
+/// group, which `vmlab serve` refuses for a token file). The copy's path.
+pub fn private_token(mounted: &Path) -> Result<std::path::PathBuf, EngineError> {
+    let text = std::fs::read_to_string(mounted)
+        .map_err(|e| EngineError::io(format!("cannot read {}", mounted.display()), e))?;
+    let p = crate::home::vmlab_home().join("shard.token");
+    crate::fsutil::atomic_write(&p, text.as_bytes(), Some(0o600))
+        .map_err(|e| EngineError::io(format!("cannot write {}", p.display()), e))?;
+    Ok(p)
+}
