@@ -14,7 +14,6 @@ mod common;
 #[path = "common/k8s.rs"]
 mod k8s;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,24 +30,6 @@ fn export(args: &[&str]) -> (Vec<Value>, String, String) {
         .expect("run vmlab");
     let out = ok(&o, &format!("vmlab export k8s {args:?}"));
     (documents(&out), out, stderr(&o))
-}
-
-/// The spec directory's files, by path.
-fn on_disk(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// The pod's container of a StatefulSet.
@@ -151,7 +132,7 @@ fn the_demo_in_two_shards_says_what_a_cluster_needs() {
     // Every spec file is back at its path, byte for byte; the key of the links between shards
     // is made for the export and is only in the Secret.
     let sts = of_kind(&docs, "StatefulSet");
-    let mut want = on_disk(&demo);
+    let mut want = files_under(&demo);
     let got = mounted(&docs, sts[0]);
     let key = got
         .get("vmlab.key")
@@ -272,7 +253,7 @@ fn the_demo_in_two_shards_says_what_a_cluster_needs() {
 
 /// Does the demo's spec itself hold the guest password (then the ConfigMap may too)?
 fn demo_has_password(dir: &Path) -> bool {
-    on_disk(dir)
+    files_under(dir)
         .values()
         .any(|b| String::from_utf8_lossy(b).contains("YourPaSsWoRd"))
 }

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::*;
@@ -19,26 +18,6 @@ use serde_json::{Value, json};
 /// The guest's password, reached only through secrets.
 const SECRET: &str = "YourPaSsWoRd";
 
-/// Every regular file under `dir`, with its bytes (sockets and pipes are not files).
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.is_file() {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
-}
-
 fn write(path: &Path, v: &Value) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap();
@@ -46,7 +25,7 @@ fn write(path: &Path, v: &Value) {
 
 /// Every file under `dir` (recursively) as text, for a search.
 fn all_text(dir: &Path) -> String {
-    snapshot(dir)
+    files_under(dir)
         .into_values()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .collect::<Vec<_>>()
@@ -149,8 +128,8 @@ fn a_newtron_network_deploys_as_it_is_and_keeps_its_secrets() {
     );
     let spec_files = || {
         (
-            snapshot(&root.join("networks")),
-            snapshot(&root.join("platforms")),
+            files_under(&root.join("networks")),
+            files_under(&root.join("platforms")),
         )
     };
     let before = spec_files();

@@ -1,7 +1,8 @@
 //! Hosts of a multi-host lab: which host this machine is, running vmlab on the others over
 //! SSH ([`remote`]), carrying the spec and the lab key to them ([`transfer`]), and the
 //! commands that drive every host at once ([`all`]: `deploy`, `destroy` and `status` with
-//! `--all-hosts`).
+//! `--all-hosts`); and the same lab as shards on Kubernetes ([`k8s`]: the export's manifests,
+//! and a shard's spec made inside its pod).
 //!
 //! Each host deploys and owns only its own nodes (`vmlab deploy --host NAME`, in its own
 //! `$VMLAB_HOME`); the plan is the same on every host because indices and ports are global.
